@@ -1,0 +1,91 @@
+# net4mqtt: TCP and UDP over MQTT. `make run` and `make test` are the two README commands.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS    := libevent libmosquitto
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -DN4M_VERSION='"$(VERSION)"'
+CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_extra
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Packages a fresh Debian machine needs to build, test and run everything here.
+DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
+	libmnl-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
+	python3 python3-paho-mqtt iproute2 dnsutils procps openssl
+
+LIB_SRCS := $(filter-out gateway/main.c, $(wildcard gateway/*.c mqtt/*.c socks/*.c tun/*.c netlink/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps run test unit e2e bench install clean format
+
+all: $(BUILD)/net4mqtt
+
+$(BUILD)/net4mqtt: $(BUILD)/gateway/main.o $(BUILD)/libn4m.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libn4m.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libn4m.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. -o $@ $< $(BUILD)/libn4m.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) $(LDLIBS) -lpthread
+
+# Installs the Debian packages that are missing (apt-get update once, only when needed).
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing </dev/null; \
+	fi
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run-demo.sh $(BUILD)/net4mqtt
+
+unit: $(UNIT_BINS)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit $(BENCH_BINS)
+	@tests/run.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@tests/bench/run.sh $(BUILD)
+
+install: $(BUILD)/net4mqtt
+	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(PREFIX)/bin/net4mqtt
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

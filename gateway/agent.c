@@ -1,0 +1,157 @@
+/* The agent role (exit node): opens each flow that arrives on MQTT to its destination, never blocking. */
+#include "roles.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/util.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "flow.h"
+#include "log.h"
+
+/* A pending name lookup; the flow may be gone by the time it answers. */
+struct lookup {
+	struct node *node;
+	uint64_t flow_id;
+	char key[FLOW_KEY_MAX];
+};
+
+static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct lookup *l = arg;
+	struct flow *f = flow_find(l->node, l->key);
+
+	if (!f || f->id != l->flow_id || !f->resolving || f->dead) {
+		if (ai)
+			evutil_freeaddrinfo(ai);
+		free(l);
+		return;
+	}
+	free(l);
+	if (result) {
+		log_info("flow %llu: cannot resolve the destination: %s", (unsigned long long)f->id,
+			evutil_gai_strerror(result));
+		flow_close(f, "name resolution failed", true);
+		return;
+	}
+	flow_connect(f, ai);
+}
+
+static int agent_dns(struct node *n)
+{
+	if (n->dns)
+		return 0;
+	n->dns = evdns_base_new(n->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+						 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	return n->dns ? 0 : -ENOMEM;
+}
+
+/* Resolves "host:port" (numeric at once, names through evdns) and connects. */
+static void agent_open(struct node *n, struct flow *f, const char *dst)
+{
+	char host[ADDR_HOST_MAX], port[8];
+	uint16_t portnum;
+	struct evutil_addrinfo hints = { 0 }, *ai = NULL;
+	unsigned char tmp[16];
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = f->kind == FLOW_STREAM ? SOCK_STREAM : SOCK_DGRAM;
+	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
+	if (addr_split(dst, host, sizeof(host), &portnum) || portnum == 0) {
+		n->stats.bad_topic++;
+		flow_close(f, "bad destination address", true);
+		return;
+	}
+	snprintf(port, sizeof(port), "%u", portnum);
+	if (inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1) {
+		hints.ai_flags |= EVUTIL_AI_NUMERICHOST;
+		if (evutil_getaddrinfo(host, port, &hints, &ai) || !ai) {
+			flow_close(f, "bad destination address", true);
+			return;
+		}
+		flow_connect(f, ai);
+		return;
+	}
+	if (!addr_valid_hostname(host) || agent_dns(n)) {
+		n->stats.bad_topic++;
+		flow_close(f, "bad destination name", true);
+		return;
+	}
+	struct lookup *l = malloc(sizeof(*l));
+	if (!l) {
+		flow_close(f, "out of memory", true);
+		return;
+	}
+	l->node = n;
+	l->flow_id = f->id;
+	snprintf(l->key, sizeof(l->key), "%s", f->key);
+	f->resolving = true;
+	evdns_getaddrinfo(n->dns, host, port, &hints, lookup_done, l);
+}
+
+static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const char *key,
+	const uint8_t *payload, size_t len)
+{
+	char topic[MQTT_TOPIC_MAX];
+	int tlen = mqtt_topic_build(topic, sizeof(topic), n->cfg.url.prefix, t->agent, t->local,
+		MQTT_LABEL_O, t->proto, t->src, t->dst);
+
+	if (tlen < 0) {
+		n->stats.bad_topic++;
+		return;
+	}
+	if (t->proto == MQTT_PROTO_KCP) {
+		/* kcp arrives with issue 3; meanwhile the client is told at once */
+		n->stats.refused++;
+		log_info("agent: kcp flow from %s refused: kcp is not implemented yet", t->src);
+		node_publish(n, topic, "", 0);
+		return;
+	}
+	if (len == 0 && t->proto == MQTT_PROTO_TCP) {
+		n->stats.unknown_flow++; /* the end of a stream we don't know */
+		return;
+	}
+	size_t chunk = node_chunk_for(n, MQTT_NIL, t->local, (size_t)tlen);
+	enum flow_kind kind = t->proto == MQTT_PROTO_TCP ? FLOW_STREAM : FLOW_DGRAM;
+	struct flow *f = flow_new(n, kind, t->proto, key, topic, chunk);
+	if (!f)
+		return;
+	const char *dst = strcmp(t->dst, MQTT_NIL) ? t->dst : n->cfg.target;
+	log_debug("flow %llu: %s %s from %s/%s to %s", (unsigned long long)f->id,
+		mqtt_proto_name(t->proto), t->src, t->local, t->agent, dst);
+	flow_input(f, payload, len); /* waits in the flow's buffer until connected */
+	if (!f->dead)
+		agent_open(n, f, dst);
+}
+
+static void agent_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload,
+	size_t len)
+{
+	char key[FLOW_KEY_MAX];
+
+	if (node_flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst)) {
+		n->stats.bad_topic++;
+		return;
+	}
+	struct flow *f = flow_find(n, key);
+	if (f)
+		flow_input(f, payload, len);
+	else
+		agent_new_flow(n, t, key, payload, len);
+}
+
+static int agent_start(struct node *n)
+{
+	log_info("agent %s: default target %s", n->cfg.agent_id, n->cfg.target);
+	return 0;
+}
+
+const struct role_ops agent_role = {
+	.name = "agent",
+	.start = agent_start,
+	.on_data = agent_on_data,
+};

@@ -1,0 +1,69 @@
+/* A flow: one (agent, local, protocol, src, dst) between a socket and MQTT, with its buffers and teardown. */
+#ifndef N4M_FLOW_H
+#define N4M_FLOW_H
+
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "node.h"
+
+struct evbuffer;
+struct evutil_addrinfo;
+
+#define FLOW_OUT_CAP (4u << 20)	 /* bytes waiting for a slow socket before the flow is ended */
+#define FLOW_CONNECT_TIMEOUT_S 10
+#define FLOW_LINGER_S 10 /* an ended agent flow ignores stray messages this long */
+
+enum flow_kind {
+	FLOW_STREAM,	  /* tcp: a connected socket of its own */
+	FLOW_DGRAM,	  /* udp at the agent: a connected socket of its own */
+	FLOW_DGRAM_SHARED /* udp at a local: the listener's socket, replies go to `peer` */
+};
+
+struct flow {
+	TAILQ_ENTRY(flow) link;
+	struct node *node;
+	uint64_t id;
+	enum flow_kind kind;
+	enum mqtt_proto proto;
+	char key[FLOW_KEY_MAX];
+	char topic[MQTT_TOPIC_MAX]; /* where this side publishes */
+	size_t chunk;		    /* largest payload per publish */
+	int fd;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	struct event ev_read, ev_write, ev_timer;
+	struct evbuffer *out; /* for the socket: stream bytes, or length-prefixed datagrams */
+	struct evutil_addrinfo *ai_head, *ai_next;
+	bool events_ready, reading, writing;
+	bool resolving, connecting, rd_eof, wr_eof, wr_shut, dead;
+	time_t last_active;
+	unsigned long long bytes_up, bytes_down; /* socket -> MQTT, MQTT -> socket */
+};
+
+struct flow *flow_new(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
+	const char *key, const char *topic, size_t chunk);
+/* Starts a flow on a connected socket (stream accepted by a local). */
+void flow_attach(struct flow *f, int fd);
+/* Connects to each address in turn; takes ownership of ai. */
+void flow_connect(struct flow *f, struct evutil_addrinfo *ai);
+/* A payload that arrived from MQTT for this flow. */
+void flow_input(struct flow *f, const uint8_t *payload, size_t len);
+/* Publishes bytes the flow's client sent (a datagram, or stream bytes in chunks). */
+void flow_up(struct flow *f, const uint8_t *payload, size_t len);
+/* The one teardown: tells the peer (unless it already knows), closes, frees or lingers. */
+void flow_close(struct flow *f, const char *why, bool error);
+
+/* At exit: frees every flow, lingering ones too, without telling peers. */
+void flow_destroy_all(struct node *n);
+
+struct flow *flow_find(struct node *n, const char *key);
+void flow_pause_all(struct node *n, bool paused);
+void flow_close_all(struct node *n, const char *why, const char *only_peer_agent,
+	const char *only_peer_local);
+
+#endif

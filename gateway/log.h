@@ -1,0 +1,20 @@
+/* The one logger: stderr in the foreground, syslog as a daemon. */
+#ifndef N4M_LOG_H
+#define N4M_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_WARN = 0, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
+
+void log_init(int verbosity, bool foreground);
+bool log_enabled(enum log_level lvl);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,301 @@
+/* net4mqtt: the command line, the event loop and the signals. */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "log.h"
+#include "node.h"
+#include "roles.h"
+
+#define EXIT_USAGE 2
+
+struct command {
+	const char *name;
+	const char *summary;
+	const char *usage;
+	const struct role_ops *role;
+	bool is_agent;
+	const char *shortopts;
+};
+
+static const struct command commands[] = {
+	{ "agent", "exit node: opens the flows that arrive on MQTT (like ss-server, v2ray freedom)",
+		"[-m URL] [-t TARGET] [-i ID]", &agent_role, true, "m:t:i:vh" },
+	{ "local-port", "forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray dokodemo-door)",
+		"[-m URL] [-l LISTEN] [-t TARGET] [-a AGENT_ID] [-i ID] [-u] [-k]", &local_port_role,
+		false, "m:l:t:a:i:ukvh" },
+	{ "local-socks", "SOCKS5 server; the client names the destination (like ss-local, v2ray socks)",
+		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [-k]", &local_socks_role,
+		false, "m:l:d:a:i:kvh" },
+};
+
+static const struct option long_options[] = {
+	{ "mqtt-url", required_argument, NULL, 'm' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "target", required_argument, NULL, 't' },
+	{ "agent-id", required_argument, NULL, 'a' },
+	{ "id", required_argument, NULL, 'i' },
+	{ "udp", no_argument, NULL, 'u' },
+	{ "kcp", no_argument, NULL, 'k' },
+	{ "domain", required_argument, NULL, 'd' },
+	{ "udp-timeout", required_argument, NULL, 'U' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "net4mqtt %s: TCP and UDP over MQTT\n\n"
+		     "Usage: net4mqtt [-v...] COMMAND [OPTIONS]\n\nCommands:\n", N4M_VERSION);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nOptions:\n"
+		     "  -v...          verbose: warn by default, -v info, -vv debug, -vvv trace\n"
+		     "  -h, --help     this help; COMMAND -h for a command's options\n"
+		     "  -V, --version  version\n");
+}
+
+static void command_usage(const struct command *c, FILE *out)
+{
+	fprintf(out,
+		"Usage: net4mqtt %s %s\n\n%s\n\n"
+		"  -m, --mqtt-url URL   broker: mqtt[s]://[user[:pass]@]host[:port]/PREFIX[?client_id=ID]\n"
+		"                       (default mqtt://localhost:1883/net4mqtt)\n",
+		c->name, c->usage, c->summary);
+	if (strchr(c->shortopts, 'l'))
+		fprintf(out, "  -l, --listen ADDR    listen on IP:PORT or [IPv6]:PORT (default 127.0.0.1:4444)\n");
+	if (strchr(c->shortopts, 't'))
+		fprintf(out, c->is_agent
+			? "  -t, --target ADDR    default target, for flows that name none (default 127.0.0.1:7777)\n"
+			: "  -t, --target ADDR    HOST:PORT the agent connects to (default: the agent's own target)\n");
+	if (strchr(c->shortopts, 'd'))
+		fprintf(out, "  -d, --domain DOMAIN  AGENT.DOMAIN names an agent (default net4mqtt.local)\n");
+	if (strchr(c->shortopts, 'a'))
+		fprintf(out, "  -a, --agent-id ID    the agent to use (default -)\n");
+	fprintf(out, "  -i, --id ID          this node's id (default -)\n");
+	if (strchr(c->shortopts, 'u'))
+		fprintf(out, "  -u, --udp            forward UDP instead of TCP\n");
+	if (strchr(c->shortopts, 'k'))
+		fprintf(out, "  -k, --kcp            carry TCP inside KCP (not implemented yet)\n");
+	fprintf(out, "      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "net4mqtt: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	return EXIT_USAGE;
+}
+
+static void config_defaults(struct node_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->agent_id, "-");
+	strcpy(cfg->local_id, "-");
+	strcpy(cfg->listen, "127.0.0.1:4444");
+	strcpy(cfg->domain, "net4mqtt.local");
+	cfg->udp_timeout_s = 60;
+}
+
+static int copy_opt(char *dst, size_t len, const char *arg, const char *what)
+{
+	if (strlen(arg) >= len)
+		return bad_usage("%s too long", what);
+	strcpy(dst, arg);
+	return 0;
+}
+
+static int parse_option(const struct command *c, struct node_config *cfg, int opt,
+	const char *arg, const char **url, int *verbose)
+{
+	switch (opt) {
+	case 'm':
+		*url = arg;
+		return 0;
+	case 'l':
+		return copy_opt(cfg->listen, sizeof(cfg->listen), arg, "listen address");
+	case 't':
+		return copy_opt(cfg->target, sizeof(cfg->target), arg, "target");
+	case 'a':
+		return copy_opt(cfg->agent_id, sizeof(cfg->agent_id), arg, "agent id");
+	case 'i':
+		return copy_opt(c->is_agent ? cfg->agent_id : cfg->local_id, NODE_ID_MAX, arg, "id");
+	case 'd':
+		return copy_opt(cfg->domain, sizeof(cfg->domain), arg, "domain");
+	case 'u':
+		cfg->udp = true;
+		return 0;
+	case 'k':
+		cfg->kcp = true;
+		return 0;
+	case 'v':
+		(*verbose)++;
+		return 0;
+	case 'U': {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		if (*end || v < 1 || v > 86400)
+			return bad_usage("--udp-timeout wants 1..86400 seconds, not %s", arg);
+		cfg->udp_timeout_s = (int)v;
+		return 0;
+	}
+	case 'h':
+		command_usage(c, stdout);
+		exit(0);
+	default:
+		command_usage(c, stderr);
+		return EXIT_USAGE;
+	}
+}
+
+static int check_config(const struct command *c, struct node_config *cfg)
+{
+	uint16_t port;
+	char host[ADDR_HOST_MAX];
+
+	if (!mqtt_level_valid(cfg->agent_id) || !mqtt_level_valid(cfg->local_id))
+		return bad_usage("%s", "ids must be non-empty and hold no '/', '+' or '#'");
+	if (cfg->kcp)
+		return bad_usage("%s", "-k (kcp) is not implemented yet; use tcp (without -k) for now");
+	if (c->is_agent && !cfg->target[0])
+		strcpy(cfg->target, "127.0.0.1:7777");
+	if (!c->is_agent && !cfg->target[0])
+		strcpy(cfg->target, "-");
+	if (strcmp(cfg->target, "-") && (addr_split(cfg->target, host, sizeof(host), &port) ||
+						!mqtt_level_valid(cfg->target)))
+		return bad_usage("bad target %s: want HOST:PORT or [IPv6]:PORT", cfg->target);
+	if (!c->is_agent) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (addr_parse(cfg->listen, &ss, &len))
+			return bad_usage("bad listen address %s: want IP:PORT or [IPv6]:PORT",
+				cfg->listen);
+	}
+	return 0;
+}
+
+static int parse_command(const struct command *c, int argc, char **argv, struct node_config *cfg,
+	int *verbose)
+{
+	const char *url = "mqtt://localhost:1883/net4mqtt", *why = NULL;
+	int opt, err;
+
+	config_defaults(cfg);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, c->shortopts, long_options, NULL)) != -1) {
+		if (opt != 'U' && opt != 'h' && opt != '?' && !strchr(c->shortopts, opt))
+			return bad_usage("option not valid for this command: %s", argv[optind - 1]);
+		if ((err = parse_option(c, cfg, opt, optarg, &url, verbose)))
+			return err;
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument: %s", argv[optind]);
+	if (mqtt_url_parse(url, &cfg->url, &why))
+		return bad_usage("bad MQTT URL: %s", why);
+	return check_config(c, cfg);
+}
+
+static struct event_base *loop_base;
+
+static void stopped_cb(void *arg)
+{
+	(void)arg;
+	event_base_loopexit(loop_base, NULL);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	static int stops;
+	struct node *n = arg;
+	(void)what;
+
+	if (sig == SIGUSR1) {
+		node_log_stats(n);
+		return;
+	}
+	if (stops++) {
+		log_warnx("second signal: exiting now");
+		exit(1);
+	}
+	log_info("signal %d: shutting down", (int)sig);
+	node_stop(n, stopped_cb);
+}
+
+static int run(const struct command *c, struct node_config *cfg)
+{
+	struct node n;
+	struct event *sigs[3];
+	const int signums[3] = { SIGINT, SIGTERM, SIGUSR1 };
+	int err;
+
+	signal(SIGPIPE, SIG_IGN);
+	loop_base = event_base_new();
+	if (!loop_base)
+		fatalx("cannot create the event loop");
+	if ((err = node_init(&n, loop_base, cfg, c->role, c->is_agent)))
+		fatalx("%s: cannot initialise: %s", c->name, strerror(-err));
+	if ((err = c->role->start(&n)))
+		exit(1);
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(loop_base, signums[i], signal_cb, &n);
+		event_add(sigs[i], NULL);
+	}
+	log_info("%s: broker %s:%u prefix %s client id %s", c->name, cfg->url.host, cfg->url.port,
+		cfg->url.prefix, n.cfg.client_id);
+	node_start(&n);
+	event_base_dispatch(loop_base);
+	node_log_stats(&n);
+	if (c->role->on_stop && n.role_data)
+		c->role->on_stop(&n);
+	node_free(&n);
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_base_free(loop_base);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int verbose = 0, i = 1;
+	static struct node_config cfg;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("net4mqtt %s\n", N4M_VERSION);
+			return 0;
+		}
+		if (a[1] != 'v' || a[strspn(a + 1, "v") + 1] != '\0') {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		verbose += (int)strlen(a) - 1;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		const struct command *c = &commands[k];
+		if (strcmp(argv[i], c->name))
+			continue;
+		int err = parse_command(c, argc - i, argv + i, &cfg, &verbose);
+		if (err)
+			return err;
+		log_init(verbose, true);
+		return run(c, &cfg);
+	}
+	fprintf(stderr, "net4mqtt: unknown command %s\n\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,281 @@
+/* One MQTT endpoint running one role: its connection, peers' status, flow table and counters. */
+#include "node.h"
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+#include "log.h"
+#include "map.h"
+#include "mqtt/client.h"
+#include "status.h"
+
+#define PUBLISH_OVERHEAD 8 /* fixed header (1 + up to 4 length bytes) + 2-byte topic length, and one spare */
+#define RBUF_SIZE (64 * 1024 + 64)
+
+struct peer {
+	char key[2 * MQTT_LEVEL_MAX + 2];
+	struct status st;
+};
+
+int node_flow_key(char *buf, size_t len, const char *agent, const char *local,
+	enum mqtt_proto proto, const char *src, const char *dst)
+{
+	int n = snprintf(buf, len, "%s/%s/%s/%s/%s", agent, local, mqtt_proto_name(proto), src, dst);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static struct peer *peer_get(struct node *n, const char *agent, const char *local)
+{
+	char key[2 * MQTT_LEVEL_MAX + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", agent, local);
+	return map_get(n->peers, key);
+}
+
+size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
+	size_t topic_len)
+{
+	struct peer *p = peer_get(n, peer_agent, peer_local);
+	size_t max = STATUS_COMPAT_PACKET;
+
+	/* a local learns the agent's size, an agent the local's; ids "-" of both kinds share a topic */
+	if (p && p->st.max_packet && (!strcmp(p->st.role, "agent") == !n->is_agent))
+		max = (size_t)p->st.max_packet;
+	if (max > RBUF_SIZE)
+		max = RBUF_SIZE;
+	if (max < topic_len + PUBLISH_OVERHEAD + 512)
+		return 512;
+	return max - topic_len - PUBLISH_OVERHEAD;
+}
+
+int node_publish(struct node *n, const char *topic, const void *payload, size_t len)
+{
+	int err = mqtt_client_publish(n->mqtt, topic, payload, len);
+
+	if (err)
+		return err;
+	n->stats.msgs_up++;
+	n->stats.bytes_up += len;
+	if (mqtt_client_congested(n->mqtt) && !n->paused) {
+		log_debug("mqtt: backlog %zu bytes, pausing reads", mqtt_client_backlog(n->mqtt));
+		flow_pause_all(n, true);
+	}
+	return 0;
+}
+
+static void node_publish_status(struct node *n, bool online)
+{
+	char buf[512];
+	const char *id = n->is_agent ? n->cfg.agent_id : n->cfg.local_id;
+	int len = online ? status_build(buf, sizeof(buf), n->role->name, id)
+			 : (int)strlen(strcpy(buf, STATUS_WILL));
+
+	if (len > 0)
+		mqtt_client_publish_retained(n->mqtt, n->status_topic, buf, (size_t)len);
+}
+
+static void node_on_connect(void *arg)
+{
+	struct node *n = arg;
+	char pattern[MQTT_TOPIC_MAX];
+	const char *prefix = n->cfg.url.prefix;
+
+	if (n->is_agent)
+		snprintf(pattern, sizeof(pattern), "%s/%s/+/i/#", prefix, n->cfg.agent_id);
+	else
+		snprintf(pattern, sizeof(pattern), "%s/+/%s/o/#", prefix, n->cfg.local_id);
+	mqtt_client_subscribe(n->mqtt, pattern);
+	snprintf(pattern, sizeof(pattern), "%s/+/+/v/#", prefix);
+	mqtt_client_subscribe(n->mqtt, pattern);
+	node_publish_status(n, true);
+}
+
+static void node_on_disconnect(void *arg)
+{
+	struct node *n = arg;
+
+	flow_close_all(n, "broker connection lost", NULL, NULL);
+	if (n->paused)
+		flow_pause_all(n, false);
+}
+
+static void node_on_drain(void *arg)
+{
+	struct node *n = arg;
+
+	if (n->paused) {
+		log_debug("mqtt: backlog drained, resuming reads");
+		flow_pause_all(n, false);
+	}
+}
+
+static void peer_went_offline(struct node *n, const struct mqtt_topic *t)
+{
+	bool agent_status = strcmp(t->agent, MQTT_NIL) != 0;
+
+	if (!n->is_agent && agent_status)
+		flow_close_all(n, "agent went offline", t->agent, NULL);
+	else if (n->is_agent && !agent_status)
+		flow_close_all(n, "local went offline", NULL, t->local);
+}
+
+static void node_on_status(struct node *n, const struct mqtt_topic *t, const void *p, size_t len)
+{
+	struct peer *peer = peer_get(n, t->agent, t->local);
+	struct status st;
+
+	status_parse(p, len, &st);
+	if (!st.online) {
+		if (peer) {
+			log_info("peer %s went offline", peer->key);
+			map_del(n->peers, peer->key);
+			free(peer);
+			peer_went_offline(n, t);
+		}
+		return;
+	}
+	if (!peer) {
+		peer = calloc(1, sizeof(*peer));
+		if (!peer)
+			return;
+		snprintf(peer->key, sizeof(peer->key), "%s/%s", t->agent, t->local);
+		if (map_put(n->peers, peer->key, peer)) {
+			free(peer);
+			return;
+		}
+	}
+	peer->st = st;
+	log_info("peer %s online (role %s, max_packet %d)", peer->key, st.role[0] ? st.role : "?",
+		st.max_packet);
+}
+
+static void node_on_message(void *arg, const char *topic, const void *payload, size_t len)
+{
+	struct node *n = arg;
+	struct mqtt_topic t;
+
+	if (mqtt_topic_parse(n->cfg.url.prefix, topic, &t)) {
+		n->stats.bad_topic++;
+		log_debug("mqtt: bad topic dropped: %.200s", topic);
+		return;
+	}
+	switch (t.label) {
+	case MQTT_LABEL_V:
+		if (strcmp(topic, n->status_topic))
+			node_on_status(n, &t, payload, len);
+		return;
+	case MQTT_LABEL_X:
+		return;
+	case MQTT_LABEL_I:
+	case MQTT_LABEL_O:
+		break;
+	}
+	if ((t.label == MQTT_LABEL_I) != n->is_agent) {
+		n->stats.bad_topic++;
+		return;
+	}
+	if (len > STATUS_MAX_PACKET) {
+		n->stats.bad_payload++;
+		log_debug("mqtt: %zu-byte payload over %d dropped: %.200s", len, STATUS_MAX_PACKET,
+			topic);
+		return;
+	}
+	n->stats.msgs_down++;
+	n->stats.bytes_down += len;
+	n->role->on_data(n, &t, payload, len);
+}
+
+static const struct mqtt_client_ops node_mqtt_ops = {
+	.on_connect = node_on_connect,
+	.on_disconnect = node_on_disconnect,
+	.on_message = node_on_message,
+	.on_drain = node_on_drain,
+};
+
+static void random_client_id(char *buf, size_t len)
+{
+	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	unsigned char r[7];
+
+	evutil_secure_rng_get_bytes(r, sizeof(r));
+	for (size_t i = 0; i < sizeof(r) && i + 1 < len; i++)
+		buf[i] = alnum[r[i] % (sizeof(alnum) - 1)];
+	buf[len < 8 ? len - 1 : 7] = '\0';
+}
+
+int node_init(struct node *n, struct event_base *base, const struct node_config *cfg,
+	const struct role_ops *role, bool is_agent)
+{
+	memset(n, 0, sizeof(*n));
+	n->base = base;
+	n->cfg = *cfg;
+	n->role = role;
+	n->is_agent = is_agent;
+	TAILQ_INIT(&n->flow_list);
+	if (!n->cfg.client_id[0]) {
+		if (n->cfg.url.client_id[0])
+			snprintf(n->cfg.client_id, sizeof(n->cfg.client_id), "%s", n->cfg.url.client_id);
+		else
+			random_client_id(n->cfg.client_id, sizeof(n->cfg.client_id));
+	}
+	if (mqtt_topic_status(n->status_topic, sizeof(n->status_topic), n->cfg.url.prefix,
+		    is_agent ? n->cfg.agent_id : MQTT_NIL, is_agent ? MQTT_NIL : n->cfg.local_id) < 0)
+		return -EINVAL;
+	n->flows = map_new();
+	n->peers = map_new();
+	n->rbuf_size = RBUF_SIZE;
+	n->rbuf = malloc(n->rbuf_size);
+	if (!n->flows || !n->peers || !n->rbuf)
+		return -ENOMEM;
+	struct mqtt_will will = { n->status_topic, STATUS_WILL, strlen(STATUS_WILL) };
+	return mqtt_client_new(base, &n->cfg.url, n->cfg.client_id, &will, &node_mqtt_ops, n,
+		&n->mqtt);
+}
+
+int node_start(struct node *n)
+{
+	return mqtt_client_start(n->mqtt);
+}
+
+void node_log_stats(const struct node *n)
+{
+	const struct node_stats *s = &n->stats;
+
+	log_warnx("stats: flows open %zu opened %lu closed %lu overflowed %lu; "
+		  "msgs up %llu down %llu; bytes up %llu down %llu; "
+		  "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu; "
+		  "mqtt reconnects %lu",
+		map_size(n->flows), s->flows_opened, s->flows_closed, s->flows_overflowed, s->msgs_up,
+		s->msgs_down, s->bytes_up, s->bytes_down, s->bad_topic, s->bad_payload,
+		s->unknown_flow, s->udp_dropped, s->refused, mqtt_client_reconnects(n->mqtt));
+}
+
+void node_stop(struct node *n, void (*done)(void *arg))
+{
+	n->stopping = true;
+	if (n->role->on_stop)
+		n->role->on_stop(n);
+	flow_close_all(n, "shutting down", NULL, NULL);
+	if (mqtt_client_connected(n->mqtt))
+		node_publish_status(n, false); /* a clean disconnect does not fire the will */
+	mqtt_client_shutdown(n->mqtt, done);
+}
+
+void node_free(struct node *n)
+{
+	flow_destroy_all(n);
+	if (n->peers)
+		map_clear(n->peers, free);
+	map_free(n->flows);
+	map_free(n->peers);
+	mqtt_client_free(n->mqtt);
+	if (n->dns)
+		evdns_base_free(n->dns, 0);
+	free(n->rbuf);
+}

@@ -1,0 +1,89 @@
+/* One MQTT endpoint running one role: its connection, peers' status, flow table and counters. */
+#ifndef N4M_NODE_H
+#define N4M_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "mqtt/topic.h"
+#include "mqtt/url.h"
+
+struct event_base;
+struct evdns_base;
+struct mqtt_client;
+struct map;
+struct flow;
+struct node;
+
+#define NODE_ID_MAX 128
+#define FLOW_KEY_MAX (MQTT_LEVEL_MAX * 4 + 16)
+
+/* What a role does with the node's events. */
+struct role_ops {
+	const char *name;
+	int (*start)(struct node *n);
+	void (*on_data)(struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len);
+	void (*on_pause)(struct node *n, bool paused); /* stop/resume reading listeners */
+	void (*on_stop)(struct node *n);
+};
+
+struct node_stats {
+	unsigned long bad_topic, bad_payload, unknown_flow, udp_dropped, refused;
+	unsigned long flows_opened, flows_closed, flows_overflowed;
+	unsigned long long bytes_up, bytes_down, msgs_up, msgs_down;
+};
+
+struct node_config {
+	struct mqtt_url url;
+	char client_id[MQTT_URL_FIELD];
+	char agent_id[NODE_ID_MAX]; /* the agent's own id, or the default agent of a local */
+	char local_id[NODE_ID_MAX];
+	char target[MQTT_LEVEL_MAX]; /* agent: default target; local-port: DST or "-" */
+	char listen[MQTT_LEVEL_MAX];
+	char domain[MQTT_LEVEL_MAX];
+	bool udp, kcp;
+	int udp_timeout_s;
+};
+
+TAILQ_HEAD(flow_list, flow);
+
+struct node {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct mqtt_client *mqtt;
+	struct node_config cfg;
+	const struct role_ops *role;
+	void *role_data;
+	bool is_agent;
+	char status_topic[MQTT_TOPIC_MAX];
+	struct map *flows;
+	struct flow_list flow_list;
+	struct map *peers; /* "AGENT/LOCAL" status topic ids -> struct peer */
+	bool paused;	   /* MQTT backlog above its high watermark */
+	bool stopping;
+	uint64_t next_flow_id;
+	struct node_stats stats;
+	uint8_t *rbuf; /* one read buffer for every socket: the loop is single-threaded */
+	size_t rbuf_size;
+};
+
+int node_init(struct node *n, struct event_base *base, const struct node_config *cfg,
+	const struct role_ops *role, bool is_agent);
+int node_start(struct node *n);
+void node_stop(struct node *n, void (*done)(void *arg));
+void node_free(struct node *n);
+void node_log_stats(const struct node *n);
+
+/* Largest payload a peer takes on this topic: 64 KiB peers, else net4mqtt's 10 KiB. */
+size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
+	size_t topic_len);
+
+/* The flow key names one flow: "AGENT/LOCAL/PROTO/SRC/DST". */
+int node_flow_key(char *buf, size_t len, const char *agent, const char *local,
+	enum mqtt_proto proto, const char *src, const char *dst);
+
+int node_publish(struct node *n, const char *topic, const void *payload, size_t len);
+
+#endif

@@ -1,0 +1,23 @@
+/* The retained status message on PREFIX/AGENT/LOCAL/v/-: online JSON with capabilities, or the last will "{}". */
+#ifndef N4M_STATUS_H
+#define N4M_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define STATUS_WILL "{}"
+#define STATUS_MAX_PACKET 65536 /* what our peers accept in one publish */
+#define STATUS_COMPAT_PACKET 10240 /* what a net4mqtt (rumqttc) peer accepts */
+
+struct status {
+	bool online;
+	char role[32];
+	int max_packet; /* 0: not said, a net4mqtt peer */
+};
+
+int status_build(char *buf, size_t len, const char *role, const char *id);
+/* Parses what a peer published; never fails: unknown payloads are online
+ * (liveman treats > 5 bytes as online) without capabilities. */
+void status_parse(const void *payload, size_t len, struct status *st);
+
+#endif

@@ -1,0 +1,55 @@
+/* The net4mqtt topic scheme: PREFIX/AGENT_ID/LOCAL_ID/LABEL/PROTOCOL/SRC/DST. */
+#ifndef N4M_MQTT_TOPIC_H
+#define N4M_MQTT_TOPIC_H
+
+#include <stddef.h>
+
+#define MQTT_NIL "-"
+#define MQTT_LEVEL_MAX 272 /* "host:port" with a 253-character name, and then some */
+#define MQTT_TOPIC_MAX 1536
+
+enum mqtt_label {
+	MQTT_LABEL_I, /* local -> agent data */
+	MQTT_LABEL_O, /* agent -> local data */
+	MQTT_LABEL_V, /* status */
+	MQTT_LABEL_X, /* user data */
+};
+
+enum mqtt_proto {
+	MQTT_PROTO_NONE, /* "-" or anything on v/x topics */
+	MQTT_PROTO_TCP,
+	MQTT_PROTO_UDP,
+	MQTT_PROTO_KCP,
+};
+
+struct mqtt_topic {
+	char agent[MQTT_LEVEL_MAX];
+	char local[MQTT_LEVEL_MAX];
+	enum mqtt_label label;
+	enum mqtt_proto proto;
+	char src[MQTT_LEVEL_MAX];
+	char dst[MQTT_LEVEL_MAX];
+};
+
+const char *mqtt_label_name(enum mqtt_label label);
+const char *mqtt_proto_name(enum mqtt_proto proto);
+
+/* Parses the six levels after PREFIX; missing trailing levels read as "-".
+ * Returns 0; -ENOENT if the topic is not under prefix; -EINVAL for bad input
+ * (more levels, empty levels, unknown label, data topic with unknown protocol). */
+int mqtt_topic_parse(const char *prefix, const char *topic, struct mqtt_topic *t);
+
+/* Writes the full topic; returns its length, or -ENAMETOOLONG / -EINVAL
+ * (a level that is empty or holds '/', '+' or '#'). */
+int mqtt_topic_build(char *buf, size_t len, const char *prefix, const char *agent,
+	const char *local, enum mqtt_label label, enum mqtt_proto proto, const char *src,
+	const char *dst);
+
+/* The status topic of a node: PREFIX/AGENT/LOCAL/v/- */
+int mqtt_topic_status(char *buf, size_t len, const char *prefix, const char *agent,
+	const char *local);
+
+/* Is s usable as one topic level (non-empty, no '/', '+', '#', no control characters)? */
+int mqtt_level_valid(const char *s);
+
+#endif

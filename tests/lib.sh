@@ -1,0 +1,106 @@
+# Shared helpers for the end-to-end tests: a private mosquitto, free ports,
+# bounded waits, PASS/FAIL lines, and cleanup of everything a test started.
+# Source it; then `trap cleanup EXIT` is already set.
+
+N4M=${N4M_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/net4mqtt}
+TEST_TMP=$(mktemp -d "/tmp/n4m-test.$$.XXXX")
+N4M_PIDS=()
+N4M_FAILS=0
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; N4M_FAILS=$((N4M_FAILS + 1)); }
+skip() { echo "SKIP: $*"; }
+check() { # description command...
+	local what=$1; shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+cleanup() {
+	local pid
+	for pid in "${N4M_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+	for pid in "${N4M_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null
+	done
+	[ -n "${N4M_KEEP_TMP:-}" ] || rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
+
+# Remember a background process so cleanup stops it.
+bg_track() { N4M_PIDS+=("$1"); }
+
+# A TCP port nobody listens on now (loopback).
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 40000))
+		if ! ss -Htan "sport = :$p" | grep -q . && ! ss -Huan "sport = :$p" | grep -q .; then
+			echo "$p"; return 0
+		fi
+	done
+	return 1
+}
+
+# wait_for SECONDS command...: polls every 50 ms until the command succeeds.
+wait_for() {
+	local secs=$1; shift
+	local n=$((secs * 20))
+	for _ in $(seq "$n"); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+port_listening() { ss -Htln "sport = :$1" | grep -q .; }
+udp_bound() { ss -Huln "sport = :$1" | grep -q .; }
+
+# start_broker [extra mosquitto.conf lines]: sets BROKER_PORT, BROKER_PID, BROKER_URL_BASE.
+start_broker() {
+	BROKER_PORT=${1:-$(free_port)}
+	local conf=$TEST_TMP/mosquitto-$BROKER_PORT.conf
+	{
+		echo "listener $BROKER_PORT 127.0.0.1"
+		echo "allow_anonymous true"
+		echo "max_queued_messages 100000"
+		echo "set_tcp_nodelay true"
+		echo "persistence false"
+		shift 2>/dev/null
+		printf '%s\n' "$@"
+	} >"$conf"
+	mosquitto -c "$conf" >"$TEST_TMP/mosquitto-$BROKER_PORT.log" 2>&1 &
+	BROKER_PID=$!
+	bg_track "$BROKER_PID"
+	BROKER_URL_BASE="mqtt://127.0.0.1:$BROKER_PORT"
+	wait_for 10 port_listening "$BROKER_PORT"
+}
+
+stop_broker() {
+	kill "$BROKER_PID" 2>/dev/null
+	wait_for 10 bash -c "! kill -0 $BROKER_PID 2>/dev/null"
+}
+
+# n4m NAME args...: starts net4mqtt in the background, log in $TEST_TMP/NAME.log, pid in NAME_PID.
+n4m() {
+	local name=$1; shift
+	"$N4M" -vv "$@" >"$TEST_TMP/$name.log" 2>&1 &
+	local pid=$!
+	bg_track "$pid"
+	printf -v "${name//-/_}_PID" '%s' "$pid"
+}
+
+# Wait until a net4mqtt with client id or role has published its status (retained).
+wait_status() { # PREFIX_URL topic-of-status
+	wait_for 10 bash -c "timeout 1 mosquitto_sub -L '$1' -C 1 -W 1 2>/dev/null | grep -q online"
+}
+
+# An HTTP server on loopback serving $1 (directory) on port $2.
+start_http() {
+	(cd "$1" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$2") >"$TEST_TMP/http-$2.log" 2>&1 &
+	bg_track $!
+	wait_for 10 port_listening "$2"
+}
+
+finish() {
+	[ "$N4M_FAILS" -eq 0 ]
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every test: the cmocka unit binaries, then each end-to-end script.
+# An e2e script prints "PASS: what" / "FAIL: what" / "SKIP: what" lines and
+# exits non-zero when anything failed. The last line is "N passed, M failed".
+set -u
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+passed=0 failed=0 skipped=0
+log_dir=$build/test-logs
+mkdir -p "$log_dir"
+
+count_cmocka() { # file
+	local p f
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -n 1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$1" | tail -n 1)
+	echo "${p:-0} ${f:-0}"
+}
+
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	out=$log_dir/$name.log
+	timeout 120 "$t" >"$out" 2>&1
+	rc=$?
+	read -r p f < <(count_cmocka "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	passed=$((passed + p)); failed=$((failed + f))
+	if [ "$f" -eq 0 ]; then echo "ok   unit $name ($p)"; else echo "FAIL unit $name"; grep -E 'FAILED|ERROR|Failure|error' "$out" | head -20; fi
+done
+
+only=${TESTS:-}
+for t in tests/e2e/*.sh; do
+	name=$(basename "$t" .sh)
+	if [ -n "$only" ] && ! grep -qw "$name" <<<"$only"; then continue; fi
+	out=$log_dir/e2e-$name.log
+	start=$(date +%s)
+	N4M_BIN=$top/$build/net4mqtt N4M_BUILD=$top/$build timeout 600 bash "$t" >"$out" 2>&1 </dev/null
+	rc=$?
+	p=$(grep -c '^PASS: ' "$out"); f=$(grep -c '^FAIL: ' "$out"); s=$(grep -c '^SKIP: ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "FAIL: $name exited with $rc" >>"$out"
+	fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	secs=$(($(date +%s) - start))
+	if [ "$f" -eq 0 ]; then
+		echo "ok   e2e  $name ($p checks, ${secs}s)"
+		grep '^SKIP: ' "$out"
+	else
+		echo "FAIL e2e  $name (${secs}s), log: $out"
+		grep -E '^(FAIL|SKIP): ' "$out"
+		tail -n 30 "$out" | sed 's/^/    | /'
+	fi
+done
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
