@@ -67,7 +67,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@tests/run-demo.sh $(BUILD)/net4mqtt
+	@tests/demo.sh $(BUILD)/net4mqtt
 
 unit: $(UNIT_BINS)
 

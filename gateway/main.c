@@ -216,7 +216,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 
 	if (sig == SIGUSR1) {
-		node_log_stats(n);
+		node_log_stats(n, true);
 		return;
 	}
 	if (stops++) {
@@ -250,7 +250,7 @@ static int run(const struct command *c, struct node_config *cfg)
 		cfg->url.prefix, n.cfg.client_id);
 	node_start(&n);
 	event_base_dispatch(loop_base);
-	node_log_stats(&n);
+	node_log_stats(&n, false);
 	if (c->role->on_stop && n.role_data)
 		c->role->on_stop(&n);
 	node_free(&n);

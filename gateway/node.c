@@ -243,11 +243,12 @@ int node_start(struct node *n)
 	return mqtt_client_start(n->mqtt);
 }
 
-void node_log_stats(const struct node *n)
+void node_log_stats(const struct node *n, bool always)
 {
 	const struct node_stats *s = &n->stats;
+	void (*out)(const char *, ...) = always ? log_warnx : log_info;
 
-	log_warnx("stats: flows open %zu opened %lu closed %lu overflowed %lu; "
+	out("stats: flows open %zu opened %lu closed %lu overflowed %lu; "
 		  "msgs up %llu down %llu; bytes up %llu down %llu; "
 		  "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu; "
 		  "mqtt reconnects %lu",

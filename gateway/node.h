@@ -74,7 +74,8 @@ int node_init(struct node *n, struct event_base *base, const struct node_config 
 int node_start(struct node *n);
 void node_stop(struct node *n, void (*done)(void *arg));
 void node_free(struct node *n);
-void node_log_stats(const struct node *n);
+/* The counters in one line: at WARN when asked for (SIGUSR1), else at INFO. */
+void node_log_stats(const struct node *n, bool always);
 
 /* Largest payload a peer takes on this topic: 64 KiB peers, else net4mqtt's 10 KiB. */
 size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
