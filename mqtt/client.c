@@ -162,6 +162,17 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 	c->ops->on_message(c->arg, m->topic, m->payload, (size_t)m->payloadlen);
 }
 
+/* libmosquitto's own errors (OpenSSL's reasons among them) go to our log. */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *msg)
+{
+	(void)mosq, (void)obj;
+
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+		log_warnx("mqtt: %s", msg);
+	else
+		log_trace("mqtt: %s", msg);
+}
+
 static void sock_events_del(struct mqtt_client *c)
 {
 	if (!c->sock_events)
@@ -390,6 +401,7 @@ static int client_configure(struct mqtt_client *c, const struct mqtt_will *will)
 	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
 	mosquitto_message_callback_set(c->mosq, on_message);
 	mosquitto_publish_callback_set(c->mosq, on_publish);
+	mosquitto_log_callback_set(c->mosq, on_log);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 N4M=${N4M_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/net4mqtt}
 TEST_TMP=$(mktemp -d "/tmp/n4m-test.$$.XXXX")
+chmod 755 "$TEST_TMP" # mosquitto started as root reads its files as user mosquitto
 N4M_PIDS=()
 N4M_FAILS=0
 
