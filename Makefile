@@ -12,6 +12,7 @@ CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_extra
 
 ifeq ($(SAN),1)
+BUILD   := build/san
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
@@ -73,7 +74,7 @@ unit: $(UNIT_BINS)
 
 test: deps
 	@$(MAKE) --no-print-directory all unit $(BENCH_BINS)
-	@tests/run.sh $(BUILD)
+	@SAN=$(SAN) tests/run.sh $(BUILD)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)

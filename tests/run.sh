@@ -8,7 +8,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 passed=0 failed=0 skipped=0
 log_dir=$build/test-logs
+rm -rf "$log_dir"
 mkdir -p "$log_dir"
+if [ "${SAN:-}" = 1 ]; then
+	# every sanitizer report lands in a file; any file at the end is a failure
+	export ASAN_OPTIONS="log_path=$top/$log_dir/asan:detect_leaks=1"
+	export UBSAN_OPTIONS="log_path=$top/$log_dir/ubsan:print_stacktrace=1"
+fi
 
 count_cmocka() { # file
 	local p f
@@ -52,6 +58,13 @@ for t in tests/e2e/*.sh; do
 		grep -E '^(FAIL|SKIP): ' "$out"
 		tail -n 30 "$out" | sed 's/^/    | /'
 	fi
+done
+
+for r in "$log_dir"/asan.* "$log_dir"/ubsan.*; do
+	[ -e "$r" ] || continue
+	echo "FAIL sanitizer report $r:"
+	head -n 30 "$r" | sed 's/^/    | /'
+	failed=$((failed + 1))
 done
 
 if [ "$skipped" -gt 0 ]; then
