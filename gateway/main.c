@@ -159,8 +159,9 @@ static int check_config(const struct command *c, struct node_config *cfg)
 	uint16_t port;
 	char host[ADDR_HOST_MAX];
 
-	if (!mqtt_level_valid(cfg->agent_id) || !mqtt_level_valid(cfg->local_id))
-		return bad_usage("%s", "ids must be non-empty and hold no '/', '+' or '#'");
+	if (!mqtt_level_valid(cfg->agent_id) || !mqtt_level_valid(cfg->local_id) ||
+		strpbrk(cfg->agent_id, "\"\\") || strpbrk(cfg->local_id, "\"\\"))
+		return bad_usage("%s", "ids must be non-empty and hold no '/', '+', '#', '\"' or '\\'");
 	if (cfg->kcp)
 		return bad_usage("%s", "-k (kcp) is not implemented yet; use tcp (without -k) for now");
 	if (c->is_agent && !cfg->target[0])

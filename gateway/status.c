@@ -16,30 +16,31 @@ int status_build(char *buf, size_t len, const char *role, const char *id)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
 }
 
-/* Finds "key": in a flat JSON object and returns where its value starts. */
+/* Finds "key": in a flat JSON object and returns where its value starts. A
+ * "key" not followed by ':' is a value (an id named "role"): keep looking. */
 static const char *json_value(const char *json, const char *key)
 {
 	char pat[48];
 	const char *p;
 
 	snprintf(pat, sizeof(pat), "\"%s\"", key);
-	p = strstr(json, pat);
-	if (!p)
-		return NULL;
-	p += strlen(pat);
-	while (isspace((unsigned char)*p))
+	for (const char *s = json; (s = strstr(s, pat)); s++) {
+		p = s + strlen(pat);
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != ':')
+			continue;
 		p++;
-	if (*p != ':')
-		return NULL;
-	p++;
-	while (isspace((unsigned char)*p))
-		p++;
-	return p;
+		while (isspace((unsigned char)*p))
+			p++;
+		return p;
+	}
+	return NULL;
 }
 
 void status_parse(const void *payload, size_t len, struct status *st)
 {
-	char json[1024];
+	char json[4096];
 	const char *v;
 
 	memset(st, 0, sizeof(*st));

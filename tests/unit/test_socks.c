@@ -1,0 +1,315 @@
+/* Unit tests of socks/socks: RFC 1928 greeting, request and reply codecs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "socks/socks.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#define BYTES(...) (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ })
+
+struct greeting_case {
+	const char *name;
+	const uint8_t *buf;
+	size_t len;
+	int ret;
+	uint32_t offers;
+};
+
+static const struct greeting_case greeting_cases[] = {
+	{ "empty", (const uint8_t *)"", 0, 0, 0 },
+	{ "version only", BYTES(0x05), 0, 0 },
+	{ "no method list yet", BYTES(0x05, 0x01), 0, 0 },
+	{ "methods cut short", BYTES(0x05, 0x02, 0x00), 0, 0 },
+	{ "no auth", BYTES(0x05, 0x01, 0x00), 3, 1u << SOCKS_METHOD_NO_AUTH },
+	{ "no auth + user/pass", BYTES(0x05, 0x02, 0x00, 0x02), 4,
+		1u << SOCKS_METHOD_NO_AUTH | 1u << SOCKS_METHOD_USERPASS },
+	{ "user/pass only", BYTES(0x05, 0x01, 0x02), 3, 1u << SOCKS_METHOD_USERPASS },
+	{ "method 31", BYTES(0x05, 0x01, 0x1f), 3, 1u << 31 },
+	{ "methods >= 32 ignored", BYTES(0x05, 0x03, 0x20, 0x80, 0xff), 5, 0 },
+	{ "duplicates", BYTES(0x05, 0x03, 0x00, 0x00, 0x01), 5, 0x3 },
+	{ "request pipelined after it", BYTES(0x05, 0x01, 0x00, 0x05, 0x01, 0x00), 3, 0x1 },
+	{ "SOCKS4", BYTES(0x04, 0x01, 0x00), -EPROTO, 0 },
+	{ "SOCKS4, one byte", BYTES(0x04), -EPROTO, 0 },
+	{ "TLS hello", BYTES(0x16, 0x03, 0x01), -EPROTO, 0 },
+	{ "HTTP", BYTES('G', 'E', 'T', ' '), -EPROTO, 0 },
+	{ "zero methods", BYTES(0x05, 0x00), -EPROTO, 0 },
+	{ "zero methods, more bytes", BYTES(0x05, 0x00, 0x00), -EPROTO, 0 },
+};
+
+static void test_greeting(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(greeting_cases); i++) {
+		const struct greeting_case *c = &greeting_cases[i];
+		uint32_t offers = 0xdeadbeef;
+
+		int ret = socks_parse_greeting(c->buf, c->len, &offers);
+		if (ret != c->ret)
+			print_error("greeting \"%s\": %d\n", c->name, ret);
+		assert_int_equal(ret, c->ret);
+		if (ret > 0)
+			assert_int_equal(offers, c->offers);
+	}
+}
+
+/* Every strict prefix of a full greeting needs more bytes. */
+static void test_greeting_partial(void **state)
+{
+	static const uint8_t g[] = { 0x05, 0x04, 0x00, 0x01, 0x02, 0x03 };
+	uint32_t offers;
+
+	(void)state;
+	for (size_t n = 0; n < sizeof(g); n++)
+		assert_int_equal(socks_parse_greeting(g, n, &offers), 0);
+	assert_int_equal(socks_parse_greeting(g, sizeof(g), &offers), sizeof(g));
+	assert_int_equal(offers, 0xf);
+}
+
+struct request_case {
+	const char *name;
+	const uint8_t *buf;
+	size_t len;
+	int ret;
+	enum socks_reply reply; /* for -ENOTSUP */
+	uint8_t atyp;
+	const char *host;
+	uint16_t port;
+	const char *dst; /* socks_request_dst */
+};
+
+/* A 255-character domain, the most ATYP 3 can carry. */
+#define D15 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'
+#define D255 D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15
+
+static const struct request_case request_cases[] = {
+	{ .name = "IPv4 CONNECT",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		10, 0, SOCKS_ATYP_IPV4, "1.2.3.4", 80, "1.2.3.4:80" },
+	{ .name = "IPv4 CONNECT, high port",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x01, 10, 0, 0, 1, 0xff, 0xfe),
+		10, 0, SOCKS_ATYP_IPV4, "10.0.0.1", 65534, "10.0.0.1:65534" },
+	{ .name = "IPv4 CONNECT, data after it",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x01, 0xbb, 'G', 'E', 'T'),
+		10, 0, SOCKS_ATYP_IPV4, "1.2.3.4", 443, "1.2.3.4:443" },
+	{ .name = "IPv6 CONNECT ::1",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+			0x00, 0x50),
+		22, 0, SOCKS_ATYP_IPV6, "::1", 80, "[::1]:80" },
+	{ .name = "IPv6 CONNECT 2001:db8::1",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x04, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,
+			0, 0, 0, 1, 0x1f, 0x90),
+		22, 0, SOCKS_ATYP_IPV6, "2001:db8::1", 8080, "[2001:db8::1]:8080" },
+	{ .name = "domain CONNECT",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 11, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
+			'o', 'r', 'g', 0x01, 0xbb),
+		18, 0, SOCKS_ATYP_DOMAIN, "example.org", 443, "example.org:443" },
+	{ .name = "domain CONNECT, one letter",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 1, 'a', 0x00, 0x16),
+		8, 0, SOCKS_ATYP_DOMAIN, "a", 22, "a:22" },
+	/* unsupported commands: well formed, answered with a reply */
+	{ .name = "BIND",
+		.buf = BYTES(0x05, 0x02, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_CMD_NOT_SUPPORTED },
+	{ .name = "UDP ASSOCIATE",
+		.buf = BYTES(0x05, 0x03, 0x00, 0x01, 0, 0, 0, 0, 0x00, 0x00),
+		.ret = -ENOTSUP, .reply = SOCKS_CMD_NOT_SUPPORTED },
+	{ .name = "UDP ASSOCIATE, IPv6",
+		.buf = BYTES(0x05, 0x03, 0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+			0x00, 0x00),
+		.ret = -ENOTSUP, .reply = SOCKS_CMD_NOT_SUPPORTED },
+	{ .name = "BIND, domain",
+		.buf = BYTES(0x05, 0x02, 0x00, 0x03, 1, 'a', 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_CMD_NOT_SUPPORTED },
+	{ .name = "command 0",
+		.buf = BYTES(0x05, 0x00, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_CMD_NOT_SUPPORTED },
+	{ .name = "command 9",
+		.buf = BYTES(0x05, 0x09, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_CMD_NOT_SUPPORTED },
+	/* address types */
+	{ .name = "ATYP 0",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x00, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_ATYP_NOT_SUPPORTED },
+	{ .name = "ATYP 2",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x02, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_ATYP_NOT_SUPPORTED },
+	{ .name = "ATYP 5, as soon as it is known",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x05, 1),
+		.ret = -ENOTSUP, .reply = SOCKS_ATYP_NOT_SUPPORTED },
+	{ .name = "ATYP 0xff",
+		.buf = BYTES(0x05, 0x01, 0x00, 0xff, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_ATYP_NOT_SUPPORTED },
+	/* broken: closed without a reply */
+	{ .name = "RSV 1",
+		.buf = BYTES(0x05, 0x01, 0x01, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -EPROTO },
+	{ .name = "RSV 0xff, domain",
+		.buf = BYTES(0x05, 0x01, 0xff, 0x03, 1, 'a', 0x00, 0x50),
+		.ret = -EPROTO },
+	{ .name = "version 4",
+		.buf = BYTES(0x04, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		.ret = -EPROTO },
+	{ .name = "version 4, one byte",
+		.buf = BYTES(0x04),
+		.ret = -EPROTO },
+	/* domains that can't name a host */
+	{ .name = "domain with NUL",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 5, 'a', 0x00, 'b', '.', 'c', 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+	{ .name = "domain with '/'",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 5, 'a', '/', 'b', '.', 'c', 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+	{ .name = "domain with ':'", /* would make "host:port" ambiguous */
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 4, 'a', ':', '8', '0', 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+	{ .name = "domain with '+'", /* can't be in a topic level */
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 3, 'a', '+', 'b', 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+	{ .name = "domain with '#'",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 3, 'a', '#', 'b', 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+	{ .name = "domain with a space",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 3, 'a', ' ', 'b', 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+	{ .name = "domain with a high byte",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 2, 'a', 0xc3, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+	{ .name = "empty domain",
+		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 0, 0x00, 0x50),
+		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
+};
+
+static void test_request(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(request_cases); i++) {
+		const struct request_case *c = &request_cases[i];
+		struct socks_request req;
+		enum socks_reply reply = (enum socks_reply)0x77;
+		char dst[SOCKS_HOST_MAX + 8];
+
+		int ret = socks_parse_request(c->buf, c->len, &req, &reply);
+		if (ret != c->ret)
+			print_error("request \"%s\": %d\n", c->name, ret);
+		assert_int_equal(ret, c->ret);
+		if (ret == -ENOTSUP)
+			assert_int_equal(reply, c->reply);
+		if (ret <= 0)
+			continue;
+		assert_int_equal(req.cmd, SOCKS_CMD_CONNECT);
+		assert_int_equal(req.atyp, c->atyp);
+		assert_string_equal(req.host, c->host);
+		assert_int_equal(req.port, c->port);
+		assert_int_equal(socks_request_dst(&req, dst, sizeof(dst)), 0);
+		assert_string_equal(dst, c->dst);
+	}
+}
+
+static void test_request_longest_domain(void **state)
+{
+	static const uint8_t buf[] = { 0x05, 0x01, 0x00, 0x03, 255, D255, 0x00, 0x50 };
+	struct socks_request req;
+	enum socks_reply reply;
+	char dst[SOCKS_HOST_MAX + 8];
+
+	(void)state;
+	assert_int_equal(sizeof(buf), 4 + 1 + 255 + 2);
+	assert_int_equal(socks_parse_request(buf, sizeof(buf), &req, &reply), sizeof(buf));
+	assert_int_equal(strlen(req.host), 255);
+	assert_int_equal(req.port, 80);
+	assert_int_equal(socks_request_dst(&req, dst, sizeof(dst)), 0);
+	assert_int_equal(strlen(dst), 255 + 3);
+	for (size_t n = 0; n < sizeof(buf); n++)
+		assert_int_equal(socks_parse_request(buf, n, &req, &reply), 0);
+}
+
+/* Every strict prefix of a good request needs more bytes, whatever its address type. */
+static void test_request_partial(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(request_cases); i++) {
+		const struct request_case *c = &request_cases[i];
+		struct socks_request req;
+		enum socks_reply reply;
+
+		if (c->ret <= 0)
+			continue;
+		for (size_t n = 0; n < (size_t)c->ret; n++) {
+			int ret = socks_parse_request(c->buf, n, &req, &reply);
+			if (ret != 0)
+				print_error("request \"%s\" cut at %zu: %d\n", c->name, n, ret);
+			assert_int_equal(ret, 0);
+		}
+	}
+}
+
+static void test_reply(void **state)
+{
+	static const enum socks_reply replies[] = {
+		SOCKS_SUCCEEDED, SOCKS_GENERAL_FAILURE, SOCKS_NOT_ALLOWED,
+		SOCKS_NET_UNREACHABLE, SOCKS_HOST_UNREACHABLE, SOCKS_CONN_REFUSED,
+		SOCKS_TTL_EXPIRED, SOCKS_CMD_NOT_SUPPORTED, SOCKS_ATYP_NOT_SUPPORTED,
+	};
+
+	(void)state;
+	assert_int_equal(SOCKS_REPLY_LEN, 10);
+	for (size_t i = 0; i < N_ELEMS(replies); i++) {
+		uint8_t buf[SOCKS_REPLY_LEN + 1];
+		const uint8_t want[SOCKS_REPLY_LEN] = { 0x05, (uint8_t)replies[i], 0x00, 0x01 };
+
+		memset(buf, 0xaa, sizeof(buf));
+		assert_int_equal(socks_build_reply(buf, replies[i]), SOCKS_REPLY_LEN);
+		assert_memory_equal(buf, want, SOCKS_REPLY_LEN);
+		assert_int_equal(buf[SOCKS_REPLY_LEN], 0xaa); /* nothing past the reply */
+	}
+}
+
+struct dst_case {
+	struct socks_request req;
+	const char *want;
+};
+
+static const struct dst_case dst_cases[] = {
+	{ { SOCKS_CMD_CONNECT, SOCKS_ATYP_IPV4, "1.2.3.4", 80 }, "1.2.3.4:80" },
+	{ { SOCKS_CMD_CONNECT, SOCKS_ATYP_IPV6, "::1", 80 }, "[::1]:80" },
+	{ { SOCKS_CMD_CONNECT, SOCKS_ATYP_IPV6, "2001:db8::1", 65535 }, "[2001:db8::1]:65535" },
+	{ { SOCKS_CMD_CONNECT, SOCKS_ATYP_DOMAIN, "example.org", 443 }, "example.org:443" },
+	{ { SOCKS_CMD_CONNECT, SOCKS_ATYP_DOMAIN, "h", 0 }, "h:0" },
+};
+
+static void test_request_dst(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(dst_cases); i++) {
+		const struct dst_case *c = &dst_cases[i];
+		char buf[SOCKS_HOST_MAX + 8];
+
+		assert_int_equal(socks_request_dst(&c->req, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, c->want);
+		/* exactly enough room, then one byte short */
+		assert_int_equal(socks_request_dst(&c->req, buf, strlen(c->want) + 1), 0);
+		assert_string_equal(buf, c->want);
+		assert_int_equal(socks_request_dst(&c->req, buf, strlen(c->want)), -ENAMETOOLONG);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_greeting),
+		cmocka_unit_test(test_greeting_partial),
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_request_longest_domain),
+		cmocka_unit_test(test_request_partial),
+		cmocka_unit_test(test_reply),
+		cmocka_unit_test(test_request_dst),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
