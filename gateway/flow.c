@@ -336,6 +336,11 @@ static void flow_write_cb(evutil_socket_t fd, short what, void *arg)
 
 static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 {
+	if (len == 0 && f->wr_eof) {
+		/* a second end signal: the peer ended the flow with an error */
+		flow_close(f, "peer aborted the flow", true);
+		return;
+	}
 	if (len == 0) {
 		f->wr_eof = true;
 		flow_flush(f);
@@ -390,10 +395,28 @@ static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 	evbuffer_add(f->out, p, len);
 }
 
+/* Data for a flow this side ended with an error: say so again, at a bounded rate. */
+static void flow_tombstone_input(struct flow *f, size_t len)
+{
+	struct timeval now, diff;
+
+	if (len == 0 || f->proto == MQTT_PROTO_UDP)
+		return;
+	f->node->stats.unknown_flow++;
+	event_base_gettimeofday_cached(f->node->base, &now);
+	timersub(&now, &f->last_abort, &diff);
+	if (diff.tv_sec == 0 && diff.tv_usec < FLOW_ABORT_REPEAT_MS * 1000)
+		return;
+	f->last_abort = now;
+	node_publish(f->node, f->topic, "", 0);
+}
+
 void flow_input(struct flow *f, const uint8_t *payload, size_t len)
 {
-	if (f->dead)
+	if (f->dead) {
+		flow_tombstone_input(f, len);
 		return;
+	}
 	f->last_active = time(NULL);
 	if (f->kind == FLOW_STREAM)
 		flow_input_stream(f, payload, len);
@@ -405,7 +428,10 @@ static void flow_free(struct flow *f)
 {
 	struct node *n = f->node;
 
-	map_del(n->flows, f->key);
+	if (map_get(n->flows, f->key) == f)
+		map_del(n->flows, f->key);
+	if (f->dead && f->lingering)
+		n->stats.flows_lingering--;
 	TAILQ_REMOVE(&n->flow_list, f, link);
 	evtimer_del(&f->ev_timer);
 	free(f);
@@ -461,7 +487,22 @@ static void flow_release(struct flow *f, bool error)
 	evtimer_del(&f->ev_timer);
 }
 
+static void flow_end(struct flow *f, const char *why, bool error, bool may_linger);
+
 void flow_close(struct flow *f, const char *why, bool error)
+{
+	flow_end(f, why, error, true);
+}
+
+void flow_destroy(struct flow *f)
+{
+	if (!f->dead)
+		flow_end(f, "replaced by a new flow with the same addresses", true, false);
+	else
+		flow_free(f);
+}
+
+static void flow_end(struct flow *f, const char *why, bool error, bool may_linger)
 {
 	if (!f || f->dead)
 		return;
@@ -479,15 +520,18 @@ void flow_close(struct flow *f, const char *why, bool error)
 	else
 		log_debug("flow %llu: closed: %s (up %llu, down %llu bytes)",
 			(unsigned long long)f->id, why, f->bytes_up, f->bytes_down);
-	/* An agent keeps the key a little while, so late messages of an ended
-	 * stream are dropped instead of opening a new connection. */
-	if (n->is_agent && f->proto != MQTT_PROTO_UDP && !n->stopping) {
+	if (may_linger && error && f->proto != MQTT_PROTO_UDP && !n->stopping) {
 		struct timeval tv = { FLOW_LINGER_S, 0 };
+		f->lingering = true;
+		n->stats.flows_lingering++;
+		/* the first data after this answers at once; repeats are rate-limited */
+		f->last_abort = (struct timeval){ 0, 0 };
 		evtimer_add(&f->ev_timer, &tv);
 		return;
 	}
 	flow_free(f);
 }
+
 
 void flow_pause_all(struct node *n, bool paused)
 {

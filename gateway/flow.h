@@ -16,7 +16,11 @@ struct evutil_addrinfo;
 
 #define FLOW_OUT_CAP (4u << 20)	 /* bytes waiting for a slow socket before the flow is ended */
 #define FLOW_CONNECT_TIMEOUT_S 10
-#define FLOW_LINGER_S 10 /* an ended agent flow ignores stray messages this long */
+/* A flow ended by an error stays this long as a tombstone: it answers the
+ * peer's further data with another empty payload, which tells the peer to
+ * abort (reset) its side, and it keeps late data from opening a new flow. */
+#define FLOW_LINGER_S 10
+#define FLOW_ABORT_REPEAT_MS 200
 
 enum flow_kind {
 	FLOW_STREAM,	  /* tcp: a connected socket of its own */
@@ -40,8 +44,9 @@ struct flow {
 	struct evbuffer *out; /* for the socket: stream bytes, or length-prefixed datagrams */
 	struct evutil_addrinfo *ai_head, *ai_next;
 	bool events_ready, reading, writing;
-	bool resolving, connecting, rd_eof, wr_eof, wr_shut, dead;
+	bool resolving, connecting, rd_eof, wr_eof, wr_shut, dead, lingering;
 	time_t last_active;
+	struct timeval last_abort; /* when a tombstone last repeated the end signal */
 	unsigned long long bytes_up, bytes_down; /* socket -> MQTT, MQTT -> socket */
 };
 
@@ -58,6 +63,8 @@ void flow_up(struct flow *f, const uint8_t *payload, size_t len);
 /* The one teardown: tells the peer (unless it already knows), closes, frees or lingers. */
 void flow_close(struct flow *f, const char *why, bool error);
 
+/* Ends a flow (or a tombstone) and frees it at once: a new flow takes its key. */
+void flow_destroy(struct flow *f);
 /* At exit: frees every flow, lingering ones too, without telling peers. */
 void flow_destroy_all(struct node *n);
 

@@ -57,7 +57,7 @@ static struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mq
 		return NULL;
 	struct flow *old = flow_find(n, key);
 	if (old)
-		flow_close(old, "replaced by a new flow with the same addresses", true);
+		flow_destroy(old); /* the client reused its address: this is a new flow */
 	size_t chunk = node_chunk_for(n, agent, MQTT_NIL, (size_t)tlen);
 	struct flow *f = flow_new(n, kind, proto, key, topic, chunk);
 	if (f)

@@ -248,11 +248,11 @@ void node_log_stats(const struct node *n, bool always)
 	const struct node_stats *s = &n->stats;
 	void (*out)(const char *, ...) = always ? log_warnx : log_info;
 
-	out("stats: flows open %zu opened %lu closed %lu overflowed %lu; "
+	out("stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 		  "msgs up %llu down %llu; bytes up %llu down %llu; "
 		  "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu; "
 		  "mqtt reconnects %lu",
-		map_size(n->flows), s->flows_opened, s->flows_closed, s->flows_overflowed, s->msgs_up,
+		s->flows_opened - s->flows_closed, s->flows_lingering, s->flows_opened, s->flows_closed, s->flows_overflowed, s->msgs_up,
 		s->msgs_down, s->bytes_up, s->bytes_down, s->bad_topic, s->bad_payload,
 		s->unknown_flow, s->udp_dropped, s->refused, mqtt_client_reconnects(n->mqtt));
 }

@@ -31,7 +31,7 @@ struct role_ops {
 
 struct node_stats {
 	unsigned long bad_topic, bad_payload, unknown_flow, udp_dropped, refused;
-	unsigned long flows_opened, flows_closed, flows_overflowed;
+	unsigned long flows_opened, flows_closed, flows_overflowed, flows_lingering;
 	unsigned long long bytes_up, bytes_down, msgs_up, msgs_down;
 };
 
