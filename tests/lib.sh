@@ -90,9 +90,9 @@ n4m() {
 	printf -v "${name//-/_}_PID" '%s' "$pid"
 }
 
-# Wait until a net4mqtt with client id or role has published its status (retained).
-wait_status() { # PREFIX_URL topic-of-status
-	wait_for 10 bash -c "timeout 1 mosquitto_sub -L '$1' -C 1 -W 1 2>/dev/null | grep -q online"
+# wait_status URL-of-status-topic: until a retained or live status there says online (10 s).
+wait_status() {
+	timeout -k 1 10 mosquitto_sub -L "$1" -W 10 2>/dev/null | grep -m1 -q online
 }
 
 # An HTTP server on loopback serving $1 (directory) on port $2.
