@@ -515,10 +515,10 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 	flow_release(f, error);
 	n->stats.flows_closed++;
 	if (error)
-		log_info("flow %llu: closed: %s (up %llu, down %llu bytes)", (unsigned long long)f->id,
+		log_info("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)", (unsigned long long)f->id,
 			why, f->bytes_up, f->bytes_down);
 	else
-		log_debug("flow %llu: closed: %s (up %llu, down %llu bytes)",
+		log_debug("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)",
 			(unsigned long long)f->id, why, f->bytes_up, f->bytes_down);
 	if (may_linger && error && f->proto != MQTT_PROTO_UDP && !n->stopping) {
 		struct timeval tv = { FLOW_LINGER_S, 0 };

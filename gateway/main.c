@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "log.h"
@@ -169,8 +170,14 @@ static int check_config(const struct command *c, struct node_config *cfg)
 	if (!c->is_agent && !cfg->target[0])
 		strcpy(cfg->target, "-");
 	if (strcmp(cfg->target, "-") && (addr_split(cfg->target, host, sizeof(host), &port) ||
-						!mqtt_level_valid(cfg->target)))
+						port == 0 || !mqtt_level_valid(cfg->target)))
 		return bad_usage("bad target %s: want HOST:PORT or [IPv6]:PORT", cfg->target);
+	if (!cfg->domain[0] || !addr_valid_hostname(cfg->domain))
+		return bad_usage("bad domain '%s'", cfg->domain);
+	const char *files[] = { cfg->url.cafile, cfg->url.capath, cfg->url.cert, cfg->url.key };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i][0] && access(files[i], R_OK))
+			return bad_usage("cannot read %s from the MQTT URL", files[i]);
 	if (!c->is_agent) {
 		struct sockaddr_storage ss;
 		socklen_t len;
@@ -198,7 +205,10 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 	if (optind < argc)
 		return bad_usage("unexpected argument: %s", argv[optind]);
 	if (mqtt_url_parse(url, &cfg->url, &why))
-		return bad_usage("bad MQTT URL: %s", why);
+	{
+		fprintf(stderr, "net4mqtt: bad MQTT URL %s: %s\n", url, why);
+		return EXIT_USAGE;
+	}
 	return check_config(c, cfg);
 }
 

@@ -249,11 +249,11 @@ void node_log_stats(const struct node *n, bool always)
 	void (*out)(const char *, ...) = always ? log_warnx : log_info;
 
 	out("stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
-		  "msgs up %llu down %llu; bytes up %llu down %llu; "
+		  "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
 		  "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu; "
 		  "mqtt reconnects %lu",
 		s->flows_opened - s->flows_closed, s->flows_lingering, s->flows_opened, s->flows_closed, s->flows_overflowed, s->msgs_up,
-		s->msgs_down, s->bytes_up, s->bytes_down, s->bad_topic, s->bad_payload,
+		s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, s->bad_payload,
 		s->unknown_flow, s->udp_dropped, s->refused, mqtt_client_reconnects(n->mqtt));
 }
 

@@ -92,7 +92,11 @@ n4m() {
 
 # wait_status URL-of-status-topic: until a retained or live status there says online (10 s).
 wait_status() {
-	timeout -k 1 10 mosquitto_sub -L "$1" -W 10 2>/dev/null | grep -m1 -q online
+	local deadline=$((SECONDS + 10))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		timeout -k 1 3 mosquitto_sub -L "$1" -C 1 -W 2 2>/dev/null | grep -q online && return 0
+	done
+	return 1
 }
 
 # An HTTP server on loopback serving $1 (directory) on port $2.

@@ -24,7 +24,7 @@ stats() {
 }
 stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
 flows_open_is() { [ "$(stat_field "$(stats "$1" "$2")" "flows open")" = "$3" ]; }
-msgs_down() { sed -n 's/.*msgs up [0-9]* down \([0-9]*\).*/\1/p' <<<"$1"; }
+msgs_down() { sed -n 's/.*received \([0-9]*\) msgs.*/\1/p' <<<"$1"; }
 msgs_down_over() { [ "$(msgs_down "$(stats "$1" "$2")")" -gt "$3" ]; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; } # peak RSS since start

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # the NAME_PID variables are set by n4m in lib.sh
+# The command line: -V, -h, bad URLs / commands / listen addresses exit 2 with
+# a one-line error, -k says kcp is not implemented, a busy listen port fails
+# clearly; a multi-level prefix carries traffic; user:password in the URL
+# against a mosquitto with a password file, and a wrong password is refused.
+set -u
+source "$(dirname "$0")/../lib.sh"
+
+# wait_online TOPIC_URL: the retained status on that topic says online, within 10 s
+# (each mosquitto_sub waits up to 1 s itself, so this loop is bounded by wall time).
+wait_online() {
+	local end=$((SECONDS + 10))
+	until timeout 3 mosquitto_sub -L "$1" -C 1 -W 1 2>/dev/null | grep -q '"online":true'; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+	done
+}
+# need what command...: a check the rest of the script cannot do without.
+need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
+PY=/usr/bin/python3
+TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/tcptool.py
+PREFIX=site/a/n4m
+
+# run NAME args...: runs net4mqtt (bounded), exit code in RC, stdout/stderr in $TEST_TMP/NAME.{out,err}
+run() {
+	local name=$1; shift
+	timeout 5 "$N4M" "$@" >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err" </dev/null
+	RC=$?
+}
+err_lines() { grep -c . "$TEST_TMP/$1.err"; }
+first_err() { head -n 1 "$TEST_TMP/$1.err"; }
+
+run version -V
+check "-V exits 0 and prints a version ($(cat "$TEST_TMP/version.out"))" \
+	bash -c "[ $RC -eq 0 ] && grep -Eq '^net4mqtt [0-9]+\.[0-9]+\.[0-9]+' '$TEST_TMP/version.out'"
+run version-long --version
+check "--version prints the same" cmp -s "$TEST_TMP/version.out" "$TEST_TMP/version-long.out"
+run help -h
+check "-h exits 0 and lists the commands" \
+	bash -c "[ $RC -eq 0 ] && grep -q 'agent' '$TEST_TMP/help.out' && grep -q 'local-port' '$TEST_TMP/help.out' && grep -q 'local-socks' '$TEST_TMP/help.out'"
+for c in agent local-port local-socks; do
+	run "help-$c" "$c" -h
+	check "$c -h exits 0 and shows its usage" \
+		bash -c "[ $RC -eq 0 ] && grep -q 'Usage: net4mqtt $c' '$TEST_TMP/help-$c.out'"
+done
+
+# Bad URLs: exit 2, one line on stderr about the URL.
+i=0
+for url in "http://x" "mqtt://" "mqtt://h:99999" "mqtt://h:0" "mqtt://h:port/x"; do
+	i=$((i + 1))
+	run "badurl$i" agent -m "$url"
+	check "agent -m '$url' exits 2 (rc $RC) with one line about the URL: $(first_err "badurl$i")" \
+		bash -c "[ $RC -eq 2 ] && [ $(err_lines "badurl$i") -eq 1 ] && grep -qi 'url' '$TEST_TMP/badurl$i.err'"
+done
+run badurl-lp local-port -m "http://x"
+check "local-port -m http://x exits 2 too (rc $RC)" test "$RC" -eq 2
+
+run unknown frobnicate
+check "an unknown command exits 2 (rc $RC) and names it: $(first_err unknown)" \
+	bash -c "[ $RC -eq 2 ] && grep -q 'frobnicate' '$TEST_TMP/unknown.err'"
+run unknown-opt agent --no-such-option
+check "an unknown option exits 2 (rc $RC)" test "$RC" -eq 2
+run no-command
+check "no command at all exits 2 (rc $RC)" test "$RC" -eq 2
+
+for c in local-port local-socks; do
+	run "kcp-$c" "$c" -k
+	check "$c -k exits 2 (rc $RC) saying kcp is not implemented yet: $(first_err "kcp-$c")" \
+		bash -c "[ $RC -eq 2 ] && grep -qi 'kcp' '$TEST_TMP/kcp-$c.err' && grep -qi 'not implemented' '$TEST_TMP/kcp-$c.err'"
+done
+
+i=0
+for l in "999.1.1.1:80" "nonsense" "127.0.0.1:99999" "[::1:80" "127.0.0.1"; do
+	i=$((i + 1))
+	run "badlisten$i" local-port -l "$l"
+	check "local-port -l '$l' exits 2 (rc $RC): $(first_err "badlisten$i")" \
+		bash -c "[ $RC -eq 2 ] && [ $(err_lines "badlisten$i") -eq 1 ]"
+done
+run badtarget agent -t "no-port-here"
+check "agent -t without a port exits 2 (rc $RC): $(first_err badtarget)" test "$RC" -eq 2
+
+# Listening on a port already in use (TCP and UDP): a non-zero exit, a clear message.
+start_broker || { fail "mosquitto starts"; exit 1; }
+BUSY=$(free_port)
+$PY -c "
+import socket, sys
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(('127.0.0.1', $BUSY)); t.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', $BUSY))
+import signal; signal.pause()" >/dev/null 2>&1 &
+bg_track $!
+wait_for 10 bash -c "ss -Htln 'sport = :$BUSY' | grep -q . && ss -Huln 'sport = :$BUSY' | grep -q ." ||
+	fail "a helper holds port $BUSY"
+for c in "local-port" "local-socks" "local-port -u"; do
+	run busy $c -m "$BROKER_URL_BASE/e2e/cli-busy" -l "127.0.0.1:$BUSY"
+	check "$c on a busy port exits non-zero (rc $RC, not 124) with a clear message: $(first_err busy)" \
+		bash -c "[ $RC -ne 0 ] && [ $RC -ne 124 ] && grep -qi 'in use' '$TEST_TMP/busy.err' && grep -q '$BUSY' '$TEST_TMP/busy.err'"
+done
+
+# A multi-level prefix carries traffic.
+LINE=$(free_port)
+$PY "$TOOL" line-server 127.0.0.1 "$LINE" "$TEST_TMP/line.got" "pong" >"$TEST_TMP/line.log" 2>&1 &
+bg_track $!
+wait_for 10 port_listening "$LINE" || fail "line server starts"
+n4m agent agent -m "$BROKER_URL_BASE/$PREFIX?client_id=cli-agent" -i cli-agent -t "127.0.0.1:$LINE"
+LP=$(free_port)
+n4m local local-port -m "$BROKER_URL_BASE/$PREFIX?client_id=cli-local" -i cli-local -a cli-agent -l "127.0.0.1:$LP"
+wait_for 10 port_listening "$LP" || fail "local-port listens"
+check "the agent's status is at $PREFIX/cli-agent/-/v/-" \
+	wait_online "$BROKER_URL_BASE/$PREFIX/cli-agent/-/v/-"
+reply=$(printf 'multi-level\n' | timeout 10 nc -N 127.0.0.1 "$LP")
+check "agent and local-port on prefix $PREFIX carry traffic (got '$reply')" test "$reply" = "pong"
+
+# user:password against a broker with a password file.
+PW=$TEST_TMP/passwd
+mosquitto_passwd -b -c "$PW" n4muser 's3cret' 2>/dev/null &&
+	mosquitto_passwd -b "$PW" 'we@ird' 'p@ss:w/rd%' 2>/dev/null || fail "mosquitto_passwd creates a password file"
+chmod 644 "$PW"
+AUTHP=$(free_port)
+conf=$TEST_TMP/auth.conf
+printf '%s\n' "per_listener_settings true" "listener $AUTHP 127.0.0.1" "allow_anonymous false" \
+	"password_file $PW" "persistence false" "max_queued_messages 100000" >"$conf"
+mosquitto -c "$conf" >"$TEST_TMP/mosquitto-auth.log" 2>&1 &
+bg_track $!
+wait_for 10 port_listening "$AUTHP" || fail "mosquitto with a password file starts"
+AURL="mqtt://n4muser:s3cret@127.0.0.1:$AUTHP/e2e/cli-auth"
+n4m aagent agent -m "$AURL?client_id=auth-agent" -i auth-agent -t "127.0.0.1:$LINE"
+# the second user's name and password percent-encoded: we@ird / p@ss:w/rd%
+LPA=$(free_port)
+n4m alocal local-port -m "mqtt://we%40ird:p%40ss%3Aw%2Frd%25@127.0.0.1:$AUTHP/e2e/cli-auth?client_id=auth-local" \
+	-i auth-local -a auth-agent -l "127.0.0.1:$LPA"
+connected() { grep -q 'mqtt: connected' "$TEST_TMP/$1.log"; }
+check "the agent logs in with user:password from the URL" wait_for 10 connected aagent
+check "local-port logs in with a percent-encoded user and password" wait_for 10 connected alocal
+wait_for 10 port_listening "$LPA" || fail "local-port (auth) listens"
+wait_online "mqtt://n4muser:s3cret@127.0.0.1:$AUTHP/e2e/cli-auth/auth-agent/-/v/-" || fail "the agent's status is online on the password broker"
+reply=$(printf 'with auth\n' | timeout 10 nc -N 127.0.0.1 "$LPA")
+check "traffic crosses the broker that requires a password (got '$reply')" test "$reply" = "pong"
+
+n4m wrongpw agent -m "mqtt://n4muser:wrong@127.0.0.1:$AUTHP/e2e/cli-auth?client_id=wrong-agent" -i wrong-agent
+n4m nopw agent -m "mqtt://127.0.0.1:$AUTHP/e2e/cli-auth?client_id=nopw-agent" -i nopw-agent
+refused() { grep -Eqi 'refused|not authori' "$TEST_TMP/$1.log"; }
+wait_for 10 refused wrongpw
+check "a wrong password is refused with a clear log line: $(grep -Eim1 'refused|not authori' "$TEST_TMP/wrongpw.log")" \
+	refused wrongpw
+check "and the wrong password never reports a connection" bash -c "! grep -q 'mqtt: connected' '$TEST_TMP/wrongpw.log'"
+check "no credentials at all is refused too" wait_for 10 refused nopw
+check "the refused agent keeps running (it retries)" kill -0 "$wrongpw_PID"
+finish
