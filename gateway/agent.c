@@ -104,19 +104,12 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 		n->stats.bad_topic++;
 		return;
 	}
-	if (t->proto == MQTT_PROTO_KCP) {
-		/* kcp arrives with issue 3; meanwhile the client is told at once */
-		n->stats.refused++;
-		log_info("agent: kcp flow from %s refused: kcp is not implemented yet", t->src);
-		node_publish(n, topic, "", 0);
-		return;
-	}
-	if (len == 0 && t->proto == MQTT_PROTO_TCP) {
+	if (len == 0 && t->proto != MQTT_PROTO_UDP) {
 		n->stats.unknown_flow++; /* the end of a stream we don't know */
 		return;
 	}
 	size_t chunk = node_chunk_for(n, MQTT_NIL, t->local, (size_t)tlen);
-	enum flow_kind kind = t->proto == MQTT_PROTO_TCP ? FLOW_STREAM : FLOW_DGRAM;
+	enum flow_kind kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM;
 	struct flow *f = flow_new(n, kind, t->proto, key, topic, chunk);
 	if (!f)
 		return;

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "kcpflow.h"
 #include "log.h"
 #include "map.h"
+#include "status.h"
 
 #define READS_PER_EVENT 4 /* bounded drain so one busy socket can't starve the rest */
 
@@ -45,14 +47,18 @@ struct flow *flow_new(struct node *n, enum flow_kind kind, enum mqtt_proto proto
 	f->last_active = time(NULL);
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	snprintf(f->topic, sizeof(f->topic), "%s", topic);
-	if (map_put(n->flows, f->key, f))
+	if (proto == MQTT_PROTO_KCP && kcpflow_init(f, chunk > STATUS_COMPAT_PACKET))
 		goto err_buf;
+	if (map_put(n->flows, f->key, f))
+		goto err_kcp;
 	TAILQ_INSERT_TAIL(&n->flow_list, f, link);
 	evtimer_assign(&f->ev_timer, n->base, flow_timer_cb, f);
 	n->stats.flows_opened++;
 	log_debug("flow %llu: new %s %s", (unsigned long long)f->id, mqtt_proto_name(proto), key);
 	return f;
 
+err_kcp:
+	kcpflow_free(f);
 err_buf:
 	evbuffer_free(f->out);
 err_free:
@@ -63,10 +69,10 @@ err_free:
 static bool flow_wants_read(const struct flow *f)
 {
 	return f->events_ready && !f->dead && !f->rd_eof && !f->connecting && !f->node->paused &&
-	       f->kind != FLOW_DGRAM_SHARED;
+	       f->kind != FLOW_DGRAM_SHARED && (!f->kcp || kcpflow_wants_more(f));
 }
 
-static void flow_update_read(struct flow *f)
+void flow_update_read(struct flow *f)
 {
 	bool want = flow_wants_read(f);
 
@@ -185,14 +191,13 @@ static void flow_connect_done(struct flow *f)
 	flow_attach(f, f->fd);
 }
 
-/* After both directions have ended the flow is done. */
-static void flow_check_done(struct flow *f)
+void flow_check_done(struct flow *f)
 {
-	if (f->rd_eof && f->wr_shut)
+	if (f->rd_eof && f->end_sent && f->wr_shut)
 		flow_close(f, "both directions ended", false);
 }
 
-static int flow_publish(struct flow *f, const void *p, size_t len)
+int flow_publish(struct flow *f, const void *p, size_t len)
 {
 	int err = node_publish(f->node, f->topic, p, len);
 
@@ -202,6 +207,8 @@ static int flow_publish(struct flow *f, const void *p, size_t len)
 	}
 	f->bytes_up += len;
 	f->last_active = time(NULL);
+	if (len == 0)
+		f->end_sent = true;
 	return 0;
 }
 
@@ -212,6 +219,10 @@ static void flow_read_stream(struct flow *f)
 
 	for (int i = 0; i < READS_PER_EVENT && f->reading; i++) {
 		ssize_t r = read(f->fd, n->rbuf, want);
+		if (r > 0 && f->kcp) {
+			kcpflow_up(f, n->rbuf, (size_t)r);
+			continue;
+		}
 		if (r > 0) {
 			if (flow_publish(f, n->rbuf, (size_t)r))
 				return;
@@ -225,9 +236,13 @@ static void flow_read_stream(struct flow *f)
 		}
 		f->rd_eof = true;
 		flow_update_read(f);
+		log_debug("flow %llu: socket ended its stream", (unsigned long long)f->id);
+		if (f->kcp) {
+			kcpflow_up_end(f); /* the end signal waits until the peer has it all */
+			return;
+		}
 		if (flow_publish(f, "", 0))
 			return;
-		log_debug("flow %llu: socket ended its stream", (unsigned long long)f->id);
 		flow_check_done(f);
 		return;
 	}
@@ -250,6 +265,10 @@ static void flow_read_dgram(struct flow *f)
 
 void flow_up(struct flow *f, const uint8_t *payload, size_t len)
 {
+	if (f->kcp) {
+		kcpflow_up(f, payload, len);
+		return;
+	}
 	if (f->kind == FLOW_STREAM) {
 		while (len > 0 && !f->dead) {
 			size_t n = len < f->chunk ? len : f->chunk;
@@ -293,11 +312,23 @@ static void flow_flush_stream(struct flow *f)
 	}
 	bool pending = evbuffer_get_length(f->out) > 0;
 	flow_set_writing(f, pending);
-	if (!pending && f->wr_eof && !f->wr_shut) {
-		shutdown(f->fd, SHUT_WR);
-		f->wr_shut = true;
-		flow_check_done(f);
+	if (!pending && f->kcp) {
+		kcpflow_deliver(f); /* room again: take more from KCP */
+		return;
 	}
+	if (!pending)
+		flow_down_finished(f);
+}
+
+void flow_down_finished(struct flow *f)
+{
+	if (f->dead || !f->wr_eof || f->wr_shut || f->fd < 0 || f->connecting)
+		return;
+	if (evbuffer_get_length(f->out) > 0 || (f->kcp && !kcpflow_drained(f)))
+		return;
+	shutdown(f->fd, SHUT_WR);
+	f->wr_shut = true;
+	flow_check_done(f);
 }
 
 /* Datagrams wait in `out` as a 2-byte length and the bytes, until connected. */
@@ -334,6 +365,31 @@ static void flow_write_cb(evutil_socket_t fd, short what, void *arg)
 		flow_flush(f);
 }
 
+int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
+{
+	if (evbuffer_get_length(f->out) == 0 && f->fd >= 0 && !f->connecting) {
+		ssize_t w = write(f->fd, p, len); /* the common case: no copy */
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			flow_close(f, strerror(errno), true);
+			return -EPIPE;
+		}
+		if (w > 0) {
+			p += w;
+			len -= (size_t)w;
+		}
+		if (len == 0)
+			return 0;
+	}
+	if (evbuffer_get_length(f->out) + len > FLOW_OUT_CAP) {
+		f->node->stats.flows_overflowed++;
+		flow_close(f, "destination too slow: send buffer over its cap", true);
+		return -ENOBUFS;
+	}
+	evbuffer_add(f->out, p, len);
+	flow_flush(f);
+	return f->dead ? -EPIPE : 0;
+}
+
 static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 {
 	if (len == 0 && f->wr_eof) {
@@ -343,7 +399,14 @@ static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 	}
 	if (len == 0) {
 		f->wr_eof = true;
-		flow_flush(f);
+		if (f->kcp)
+			kcpflow_deliver(f);
+		else
+			flow_down_finished(f);
+		return;
+	}
+	if (f->kcp) {
+		kcpflow_input(f, p, len);
 		return;
 	}
 	if (f->wr_eof) {
@@ -351,26 +414,7 @@ static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 		return; /* data after the end of the stream */
 	}
 	f->bytes_down += len;
-	if (evbuffer_get_length(f->out) == 0 && f->fd >= 0 && !f->connecting) {
-		ssize_t w = write(f->fd, p, len); /* the common case: no copy */
-		if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			flow_close(f, strerror(errno), true);
-			return;
-		}
-		if (w > 0) {
-			p += w;
-			len -= (size_t)w;
-		}
-		if (len == 0)
-			return;
-	}
-	if (evbuffer_get_length(f->out) + len > FLOW_OUT_CAP) {
-		f->node->stats.flows_overflowed++;
-		flow_close(f, "destination too slow: send buffer over its cap", true);
-		return;
-	}
-	evbuffer_add(f->out, p, len);
-	flow_flush(f);
+	flow_write_down(f, p, len);
 }
 
 static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
@@ -479,6 +523,7 @@ static void flow_release(struct flow *f, bool error)
 		close(f->fd);
 	}
 	f->fd = -1;
+	kcpflow_free(f);
 	if (f->ai_head)
 		evutil_freeaddrinfo(f->ai_head);
 	f->ai_head = f->ai_next = NULL;
@@ -508,8 +553,8 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 		return;
 	struct node *n = f->node;
 	f->dead = true;
-	if (f->proto != MQTT_PROTO_UDP && !f->rd_eof) {
-		f->rd_eof = true;
+	if (f->proto != MQTT_PROTO_UDP && !f->end_sent) {
+		f->end_sent = true;
 		node_publish(n, f->topic, "", 0); /* end of stream: the peer ends its side */
 	}
 	flow_release(f, error);

@@ -13,6 +13,7 @@
 
 struct evbuffer;
 struct evutil_addrinfo;
+struct kcp;
 
 #define FLOW_OUT_CAP (4u << 20)	 /* bytes waiting for a slow socket before the flow is ended */
 #define FLOW_CONNECT_TIMEOUT_S 10
@@ -45,6 +46,10 @@ struct flow {
 	struct evutil_addrinfo *ai_head, *ai_next;
 	bool events_ready, reading, writing;
 	bool resolving, connecting, rd_eof, wr_eof, wr_shut, dead, lingering;
+	struct kcp *kcp;     /* kcp flows only */
+	struct event ev_kcp; /* armed only while KCP has something to time */
+	bool kcp_timer, eof_pending, end_sent;
+	uint32_t eof_since_ms, kcp_heard_ms;
 	time_t last_active;
 	struct timeval last_abort; /* when a tombstone last repeated the end signal */
 	unsigned long long bytes_up, bytes_down; /* socket -> MQTT, MQTT -> socket */
@@ -60,6 +65,16 @@ void flow_connect(struct flow *f, struct evutil_addrinfo *ai);
 void flow_input(struct flow *f, const uint8_t *payload, size_t len);
 /* Publishes bytes the flow's client sent (a datagram, or stream bytes in chunks). */
 void flow_up(struct flow *f, const uint8_t *payload, size_t len);
+/* Publishes on the flow's topic; on failure the flow is closed and < 0 returned. */
+int flow_publish(struct flow *f, const void *p, size_t len);
+void flow_update_read(struct flow *f);
+/* Writes to the socket what it takes, queueing the rest (capped); 0, or < 0 if the flow ended. */
+int flow_write_down(struct flow *f, const uint8_t *p, size_t len);
+/* Both directions ended (and the end signal went out): close. */
+void flow_check_done(struct flow *f);
+/* The receiving direction is complete: shut the socket's sending side once its queue is empty. */
+void flow_down_finished(struct flow *f);
+
 /* The one teardown: tells the peer (unless it already knows), closes, frees or lingers. */
 void flow_close(struct flow *f, const char *why, bool error);
 

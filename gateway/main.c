@@ -82,7 +82,7 @@ static void command_usage(const struct command *c, FILE *out)
 	if (strchr(c->shortopts, 'u'))
 		fprintf(out, "  -u, --udp            forward UDP instead of TCP\n");
 	if (strchr(c->shortopts, 'k'))
-		fprintf(out, "  -k, --kcp            carry TCP inside KCP (not implemented yet)\n");
+		fprintf(out, "  -k, --kcp            carry TCP inside KCP: survives lost messages, flow-controlled\n");
 	fprintf(out, "      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n");
 }
 
@@ -163,8 +163,8 @@ static int check_config(const struct command *c, struct node_config *cfg)
 	if (!mqtt_level_valid(cfg->agent_id) || !mqtt_level_valid(cfg->local_id) ||
 		strpbrk(cfg->agent_id, "\"\\") || strpbrk(cfg->local_id, "\"\\"))
 		return bad_usage("%s", "ids must be non-empty and hold no '/', '+', '#', '\"' or '\\'");
-	if (cfg->kcp)
-		return bad_usage("%s", "-k (kcp) is not implemented yet; use tcp (without -k) for now");
+	if (cfg->kcp && cfg->udp)
+		return bad_usage("%s", "-k (kcp) carries TCP; it does not go with -u");
 	if (c->is_agent && !cfg->target[0])
 		strcpy(cfg->target, "127.0.0.1:7777");
 	if (!c->is_agent && !cfg->target[0])

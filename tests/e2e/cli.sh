@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154 # the NAME_PID variables are set by n4m in lib.sh
 # The command line: -V, -h, bad URLs / commands / listen addresses exit 2 with
-# a one-line error, -k says kcp is not implemented, a busy listen port fails
+# a one-line error, -k with -u is refused, a busy listen port fails
 # clearly; a multi-level prefix carries traffic; user:password in the URL
 # against a mosquitto with a password file, and a wrong password is refused.
 set -u
@@ -63,11 +63,9 @@ check "an unknown option exits 2 (rc $RC)" test "$RC" -eq 2
 run no-command
 check "no command at all exits 2 (rc $RC)" test "$RC" -eq 2
 
-for c in local-port local-socks; do
-	run "kcp-$c" "$c" -k
-	check "$c -k exits 2 (rc $RC) saying kcp is not implemented yet: $(first_err "kcp-$c")" \
-		bash -c "[ $RC -eq 2 ] && grep -qi 'kcp' '$TEST_TMP/kcp-$c.err' && grep -qi 'not implemented' '$TEST_TMP/kcp-$c.err'"
-done
+run kcp-udp local-port -k -u
+check "local-port -k -u exits 2 (rc $RC): kcp carries TCP only: $(first_err kcp-udp)" \
+	bash -c "[ $RC -eq 2 ] && grep -qi 'kcp' '$TEST_TMP/kcp-udp.err'"
 
 i=0
 for l in "999.1.1.1:80" "nonsense" "127.0.0.1:99999" "[::1:80" "127.0.0.1"; do
