@@ -15,7 +15,7 @@ struct evbuffer;
 struct evutil_addrinfo;
 struct kcp;
 
-#define FLOW_OUT_CAP (4u << 20)	 /* bytes waiting for a slow socket before the flow is ended */
+#define FLOW_OUT_CAP (16u << 20) /* bytes waiting for a slow socket before the flow is ended */
 #define FLOW_CONNECT_TIMEOUT_S 10
 /* A flow ended by an error stays this long as a tombstone: it answers the
  * peer's further data with another empty payload, which tells the peer to

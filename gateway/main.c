@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,10 @@ static int run(const struct command *c, struct node_config *cfg)
 	int err;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* libmosquitto allocates and frees a packet per message: keep freed heap
+	 * instead of returning it to the kernel and faulting it back in */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 	loop_base = event_base_new();
 	if (!loop_base)
 		fatalx("cannot create the event loop");

@@ -1,0 +1,420 @@
+#!/usr/bin/env bash
+# `make bench`: the tunnel's throughput and round-trip time on loopback, each next
+# to a ceiling measured in the same run (direct TCP, the raw broker), and the
+# ratios that have targets. The machine is small and noisy: only the ratios
+# mean something, the absolute figures are for context.
+#
+# Usage: tests/bench/run.sh BUILD
+#   BENCH_SECS=5          seconds per throughput run
+#   BENCH_RTT_ROUNDS=200  request/response rounds per RTT run
+#   BENCH_RTT_REPEAT=5    RTT runs, interleaved; the median of their medians is shown
+# Exit 0 when every measurement ran, whatever the figures; 1 when one failed to run.
+# Logs: BUILD/bench-logs/.
+#
+# To add a measurement (kcp, gateway, ...): write measure_NAME, which stores
+# figures with `result KEY VALUE [NOTE]` or reports `failed KEY WHY`; add it to
+# MEASUREMENTS; add its rows and ratios to report().
+set -u
+build=${1:-build}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+case $build in /*) ;; *) build=$top/$build ;; esac
+N4M_BIN=$build/net4mqtt
+source "$top/tests/lib.sh"
+
+CEILING=$build/bench/mqtt_ceiling
+RELAY=$build/bench/mqtt_lossy_relay
+LOSS=${BENCH_LOSS:-0.05}
+RTT_TOOL=$top/tests/bench/tcp_rtt.py
+PY=/usr/bin/python3
+SECS=${BENCH_SECS:-5}
+RTT_ROUNDS=${BENCH_RTT_ROUNDS:-200}
+RTT_REPEAT=${BENCH_RTT_REPEAT:-5}
+HZ=$(getconf CLK_TCK)
+PREFIX=bench
+AGENT=bench-agent
+LOG_DIR=$build/bench-logs
+
+declare -A VAL NOTE WHY RTT_MED RTT_P99 CPU0
+RUN_FAILED=0
+
+result() { # key value [note]
+	VAL[$1]=$2
+	NOTE[$1]=${3:-}
+}
+
+failed() { # key why
+	WHY[$1]=$2
+	RUN_FAILED=1
+	echo "bench: $1 failed: $2" >&2
+}
+
+bench_exit() {
+	local f
+	N4M_KEEP_TMP=1 cleanup
+	rm -rf "$LOG_DIR"
+	mkdir -p "$LOG_DIR"
+	for f in "$TEST_TMP"/*.log "$TEST_TMP"/*.json "$TEST_TMP"/*.err; do
+		[ -e "$f" ] && cp "$f" "$LOG_DIR/"
+	done
+	rm -rf "$TEST_TMP"
+}
+trap bench_exit EXIT
+
+# field NAME "k1=v1 k2=v2": prints v of NAME.
+field() {
+	sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2" | head -n 1
+}
+
+# calc EXPR: floating point arithmetic.
+calc() {
+	awk "BEGIN { printf \"%.2f\", $1 }"
+}
+
+# cpu_begin NAME:PID...; cpu_end prints "NAME N% ..." of CPU used since cpu_begin,
+# and how busy the whole machine was (200% = both CPUs of a 2-CPU machine).
+cpu_begin() {
+	local np
+	CPU_LIST=("$@")
+	CPU_T0=$(date +%s.%N)
+	CPU_HOST0=$(host_ticks)
+	for np in "$@"; do
+		CPU0[$np]=$(cpu_ticks "${np#*:}")
+	done
+}
+
+cpu_ticks() { # pid: user+system clock ticks so far
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+host_ticks() { # busy and total clock ticks of all CPUs
+	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+cpu_end() {
+	local np secs out="cpu"
+	secs=$(calc "$(date +%s.%N) - $CPU_T0")
+	out+=" host $(awk -v a="$CPU_HOST0" -v b="$(host_ticks)" -v n="$(nproc)" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); printf "%.0f%%", (y[1] - x[1]) / (y[2] - x[2]) * n * 100 }')"
+	for np in "${CPU_LIST[@]}"; do
+		out+=" ${np%%:*} $(awk -v a="${CPU0[$np]}" -v b="$(cpu_ticks "${np#*:}")" -v hz="$HZ" \
+			-v s="$secs" 'BEGIN { printf "%.0f%%", (b - a) / hz / s * 100 }')"
+	done
+	echo "$out"
+}
+
+setup() {
+	start_broker || { echo "bench: mosquitto did not start" >&2; exit 1; }
+	URL=$BROKER_URL_BASE/$PREFIX
+	IPERF_PORT=$(free_port)
+	ECHO_PORT=$(free_port)
+	$PY "$RTT_TOOL" server 127.0.0.1 "$ECHO_PORT" >"$TEST_TMP/echo-server.log" 2>&1 &
+	bg_track $!
+	wait_for 10 port_listening "$ECHO_PORT" || { echo "bench: echo server did not start" >&2; exit 1; }
+
+	n4m agent agent -m "$URL?client_id=$AGENT" -i "$AGENT" -t "127.0.0.1:$IPERF_PORT"
+	LOCAL_PORT=$(free_port)
+	n4m local local-port -m "$URL?client_id=bench-local" -l "127.0.0.1:$LOCAL_PORT" \
+		-a "$AGENT" -i bench-local
+	RTT_PORT=$(free_port)
+	n4m rttlocal local-port -m "$URL?client_id=bench-rtt" -l "127.0.0.1:$RTT_PORT" \
+		-a "$AGENT" -i bench-rtt -t "127.0.0.1:$ECHO_PORT"
+	KCP_PORT=$(free_port)
+	n4m kcplocal local-port -k -m "$URL?client_id=bench-kcp" -l "127.0.0.1:$KCP_PORT" \
+		-a "$AGENT" -i bench-kcp
+	setup_lossy
+	TUNNEL_UP=0
+	if wait_for 10 port_listening "$LOCAL_PORT" && wait_for 10 port_listening "$RTT_PORT" &&
+		wait_for 10 port_listening "$KCP_PORT" &&
+		wait_for 10 grep -q "peer .*$AGENT.* online" "$TEST_TMP/kcplocal.log" &&
+		wait_for 10 grep -q "peer .*$AGENT.* online" "$TEST_TMP/local.log" &&
+		wait_for 10 grep -q "peer .*$AGENT.* online" "$TEST_TMP/rttlocal.log"; then
+		TUNNEL_UP=1
+	else
+		echo "bench: net4mqtt did not come up; logs:" >&2
+		tail -n 5 "$TEST_TMP"/agent.log "$TEST_TMP"/local.log "$TEST_TMP"/rttlocal.log >&2
+	fi
+}
+
+# A second agent on prefix bench-b, reached from a kcp local on prefix bench-a
+# through mqtt_lossy_relay, which drops LOSS of the data messages each way.
+setup_lossy() {
+	LOSSY_UP=0
+	"$RELAY" -h 127.0.0.1 -p "$BROKER_PORT" -a "$PREFIX-a" -b "$PREFIX-b" -l "$LOSS" -s 7 \
+		>"$TEST_TMP/relay.log" 2>&1 &
+	RELAY_PID=$!
+	bg_track "$RELAY_PID"
+	wait_for 10 grep -q ready "$TEST_TMP/relay.log" || return
+	n4m lossyagent agent -m "$BROKER_URL_BASE/$PREFIX-b?client_id=bench-lossy-agent" \
+		-i lossy-agent -t "127.0.0.1:$IPERF_PORT"
+	LOSSY_PORT=$(free_port)
+	n4m lossylocal local-port -k -m "$BROKER_URL_BASE/$PREFIX-a?client_id=bench-lossy-local" \
+		-l "127.0.0.1:$LOSSY_PORT" -a lossy-agent -i lossy-local
+	wait_for 10 port_listening "$LOSSY_PORT" &&
+		wait_for 10 grep -q "peer lossy-agent/- online" "$TEST_TMP/lossylocal.log" && LOSSY_UP=1
+}
+
+# iperf_mbps KEY PORT "NAME:PID..." [iperf3 client options]: one run against a
+# one-off iperf3 server on IPERF_PORT (a fresh server each time, so a broken run
+# can't wedge the next), with the CPU use of the named processes.
+iperf_mbps() {
+	local key=$1 port=$2 procs=$3 srv rc out cpu
+	shift 3
+	iperf3 -s -1 -B 127.0.0.1 -p "$IPERF_PORT" >"$TEST_TMP/iperf-server-$key.log" 2>&1 &
+	srv=$!
+	bg_track "$srv"
+	if ! wait_for 10 port_listening "$IPERF_PORT"; then
+		failed "$key" "iperf3 server did not listen"
+		return
+	fi
+	# shellcheck disable=SC2086 # one word per process
+	cpu_begin $procs
+	timeout $((SECS + 30)) iperf3 -c 127.0.0.1 -p "$port" -t "$SECS" --connect-timeout 5000 \
+		-J "$@" >"$TEST_TMP/iperf-$key.json" 2>"$TEST_TMP/iperf-$key.err"
+	rc=$?
+	cpu=$(cpu_end)
+	out=$($PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+if d.get("error"):
+    ivs = {(i["sum"]["start"], i["sum"]["end"]): i["sum"]["bytes"] for i in d.get("intervals", [])}
+    secs = sum(end - start for start, end in ivs)
+    part = " (%.0f MB/s over its first %.1f s)" % (sum(ivs.values()) / secs / 1e6, secs) if secs else ""
+    sys.exit("iperf3: " + d["error"] + part)
+e = d["end"]
+print("%.2f sent %.0f MB, received %.0f MB" % (e["sum_received"]["bits_per_second"] / 8e6,
+      e["sum_sent"]["bytes"] / 1e6, e["sum_received"]["bytes"] / 1e6))
+' "$TEST_TMP/iperf-$key.json" 2>&1)
+	if [ "$rc" -ne 0 ] || ! [[ $out =~ ^[0-9.]+\  ]]; then
+		failed "$key" "iperf3 rc $rc: $(head -c 200 <<<"$out") $(head -c 200 "$TEST_TMP/iperf-$key.err")"
+	else
+		result "$key" "${out%% *}" "${out#* }; $cpu"
+	fi
+	wait_for 5 bash -c "! kill -0 $srv 2>/dev/null" || kill "$srv" 2>/dev/null
+}
+
+# ceiling_mbps KEY SIZE: a short probe sizes the real run to about SECS seconds.
+ceiling_mbps() {
+	local key=$1 size=$2 out rate bytes cpu
+	out=$(timeout 90 "$CEILING" throughput -h 127.0.0.1 -p "$BROKER_PORT" -s "$size" -n 256m 2>&1)
+	rate=$(field throughput_MBps "$out")
+	if [ -z "$rate" ]; then
+		failed "$key" "probe: $out"
+		return
+	fi
+	bytes=$(awk -v r="$rate" -v s="$SECS" 'BEGIN { b = r * 1e6 * s;
+		if (b < 268435456) b = 268435456; if (b > 34359738368) b = 34359738368; printf "%d", b }')
+	cpu_begin "broker:$BROKER_PID"
+	out=$(timeout 90 "$CEILING" throughput -h 127.0.0.1 -p "$BROKER_PORT" -s "$size" -n "$bytes" 2>&1)
+	cpu=$(cpu_end)
+	rate=$(field throughput_MBps "$out")
+	if [ -z "$rate" ]; then
+		failed "$key" "$out"
+		return
+	fi
+	result "$key" "$rate" "$(field messages "$out") messages of $size B; $cpu"
+}
+
+# rtt_sample KEY COMMAND...: one run of a command that prints rtt_us_median= and
+# rtt_us_p99=; the runs of each KEY are pooled by rtt_result.
+rtt_sample() {
+	local key=$1 out med
+	shift
+	[ -n "${WHY[$key]:-}" ] && return
+	out=$(timeout 120 "$@" 2>&1)
+	med=$(field rtt_us_median "$out")
+	if [ -z "$med" ]; then
+		failed "$key" "$out"
+		return
+	fi
+	RTT_MED[$key]+=" $med"
+	RTT_P99[$key]+=" $(field rtt_us_p99 "$out")"
+}
+
+median() { # numbers...
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# rtt_result KEY: the median of the runs' medians (and of their p99s).
+rtt_result() {
+	local key=$1
+	[ -n "${WHY[$1]:-}" ] || [ -z "${RTT_MED[$key]:-}" ] && return
+	# shellcheck disable=SC2086 # word splitting wanted
+	result "$key" "$(median ${RTT_MED[$key]})" \
+		"p99 $(median ${RTT_P99[$key]}) us; runs:${RTT_MED[$key]}"
+}
+
+need_tunnel() { # key
+	[ "$TUNNEL_UP" = 1 ] && return 0
+	failed "$1" "net4mqtt is not up"
+	return 1
+}
+
+# shellcheck disable=SC2154 # local_PID, agent_PID: set by lib.sh's n4m
+tunnel_procs() { echo "broker:$BROKER_PID local:$local_PID agent:$agent_PID"; }
+
+measure_direct_tcp() {
+	iperf_mbps direct_tcp "$IPERF_PORT" ""
+}
+
+measure_tunnel_tcp() {
+	need_tunnel tunnel_tcp && iperf_mbps tunnel_tcp "$LOCAL_PORT" "$(tunnel_procs)"
+}
+
+measure_tunnel_tcp_reverse() {
+	need_tunnel tunnel_tcp_rev && iperf_mbps tunnel_tcp_rev "$LOCAL_PORT" "$(tunnel_procs)" -R
+}
+
+# shellcheck disable=SC2154 # kcplocal_PID, lossylocal_PID, lossyagent_PID: set by n4m
+measure_kcp() {
+	need_tunnel kcp_tcp &&
+		iperf_mbps kcp_tcp "$KCP_PORT" "broker:$BROKER_PID local:$kcplocal_PID agent:$agent_PID"
+}
+
+measure_kcp_lossy() {
+	if [ "$LOSSY_UP" != 1 ]; then
+		failed kcp_lossy "the lossy relay, agent or local did not come up"
+		return
+	fi
+	iperf_mbps kcp_lossy "$LOSSY_PORT" \
+		"broker:$BROKER_PID relay:$RELAY_PID local:$lossylocal_PID agent:$lossyagent_PID"
+}
+
+measure_ceiling_64k() {
+	ceiling_mbps ceiling_65000 65000
+}
+
+measure_ceiling_10k() {
+	ceiling_mbps ceiling_10000 10000
+}
+
+# Interleaved runs, so a slow spell of this noisy machine hits all three alike.
+measure_rtt() {
+	need_tunnel tunnel_rtt
+	for _ in $(seq "$RTT_REPEAT"); do
+		rtt_sample direct_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 "$ECHO_PORT" 64 "$RTT_ROUNDS"
+		rtt_sample tunnel_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 "$RTT_PORT" 64 "$RTT_ROUNDS"
+		rtt_sample mqtt_rtt "$CEILING" rtt -h 127.0.0.1 -p "$BROKER_PORT" -s 64 -n "$RTT_ROUNDS"
+		rtt_sample mqtt_rtt_2p "$CEILING" rtt -h 127.0.0.1 -p "$BROKER_PORT" -s 64 \
+			-n "$RTT_ROUNDS" -f
+	done
+	rtt_result direct_rtt
+	rtt_result tunnel_rtt
+	rtt_result mqtt_rtt
+	rtt_result mqtt_rtt_2p
+}
+
+# The 64 KiB ceiling runs right before the tunnel it is the ceiling of.
+MEASUREMENTS=(measure_direct_tcp measure_ceiling_64k measure_tunnel_tcp measure_tunnel_tcp_reverse
+	measure_kcp measure_kcp_lossy measure_ceiling_10k measure_rtt)
+
+# Table rows.
+heading() {
+	printf '\n%s\n' "$1"
+}
+
+row() { # label key unit
+	local v
+	if [ -n "${VAL[$2]:-}" ]; then
+		v=${VAL[$2]}
+	else
+		v="FAILED"
+	fi
+	printf '  %-46s %10s %-5s %s\n' "$1" "$v" "$3" "${NOTE[$2]:-${WHY[$2]:-}}"
+}
+
+# ratio LABEL NUM_KEY DEN_KEY [>=|<= TARGET]
+ratio() {
+	local label=$1 num=${VAL[$2]:-} den=${VAL[$3]:-} op=${4:-} target=${5:-} r verdict=""
+	if [ -z "$num" ] || [ -z "$den" ] || [ "$(calc "$den == 0")" = 1.00 ]; then
+		printf '  %-46s %10s\n' "$label" "n/a"
+		return
+	fi
+	r=$(awk -v a="$num" -v b="$den" 'BEGIN { printf "%.3f", a / b }')
+	if [ -n "$op" ]; then
+		if awk -v r="$r" -v t="$target" -v op="$op" \
+			'BEGIN { exit !((op == ">=") ? r >= t : r <= t) }'; then
+			verdict="target $op $target: ok"
+		else
+			verdict="target $op $target: BELOW TARGET"
+		fi
+	fi
+	printf '  %-46s %10s       %s\n' "$label" "$r" "$verdict"
+}
+
+stats_lines() { # log
+	grep -c 'stats:' "$1" 2>/dev/null
+}
+
+# The stats each net4mqtt writes on SIGUSR1, its warnings, and whether it is still alive.
+net4mqtt_notes() {
+	local name log pidvar before
+	heading "net4mqtt (logs in $LOG_DIR)"
+	for name in agent local rttlocal kcplocal lossyagent lossylocal; do
+		log=$TEST_TMP/$name.log
+		pidvar=${name}_PID
+		[ -n "${!pidvar:-}" ] || continue
+		if ! kill -0 "${!pidvar}" 2>/dev/null; then
+			RUN_FAILED=1
+			printf '  %-9s EXITED during the bench; last lines:\n' "$name"
+			tail -n 5 "$log" | sed 's/^/            /'
+			continue
+		fi
+		before=$(stats_lines "$log")
+		kill -USR1 "${!pidvar}"
+		wait_for 5 test "$(stats_lines "$log")" -gt "$before"
+		printf '  %-9s %s\n' "$name" "$(grep 'stats:' "$log" | tail -n 1 | sed 's/.*stats: //')"
+		# warnings, and flows that ended with an error (logged at INFO)
+		grep -E ' WARN |INFO  flow [0-9]+: closed:' "$log" | grep -v 'stats:' | head -n 5 |
+			sed 's/^/            /'
+	done
+}
+
+report() {
+	printf '\nnet4mqtt bench: loopback, %s CPUs, load %s, %s, %s s per throughput run\n' \
+		"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(mosquitto -h 2>/dev/null |
+			sed -n '1s/mosquitto version/mosquitto/p')" "$SECS"
+	heading "throughput (MB/s = 10^6 bytes/s)"
+	row "direct TCP (iperf3)" direct_tcp MB/s
+	row "tunnel TCP local->agent (iperf3)" tunnel_tcp MB/s
+	row "tunnel TCP agent->local (iperf3 -R)" tunnel_tcp_rev MB/s
+	row "tunnel KCP local->agent (iperf3, local-port -k)" kcp_tcp MB/s
+	row "tunnel KCP, ${LOSS} loss each way (relay)" kcp_lossy MB/s
+	row "raw MQTT ceiling, 65000 B messages" ceiling_65000 MB/s
+	row "raw MQTT ceiling, 10000 B messages" ceiling_10000 MB/s
+	heading "round trip, 64 B request/response (median of $RTT_REPEAT runs of $RTT_ROUNDS rounds)"
+	row "direct TCP (python echo)" direct_rtt us
+	row "tunnel TCP (python echo via local-port+agent)" tunnel_rtt us
+	row "raw MQTT (publish, echo client, publish)" mqtt_rtt us
+	row "raw MQTT, echo client in a 2nd process" mqtt_rtt_2p us
+	heading "ratios"
+	ratio "tunnel / raw ceiling (65000 B)" tunnel_tcp ceiling_65000 ">=" 0.50
+	ratio "tunnel -R / raw ceiling (65000 B)" tunnel_tcp_rev ceiling_65000 ">=" 0.50
+	ratio "tunnel RTT / raw MQTT RTT" tunnel_rtt mqtt_rtt "<=" 1.5
+	ratio "kcp / tcp tunnel" kcp_tcp tunnel_tcp ">=" 0.50
+	VAL[ten]=10
+	ratio "kcp with ${LOSS} loss / 10 MB/s" kcp_lossy ten ">=" 1.0
+	[ -n "${VAL[mqtt_rtt_2p]:-}" ] && [ -n "${VAL[direct_rtt]:-}" ] &&
+		VAL[mqtt_plus_tcp]=$(calc "${VAL[mqtt_rtt_2p]} + ${VAL[direct_rtt]}")
+	ratio "tunnel RTT / (raw MQTT 2 proc. + direct TCP)" tunnel_rtt mqtt_plus_tcp
+	ratio "tunnel / direct TCP" tunnel_tcp direct_tcp
+	ratio "tunnel / raw ceiling (10000 B)" tunnel_tcp ceiling_10000
+	ratio "tunnel RTT / raw MQTT RTT, 2 processes" tunnel_rtt mqtt_rtt_2p
+	ratio "direct TCP RTT / raw MQTT RTT" direct_rtt mqtt_rtt
+	net4mqtt_notes
+}
+
+for tool in "$N4M_BIN" "$CEILING" "$RELAY"; do
+	[ -x "$tool" ] || { echo "bench: $tool is missing (make all $CEILING)" >&2; exit 1; }
+done
+for tool in mosquitto iperf3 "$PY"; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (make deps)" >&2; exit 1; }
+done
+
+setup
+for m in "${MEASUREMENTS[@]}"; do
+	"$m"
+done
+report
+exit "$RUN_FAILED"
