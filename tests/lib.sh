@@ -98,7 +98,7 @@ n4m() {
 wait_status() {
 	local deadline=$((SECONDS + 10))
 	while [ "$SECONDS" -lt "$deadline" ]; do
-		timeout -k 1 3 mosquitto_sub -L "$1" -C 1 -W 2 2>/dev/null | grep -q online && return 0
+		timeout -k 1 3 mosquitto_sub -L "$1" -C 1 -W 2 2>/dev/null | grep -q '"online":true' && return 0
 	done
 	return 1
 }
@@ -109,6 +109,24 @@ start_http() {
 	bg_track $!
 	wait_for 10 port_listening "$2"
 }
+
+PY=/usr/bin/python3 # Debian's python3, with python3-paho-mqtt
+
+# need what command...: a check the rest of the script cannot do without.
+need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
+
+# stats NAME PID: asks net4mqtt NAME for its counters (SIGUSR1) and prints the stats line.
+stats() {
+	local log=$TEST_TMP/$1.log before
+	before=$(grep -c ' stats: ' "$log")
+	kill -USR1 "$2" 2>/dev/null || return 1
+	wait_for 5 bash -c "[ \$(grep -c ' stats: ' '$log') -gt $before ]" || return 1
+	grep ' stats: ' "$log" | tail -n 1
+}
+# stat_field LINE "flows open": the number after that name in a stats line.
+stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; } # peak RSS
 
 finish() {
 	[ "$N4M_FAILS" -eq 0 ]

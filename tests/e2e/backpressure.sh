@@ -7,7 +7,6 @@
 # ceiling (a resource limit, not a timing threshold).
 set -u
 source "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
 PREFIX=e2e/backpressure
 AGENT=bp-agent
@@ -15,19 +14,9 @@ LOCAL=bp-local
 RSS_CAP_KB=$((64 * 1024))
 UPLOAD=$((200 << 20))
 
-stats() {
-	local log=$TEST_TMP/$1.log before
-	before=$(grep -c ' stats: ' "$log")
-	kill -USR1 "$2" 2>/dev/null || return 1
-	wait_for 5 bash -c "[ \$(grep -c ' stats: ' '$log') -gt $before ]" || return 1
-	grep ' stats: ' "$log" | tail -n 1
-}
-stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
 flows_open_is() { [ "$(stat_field "$(stats "$1" "$2")" "flows open")" = "$3" ]; }
 msgs_down() { sed -n 's/.*received \([0-9]*\) msgs.*/\1/p' <<<"$1"; }
 msgs_down_over() { [ "$(msgs_down "$(stats "$1" "$2")")" -gt "$3" ]; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; } # peak RSS since start
 
 # sample_rss SECONDS DONE_CMD...: samples both RSS every 0.1 s until DONE_CMD
 # succeeds or SECONDS pass; raises MAX_AGENT_KB, MAX_LOCAL_KB to the peaks seen.

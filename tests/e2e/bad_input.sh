@@ -4,21 +4,12 @@
 # byte-exact, new flows work, and the drops are counted (SIGUSR1 stats).
 set -u
 source "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
 PREFIX=e2e/bad-input
 AGENT=bad-agent
 LOCAL=bad-local
 COUNT=3000 # messages of the quick stream, on top of the hand-made ones
 
-stats() {
-	local log=$TEST_TMP/$1.log before
-	before=$(grep -c ' stats: ' "$log")
-	kill -USR1 "$2" 2>/dev/null || return 1
-	wait_for 5 bash -c "[ \$(grep -c ' stats: ' '$log') -gt $before ]" || return 1
-	grep ' stats: ' "$log" | tail -n 1
-}
-stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
 progress() { cat "$TEST_TMP/progress" 2>/dev/null || echo 0; }
 progress_over() { [ "$(progress)" -gt "$1" ]; }
 

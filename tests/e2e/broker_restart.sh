@@ -5,21 +5,12 @@
 # back, and a clean SIGTERM leaves the retained offline status "{}".
 set -u
 source "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
 PREFIX=e2e/broker-restart
 AGENT=restart-agent
 LOCAL=restart-local
 
 # stats NAME PID: a fresh stats line (SIGUSR1), printed on stdout.
-stats() {
-	local log=$TEST_TMP/$1.log before
-	before=$(grep -c ' stats: ' "$log")
-	kill -USR1 "$2" 2>/dev/null || return 1
-	wait_for 5 bash -c "[ \$(grep -c ' stats: ' '$log') -gt $before ]" || return 1
-	grep ' stats: ' "$log" | tail -n 1
-}
-stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
 connects() { grep -c 'mqtt: connected to' "$TEST_TMP/$1.log"; }
 retained_status() { # topic -> the retained payload, or nothing within 5 s
 	timeout 10 mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -t "$1" -C 1 -W 5 2>/dev/null

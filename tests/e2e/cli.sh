@@ -7,17 +7,6 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 
-# wait_online TOPIC_URL: the retained status on that topic says online, within 10 s
-# (each mosquitto_sub waits up to 1 s itself, so this loop is bounded by wall time).
-wait_online() {
-	local end=$((SECONDS + 10))
-	until timeout 3 mosquitto_sub -L "$1" -C 1 -W 1 2>/dev/null | grep -q '"online":true'; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-	done
-}
-# need what command...: a check the rest of the script cannot do without.
-need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/tcptool.py
 PREFIX=site/a/n4m
 
@@ -105,7 +94,7 @@ LP=$(free_port)
 n4m local local-port -m "$BROKER_URL_BASE/$PREFIX?client_id=cli-local" -i cli-local -a cli-agent -l "127.0.0.1:$LP"
 wait_for 10 port_listening "$LP" || fail "local-port listens"
 check "the agent's status is at $PREFIX/cli-agent/-/v/-" \
-	wait_online "$BROKER_URL_BASE/$PREFIX/cli-agent/-/v/-"
+	wait_status "$BROKER_URL_BASE/$PREFIX/cli-agent/-/v/-"
 reply=$(printf 'multi-level\n' | timeout 10 nc -N 127.0.0.1 "$LP")
 check "agent and local-port on prefix $PREFIX carry traffic (got '$reply')" test "$reply" = "pong"
 
@@ -131,7 +120,7 @@ connected() { grep -q 'mqtt: connected' "$TEST_TMP/$1.log"; }
 check "the agent logs in with user:password from the URL" wait_for 10 connected aagent
 check "local-port logs in with a percent-encoded user and password" wait_for 10 connected alocal
 wait_for 10 port_listening "$LPA" || fail "local-port (auth) listens"
-wait_online "mqtt://n4muser:s3cret@127.0.0.1:$AUTHP/e2e/cli-auth/auth-agent/-/v/-" || fail "the agent's status is online on the password broker"
+wait_status "mqtt://n4muser:s3cret@127.0.0.1:$AUTHP/e2e/cli-auth/auth-agent/-/v/-" || fail "the agent's status is online on the password broker"
 reply=$(printf 'with auth\n' | timeout 10 nc -N 127.0.0.1 "$LPA")
 check "traffic crosses the broker that requires a password (got '$reply')" test "$reply" = "pong"
 

@@ -4,7 +4,6 @@
 # back byte-exact.
 set -u
 source "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
 PREFIX=e2e/concurrent
 AGENT=conc-agent
@@ -18,14 +17,6 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 200)) ]; then
 	exit 0
 fi
 
-stats() {
-	local log=$TEST_TMP/$1.log before
-	before=$(grep -c ' stats: ' "$log")
-	kill -USR1 "$2" 2>/dev/null || return 1
-	wait_for 5 bash -c "[ \$(grep -c ' stats: ' '$log') -gt $before ]" || return 1
-	grep ' stats: ' "$log" | tail -n 1
-}
-stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
 flows_open_is() { [ "$(stat_field "$(stats "$1" "$2")" "flows open")" = "$3" ]; }
 
 start_broker || { fail "mosquitto starts"; exit 1; }

@@ -7,17 +7,6 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 
-# wait_online TOPIC_URL: the retained status on that topic says online, within 10 s
-# (each mosquitto_sub waits up to 1 s itself, so this loop is bounded by wall time).
-wait_online() {
-	local end=$((SECONDS + 10))
-	until timeout 3 mosquitto_sub -L "$1" -C 1 -W 1 2>/dev/null | grep -q '"online":true'; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-	done
-}
-# need what command...: a check the rest of the script cannot do without.
-need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/tcptool.py
 PREFIX=e2e/half-close
 AGENT=hc-agent
@@ -41,7 +30,7 @@ LP2=$(free_port)
 n4m local2 local-port -m "$URL?client_id=hc-local2" -i hc-local2 -a "$AGENT" -l "127.0.0.1:$LP2" \
 	-t "127.0.0.1:$FIRST"
 need "local-ports listen" wait_for 10 bash -c "ss -Htln 'sport = :$LP' | grep -q . && ss -Htln 'sport = :$LP2' | grep -q ."
-need "agent publishes its online status" wait_online "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
+need "agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
 
 # 1. Client shuts down its write side, then reads the whole reply.
 res=$(timeout 30 $PY "$TOOL" shut-client 127.0.0.1 "$LP" 100000 200000 2>&1)

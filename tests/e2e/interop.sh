@@ -12,7 +12,6 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib.sh
 source "$here/../lib.sh"
-PY=/usr/bin/python3
 HELPER=$here/helpers/n4m_peer.py
 t_start=$(date +%s)
 

@@ -6,17 +6,6 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 
-# wait_online TOPIC_URL: the retained status on that topic says online, within 10 s
-# (each mosquitto_sub waits up to 1 s itself, so this loop is bounded by wall time).
-wait_online() {
-	local end=$((SECONDS + 10))
-	until timeout 3 mosquitto_sub -L "$1" -C 1 -W 1 2>/dev/null | grep -q '"online":true'; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-	done
-}
-# need what command...: a check the rest of the script cannot do without.
-need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/tcptool.py
 PREFIX=e2e/lp-tcp
 AGENT=lptcp-agent
@@ -45,7 +34,7 @@ n4m localh local-port -m "$URL?client_id=lptcp-localh" -i lptcp-localh -a "$AGEN
 	-l "127.0.0.1:$LPH" -t "127.0.0.1:$HTTP"
 need "local-port listens" wait_for 10 port_listening "$LP"
 need "local-port with -t listens" wait_for 10 port_listening "$LPH"
-need "agent publishes its online status" wait_online "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
+need "agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
 
 # 1. nc: a line up, a line down.
 line="hello $(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n') \\ \$tab	end"
@@ -103,7 +92,7 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' &&
 	LP6=$(free_port)
 	n4m local6 local-port -m "$URL?client_id=lptcp-local6" -i lptcp-local6 -a lptcp-agent6 -l "[::1]:$LP6"
 	check "local-port listens on [::1]:$LP6" wait_for 10 bash -c "ss -Htln 'sport = :$LP6' | grep -q '\[::1\]'"
-	need "v6 agent publishes its online status" wait_online "$BROKER_URL_BASE/$PREFIX/lptcp-agent6/-/v/-"
+	need "v6 agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/lptcp-agent6/-/v/-"
 	reply=$(printf 'over v6\n' | timeout 10 nc -6 -N ::1 "$LP6")
 	check "nc to [::1] through an agent whose target is [::1] gets the reply (got '$reply')" \
 		test "$reply" = "pong over v6"

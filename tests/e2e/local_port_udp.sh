@@ -6,17 +6,6 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 
-# wait_online TOPIC_URL: the retained status on that topic says online, within 10 s
-# (each mosquitto_sub waits up to 1 s itself, so this loop is bounded by wall time).
-wait_online() {
-	local end=$((SECONDS + 10))
-	until timeout 3 mosquitto_sub -L "$1" -C 1 -W 1 2>/dev/null | grep -q '"online":true'; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-	done
-}
-# need what command...: a check the rest of the script cannot do without.
-need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/udptool.py
 PREFIX=e2e/lp-udp
 AGENT=lpudp-agent
@@ -34,8 +23,8 @@ LP=$(free_port)
 n4m local local-port -m "$URL?client_id=lpudp-local" -i lpudp-local -a "$AGENT" -u -l "127.0.0.1:$LP"
 need "local-port -u binds its UDP port" wait_for 10 udp_bound "$LP"
 if port_listening "$LP"; then fail "local-port -u opens no TCP listener"; else pass "local-port -u opens no TCP listener"; fi
-need "agent publishes its online status" wait_online "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
-need "local publishes its online status" wait_online "$BROKER_URL_BASE/$PREFIX/-/lpudp-local/v/-"
+need "agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
+need "local publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/-/lpudp-local/v/-"
 
 res=$(timeout 30 $PY "$TOOL" sizes 127.0.0.1 "$LP" 1 1000 8000 2>&1)
 check "datagrams of 1, 1000, 8000 bytes come back whole, one reply each ($res)" \

@@ -8,17 +8,6 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 
-# wait_online TOPIC_URL: the retained status on that topic says online, within 10 s
-# (each mosquitto_sub waits up to 1 s itself, so this loop is bounded by wall time).
-wait_online() {
-	local end=$((SECONDS + 10))
-	until timeout 3 mosquitto_sub -L "$1" -C 1 -W 1 2>/dev/null | grep -q '"online":true'; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-	done
-}
-# need what command...: a check the rest of the script cannot do without.
-need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
-PY=/usr/bin/python3
 RAW=$(cd "$(dirname "$0")" && pwd)/helpers/socksraw.py
 PREFIX=e2e/socks
 AGENT=socks-agent
@@ -36,7 +25,7 @@ n4m agent agent -m "$URL?client_id=$AGENT" -i "$AGENT" -t "127.0.0.1:$HTTP"
 SP=$(free_port)
 n4m socks local-socks -m "$URL?client_id=socks-local" -i socks-local -a "$AGENT" -l "127.0.0.1:$SP"
 need "local-socks listens" wait_for 10 port_listening "$SP"
-need "agent publishes its online status" wait_online "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
+need "agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
 
 # A client that sends half a greeting and stalls, held open in the background.
 timeout 40 $PY "$RAW" stall "$SP" >"$TEST_TMP/stall.out" 2>&1 &

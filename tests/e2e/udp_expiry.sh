@@ -5,21 +5,12 @@
 # from a new source and from the source of an expired flow.
 set -u
 source "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
 PREFIX=e2e/udp-expiry
 AGENT=udp-agent
 LOCAL=udp-local
 N=200
 
-stats() {
-	local log=$TEST_TMP/$1.log before
-	before=$(grep -c ' stats: ' "$log")
-	kill -USR1 "$2" 2>/dev/null || return 1
-	wait_for 5 bash -c "[ \$(grep -c ' stats: ' '$log') -gt $before ]" || return 1
-	grep ' stats: ' "$log" | tail -n 1
-}
-stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
 flows_open() { stat_field "$(stats "$1" "$2")" "flows open"; }
 flows_open_is() { [ "$(flows_open "$1" "$2")" = "$3" ]; }
 flows_open_at_least() { [ "$(flows_open "$1" "$2")" -ge "$3" ]; }

@@ -6,16 +6,6 @@
 set -u
 source "$(dirname "$0")/../lib.sh"
 
-# wait_online TOPIC_URL: the retained status on that topic says online, within 10 s
-# (each mosquitto_sub waits up to 1 s itself, so this loop is bounded by wall time).
-wait_online() {
-	local end=$((SECONDS + 10))
-	until timeout 3 mosquitto_sub -L "$1" -C 1 -W 1 2>/dev/null | grep -q '"online":true'; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-	done
-}
-# need what command...: a check the rest of the script cannot do without.
-need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
 PREFIX=e2e/unreachable
 AGENT=unr-agent
 
@@ -39,7 +29,7 @@ n4m localn local-port -m "$URL?client_id=unr-localn" -i unr-localn -a "$AGENT" -
 	-t "nonexistent.invalid:80"
 need "local-ports listen" wait_for 10 bash -c \
 	"for p in $LP $LPW $LPN; do ss -Htln \"sport = :\$p\" | grep -q . || exit 1; done"
-need "agent publishes its online status" wait_online "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
+need "agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
 
 # curl_rc SECS URL: curl's exit code (124 if `timeout` had to stop it), error text in $TEST_TMP/curl.err
 curl_rc() {
