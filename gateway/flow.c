@@ -219,13 +219,13 @@ static void flow_read_stream(struct flow *f)
 
 	for (int i = 0; i < READS_PER_EVENT && f->reading; i++) {
 		ssize_t r = read(f->fd, n->rbuf, want);
-		if (r > 0 && f->kcp) {
-			kcpflow_up(f, n->rbuf, (size_t)r);
-			continue;
-		}
 		if (r > 0) {
-			if (flow_publish(f, n->rbuf, (size_t)r))
+			if (f->kcp)
+				kcpflow_up(f, n->rbuf, (size_t)r);
+			else if (flow_publish(f, n->rbuf, (size_t)r))
 				return;
+			if ((size_t)r < want)
+				return; /* drained: spare the read that would say EAGAIN */
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
