@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "flow.h"
 #include "log.h"
+#include "mqtt/kcp.h"
 
 /* A pending name lookup; the flow may be gone by the time it answers. */
 struct lookup {
@@ -106,6 +107,10 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 	}
 	if (len == 0 && t->proto != MQTT_PROTO_UDP) {
 		n->stats.unknown_flow++; /* the end of a stream we don't know */
+		return;
+	}
+	if (t->proto == MQTT_PROTO_KCP && !kcp_opens_stream(0, payload, len)) {
+		n->stats.unknown_flow++; /* junk, or the tail of a stream that ended */
 		return;
 	}
 	size_t chunk = node_chunk_for(n, MQTT_NIL, t->local, (size_t)tlen);

@@ -541,10 +541,8 @@ void flow_close(struct flow *f, const char *why, bool error)
 
 void flow_destroy(struct flow *f)
 {
-	if (!f->dead)
-		flow_end(f, "replaced by a new flow with the same addresses", true, false);
-	else
-		flow_free(f);
+	flow_end(f, "replaced by a new flow with the same addresses", true, false);
+	flow_free(f);
 }
 
 static void flow_end(struct flow *f, const char *why, bool error, bool may_linger)
@@ -574,7 +572,8 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 		evtimer_add(&f->ev_timer, &tv);
 		return;
 	}
-	flow_free(f);
+	/* freed from the loop, never under a caller that may still look at f->dead */
+	event_active(&f->ev_timer, EV_TIMEOUT, 0);
 }
 
 

@@ -75,7 +75,9 @@ void flow_check_done(struct flow *f);
 /* The receiving direction is complete: shut the socket's sending side once its queue is empty. */
 void flow_down_finished(struct flow *f);
 
-/* The one teardown: tells the peer (unless it already knows), closes, frees or lingers. */
+/* The one teardown: tells the peer (unless it already knows), closes the socket, and
+ * frees the flow from the loop (at once, or after lingering): f stays readable
+ * (f->dead) until the caller returns to the loop. */
 void flow_close(struct flow *f, const char *why, bool error);
 
 /* Ends a flow (or a tombstone) and frees it at once: a new flow takes its key. */

@@ -641,9 +641,9 @@ static const seg_handler seg_handlers[] = {
 
 #define N_HANDLERS (sizeof(seg_handlers) / sizeof(seg_handlers[0]))
 
-static int hdr_check(const struct kcp *k, const struct kcp_hdr *h, size_t left)
+static int hdr_check(uint32_t conv, const struct kcp_hdr *h, size_t left)
 {
-	if (h->conv != k->conv || h->len > left || h->len > KCP_SEGMENT_MAX)
+	if (h->conv != conv || h->len > left || h->len > KCP_SEGMENT_MAX)
 		return -EINVAL;
 	if (h->cmd < KCP_CMD_PUSH || h->cmd - KCP_CMD_PUSH >= (int)N_HANDLERS)
 		return -EINVAL;
@@ -713,7 +713,7 @@ int kcp_input(struct kcp *k, const uint8_t *data, size_t len)
 		hdr_get(&h, data);
 		data += KCP_OVERHEAD;
 		len -= KCP_OVERHEAD;
-		err = hdr_check(k, &h, len);
+		err = hdr_check(k->conv, &h, len);
 		if (err)
 			break;
 		err = input_seg(k, &h, data, &am);
@@ -726,6 +726,30 @@ int kcp_input(struct kcp *k, const uint8_t *data, size_t len)
 	if (!k->cfg.nocwnd && tdiff(k->snd_una, prev_una) > 0)
 		cwnd_grow(k);
 	return err;
+}
+
+bool kcp_opens_stream(uint32_t conv, const uint8_t *data, size_t len)
+{
+	bool first_push = false;
+
+	if (len < KCP_OVERHEAD)
+		return false;
+	while (len) {
+		struct kcp_hdr h;
+
+		if (len < KCP_OVERHEAD)
+			return false;
+		hdr_get(&h, data);
+		data += KCP_OVERHEAD;
+		len -= KCP_OVERHEAD;
+		if (hdr_check(conv, &h, len))
+			return false;
+		if (h.cmd == KCP_CMD_PUSH && h.sn == 0 && h.len > 0)
+			first_push = true;
+		data += h.len;
+		len -= h.len;
+	}
+	return first_push;
 }
 
 /* ---- output ---- */

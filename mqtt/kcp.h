@@ -48,6 +48,9 @@ int kcp_send(struct kcp *k, const uint8_t *buf, size_t len);
 /* One received datagram (one or more segments). 0, or -EINVAL if any of it was bad
  * (the good segments before the bad one are still taken; the rest is dropped). */
 int kcp_input(struct kcp *k, const uint8_t *data, size_t len);
+/* Is this a well-formed datagram that starts a stream (carries the PUSH of sn 0)?
+ * Anything else on an unknown flow is stray or junk, not a new connection. */
+bool kcp_opens_stream(uint32_t conv, const uint8_t *data, size_t len);
 /* Reads in-order stream bytes; returns the count, or 0 if none are ready. */
 size_t kcp_recv(struct kcp *k, uint8_t *buf, size_t len);
 /* Bytes kcp_recv() would return now. */

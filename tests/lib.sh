@@ -125,6 +125,11 @@ stats() {
 }
 # stat_field LINE "flows open": the number after that name in a stats line.
 stat_field() { sed -n "s/.*\b$2 \([0-9][0-9]*\).*/\1/p" <<<"$1"; }
+# all_running PID...: every one of them is alive (kill -0 A B succeeds if any one is).
+all_running() {
+	local p
+	for p in "$@"; do kill -0 "$p" 2>/dev/null || return 1; done
+}
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; } # peak RSS
 

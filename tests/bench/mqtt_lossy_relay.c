@@ -115,7 +115,7 @@ static char topic_label(const char *topic, const char *prefix)
 static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 {
 	struct dir *d = arg;
-	char *subs[2] = { d->data_filter, d->status_filter };
+	char *subs[2] = {d->data_filter, d->status_filter};
 
 	if (rc) {
 		fprintf(stderr, "mqtt_lossy_relay: %s: connect refused: %s\n", d->name,
@@ -123,8 +123,8 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 		return;
 	}
 	/* QoS 1 lets status keep its QoS; data arrives at its own QoS 0 anyway */
-	rc = mosquitto_subscribe_multiple(mosq, NULL, 2, subs, 1, MQTT_SUB_OPT_RETAIN_AS_PUBLISHED,
-		NULL);
+	rc = mosquitto_subscribe_multiple(
+		mosq, NULL, 2, subs, 1, MQTT_SUB_OPT_RETAIN_AS_PUBLISHED, NULL);
 	if (rc)
 		fprintf(stderr, "mqtt_lossy_relay: %s: subscribe: %s\n", d->name,
 			mosquitto_strerror(rc));
@@ -137,8 +137,8 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
 
 	for (int i = 0; i < n; i++) {
 		if (granted[i] > 2) {
-			fprintf(stderr, "mqtt_lossy_relay: %s: subscription refused (%d)\n", d->name,
-				granted[i]);
+			fprintf(stderr, "mqtt_lossy_relay: %s: subscription refused (%d)\n",
+				d->name, granted[i]);
 			return;
 		}
 	}
@@ -265,17 +265,28 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "h:p:a:b:l:s:")) != -1) {
 		switch (opt) {
-		case 'h': host = optarg; break;
-		case 'p': port = atoi(optarg); break;
-		case 'a': pa = optarg; break;
-		case 'b': pb = optarg; break;
+		case 'h':
+			host = optarg;
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'a':
+			pa = optarg;
+			break;
+		case 'b':
+			pb = optarg;
+			break;
 		case 'l':
 			loss = strtod(optarg, &end);
 			if (*end || !(loss >= 0 && loss <= 1))
 				usage();
 			break;
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		default: usage();
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!host || !pa || !pb || port <= 0 || optind != argc || nested(pa, pb) || nested(pb, pa))

@@ -158,6 +158,6 @@ check "download: the server's connection is ended too, not fed into a dead flow 
 exec 4>&-
 
 agent_PID=$agent_PID_up local_PID=$local_PID_up
-check "all three processes still run" kill -0 "$agent_PID" "$local_PID" "$local_down_PID"
+check "all three processes still run" all_running "$agent_PID" "$local_PID" "$local_down_PID"
 
 finish

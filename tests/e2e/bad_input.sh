@@ -55,8 +55,8 @@ rc=$?
 res=$(grep '^rounds' "$TEST_TMP/rounds.out")
 check "the running flow finished all its rounds byte-exact ($res)" bash -c "[ $rc -eq 0 ] && grep -q '^rounds ok' <<<'$res'"
 
-check "the agent is still running" kill -0 "$agent_PID"
-check "the local is still running" kill -0 "$local_PID"
+check "the agent is still running" all_running "$agent_PID"
+check "the local is still running" all_running "$local_PID"
 res=$(timeout 30 $PY "$TOOL" echo-once "$LP" 100000 2>&1)
 check "a new flow works after the barrage ($res)" test "$res" = "echo ok"
 res=$(timeout 60 $PY "$TOOL" concurrent "$LP" 20 1000 20000 2>&1)

@@ -74,7 +74,7 @@ if [ $? -ne 124 ] && grep -q 'echo FAIL' <<<"$refused"; then
 else
 	fail "a new connection without a broker fails fast (saw: ${refused:-a hang})"
 fi
-check "both processes stay up while the broker is away" kill -0 "$agent_PID" "$local_PID"
+check "both processes stay up while the broker is away" all_running "$agent_PID" "$local_PID"
 
 # The broker comes back on the same port.
 start_broker "$BP" || { fail "mosquitto restarts on port $BP"; exit 1; }
@@ -108,7 +108,7 @@ st=$(retained_status "$PREFIX/$AGENT/-/v/-")
 check "after SIGTERM the agent's retained status is {} (saw '$st')" test "$st" = "{}"
 check "the local notices the agent went offline" \
 	wait_for 10 grep -q "peer $AGENT/- went offline" "$TEST_TMP/local.log"
-check "the local is still running" kill -0 "$local_PID"
+check "the local is still running" all_running "$local_PID"
 
 # A local that dies without a word: the broker publishes its will, "{}", retained.
 { kill -KILL "$local_PID" && wait "$local_PID"; } 2>/dev/null # no "Killed" notice from bash

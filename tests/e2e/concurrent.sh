@@ -62,8 +62,8 @@ else
 	sed 's/^/    /' "$TEST_TMP/concurrent-big.out" | head -n 10
 fi
 
-check "agent still running" kill -0 "$agent_PID"
-check "local still running" kill -0 "$local_PID"
+check "agent still running" all_running "$agent_PID"
+check "local still running" all_running "$local_PID"
 for who in agent local; do
 	pidvar=${who}_PID
 	line=$(stats "$who" "${!pidvar}")

@@ -59,5 +59,5 @@ echo "server got: $(cat "$TEST_TMP/first-server.out" 2>/dev/null | od -c | head 
 check "the client's connection ends once both sides are done ($(tail -n 1 <<<"$res"))" \
 	grep -q '^closed' <<<"$res"
 
-check "agent and local-ports still running" kill -0 "$agent_PID" "$local_PID" "$local2_PID"
+check "agent and local-ports still running" all_running "$agent_PID" "$local_PID" "$local2_PID"
 finish

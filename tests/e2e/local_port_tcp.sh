@@ -102,5 +102,5 @@ else
 	skip "IPv6 loopback ::1 is not configured"
 fi
 
-check "agent still running" kill -0 "$agent_PID"
+check "agent still running" all_running "$agent_PID"
 finish

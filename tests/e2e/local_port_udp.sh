@@ -46,5 +46,5 @@ res=$(timeout 30 $PY "$TOOL" sizes 127.0.0.1 "$LP" 20000 60000 2>&1)
 check "datagrams of 20000 and 60000 bytes come back whole between our own peers ($res)" \
 	grep -q '^sizes ok' <<<"$res"
 
-check "agent and local-port still running" kill -0 "$agent_PID" "$local_PID"
+check "agent and local-port still running" all_running "$agent_PID" "$local_PID"
 finish

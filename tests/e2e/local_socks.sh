@@ -109,11 +109,11 @@ r=$(raw pipelined "$SP" "$HTTP")
 check "greeting, CONNECT and the first data in one write: both replies, then the page ($r)" \
 	grep -qx "pipelined 0500 050000010000000000000* eof body $(cat "$TEST_TMP/www/index.html")" <<<"$r"
 
-check "local-socks is still running after bad input" kill -0 "$socks_PID"
+check "local-socks is still running after bad input" all_running "$socks_PID"
 rc=$(fetch after --socks5-hostname "127.0.0.1:$SP" "http://127.0.0.1:$HTTP/file")
 check "a normal curl still works afterwards (rc $rc)" same file after
 
 check "the stalled half-greeting client is closed by the server eventually" \
 	wait_for 30 grep -q '^stall ended' "$TEST_TMP/stall.out"
-check "local-socks and agent still running" kill -0 "$socks_PID" "$agent_PID"
+check "local-socks and agent still running" all_running "$socks_PID" "$agent_PID"
 finish

@@ -56,7 +56,7 @@ check "after expiry, a datagram from a new source gets its reply ($res)" test "$
 res=$(timeout 60 $PY "$TOOL" udp-many "$LP" 50 2>&1)
 check "after expiry, 50 new client sockets get their replies ($res)" test "$res" = "udp: 50 of 50 replied, 0 wrong"
 check "the new flows are open at the agent" flows_open_at_least agent "$agent_PID" 1
-check "agent still running" kill -0 "$agent_PID"
-check "local still running" kill -0 "$local_PID"
+check "agent still running" all_running "$agent_PID"
+check "local still running" all_running "$local_PID"
 
 finish

@@ -89,5 +89,5 @@ check "5 clients at once to the closed target all get an error, none hangs (rcs 
 	bash -c "! grep -Eqw '0|124' <<<'$rcs'"
 rc=$(curl_rc 10 "http://127.0.0.1:$LPW/")
 check "and the working target still works (rc $rc)" cmp -s "$TEST_TMP/www/index.html" "$TEST_TMP/curl.out"
-check "agent and local-ports still running" kill -0 "$agent_PID" "$local_PID" "$localw_PID" "$localn_PID" "$socks_PID"
+check "agent and local-ports still running" all_running "$agent_PID" "$local_PID" "$localw_PID" "$localn_PID" "$socks_PID"
 finish

@@ -689,6 +689,35 @@ static size_t make_bad(uint8_t *p, enum bad_kind kind, const struct kcp_config *
 	return 0;
 }
 
+/* Only a well-formed datagram carrying the stream's first PUSH may open a flow. */
+static void test_opens_stream(void **state)
+{
+	struct capture c = {.n = 0};
+	struct kcp *k = kcp_new(0, &kcp_compat_config, capture_output, &c);
+	uint8_t p[KCP_OVERHEAD * 2 + 8];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(kcp_send(k, (const uint8_t *)"hello", 5), 0);
+	kcp_flush(k, 1000);
+	assert_int_equal(c.n, 1);
+	assert_true(kcp_opens_stream(0, c.buf[0], c.len[0]));
+	assert_false(kcp_opens_stream(1, c.buf[0], c.len[0]));     /* other conv */
+	assert_false(kcp_opens_stream(0, c.buf[0], c.len[0] - 1)); /* truncated */
+	n = put_hdr(p, 0, KCP_CMD_ACK, 128, 0, 0);
+	assert_false(kcp_opens_stream(0, p, n)); /* an ack alone */
+	n = put_hdr(p, 0, KCP_CMD_PUSH, 128, 7, 3);
+	memcpy(p + n, "abc", 3);
+	assert_false(kcp_opens_stream(0, p, n + 3)); /* the middle of an old stream */
+	n = put_hdr(p, 0, KCP_CMD_PUSH, 128, 0, 3);
+	memcpy(p + n, "abc", 3);
+	assert_true(kcp_opens_stream(0, p, n + 3));
+	p[n + 3] = 99; /* then a byte of junk */
+	assert_false(kcp_opens_stream(0, p, n + 4));
+	assert_false(kcp_opens_stream(0, (const uint8_t *)"junk", 4));
+	kcp_free(k);
+}
+
 static void test_bad_input_alone(void **state)
 {
 	struct capture c = {.n = 0};
@@ -764,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_compat_sizes),
 		cmocka_unit_test(test_flow_control_compat),
 		cmocka_unit_test(test_flow_control_fast),
+		cmocka_unit_test(test_opens_stream),
 		cmocka_unit_test(test_bad_input_alone),
 		cmocka_unit_test(test_bad_input_during_transfer),
 	};
