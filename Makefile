@@ -32,7 +32,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps run test unit e2e bench install clean format
+.PHONY: all deps print-deps run test unit e2e bench install clean format
 
 all: $(BUILD)/net4mqtt
 
@@ -65,6 +65,9 @@ deps:
 		$$sudo apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing </dev/null; \
 	fi
+
+print-deps:
+	@echo $(DEB_PKGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
