@@ -130,6 +130,15 @@ all_running() {
 	local p
 	for p in "$@"; do kill -0 "$p" 2>/dev/null || return 1; done
 }
+# check_rss DESCRIPTION KB CAP_KB: a memory ceiling; skipped under sanitizers, whose
+# shadow memory and quarantine make RSS meaningless.
+check_rss() {
+	if [ -n "${ASAN_OPTIONS:-}" ]; then
+		skip "$1 (under sanitizers: $2 kB)"
+	else
+		check "$1" test "${2:-0}" -gt 0 -a "${2:-0}" -lt "$3"
+	fi
+}
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; } # peak RSS
 
