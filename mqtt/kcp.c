@@ -12,6 +12,8 @@ enum {
 	KCP_RTO_DEF = 200,   /* RTO before the first sample */
 	KCP_RTO_MAX = 60000, /* ceiling of every RTO, backed off ones included */
 	KCP_WND_RCV = 128,   /* what the peer is assumed to advertise until it speaks */
+	KCP_NUDGE_MIN_MS = 250,
+	KCP_NUDGE_MAX_MS = 10000,
 	KCP_THRESH_INIT = 2,
 	KCP_THRESH_MIN = 2,
 	KCP_FASTACK_LIMIT = 5, /* fast-resend a segment only while xmit <= this */
@@ -113,6 +115,13 @@ struct kcp {
 	uint32_t current, ts_flush;
 	uint32_t probe, probe_wait, ts_probe;
 
+	/* peer_reads_once (net4mqtt calls recv once per datagram, and a stream-mode
+	 * recv returns one segment): the segments it holds unread are peer_wnd -
+	 * rmt_wnd; once our data is all acked we send that many one-WASK datagrams,
+	 * each making it read one, backing off while the count does not shrink */
+	uint32_t peer_wnd, nudge_at, nudge_backoff, nudge_last_owed;
+	bool nudge_wait;
+
 	uint8_t *obuf; /* the datagram being built, mtu bytes */
 	size_t olen;
 	struct kcp_stats stats;
@@ -126,6 +135,7 @@ const struct kcp_config kcp_compat_config = {
 	.nodelay = false,
 	.fastresend = 0,
 	.nocwnd = false,
+	.peer_reads_once = true,
 };
 
 /* Wrap-around-safe order of sequence numbers and timestamps. */
@@ -317,6 +327,7 @@ static void kcp_init_state(struct kcp *k, uint32_t conv, const struct kcp_config
 	k->conv = conv;
 	k->mss = cfg->mtu - KCP_OVERHEAD;
 	k->rmt_wnd = KCP_WND_RCV;
+	k->peer_wnd = 0; /* the largest window the peer has advertised */
 	k->cwnd = 1;
 	k->incr = k->mss;
 	k->ssthresh = KCP_THRESH_INIT;
@@ -693,6 +704,8 @@ static int input_seg(
 	struct kcp *k, const struct kcp_hdr *h, const uint8_t *data, struct ack_max *am)
 {
 	k->rmt_wnd = h->wnd;
+	if (h->wnd > k->peer_wnd)
+		k->peer_wnd = h->wnd;
 	on_una(k, h->una);
 	return seg_handlers[h->cmd - KCP_CMD_PUSH](k, h, data, am);
 }
@@ -973,6 +986,34 @@ static void cwnd_react(struct kcp *k, uint32_t prior_cwnd, const struct resent *
 	}
 }
 
+static uint32_t peer_owed(const struct kcp *k)
+{
+	if (!k->cfg.peer_reads_once || k->snd_queue.count || k->nsnd_buf || k->rmt_wnd >= k->peer_wnd)
+		return 0;
+	return k->peer_wnd - k->rmt_wnd;
+}
+
+/* One WASK per unread segment, each in its own datagram; the peer answers with WINS (its new window). */
+static void flush_nudges(struct kcp *k)
+{
+	uint32_t owed = peer_owed(k);
+
+	if (!owed || (k->nudge_wait && tdiff(k->current, k->nudge_at) < 0))
+		return;
+	for (uint32_t i = 0; i < owed; i++) {
+		out_emit(k);
+		out_ctl(k, KCP_CMD_WASK, 0, 0);
+	}
+	uint32_t base = max_u32(2 * k->rto, KCP_NUDGE_MIN_MS);
+	if (k->nudge_wait && owed >= k->nudge_last_owed)
+		k->nudge_backoff = min_u32(k->nudge_backoff * 2, KCP_NUDGE_MAX_MS);
+	else
+		k->nudge_backoff = base;
+	k->nudge_last_owed = owed;
+	k->nudge_wait = true;
+	k->nudge_at = k->current + k->nudge_backoff;
+}
+
 static void start(struct kcp *k, uint32_t now_ms)
 {
 	if (k->started)
@@ -993,6 +1034,7 @@ void kcp_flush(struct kcp *k, uint32_t now_ms)
 	flush_probes(k);
 	flush_resends(k, &r);
 	flush_new(k);
+	flush_nudges(k);
 	out_emit(k);
 	cwnd_react(k, prior_cwnd, &r);
 }
@@ -1003,6 +1045,8 @@ void kcp_flush(struct kcp *k, uint32_t now_ms)
 static bool urgent(const struct kcp *k, uint32_t now_ms)
 {
 	if (k->nacks || k->probe || k->fast_due)
+		return true;
+	if (peer_owed(k) && (!k->nudge_wait || tdiff(now_ms, k->nudge_at) >= 0))
 		return true;
 	return k->nsnd_buf && tdiff(now_ms, k->resend_due) >= 0;
 }
@@ -1038,6 +1082,8 @@ uint32_t kcp_check(const struct kcp *k, uint32_t now_ms)
 		return now_ms;
 	if (k->nsnd_buf && tdiff(k->resend_due, next) < 0)
 		next = k->resend_due;
+	if (peer_owed(k) && k->nudge_wait && tdiff(k->nudge_at, next) < 0)
+		next = k->nudge_at;
 	return next;
 }
 
@@ -1045,12 +1091,13 @@ uint32_t kcp_check(const struct kcp *k, uint32_t now_ms)
 
 size_t kcp_unacked(const struct kcp *k)
 {
-	return (size_t)k->snd_queue.count + k->nsnd_buf;
+	/* segments the peer holds unread count as not yet delivered: the end signal waits for them */
+	return (size_t)k->snd_queue.count + k->nsnd_buf + peer_owed(k);
 }
 
 bool kcp_idle(const struct kcp *k)
 {
-	return !k->snd_queue.count && !k->nsnd_buf && !k->nacks && !k->probe;
+	return !k->snd_queue.count && !k->nsnd_buf && !k->nacks && !k->probe && !peer_owed(k);
 }
 
 const struct kcp_stats *kcp_stats(const struct kcp *k)

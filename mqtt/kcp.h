@@ -25,6 +25,7 @@ struct kcp_config {
 	bool nodelay;	     /* ikcp nodelay: smaller minimum RTO, no RTO doubling */
 	uint32_t fastresend; /* resend after this many later acks (0: off) */
 	bool nocwnd;	     /* no congestion window: send up to min(snd_wnd, rmt_wnd) */
+	bool peer_reads_once; /* the peer (net4mqtt) calls recv once per datagram: nudge it */
 };
 
 /* A net4mqtt (Rust `kcp` crate default) peer: mtu 1400, wnd 32/128, interval 100. */
