@@ -20,7 +20,7 @@ endif
 # Packages a fresh Debian machine needs to build, test and run everything here.
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
 	libmnl-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
-	python3 python3-paho-mqtt iproute2 dnsutils procps openssl
+	python3 python3-paho-mqtt iproute2 iputils-ping dnsutils procps openssl
 
 LIB_SRCS := $(filter-out gateway/main.c, $(wildcard gateway/*.c mqtt/*.c socks/*.c tun/*.c netlink/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -28,6 +28,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+PROBE_SRCS := $(wildcard tests/probes/*.c)
+PROBE_BINS := $(PROBE_SRCS:tests/probes/%.c=$(BUILD)/probes/%)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -50,6 +52,11 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libn4m.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(BUILD)/libn4m.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+# Small drivers of one module each, for end-to-end tests in network namespaces.
+$(BUILD)/probes/%: tests/probes/%.c $(BUILD)/libn4m.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. -o $@ $< $(BUILD)/libn4m.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -76,7 +83,7 @@ run: deps
 unit: $(UNIT_BINS)
 
 test: deps
-	@$(MAKE) --no-print-directory all unit $(BENCH_BINS)
+	@$(MAKE) --no-print-directory all unit $(BENCH_BINS) $(PROBE_BINS)
 	@SAN=$(SAN) tests/run.sh $(BUILD)
 
 bench: deps
