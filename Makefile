@@ -2,7 +2,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libevent libmosquitto
+PKGS    := libevent libmosquitto libnl-route-3.0 libmnl
 VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror

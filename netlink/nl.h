@@ -1,0 +1,84 @@
+/* Kernel network configuration over rtnetlink (libnl-route-3): links, addresses, routes, rules. */
+#ifndef N4M_NL_H
+#define N4M_NL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Where the gateway's routes go: a table of its own plus one rule,
+ * `from all lookup TABLE priority P`, with P below main's 32766; not main.
+ *  - Everything in the table is the gateway's: nl_route_flush empties it at
+ *    start (leftovers of a crashed run) and at exit, and no route of anybody
+ *    else (DHCP, NetworkManager, a VPN) is ever touched, matched or collides
+ *    with ours (no EEXIST because main holds the same prefix).
+ *  - The broker is pinned with a rule, not a route: `to BROKER/32 lookup main
+ *    priority P-1` sends it along whatever main says now, so the pin follows
+ *    main's changes by itself and has no gateway to keep current. (The host
+ *    route via the old gateway, nl_route_add with nl_route_get's answer, stays
+ *    possible, e.g. when rules are unavailable.)
+ *  - The configured subnets win over main even where main is more specific,
+ *    which is what routing a subnet into the tunnel asks for. The one trap is
+ *    routing 0.0.0.0/0: add `lookup main suppress_prefixlength 0` before it,
+ *    as wg-quick does, or the LAN goes into the tunnel too.
+ * Routing in main instead gets true longest-prefix match across both, but
+ * needs every route tagged and compared to clean up, and a pinned host route
+ * that the monitor must rewrite each time main's path to the broker changes.
+ */
+
+struct nl; /* one rtnetlink socket; calls block until the kernel answers */
+
+/* An address with its prefix length, or a prefix (host bits as given). */
+struct nl_prefix {
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
+	uint8_t len;	  /* 0..32 or 0..128 */
+};
+
+struct nl_route {
+	uint32_t table;	      /* 254 is main */
+	struct nl_prefix dst; /* nl_route_get: the address looked up, /32 or /128 */
+	int oif;	      /* the link; 0 none (blackhole, unreachable) */
+	bool has_gateway;     /* false: a device route, the destination is on the link */
+	uint8_t gateway[16];  /* of dst's family */
+};
+
+/*
+ * Everything returns 0 or -errno; the kernel's own errno when it answered
+ * with one. Adding what is there already is -EEXIST (tolerable); removing
+ * what is not there is -ENOENT.
+ */
+int nl_new(struct nl **nlp);
+void nl_free(struct nl *nl);
+
+/* -ENODEV when there is no such link. */
+int nl_ifindex(struct nl *nl, const char *name, int *ifindex);
+
+/* Sets the link up, and its MTU unless mtu is 0 (IPv6 needs 1280 or more). */
+int nl_link_up(struct nl *nl, int ifindex, unsigned int mtu);
+
+/* IPv6 addresses skip duplicate address detection, so they can be bound at once. */
+int nl_address_add(struct nl *nl, int ifindex, const struct nl_prefix *p);
+int nl_address_del(struct nl *nl, int ifindex, const struct nl_prefix *p);
+
+/* r->dst via r->oif, through r->gateway if r->has_gateway, in r->table. */
+int nl_route_add(struct nl *nl, const struct nl_route *r);
+int nl_route_del(struct nl *nl, const struct nl_route *r);
+
+/* The route the kernel would use for addr (4 or 16 bytes) now, rules
+ * included: its table, link and gateway. -ENETUNREACH when there is none. */
+int nl_route_get(struct nl *nl, int family, const void *addr, struct nl_route *r);
+
+/* Removes every route of family in table; returns how many, or -errno. */
+int nl_route_flush(struct nl *nl, int family, uint32_t table);
+
+/* `to DST lookup TABLE priority PRIORITY`; dst->len 0 is `from all` (dst->family still counts). */
+int nl_rule_add(struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority);
+int nl_rule_del(struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority);
+
+/* Writes net.ipv4.conf.IFNAME.rp_filter (0 off, 1 strict, 2 loose) in the
+ * caller's network namespace. The kernel uses the larger of this and
+ * conf.all.rp_filter, so 2 is loose whatever `all` says. */
+int nl_rp_filter(const char *ifname, int mode);
+
+#endif
