@@ -66,10 +66,16 @@ err_free:
 	return NULL;
 }
 
+/* Streams and the agent's datagram flows have a socket of their own. */
+static bool flow_owns_fd(const struct flow *f)
+{
+	return f->kind == FLOW_STREAM || f->kind == FLOW_DGRAM;
+}
+
 static bool flow_wants_read(const struct flow *f)
 {
 	return f->events_ready && !f->dead && !f->rd_eof && !f->connecting && !f->node->paused &&
-	       f->kind != FLOW_DGRAM_SHARED && (!f->kcp || kcpflow_wants_more(f));
+	       flow_owns_fd(f) && (!f->kcp || kcpflow_wants_more(f));
 }
 
 void flow_update_read(struct flow *f)
@@ -116,10 +122,11 @@ void flow_attach(struct flow *f, int fd)
 	int one = 1;
 
 	f->fd = fd;
-	evutil_make_socket_nonblocking(fd);
+	if (fd >= 0)
+		evutil_make_socket_nonblocking(fd);
 	if (f->kind == FLOW_STREAM)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (f->kind != FLOW_DGRAM_SHARED)
+	if (flow_owns_fd(f))
 		flow_events_init(f);
 	if (f->kind != FLOW_STREAM)
 		flow_arm_idle(f);
@@ -420,6 +427,10 @@ static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 {
 	f->bytes_down += len;
+	if (f->kind == FLOW_DGRAM_TUN) {
+		f->node->role->dgram_reply(f->node, f, p, len);
+		return;
+	}
 	if (f->kind == FLOW_DGRAM_SHARED) {
 		if (sendto(f->fd, p, len, 0, (struct sockaddr *)&f->peer, f->peerlen) < 0)
 			f->node->stats.udp_dropped++;
@@ -515,7 +526,7 @@ static void flow_release(struct flow *f, bool error)
 		event_del(&f->ev_write);
 		f->events_ready = f->reading = f->writing = false;
 	}
-	if (f->fd >= 0 && f->kind != FLOW_DGRAM_SHARED) {
+	if (f->fd >= 0 && flow_owns_fd(f)) {
 		if (error && f->kind == FLOW_STREAM) {
 			struct linger lg = { 1, 0 }; /* RST: the client sees an error, not an EOF */
 			setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

@@ -26,7 +26,8 @@ struct kcp;
 enum flow_kind {
 	FLOW_STREAM,	  /* tcp: a connected socket of its own */
 	FLOW_DGRAM,	  /* udp at the agent: a connected socket of its own */
-	FLOW_DGRAM_SHARED /* udp at a local: the listener's socket, replies go to `peer` */
+	FLOW_DGRAM_SHARED, /* udp at a local: the listener's socket, replies go to `peer` */
+	FLOW_DGRAM_TUN	   /* udp at the gateway: replies are built as packets from `origin` to `peer` */
 };
 
 struct flow {
@@ -39,7 +40,8 @@ struct flow {
 	char topic[MQTT_TOPIC_MAX]; /* where this side publishes */
 	size_t chunk;		    /* largest payload per publish */
 	int fd;
-	struct sockaddr_storage peer;
+	struct sockaddr_storage peer;	/* the client */
+	struct sockaddr_storage origin; /* gateway flows: the destination the client addressed */
 	socklen_t peerlen;
 	struct event ev_read, ev_write, ev_timer;
 	struct evbuffer *out; /* for the socket: stream bytes, or length-prefixed datagrams */

@@ -43,14 +43,11 @@ static int local_listen_addr(struct node *n, struct sockaddr_storage *ss, sockle
 }
 
 /* Opens the flow for a client; agent and dst are where it goes. */
-static struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
-	const struct sockaddr *client, const char *agent, const char *dst)
+struct flow *local_open_flow_named(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
+	const char *src, const char *agent, const char *dst)
 {
-	char src[ADDR_STRLEN], key[FLOW_KEY_MAX], topic[MQTT_TOPIC_MAX];
+	char key[FLOW_KEY_MAX], topic[MQTT_TOPIC_MAX];
 	const char *local = n->cfg.local_id;
-
-	if (addr_format(client, src, sizeof(src)))
-		return NULL;
 	int tlen = mqtt_topic_build(topic, sizeof(topic), n->cfg.url.prefix, agent, local,
 		MQTT_LABEL_I, proto, src, dst);
 	if (tlen < 0 || node_flow_key(key, sizeof(key), agent, local, proto, src, dst))
@@ -64,6 +61,16 @@ static struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mq
 		log_debug("flow %llu: %s %s -> %s via agent %s", (unsigned long long)f->id,
 			mqtt_proto_name(proto), src, dst, agent);
 	return f;
+}
+
+static struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
+	const struct sockaddr *client, const char *agent, const char *dst)
+{
+	char src[ADDR_STRLEN];
+
+	if (addr_format(client, src, sizeof(src)))
+		return NULL;
+	return local_open_flow_named(n, kind, proto, src, agent, dst);
 }
 
 static enum mqtt_proto local_stream_proto(struct node *n)
@@ -182,7 +189,7 @@ static int local_listen_udp(struct node *n)
 	return 0;
 }
 
-static void local_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload,
+void local_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload,
 	size_t len)
 {
 	char key[FLOW_KEY_MAX];

@@ -34,6 +34,9 @@ static const struct command commands[] = {
 	{ "local-socks", "SOCKS5 server; the client names the destination (like ss-local, v2ray socks)",
 		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [-k]", &local_socks_role,
 		false, "m:l:d:a:i:kvh" },
+	{ "gateway", "TUN gateway: routes subnets into MQTT for every host behind it (like tun2socks)",
+		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] ... [--exclude CIDR ...] [-k]",
+		&gateway_role, false, "m:a:i:kvh" },
 };
 
 static const struct option long_options[] = {
@@ -46,6 +49,10 @@ static const struct option long_options[] = {
 	{ "kcp", no_argument, NULL, 'k' },
 	{ "domain", required_argument, NULL, 'd' },
 	{ "udp-timeout", required_argument, NULL, 'U' },
+	{ "tun", required_argument, NULL, 'T' },
+	{ "mtu", required_argument, NULL, 'M' },
+	{ "route", required_argument, NULL, 'R' },
+	{ "exclude", required_argument, NULL, 'X' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -85,6 +92,11 @@ static void command_usage(const struct command *c, FILE *out)
 	if (strchr(c->shortopts, 'k'))
 		fprintf(out, "  -k, --kcp            carry TCP inside KCP: survives lost messages, flow-controlled\n");
 	fprintf(out, "      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n");
+	if (c->role == &gateway_role)
+		fprintf(out, "      --tun NAME       the TUN device (default n4m0)\n"
+			     "      --mtu N          its MTU (default 1500)\n"
+			     "      --route CIDR[=AGENT]  send this subnet into the TUN, to AGENT (default: -a)\n"
+			     "      --exclude CIDR   never route this part of a routed subnet\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -102,6 +114,8 @@ static void config_defaults(struct node_config *cfg)
 	strcpy(cfg->local_id, "-");
 	strcpy(cfg->listen, "127.0.0.1:4444");
 	strcpy(cfg->domain, "net4mqtt.local");
+	strcpy(cfg->tun_name, "n4m0");
+	cfg->mtu = 1500;
 	cfg->udp_timeout_s = 60;
 }
 
@@ -147,6 +161,26 @@ static int parse_option(const struct command *c, struct node_config *cfg, int op
 		cfg->udp_timeout_s = (int)v;
 		return 0;
 	}
+	case 'T':
+		return copy_opt(cfg->tun_name, sizeof(cfg->tun_name), arg, "TUN name");
+	case 'M': {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		if (*end || v < 1280 || v > 65535)
+			return bad_usage("--mtu wants 1280..65535, not %s", arg);
+		cfg->mtu = (int)v;
+		return 0;
+	}
+	case 'R':
+		if (cfg->n_routes >= (int)(sizeof(cfg->routes) / sizeof(cfg->routes[0])))
+			return bad_usage("too many --route options (%s)", arg);
+		cfg->routes[cfg->n_routes++] = arg;
+		return 0;
+	case 'X':
+		if (cfg->n_excludes >= (int)(sizeof(cfg->excludes) / sizeof(cfg->excludes[0])))
+			return bad_usage("too many --exclude options (%s)", arg);
+		cfg->excludes[cfg->n_excludes++] = arg;
+		return 0;
 	case 'h':
 		command_usage(c, stdout);
 		exit(0);
@@ -179,7 +213,9 @@ static int check_config(const struct command *c, struct node_config *cfg)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (files[i][0] && access(files[i], R_OK))
 			return bad_usage("cannot read %s from the MQTT URL", files[i]);
-	if (!c->is_agent) {
+	if (c->role == &gateway_role && cfg->n_routes == 0)
+		return bad_usage("%s", "gateway: give at least one --route CIDR[=AGENT]");
+	if (!c->is_agent && c->role != &gateway_role) {
 		struct sockaddr_storage ss;
 		socklen_t len;
 		if (addr_parse(cfg->listen, &ss, &len))
@@ -198,7 +234,9 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 	config_defaults(cfg);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, c->shortopts, long_options, NULL)) != -1) {
-		if (opt != 'U' && opt != 'h' && opt != '?' && !strchr(c->shortopts, opt))
+		bool gateway_opt = strchr("TMRX", opt) != NULL;
+		if ((gateway_opt && c->role != &gateway_role) ||
+			(!gateway_opt && opt != 'U' && opt != 'h' && opt != '?' && !strchr(c->shortopts, opt)))
 			return bad_usage("option not valid for this command: %s", argv[optind - 1]);
 		if ((err = parse_option(c, cfg, opt, optarg, &url, verbose)))
 			return err;
@@ -256,8 +294,11 @@ static int run(const struct command *c, struct node_config *cfg)
 		fatalx("cannot create the event loop");
 	if ((err = node_init(&n, loop_base, cfg, c->role, c->is_agent)))
 		fatalx("%s: cannot initialise: %s", c->name, strerror(-err));
-	if ((err = c->role->start(&n)))
+	if ((err = c->role->start(&n))) {
+		if (c->role->on_stop)
+			c->role->on_stop(&n); /* undo what was installed */
 		exit(1);
+	}
 	for (int i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(loop_base, signums[i], signal_cb, &n);
 		event_add(sigs[i], NULL);

@@ -38,6 +38,11 @@ static struct peer *peer_get(struct node *n, const char *agent, const char *loca
 	return map_get(n->peers, key);
 }
 
+bool node_peer_online(struct node *n, const char *agent, const char *local)
+{
+	return peer_get(n, agent, local) != NULL;
+}
+
 size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
 	size_t topic_len)
 {

@@ -27,6 +27,8 @@ struct role_ops {
 	void (*on_data)(struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len);
 	void (*on_pause)(struct node *n, bool paused); /* stop/resume reading listeners */
 	void (*on_stop)(struct node *n);
+	/* gateway: a datagram from MQTT for a FLOW_DGRAM_TUN flow */
+	void (*dgram_reply)(struct node *n, struct flow *f, const uint8_t *payload, size_t len);
 };
 
 struct node_stats {
@@ -45,6 +47,13 @@ struct node_config {
 	char domain[MQTT_LEVEL_MAX];
 	bool udp, kcp;
 	int udp_timeout_s;
+	/* gateway */
+	char tun_name[16];
+	int mtu;
+	const char *routes[64]; /* CIDR[=AGENT], from argv */
+	int n_routes;
+	const char *excludes[64];
+	int n_excludes;
 };
 
 TAILQ_HEAD(flow_list, flow);
@@ -84,6 +93,9 @@ size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_l
 /* The flow key names one flow: "AGENT/LOCAL/PROTO/SRC/DST". */
 int node_flow_key(char *buf, size_t len, const char *agent, const char *local,
 	enum mqtt_proto proto, const char *src, const char *dst);
+
+/* Has this peer published an online status (and not gone offline since)? */
+bool node_peer_online(struct node *n, const char *agent, const char *local);
 
 int node_publish(struct node *n, const char *topic, const void *payload, size_t len);
 

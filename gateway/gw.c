@@ -1,0 +1,559 @@
+/* The gateway role: a TUN device and routes send chosen subnets here; TCP is terminated by the kernel through a NAT rewrite, UDP is parsed directly. */
+#include "roles.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "flow.h"
+#include "log.h"
+#include "mqtt/client.h"
+#include "netlink/nl.h"
+#include "route.h"
+#include "tun/nat.h"
+#include "tun/packet.h"
+#include "tun/tun.h"
+
+#define GW_TABLE 1883	      /* our routing table */
+#define GW_RULE_PRIO 1883     /* from all lookup GW_TABLE */
+#define GW_PIN_PRIO 1882      /* to BROKER lookup main, when the broker is in a routed subnet */
+#define GW_MAIN_TABLE 254
+#define GW_PACKETS_PER_EVENT 64
+#define GW_EXPIRE_BUDGET 1024
+
+/* 198.18.0.0/30 (RFC 2544 benchmarking space) and a ULA /126: .1 is the
+ * TUN and the listener, .2 the NAT's pseudo-client. */
+static const uint8_t gw_self4[4] = { 198, 18, 0, 1 }, gw_pseudo4[4] = { 198, 18, 0, 2 };
+static const uint8_t gw_self6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, [15] = 1 };
+static const uint8_t gw_pseudo6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, [15] = 2 };
+
+struct gw {
+	struct tun *tun;
+	struct event *ev_tun, *ev_expire;
+	struct tun_nat *nat;
+	struct route_table *routes;
+	struct nl *nl;
+	int ifindex;
+	struct evconnlistener *listen4, *listen6;
+	uint16_t port4, port6;
+	struct tun_addr self4, pseudo4, self6, pseudo6;
+	bool rule4, rule6, pinned;
+	struct nl_prefix pin;
+	unsigned long bad_packets, fragments, no_agent, tun_drops;
+	uint8_t pkt[65536];
+};
+
+static struct gw *gw_of(struct node *n)
+{
+	return n->role_data;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void tun_addr_set(struct tun_addr *a, int family, const uint8_t *ip)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	memcpy(a->ip, ip, family == AF_INET ? 4 : 16);
+}
+
+static bool tun_addr_eq(const struct tun_addr *a, const struct tun_addr *b)
+{
+	return a->family == b->family && !memcmp(a->ip, b->ip, a->family == AF_INET ? 4 : 16);
+}
+
+static void tun_addr_to_sockaddr(const struct tun_addr *a, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, a->ip, 4);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, a->ip, 16);
+	}
+}
+
+static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+
+	tun_addr_to_sockaddr(a, port, &ss);
+	addr_format((struct sockaddr *)&ss, buf, len);
+}
+
+/* The agent that owns dst, if it is online; NULL otherwise. */
+static const char *gw_agent_for(struct node *n, const struct tun_addr *dst)
+{
+	const char *agent = route_lookup(gw_of(n)->routes, dst->family, dst->ip, NULL);
+
+	if (!agent || !node_peer_online(n, agent, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
+		return NULL;
+	return agent;
+}
+
+static void gw_write(struct gw *g, const uint8_t *p, int len)
+{
+	if (len > 0 && tun_write(g->tun, p, (size_t)len))
+		g->tun_drops++;
+}
+
+/* No agent for this packet: a TCP reset or an ICMP unreachable, so the client fails fast. */
+static void gw_refuse(struct gw *g, struct tun_pkt *pkt)
+{
+	static uint8_t reply[TUN_IPV6_MIN_MTU];
+	int len;
+
+	g->no_agent++;
+	if (pkt->proto == TUN_IPPROTO_TCP)
+		len = tun_build_rst(reply, sizeof(reply), pkt);
+	else
+		len = tun_build_unreach(reply, sizeof(reply), pkt, TUN_UNREACH_HOST, NULL);
+	gw_write(g, reply, len);
+}
+
+static const struct tun_addr *gw_self(struct gw *g, int family)
+{
+	return family == AF_INET ? &g->self4 : &g->self6;
+}
+
+static const struct tun_addr *gw_pseudo(struct gw *g, int family)
+{
+	return family == AF_INET ? &g->pseudo4 : &g->pseudo6;
+}
+
+static uint16_t gw_port(struct gw *g, int family)
+{
+	return family == AF_INET ? g->port4 : g->port6;
+}
+
+/* The kernel's reply from the listener to NAT port n: back to D:d -> C:c. */
+static void gw_tcp_from_listener(struct gw *g, struct tun_pkt *pkt)
+{
+	struct tun_nat_tuple t;
+	struct tun_addr c, d;
+
+	if (tun_nat_reverse(g->nat, pkt->src.family, pkt->dport, pkt->tcp_flags, now_ms(), &t))
+		return; /* the entry expired: the kernel will time out */
+	tun_addr_set(&c, t.family, t.src);
+	tun_addr_set(&d, t.family, t.dst);
+	if (!tun_rewrite(pkt, &d, t.dport, &c, t.sport))
+		gw_write(g, pkt->data, (int)pkt->len);
+}
+
+/* A client's segment C:c -> D:d: to the listener as pseudo:n -> self:P. */
+static void gw_tcp_from_client(struct node *n, struct gw *g, struct tun_pkt *pkt)
+{
+	struct tun_nat_tuple t = { .family = pkt->src.family, .sport = pkt->sport, .dport = pkt->dport };
+	uint16_t port;
+
+	if ((pkt->tcp_flags & TUN_TCP_SYN) && !(pkt->tcp_flags & TUN_TCP_ACK) && !gw_agent_for(n, &pkt->dst)) {
+		gw_refuse(g, pkt);
+		return;
+	}
+	memcpy(t.src, pkt->src.ip, 16);
+	memcpy(t.dst, pkt->dst.ip, 16);
+	int err = tun_nat_forward(g->nat, &t, pkt->tcp_flags, now_ms(), &port);
+	if (err) {
+		if (!(pkt->tcp_flags & TUN_TCP_RST))
+			gw_refuse(g, pkt); /* no entry (or no room): reset */
+		return;
+	}
+	int fam = pkt->src.family;
+	if (!tun_rewrite(pkt, gw_pseudo(g, fam), port, gw_self(g, fam), gw_port(g, fam)))
+		gw_write(g, pkt->data, (int)pkt->len);
+}
+
+static void gw_udp(struct node *n, struct gw *g, struct tun_pkt *pkt)
+{
+	char src[ADDR_STRLEN], dst[ADDR_STRLEN], key[FLOW_KEY_MAX];
+	const char *agent = gw_agent_for(n, &pkt->dst);
+
+	if (!agent) {
+		gw_refuse(g, pkt);
+		return;
+	}
+	tun_addr_format(&pkt->src, pkt->sport, src, sizeof(src));
+	tun_addr_format(&pkt->dst, pkt->dport, dst, sizeof(dst));
+	node_flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_UDP, src, dst);
+	struct flow *f = flow_find(n, key);
+	if (!f || f->dead) {
+		f = local_open_flow_named(n, FLOW_DGRAM_TUN, MQTT_PROTO_UDP, src, agent, dst);
+		if (!f)
+			return;
+		tun_addr_to_sockaddr(&pkt->src, pkt->sport, &f->peer);
+		tun_addr_to_sockaddr(&pkt->dst, pkt->dport, &f->origin);
+		flow_attach(f, -1);
+	}
+	f->last_active = time(NULL);
+	flow_up(f, pkt->data + pkt->payload_off, pkt->payload_len);
+}
+
+static void gw_icmp(struct gw *g, struct tun_pkt *pkt)
+{
+	bool echo = pkt->icmp_type == (pkt->proto == TUN_IPPROTO_ICMP ? TUN_ICMP_ECHO : TUN_ICMP6_ECHO_REQUEST);
+
+	if (echo && tun_addr_eq(&pkt->dst, gw_self(g, pkt->dst.family)))
+		gw_write(g, pkt->data, tun_build_echo_reply(pkt->data, sizeof(g->pkt), pkt));
+}
+
+static void gw_packet(struct node *n, struct gw *g, size_t len)
+{
+	struct tun_pkt pkt;
+
+	if (tun_parse(&pkt, g->pkt, len)) {
+		g->bad_packets++;
+		return;
+	}
+	if (pkt.frag != TUN_FRAG_NONE) {
+		g->fragments++;
+		return;
+	}
+	switch (pkt.proto) {
+	case TUN_IPPROTO_TCP:
+		if (tun_addr_eq(&pkt.src, gw_self(g, pkt.src.family)) &&
+			pkt.sport == gw_port(g, pkt.src.family))
+			gw_tcp_from_listener(g, &pkt);
+		else
+			gw_tcp_from_client(n, g, &pkt);
+		break;
+	case TUN_IPPROTO_UDP:
+		gw_udp(n, g, &pkt);
+		break;
+	case TUN_IPPROTO_ICMP:
+	case TUN_IPPROTO_ICMPV6:
+		gw_icmp(g, &pkt);
+		break;
+	}
+}
+
+static void gw_tun_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	struct gw *g = gw_of(n);
+	(void)fd, (void)what;
+
+	for (int i = 0; i < GW_PACKETS_PER_EVENT; i++) {
+		ssize_t r = tun_read(g->tun, g->pkt, sizeof(g->pkt));
+		if (r == -EAGAIN)
+			return;
+		if (r < 0) {
+			g->bad_packets++;
+			continue;
+		}
+		gw_packet(n, g, (size_t)r);
+	}
+}
+
+static void gw_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *g = arg;
+	uint64_t next;
+	(void)fd, (void)what;
+
+	tun_nat_expire(g->nat, now_ms(), GW_EXPIRE_BUDGET, &next);
+}
+
+/* The kernel accepted a NATed connection: its peer's port names the client and destination. */
+static void gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+	int salen, void *arg)
+{
+	struct node *n = arg;
+	struct gw *g = gw_of(n);
+	struct tun_nat_tuple t;
+	struct tun_addr c, d;
+	char src[ADDR_STRLEN], dst[ADDR_STRLEN];
+	(void)l, (void)salen;
+
+	uint16_t port = ntohs(sa->sa_family == AF_INET ? ((struct sockaddr_in *)sa)->sin_port
+						       : ((struct sockaddr_in6 *)sa)->sin6_port);
+	if (tun_nat_lookup(g->nat, sa->sa_family, port, now_ms(), &t)) {
+		close(fd); /* no entry: not ours, or expired */
+		return;
+	}
+	tun_addr_set(&c, t.family, t.src);
+	tun_addr_set(&d, t.family, t.dst);
+	const char *agent = gw_agent_for(n, &d);
+	tun_addr_format(&c, t.sport, src, sizeof(src));
+	tun_addr_format(&d, t.dport, dst, sizeof(dst));
+	struct flow *f = agent ? local_open_flow_named(n, FLOW_STREAM,
+					 n->cfg.kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP, src, agent, dst)
+			       : NULL;
+	if (!f) {
+		struct linger lg = { 1, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		return;
+	}
+	flow_attach(f, fd);
+}
+
+static void gw_dgram_reply(struct node *n, struct flow *f, const uint8_t *payload, size_t len)
+{
+	struct gw *g = gw_of(n);
+	struct tun_addr src, dst;
+	uint16_t sport, dport;
+
+	if (f->origin.ss_family == AF_INET) {
+		struct sockaddr_in *o = (struct sockaddr_in *)&f->origin, *p = (struct sockaddr_in *)&f->peer;
+		tun_addr_set(&src, AF_INET, (uint8_t *)&o->sin_addr);
+		tun_addr_set(&dst, AF_INET, (uint8_t *)&p->sin_addr);
+		sport = ntohs(o->sin_port);
+		dport = ntohs(p->sin_port);
+	} else {
+		struct sockaddr_in6 *o = (struct sockaddr_in6 *)&f->origin, *p = (struct sockaddr_in6 *)&f->peer;
+		tun_addr_set(&src, AF_INET6, (uint8_t *)&o->sin6_addr);
+		tun_addr_set(&dst, AF_INET6, (uint8_t *)&p->sin6_addr);
+		sport = ntohs(o->sin6_port);
+		dport = ntohs(p->sin6_port);
+	}
+	gw_write(g, g->pkt, tun_build_udp(g->pkt, sizeof(g->pkt), &src, sport, &dst, dport, payload, len));
+}
+
+/* --- set-up and teardown --- */
+
+static int gw_parse_routes(struct node *n, struct gw *g)
+{
+	for (int i = 0; i < n->cfg.n_routes + n->cfg.n_excludes; i++) {
+		bool exclude = i >= n->cfg.n_routes;
+		const char *arg = exclude ? n->cfg.excludes[i - n->cfg.n_routes] : n->cfg.routes[i];
+		char cidr[64];
+		const char *eq = strchr(arg, '=');
+		const char *agent = eq ? eq + 1 : n->cfg.agent_id;
+		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+		struct route_prefix p;
+		bool masked;
+
+		if (len >= sizeof(cidr) || (exclude && eq)) {
+			log_warnx("gateway: bad %s %s", exclude ? "--exclude" : "--route", arg);
+			return -EINVAL;
+		}
+		memcpy(cidr, arg, len);
+		cidr[len] = '\0';
+		if (route_prefix_parse(cidr, &p, &masked) || (!exclude && !mqtt_level_valid(agent))) {
+			log_warnx("gateway: bad %s %s: want CIDR%s", exclude ? "--exclude" : "--route",
+				arg, exclude ? "" : "[=AGENT]");
+			return -EINVAL;
+		}
+		if (!exclude && !strcmp(agent, MQTT_NIL)) {
+			log_warnx("gateway: --route %s names no agent and there is no -a", arg);
+			return -EINVAL;
+		}
+		int err = route_add(g->routes, &p, exclude ? ROUTE_EXCLUDED : ROUTE_CONFIGURED,
+			exclude ? NULL : agent);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int gw_kernel_route(const struct route_prefix *p, enum route_source src, const char *agent,
+	void *arg)
+{
+	struct gw *g = arg;
+	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex };
+	(void)agent;
+
+	if (src == ROUTE_EXCLUDED)
+		return 0;
+	r.dst.family = p->family;
+	memcpy(r.dst.addr, p->addr, sizeof(r.dst.addr));
+	r.dst.len = p->len;
+	int err = nl_route_add(g->nl, &r);
+	if (err && err != -EEXIST) {
+		char s[ROUTE_PREFIX_STRLEN];
+		route_prefix_format(p, s, sizeof(s));
+		log_warnx("gateway: cannot route %s into %s: %s", s, tun_name(g->tun), strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static void gw_rules(struct gw *g, bool add)
+{
+	for (int fam = 0; fam < 2; fam++) {
+		struct nl_prefix all = { .family = fam ? AF_INET6 : AF_INET };
+		bool *have = fam ? &g->rule6 : &g->rule4;
+		if (add) {
+			nl_rule_del(g->nl, &all, GW_TABLE, GW_RULE_PRIO); /* a crashed run's */
+			*have = !nl_rule_add(g->nl, &all, GW_TABLE, GW_RULE_PRIO);
+		} else if (*have) {
+			nl_rule_del(g->nl, &all, GW_TABLE, GW_RULE_PRIO);
+			*have = false;
+		}
+		nl_route_flush(g->nl, all.family, GW_TABLE);
+	}
+}
+
+/* No loops: when the broker is inside a routed subnet, its traffic keeps using main. */
+static void gw_pin_broker(struct node *n, struct gw *g)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV }, *ai;
+
+	if (getaddrinfo(n->cfg.url.host, "1883", &hints, &ai))
+		return;
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		const void *ip = a->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
+		if (!route_lookup(g->routes, a->ai_family, ip, NULL))
+			continue;
+		g->pin.family = a->ai_family;
+		memcpy(g->pin.addr, ip, a->ai_family == AF_INET ? 4 : 16);
+		g->pin.len = a->ai_family == AF_INET ? 32 : 128;
+		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
+		g->pinned = !nl_rule_add(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
+		log_info("gateway: broker %s is in a routed subnet: pinned to the main table",
+			n->cfg.url.host);
+		break;
+	}
+	freeaddrinfo(ai);
+}
+
+static struct evconnlistener *gw_listen(struct node *n, int family, const uint8_t *ip, uint16_t *port)
+{
+	struct tun_addr a;
+	struct sockaddr_storage ss;
+	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+
+	tun_addr_set(&a, family, ip);
+	tun_addr_to_sockaddr(&a, 0, &ss);
+	struct evconnlistener *l = evconnlistener_new_bind(n->base, gw_accept_cb, n,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 4096,
+		(struct sockaddr *)&ss, (int)len);
+	if (!l)
+		return NULL;
+	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
+	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					: ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return l;
+}
+
+static int gw_configure_tun(struct node *n, struct gw *g)
+{
+	struct nl_prefix a4 = { .family = AF_INET, .len = 30 }, a6 = { .family = AF_INET6, .len = 126 };
+	int err;
+
+	memcpy(a4.addr, gw_self4, 4);
+	memcpy(a6.addr, gw_self6, 16);
+	if ((err = nl_ifindex(g->nl, tun_name(g->tun), &g->ifindex)) ||
+		(err = nl_address_add(g->nl, g->ifindex, &a4)) ||
+		(err = nl_address_add(g->nl, g->ifindex, &a6)) ||
+		(err = nl_link_up(g->nl, g->ifindex, (unsigned int)n->cfg.mtu)))
+		return err;
+	nl_rp_filter(tun_name(g->tun), 2);
+	return 0;
+}
+
+static int gw_start(struct node *n)
+{
+	struct gw *g = calloc(1, sizeof(*g));
+	struct tun_nat_config nc;
+	int err;
+
+	if (!g)
+		return -ENOMEM;
+	n->role_data = g;
+	tun_addr_set(&g->self4, AF_INET, gw_self4);
+	tun_addr_set(&g->pseudo4, AF_INET, gw_pseudo4);
+	tun_addr_set(&g->self6, AF_INET6, gw_self6);
+	tun_addr_set(&g->pseudo6, AF_INET6, gw_pseudo6);
+	tun_nat_config_default(&nc);
+	evutil_secure_rng_get_bytes(nc.hash_key, sizeof(nc.hash_key));
+	g->routes = route_table_new();
+	if (!g->routes || tun_nat_new(&g->nat, &nc) || gw_parse_routes(n, g))
+		return -EINVAL;
+	if ((err = nl_new(&g->nl))) {
+		log_warnx("gateway: netlink: %s", strerror(-err));
+		return err;
+	}
+	if ((err = tun_open(n->cfg.tun_name, &g->tun))) {
+		log_warnx("gateway: cannot open TUN %s: %s (needs CAP_NET_ADMIN)", n->cfg.tun_name,
+			strerror(-err));
+		return err;
+	}
+	if ((err = gw_configure_tun(n, g))) {
+		log_warnx("gateway: cannot configure %s: %s", tun_name(g->tun), strerror(-err));
+		return err;
+	}
+	g->listen4 = gw_listen(n, AF_INET, gw_self4, &g->port4);
+	g->listen6 = gw_listen(n, AF_INET6, gw_self6, &g->port6);
+	if (!g->listen4 || !g->listen6) {
+		log_warn("gateway: cannot listen on %s", tun_name(g->tun));
+		return -EADDRNOTAVAIL;
+	}
+	gw_pin_broker(n, g);
+	gw_rules(g, true);
+	if ((err = route_walk(g->routes, gw_kernel_route, g)) < 0)
+		return err;
+	g->ev_tun = event_new(n->base, tun_fd(g->tun), EV_READ | EV_PERSIST, gw_tun_cb, n);
+	g->ev_expire = event_new(n->base, -1, EV_PERSIST, gw_expire_cb, g);
+	struct timeval second = { 1, 0 };
+	if (!g->ev_tun || !g->ev_expire)
+		return -ENOMEM;
+	event_add(g->ev_tun, NULL);
+	event_add(g->ev_expire, &second);
+	log_info("gateway %s: %s up, %zu routes, NAT listener ports %u/%u", n->cfg.local_id,
+		tun_name(g->tun), route_count(g->routes), g->port4, g->port6);
+	return 0;
+}
+
+static void gw_stop(struct node *n)
+{
+	struct gw *g = gw_of(n);
+
+	if (!g)
+		return;
+	if (g->nl) {
+		gw_rules(g, false);
+		if (g->pinned)
+			nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
+	}
+	log_info("gateway: bad packets %lu, fragments %lu, refused (no agent) %lu, tun drops %lu",
+		g->bad_packets, g->fragments, g->no_agent, g->tun_drops);
+	if (g->ev_tun)
+		event_free(g->ev_tun);
+	if (g->ev_expire)
+		event_free(g->ev_expire);
+	if (g->listen4)
+		evconnlistener_free(g->listen4);
+	if (g->listen6)
+		evconnlistener_free(g->listen6);
+	tun_close(g->tun); /* the device goes, and its routes with it */
+	if (g->nl)
+		nl_free(g->nl);
+	if (g->nat)
+		tun_nat_free(g->nat);
+	if (g->routes)
+		route_table_free(g->routes);
+	free(g);
+	n->role_data = NULL;
+}
+
+const struct role_ops gateway_role = {
+	.name = "gateway",
+	.start = gw_start,
+	.on_data = local_on_data,
+	.on_stop = gw_stop,
+	.dgram_reply = gw_dgram_reply,
+};
