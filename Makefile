@@ -78,7 +78,9 @@ print-deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@tests/demo.sh $(BUILD)/net4mqtt
+	@if [ "$$(id -u)" = 0 ] && [ -z "$(CLASSIC)" ] && ip netns add n4m-probe-$$$$ 2>/dev/null; then \
+		ip netns del n4m-probe-$$$$; tests/demo-gateway.sh $(BUILD)/net4mqtt; \
+	else tests/demo.sh $(BUILD)/net4mqtt; fi
 
 unit: $(UNIT_BINS)
 
