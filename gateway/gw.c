@@ -16,6 +16,7 @@
 #include "flow.h"
 #include "log.h"
 #include "mqtt/client.h"
+#include "netlink/monitor.h"
 #include "netlink/nl.h"
 #include "route.h"
 #include "tun/nat.h"
@@ -41,6 +42,8 @@ struct gw {
 	struct tun_nat *nat;
 	struct route_table *routes;
 	struct nl *nl;
+	struct nl_monitor *monitor;
+	struct event *ev_reapply;
 	int ifindex;
 	struct evconnlistener *listen4, *listen6;
 	uint16_t port4, port6;
@@ -465,6 +468,38 @@ static int gw_configure_tun(struct node *n, struct gw *g)
 	return 0;
 }
 
+/* Puts back what the gateway needs (routes, rules); adding what is there is harmless. */
+static void gw_reapply_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *g = arg;
+	(void)fd, (void)what;
+
+	for (int fam = 0; fam < 2; fam++) {
+		struct nl_prefix all = { .family = fam ? AF_INET6 : AF_INET };
+		int err = nl_rule_add(g->nl, &all, GW_TABLE, GW_RULE_PRIO);
+		if (!err)
+			log_warnx("gateway: the rule for table %d was gone: put back", GW_TABLE);
+	}
+	route_walk(g->routes, gw_kernel_route, g);
+}
+
+static void gw_monitor_cb(const struct nl_event *ev, void *arg)
+{
+	struct node *n = arg;
+	struct gw *g = gw_of(n);
+	struct timeval soon = { 0, 100 * 1000 }; /* batch a burst of changes */
+
+	if (ev->kind == NL_EV_LINK_DELETED && ev->ifindex == g->ifindex) {
+		log_warnx("gateway: %s was deleted: stopping", tun_name(g->tun));
+		event_base_loopexit(n->base, NULL);
+		return;
+	}
+	bool ours = ev->ifindex == g->ifindex || ev->kind == NL_EV_RESYNC ||
+		(ev->kind == NL_EV_ROUTE_REMOVED && ev->route.table == GW_TABLE);
+	if (ours && !evtimer_pending(g->ev_reapply, NULL))
+		evtimer_add(g->ev_reapply, &soon);
+}
+
 static int gw_start(struct node *n)
 {
 	struct gw *g = calloc(1, sizeof(*g));
@@ -502,6 +537,9 @@ static int gw_start(struct node *n)
 		log_warn("gateway: cannot listen on %s", tun_name(g->tun));
 		return -EADDRNOTAVAIL;
 	}
+	g->ev_reapply = evtimer_new(n->base, gw_reapply_cb, g);
+	if (!g->ev_reapply || nl_monitor_new(&g->monitor, n->base, gw_monitor_cb, n))
+		log_warnx("gateway: no netlink monitor: routes removed by others stay removed");
 	gw_pin_broker(n, g);
 	gw_rules(g, true);
 	if ((err = route_walk(g->routes, gw_kernel_route, g)) < 0)
@@ -524,6 +562,10 @@ static void gw_stop(struct node *n)
 
 	if (!g)
 		return;
+	if (g->monitor)
+		nl_monitor_free(g->monitor); /* before our own removals, which it would undo */
+	if (g->ev_reapply)
+		event_free(g->ev_reapply);
 	if (g->nl) {
 		gw_rules(g, false);
 		if (g->pinned)
