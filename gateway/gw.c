@@ -372,11 +372,10 @@ static int gw_kernel_route(const struct route_prefix *p, enum route_source src, 
 	void *arg)
 {
 	struct gw *g = arg;
-	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex };
+	/* an exclude is a throw route: those addresses fall through to main */
+	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex, .throw = src == ROUTE_EXCLUDED };
 	(void)agent;
 
-	if (src == ROUTE_EXCLUDED)
-		return 0;
 	r.dst.family = p->family;
 	memcpy(r.dst.addr, p->addr, sizeof(r.dst.addr));
 	r.dst.len = p->len;
@@ -495,7 +494,8 @@ static void gw_monitor_cb(const struct nl_event *ev, void *arg)
 		return;
 	}
 	bool ours = ev->ifindex == g->ifindex || ev->kind == NL_EV_RESYNC ||
-		(ev->kind == NL_EV_ROUTE_REMOVED && ev->route.table == GW_TABLE);
+		((ev->kind == NL_EV_ROUTE_REMOVED || ev->kind == NL_EV_RULE_REMOVED) &&
+			ev->route.table == GW_TABLE);
 	if (ours && !evtimer_pending(g->ev_reapply, NULL))
 		evtimer_add(g->ev_reapply, &soon);
 }

@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 
 #define MONITOR_BUF 32768 /* one read holds the largest message the kernel sends */
 #define MONITOR_DRAIN 64  /* reads per readiness event, so other fds get their turn */
@@ -32,6 +33,8 @@ static const unsigned int groups[] = {
 	RTNLGRP_IPV6_IFADDR,
 	RTNLGRP_IPV4_ROUTE,
 	RTNLGRP_IPV6_ROUTE,
+	RTNLGRP_IPV4_RULE,
+	RTNLGRP_IPV6_RULE,
 };
 
 static int store_attr(const struct nlattr *a, void *data)
@@ -136,6 +139,21 @@ static bool parse_route(const struct nlmsghdr *nlh, struct nl_event *ev)
 	return true;
 }
 
+static bool parse_rule(const struct nlmsghdr *nlh, struct nl_event *ev)
+{
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[ATTR_SLOTS] = { 0 };
+
+	if (!addr_len(frh->family) || mnl_attr_parse(nlh, sizeof(*frh), store_attr, tb) < 0)
+		return false;
+	ev->kind = nlh->nlmsg_type == RTM_NEWRULE ? NL_EV_RULE_ADDED : NL_EV_RULE_REMOVED;
+	ev->route.dst.family = frh->family;
+	ev->route.table = frh->table;
+	if (tb[FRA_TABLE] && mnl_attr_validate(tb[FRA_TABLE], MNL_TYPE_U32) == 0)
+		ev->route.table = mnl_attr_get_u32(tb[FRA_TABLE]);
+	return true;
+}
+
 static const struct {
 	uint16_t type;
 	size_t hdrlen;
@@ -147,6 +165,8 @@ static const struct {
 	{ RTM_DELADDR, sizeof(struct ifaddrmsg), parse_addr },
 	{ RTM_NEWROUTE, sizeof(struct rtmsg), parse_route },
 	{ RTM_DELROUTE, sizeof(struct rtmsg), parse_route },
+	{ RTM_NEWRULE, sizeof(struct fib_rule_hdr), parse_rule },
+	{ RTM_DELRULE, sizeof(struct fib_rule_hdr), parse_rule },
 };
 
 /* Messages that don't parse are skipped: a monitor has nobody to answer. */

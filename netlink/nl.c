@@ -249,13 +249,15 @@ static int build_route(const struct nl_route *r, struct rtnl_route **routep)
 	rtnl_route_set_table(route, r->table);
 	rtnl_route_set_dst(route, dst);
 	rtnl_route_set_protocol(route, RTPROT_STATIC);
-	rtnl_route_set_scope(route, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-	rtnl_route_set_type(route, RTN_UNICAST);
-	rtnl_route_nh_set_ifindex(nh, r->oif);
-	if (gw)
-		rtnl_route_nh_set_gateway(nh, gw);
-	rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
-	nh = NULL;
+	rtnl_route_set_scope(route, gw || r->throw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+	rtnl_route_set_type(route, r->throw ? RTN_THROW : RTN_UNICAST);
+	if (!r->throw) {
+		rtnl_route_nh_set_ifindex(nh, r->oif);
+		if (gw)
+			rtnl_route_nh_set_gateway(nh, gw);
+		rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
+		nh = NULL;
+	}
 	*routep = route;
 	err = 0;
 	route = NULL;

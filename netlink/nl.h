@@ -40,6 +40,7 @@ struct nl_route {
 	struct nl_prefix dst; /* nl_route_get: the address looked up, /32 or /128 */
 	int oif;	      /* the link; 0 none (blackhole, unreachable) */
 	bool has_gateway;     /* false: a device route, the destination is on the link */
+	bool throw;	      /* a throw route: lookups here fall through to the next rule */
 	uint8_t gateway[16];  /* of dst's family */
 };
 

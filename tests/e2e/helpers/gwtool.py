@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""Servers and clients for gateway.sh (stdlib only). Each runs inside a network
+namespace; clients print one "WHAT ok ..." or "WHAT FAIL: why" line.
+
+  http HOST PORT DIR LOGFILE
+      a threaded HTTP/1.0 server for DIR with a deep accept queue; appends
+      "CLIENT-ADDR REQUEST-LINE STATUS" to LOGFILE for every request.
+  udp-echo HOST PORT LOGFILE
+      echoes every datagram to its sender; appends "LEN from ADDR:PORT".
+  udp HOST PORT SIZE...
+      one socket sends one random datagram of each SIZE to HOST:PORT, then
+      receives: each reply must be exactly one datagram sent (boundaries kept),
+      each sent one must come back once, from HOST:PORT.
+  conc HOST PORT N BODYFILE
+      N TCP connections at once: all are opened first and held, then each asks
+      for / and must get BODYFILE's bytes back.
+  probe HOST PORT SECS
+      a TCP connection that sends a request and reads: prints how it ended
+      ("probe refused", "probe reset", "probe eof", "probe data", "probe timeout")
+      and how long that took.
+"""
+import asyncio
+import http.server
+import os
+import select
+import socket
+import socketserver
+import sys
+import threading
+import time
+
+IO_TIMEOUT = float(os.environ.get("GWTOOL_TIMEOUT", "15"))
+
+
+def out(*a):
+    print(*a, flush=True)
+
+
+def fam(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def http_server(host, port, root, logfile):
+    lock = threading.Lock()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=root, **k)
+
+        def log_request(self, code="-", size="-"):
+            with lock, open(logfile, "a") as f:
+                f.write(f"{self.client_address[0]} {self.requestline} {code}\n")
+
+        def log_message(self, fmt, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = fam(host)
+        request_queue_size = 1024
+        daemon_threads = True
+
+        def server_bind(self):
+            # HTTPServer's own looks up the host's name (getfqdn): a DNS query
+            # that, inside these namespaces, only times out
+            socketserver.TCPServer.server_bind(self)
+            self.server_name, self.server_port = host, int(port)
+
+    Server((host, int(port)), Handler).serve_forever()
+
+
+def udp_echo(host, port, logfile):
+    s = socket.socket(fam(host), socket.SOCK_DGRAM)
+    s.bind((host, int(port)))
+    while True:
+        d, a = s.recvfrom(65536)
+        with open(logfile, "a") as f:
+            f.write(f"{len(d)} from {a[0]}:{a[1]}\n")
+        try:
+            s.sendto(d, a)
+        except OSError:
+            pass
+
+
+def udp(host, port, *szs):
+    port = int(port)
+    s = socket.socket(fam(host), socket.SOCK_DGRAM)
+    sent = [os.urandom(int(n)) for n in szs]
+    for d in sent:
+        s.sendto(d, (host, port))
+    got = []
+    deadline = time.monotonic() + IO_TIMEOUT
+    while len(got) < len(sent):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([s], [], [], left)
+        if r:
+            got.append(s.recvfrom(65536))
+    # a stray extra datagram would be wrong too: look briefly for one more
+    r, _, _ = select.select([s], [], [], 0.3)
+    if r:
+        got.append(s.recvfrom(65536))
+    lens = [len(d) for d, _ in got]
+    if len(got) != len(sent):
+        out(f"udp FAIL: sent {len(sent)} datagrams {[len(d) for d in sent]}, received {len(got)} {lens}")
+        return 1
+    left = list(sent)
+    for d, a in got:
+        if d not in left:
+            out(f"udp FAIL: a {len(d)}-byte reply matches no datagram sent (received sizes {lens})")
+            return 1
+        left.remove(d)
+        if a[0] != host or a[1] != port:
+            out(f"udp FAIL: reply came from {a[0]}:{a[1]}, not {host}:{port}")
+            return 1
+    out(f"udp ok: {lens}")
+    return 0
+
+
+async def _conc(host, port, n, body):
+    opened = await asyncio.gather(
+        *(asyncio.wait_for(asyncio.open_connection(host, port), IO_TIMEOUT) for _ in range(n)),
+        return_exceptions=True)
+    conns = [c for c in opened if not isinstance(c, BaseException)]
+    errs = [f"connect: {type(c).__name__} {c}" for c in opened if isinstance(c, BaseException)]
+
+    async def fetch(r, w):
+        try:
+            w.write(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            await w.drain()
+            data = await asyncio.wait_for(r.read(), IO_TIMEOUT * 2)
+            head, _, got = data.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.0 200"):
+                return f"status: {head[:40]!r}"
+            if got != body:
+                return f"body differs ({len(got)} bytes)"
+            return None
+        except Exception as e:  # noqa: BLE001 -- reported, counted
+            return f"fetch: {type(e).__name__} {e}"
+        finally:
+            w.close()
+
+    res = await asyncio.gather(*(fetch(r, w) for r, w in conns))
+    errs += [e for e in res if e]
+    return errs
+
+
+def conc(host, port, n, bodyfile):
+    n = int(n)
+    with open(bodyfile, "rb") as f:
+        body = f.read()
+    t0 = time.monotonic()
+    errs = asyncio.run(_conc(host, int(port), n, body))
+    secs = time.monotonic() - t0
+    if errs:
+        kinds = {}
+        for e in errs:
+            kinds[e] = kinds.get(e, 0) + 1
+        summary = "; ".join(f"{v}x {k}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])[:5])
+        out(f"conc FAIL: {len(errs)} of {n} failed in {secs:.1f} s: {summary}")
+        return 1
+    out(f"conc ok: {n} of {n} in {secs:.1f} s")
+    return 0
+
+
+def probe(host, port, secs):
+    secs = float(secs)
+    s = socket.socket(fam(host), socket.SOCK_STREAM)
+    s.settimeout(secs)
+    t0 = time.monotonic()
+    try:
+        s.connect((host, int(port)))
+        s.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        d = s.recv(4096)
+        what = "data" if d else "eof"
+    except ConnectionRefusedError:
+        what = "refused"
+    except ConnectionResetError:
+        what = "reset"
+    except socket.timeout:
+        what = "timeout"
+    except OSError as e:
+        what = f"error {e.strerror}"
+    out(f"probe {what} after {time.monotonic() - t0:.2f} s")
+    return 0
+
+
+def main():
+    cmds = {"http": http_server, "udp-echo": udp_echo, "udp": udp, "conc": conc, "probe": probe}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        sys.stderr.write(__doc__)
+        return 2
+    return cmds[sys.argv[1]](*sys.argv[2:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
