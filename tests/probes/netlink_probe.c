@@ -63,6 +63,8 @@ static void print_event(const struct nl_event *ev, void *arg)
 		[NL_EV_ADDR_REMOVED] = "addr removed",
 		[NL_EV_ROUTE_ADDED] = "route added",
 		[NL_EV_ROUTE_REMOVED] = "route removed",
+		[NL_EV_RULE_ADDED] = "rule added",
+		[NL_EV_RULE_REMOVED] = "rule removed",
 		[NL_EV_RESYNC] = "resync",
 	};
 	char a[INET6_ADDRSTRLEN];
@@ -84,6 +86,10 @@ static void print_event(const struct nl_event *ev, void *arg)
 	case NL_EV_ROUTE_REMOVED:
 		printf(" ");
 		print_route(&ev->route);
+		break;
+	case NL_EV_RULE_ADDED:
+	case NL_EV_RULE_REMOVED:
+		printf(" table %u\n", ev->route.table);
 		break;
 	case NL_EV_RESYNC:
 		printf("\n");
