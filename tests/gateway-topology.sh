@@ -1,0 +1,54 @@
+# The gateway's namespaces, for make run (as root) and make bench. Source after lib.sh:
+#   gw_topology_up N4M_BIN  -> GW_LAN GW_GW GW_FAR (namespace names), GW_URL (broker, from GW_GW)
+#   lan (192.168.77.2, default via the gateway) -> gw (TUN, mosquitto) -> far (agent
+#   "site-b", and 10.20.0.2 on its loopback, the server network)
+# gw_topology_down removes the namespaces (lib.sh's cleanup stops the processes).
+
+gw_topology_down() {
+	local ns
+	for ns in "${GW_LAN:-}" "${GW_GW:-}" "${GW_FAR:-}"; do
+		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}
+
+gw_topology_up() { # N4M_BIN
+	local n4m=$1 s=$$ ns
+	GW_LAN=n4m-lan-$s GW_GW=n4m-gw-$s GW_FAR=n4m-far-$s
+	for ns in "$GW_LAN" "$GW_GW" "$GW_FAR"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+	done
+	ip link add lan0 netns "$GW_LAN" type veth peer name lan$s netns "$GW_GW"
+	ip link add up0 netns "$GW_FAR" type veth peer name far$s netns "$GW_GW"
+	ip -n "$GW_LAN" addr add 192.168.77.2/24 dev lan0
+	ip -n "$GW_LAN" link set lan0 up
+	ip -n "$GW_LAN" route add default via 192.168.77.1
+	ip -n "$GW_GW" addr add 192.168.77.1/24 dev lan$s
+	ip -n "$GW_GW" link set lan$s up
+	ip -n "$GW_GW" addr add 10.77.0.1/30 dev far$s
+	ip -n "$GW_GW" link set far$s up
+	ip netns exec "$GW_GW" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$GW_FAR" addr add 10.77.0.2/30 dev up0
+	ip -n "$GW_FAR" link set up0 up
+	ip -n "$GW_FAR" addr add 10.20.0.2/32 dev lo
+	{
+		echo "listener 1883 10.77.0.1"
+		echo "listener 1883 127.0.0.1"
+		echo "allow_anonymous true"
+		echo "max_queued_messages 100000"
+		echo "set_tcp_nodelay true"
+	} >"$TEST_TMP/gw-mosquitto.conf"
+	GLIBC_TUNABLES=$BROKER_MALLOC ip netns exec "$GW_GW" mosquitto -c "$TEST_TMP/gw-mosquitto.conf" \
+		>"$TEST_TMP/gw-mosquitto.log" 2>&1 &
+	bg_track $!
+	GW_URL=mqtt://127.0.0.1:1883/net4mqtt
+	ip netns exec "$GW_FAR" "$n4m" -v agent -m mqtt://10.77.0.1:1883/net4mqtt -i site-b \
+		-t "${GW_AGENT_TARGET:-10.20.0.2:80}" >"$TEST_TMP/gw-agent.log" 2>&1 &
+	bg_track $!
+	ip netns exec "$GW_GW" "$n4m" -v gateway -m "$GW_URL" -i gw -a site-b \
+		--route 10.20.0.0/24 >"$TEST_TMP/gw-gateway.log" 2>&1 &
+	GW_GATEWAY_PID=$!
+	bg_track $!
+	wait_for 15 grep -q 'peer site-b/- online' "$TEST_TMP/gw-gateway.log"
+}
