@@ -21,6 +21,7 @@ cd "$top" || exit 1
 case $build in /*) ;; *) build=$top/$build ;; esac
 N4M_BIN=$build/net4mqtt
 source "$top/tests/lib.sh"
+source "$top/tests/gateway-topology.sh"
 
 CEILING=$build/bench/mqtt_ceiling
 RELAY=$build/bench/mqtt_lossy_relay
@@ -58,6 +59,7 @@ bench_exit() {
 		[ -e "$f" ] && cp "$f" "$LOG_DIR/"
 	done
 	rm -rf "$TEST_TMP"
+	gw_topology_down
 }
 trap bench_exit EXIT
 
@@ -266,6 +268,53 @@ measure_tunnel_tcp_reverse() {
 	need_tunnel tunnel_tcp_rev && iperf_mbps tunnel_tcp_rev "$LOCAL_PORT" "$(tunnel_procs)" -R
 }
 
+# The gateway in namespaces (tests/gateway-topology.sh), next to a local-port on
+# the same broker and agent: iperf3 from the LAN host through the gateway, and
+# from the gateway's namespace through the local-port, to the same server.
+# nsiperf KEY NS HOST PORT: one iperf3 run inside NS.
+nsiperf() {
+	local out
+	out=$(timeout $((SECS + 30)) ip netns exec "$2" iperf3 -c "$3" -p "$4" -t "$SECS" \
+		--connect-timeout 5000 -J 2>&1 | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+if d.get("error"):
+    sys.exit("iperf3: " + d["error"])
+print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 8e6))' 2>&1)
+	if [[ $out =~ ^[0-9.]+$ ]]; then result "$1" "$out"; else failed "$1" "$(head -c 200 <<<"$out")"; fi
+}
+
+measure_gateway() {
+	if [ "$(id -u)" != 0 ]; then
+		failed gw_tcp "needs root (network namespaces)"
+		return
+	fi
+	GW_AGENT_TARGET=10.20.0.2:5201 gw_topology_up "$N4M_BIN" ||
+		{ failed gw_tcp "the gateway namespaces did not come up"; return; }
+	ip netns exec "$GW_FAR" iperf3 -s -B 10.20.0.2 -p 5201 >"$TEST_TMP/gw-iperf.log" 2>&1 &
+	bg_track $!
+	ip netns exec "$GW_FAR" "$PY" "$RTT_TOOL" server 10.20.0.2 7 >"$TEST_TMP/gw-echo.log" 2>&1 &
+	bg_track $!
+	ip netns exec "$GW_GW" "$N4M_BIN" -v local-port -m "$GW_URL" -i gw-lp -a site-b \
+		-l 127.0.0.1:4444 >"$TEST_TMP/gw-lp.log" 2>&1 &
+	bg_track $!
+	ip netns exec "$GW_GW" "$N4M_BIN" -v local-port -m "$GW_URL" -i gw-lprtt -a site-b \
+		-l 127.0.0.1:4445 -t 10.20.0.2:7 >"$TEST_TMP/gw-lprtt.log" 2>&1 &
+	bg_track $!
+	wait_for 10 grep -q 'peer site-b/- online' "$TEST_TMP/gw-lp.log" &&
+		wait_for 10 grep -q 'peer site-b/- online' "$TEST_TMP/gw-lprtt.log" ||
+		{ failed gw_tcp "local-port in the gateway namespace did not come up"; return; }
+	nsiperf gw_tcp "$GW_LAN" 10.20.0.2 5201
+	nsiperf gw_lp_tcp "$GW_GW" 127.0.0.1 4444
+	for _ in $(seq "$RTT_REPEAT"); do
+		rtt_sample gw_rtt ip netns exec "$GW_LAN" "$PY" "$RTT_TOOL" client 10.20.0.2 7 64 "$RTT_ROUNDS"
+		rtt_sample gw_lp_rtt ip netns exec "$GW_GW" "$PY" "$RTT_TOOL" client 127.0.0.1 4445 64 \
+			"$RTT_ROUNDS"
+	done
+	rtt_result gw_rtt
+	rtt_result gw_lp_rtt
+}
+
 # shellcheck disable=SC2154 # kcplocal_PID, lossylocal_PID, lossyagent_PID: set by n4m
 measure_kcp() {
 	need_tunnel kcp_tcp &&
@@ -307,7 +356,7 @@ measure_rtt() {
 
 # The 64 KiB ceiling runs right before the tunnel it is the ceiling of.
 MEASUREMENTS=(measure_direct_tcp measure_ceiling_64k measure_tunnel_tcp measure_tunnel_tcp_reverse
-	measure_kcp measure_kcp_lossy measure_ceiling_10k measure_rtt)
+	measure_kcp measure_kcp_lossy measure_ceiling_10k measure_rtt measure_gateway)
 
 # Table rows.
 heading() {
@@ -383,6 +432,11 @@ report() {
 	row "tunnel KCP, ${LOSS} loss each way (relay)" kcp_lossy MB/s
 	row "raw MQTT ceiling, 65000 B messages" ceiling_65000 MB/s
 	row "raw MQTT ceiling, 10000 B messages" ceiling_10000 MB/s
+	heading "gateway, in namespaces: LAN host -> gateway (TUN) -> broker -> agent -> server"
+	row "gateway TCP (iperf3 from the LAN host)" gw_tcp MB/s
+	row "local-port TCP, same broker and agent" gw_lp_tcp MB/s
+	row "gateway RTT, 64 B (LAN host)" gw_rtt us
+	row "local-port RTT, same broker and agent" gw_lp_rtt us
 	heading "round trip, 64 B request/response (median of $RTT_REPEAT runs of $RTT_ROUNDS rounds)"
 	row "direct TCP (python echo)" direct_rtt us
 	row "tunnel TCP (python echo via local-port+agent)" tunnel_rtt us
@@ -393,6 +447,8 @@ report() {
 	ratio "tunnel -R / raw ceiling (65000 B)" tunnel_tcp_rev ceiling_65000 ">=" 0.50
 	ratio "tunnel RTT / raw MQTT RTT" tunnel_rtt mqtt_rtt "<=" 1.5
 	ratio "kcp / tcp tunnel" kcp_tcp tunnel_tcp ">=" 0.50
+	ratio "gateway / local-port throughput" gw_tcp gw_lp_tcp ">=" 0.80
+	ratio "gateway RTT / local-port RTT" gw_rtt gw_lp_rtt
 	VAL[ten]=10
 	ratio "kcp with ${LOSS} loss / 10 MB/s" kcp_lossy ten ">=" 1.0
 	[ -n "${VAL[mqtt_rtt_2p]:-}" ] && [ -n "${VAL[direct_rtt]:-}" ] &&
