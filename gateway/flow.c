@@ -519,6 +519,14 @@ static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(&f->ev_timer, &tv);
 }
 
+void flow_close_reset(int fd)
+{
+	struct linger lg = { 1, 0 }; /* RST: the client sees an error, not an EOF */
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
 static void flow_release(struct flow *f, bool error)
 {
 	if (f->events_ready) {
@@ -527,11 +535,10 @@ static void flow_release(struct flow *f, bool error)
 		f->events_ready = f->reading = f->writing = false;
 	}
 	if (f->fd >= 0 && flow_owns_fd(f)) {
-		if (error && f->kind == FLOW_STREAM) {
-			struct linger lg = { 1, 0 }; /* RST: the client sees an error, not an EOF */
-			setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		}
-		close(f->fd);
+		if (error && f->kind == FLOW_STREAM)
+			flow_close_reset(f->fd);
+		else
+			close(f->fd);
 	}
 	f->fd = -1;
 	kcpflow_free(f);

@@ -87,6 +87,9 @@ void flow_destroy(struct flow *f);
 /* At exit: frees every flow, lingering ones too, without telling peers. */
 void flow_destroy_all(struct node *n);
 
+/* Closes a TCP socket with a reset, so its peer sees an error rather than an end of stream. */
+void flow_close_reset(int fd);
+
 struct flow *flow_find(struct node *n, const char *key);
 void flow_pause_all(struct node *n, bool paused);
 void flow_close_all(struct node *n, const char *why, const char *only_peer_agent,

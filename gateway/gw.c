@@ -301,9 +301,7 @@ static void gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct so
 					 n->cfg.kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP, src, agent, dst)
 			       : NULL;
 	if (!f) {
-		struct linger lg = { 1, 0 };
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(fd);
+		flow_close_reset(fd);
 		return;
 	}
 	flow_attach(f, fd);

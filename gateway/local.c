@@ -83,9 +83,7 @@ static bool local_can_open(struct node *n, int fd)
 	if (mqtt_client_connected(n->mqtt))
 		return true;
 	log_warnx("%s: broker not connected, refusing a new connection", n->role->name);
-	struct linger lg = { 1, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
+	flow_close_reset(fd);
 	return false;
 }
 
