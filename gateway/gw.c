@@ -95,6 +95,18 @@ static void tun_addr_to_sockaddr(const struct tun_addr *a, uint16_t port, struct
 	}
 }
 
+static uint16_t tun_addr_from_sockaddr(const struct sockaddr *sa, struct tun_addr *a)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		tun_addr_set(a, AF_INET, (const uint8_t *)&sin->sin_addr);
+		return ntohs(sin->sin_port);
+	}
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	tun_addr_set(a, AF_INET6, (const uint8_t *)&sin6->sin6_addr);
+	return ntohs(sin6->sin6_port);
+}
+
 static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
@@ -282,12 +294,11 @@ static void gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct so
 	struct node *n = arg;
 	struct gw *g = gw_of(n);
 	struct tun_nat_tuple t;
-	struct tun_addr c, d;
+	struct tun_addr c, d, pseudo;
 	char src[ADDR_STRLEN], dst[ADDR_STRLEN];
 	(void)l, (void)salen;
 
-	uint16_t port = ntohs(sa->sa_family == AF_INET ? ((struct sockaddr_in *)sa)->sin_port
-						       : ((struct sockaddr_in6 *)sa)->sin6_port);
+	uint16_t port = tun_addr_from_sockaddr(sa, &pseudo);
 	if (tun_nat_lookup(g->nat, sa->sa_family, port, now_ms(), &t)) {
 		close(fd); /* no entry: not ours, or expired */
 		return;
@@ -311,21 +322,9 @@ static void gw_dgram_reply(struct node *n, struct flow *f, const uint8_t *payloa
 {
 	struct gw *g = gw_of(n);
 	struct tun_addr src, dst;
-	uint16_t sport, dport;
+	uint16_t sport = tun_addr_from_sockaddr((struct sockaddr *)&f->origin, &src);
+	uint16_t dport = tun_addr_from_sockaddr((struct sockaddr *)&f->peer, &dst);
 
-	if (f->origin.ss_family == AF_INET) {
-		struct sockaddr_in *o = (struct sockaddr_in *)&f->origin, *p = (struct sockaddr_in *)&f->peer;
-		tun_addr_set(&src, AF_INET, (uint8_t *)&o->sin_addr);
-		tun_addr_set(&dst, AF_INET, (uint8_t *)&p->sin_addr);
-		sport = ntohs(o->sin_port);
-		dport = ntohs(p->sin_port);
-	} else {
-		struct sockaddr_in6 *o = (struct sockaddr_in6 *)&f->origin, *p = (struct sockaddr_in6 *)&f->peer;
-		tun_addr_set(&src, AF_INET6, (uint8_t *)&o->sin6_addr);
-		tun_addr_set(&dst, AF_INET6, (uint8_t *)&p->sin6_addr);
-		sport = ntohs(o->sin6_port);
-		dport = ntohs(p->sin6_port);
-	}
 	gw_write(g, g->pkt, tun_build_udp(g->pkt, sizeof(g->pkt), &src, sport, &dst, dport, payload, len));
 }
 
