@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from udptool import check_echoes
+
 IO_TIMEOUT = float(os.environ.get("GWTOOL_TIMEOUT", "15"))
 
 
@@ -96,25 +98,7 @@ def udp(host, port, *szs):
         r, _, _ = select.select([s], [], [], left)
         if r:
             got.append(s.recvfrom(65536))
-    # a stray extra datagram would be wrong too: look briefly for one more
-    r, _, _ = select.select([s], [], [], 0.3)
-    if r:
-        got.append(s.recvfrom(65536))
-    lens = [len(d) for d, _ in got]
-    if len(got) != len(sent):
-        out(f"udp FAIL: sent {len(sent)} datagrams {[len(d) for d in sent]}, received {len(got)} {lens}")
-        return 1
-    left = list(sent)
-    for d, a in got:
-        if d not in left:
-            out(f"udp FAIL: a {len(d)}-byte reply matches no datagram sent (received sizes {lens})")
-            return 1
-        left.remove(d)
-        if a[0] != host or a[1] != port:
-            out(f"udp FAIL: reply came from {a[0]}:{a[1]}, not {host}:{port}")
-            return 1
-    out(f"udp ok: {lens}")
-    return 0
+    return check_echoes("udp", s, sent, got, host, port)
 
 
 async def _conc(host, port, n, body):

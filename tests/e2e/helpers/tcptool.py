@@ -62,6 +62,16 @@ def _reply_bytes(n):
     return bytes(outb[:n])
 
 
+def _read_line(c, buf):
+    """Reads into buf until a newline or the end of the stream (buf keeps what came on error)."""
+    while b"\n" not in buf:
+        d = c.recv(4096)
+        if not d:
+            break
+        buf += d
+    return buf
+
+
 def line_server(host, port, outfile, reply):
     ls = _listen(host, port)
     while True:
@@ -69,11 +79,7 @@ def line_server(host, port, outfile, reply):
         c.settimeout(IO_TIMEOUT)
         buf = bytearray()
         try:
-            while b"\n" not in buf:
-                d = c.recv(4096)
-                if not d:
-                    break
-                buf += d
+            _read_line(c, buf)
             with open(outfile, "wb") as f:
                 f.write(bytes(buf))
             c.sendall(reply.encode() + b"\n")
@@ -126,11 +132,7 @@ def first_server(host, port, greeting, outfile):
         c.settimeout(IO_TIMEOUT)
         buf = bytearray()
         try:
-            while b"\n" not in buf:
-                d = c.recv(4096)
-                if not d:
-                    break
-                buf += d
+            _read_line(c, buf)
             c.sendall(greeting.encode())
             c.shutdown(socket.SHUT_WR)
             buf += _read_to_eof(c)

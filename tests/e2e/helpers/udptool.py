@@ -62,13 +62,8 @@ def _recv_n(socks, n_total, deadline):
     return got
 
 
-def sizes(host, port, *szs):
-    port = int(port)
-    s = _sock(host)
-    sent = [os.urandom(int(n)) for n in szs]
-    for d in sent:
-        s.sendto(d, (host, port))
-    got = _recv_n([s], len(sent), time.monotonic() + IO_TIMEOUT)[s]
+def check_echoes(tag, s, sent, got, host, port):
+    """Each datagram sent came back once, whole, from port (and host, unless None)."""
     # a stray extra datagram would also be wrong: look briefly for one more
     # (bounded; absence is the normal case and costs at most 0.3 s)
     r, _, _ = select.select([s], [], [], 0.3)
@@ -76,19 +71,29 @@ def sizes(host, port, *szs):
         got.append(s.recvfrom(65536))
     lens = [len(d) for d, _ in got]
     if len(got) != len(sent):
-        out(f"sizes FAIL: sent {len(sent)} datagrams {[len(d) for d in sent]}, received {len(got)} {lens}")
+        out(f"{tag} FAIL: sent {len(sent)} datagrams {[len(d) for d in sent]}, received {len(got)} {lens}")
         return 1
     left = list(sent)
     for d, a in got:
         if d not in left:
-            out(f"sizes FAIL: a {len(d)}-byte reply matches no datagram sent (received sizes {lens})")
+            out(f"{tag} FAIL: a {len(d)}-byte reply matches no datagram sent (received sizes {lens})")
             return 1
         left.remove(d)
-        if a[1] != port:
-            out(f"sizes FAIL: reply came from {a}, not from port {port}")
+        if a[1] != port or (host is not None and a[0] != host):
+            out(f"{tag} FAIL: reply came from {a}, not from {host or 'port'}:{port}")
             return 1
-    out(f"sizes ok: {lens}")
+    out(f"{tag} ok: {lens}")
     return 0
+
+
+def sizes(host, port, *szs):
+    port = int(port)
+    s = _sock(host)
+    sent = [os.urandom(int(n)) for n in szs]
+    for d in sent:
+        s.sendto(d, (host, port))
+    got = _recv_n([s], len(sent), time.monotonic() + IO_TIMEOUT)[s]
+    return check_echoes("sizes", s, sent, got, None, port)
 
 
 def pair(host, port):
