@@ -51,7 +51,8 @@ struct gw {
 	bool rule4, rule6, pinned;
 	struct nl_prefix pin;
 	unsigned long bad_packets, fragments, no_agent, tun_drops;
-	uint8_t pkt[65536];
+	struct virtio_net_hdr vnet; /* of the packet in pkt, as read */
+	uint8_t pkt[TUN_PACKET_MAX + 1];
 };
 
 static struct gw *gw_of(struct node *n)
@@ -125,9 +126,17 @@ static const char *gw_agent_for(struct node *n, const struct tun_addr *dst)
 	return agent;
 }
 
+/* A packet we built, with final checksums. */
 static void gw_write(struct gw *g, const uint8_t *p, int len)
 {
-	if (len > 0 && tun_write(g->tun, p, (size_t)len))
+	if (len > 0 && tun_write(g->tun, p, (size_t)len, NULL))
+		g->tun_drops++;
+}
+
+/* The packet read, rewritten: its offload header (segmentation, partial checksum) still holds. */
+static void gw_forward(struct gw *g, const struct tun_pkt *pkt)
+{
+	if (tun_write(g->tun, pkt->data, pkt->len, &g->vnet))
 		g->tun_drops++;
 }
 
@@ -171,7 +180,7 @@ static void gw_tcp_from_listener(struct gw *g, struct tun_pkt *pkt)
 	tun_addr_set(&c, t.family, t.src);
 	tun_addr_set(&d, t.family, t.dst);
 	if (!tun_rewrite(pkt, &d, t.dport, &c, t.sport))
-		gw_write(g, pkt->data, (int)pkt->len);
+		gw_forward(g, pkt);
 }
 
 /* A client's segment C:c -> D:d: to the listener as pseudo:n -> self:P. */
@@ -194,7 +203,7 @@ static void gw_tcp_from_client(struct node *n, struct gw *g, struct tun_pkt *pkt
 	}
 	int fam = pkt->src.family;
 	if (!tun_rewrite(pkt, gw_pseudo(g, fam), port, gw_self(g, fam), gw_port(g, fam)))
-		gw_write(g, pkt->data, (int)pkt->len);
+		gw_forward(g, pkt);
 }
 
 static void gw_udp(struct node *n, struct gw *g, struct tun_pkt *pkt)
@@ -238,6 +247,7 @@ static void gw_packet(struct node *n, struct gw *g, size_t len)
 		g->bad_packets++;
 		return;
 	}
+	pkt.l4_csum_partial = g->vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	if (pkt.frag != TUN_FRAG_NONE) {
 		g->fragments++;
 		return;
@@ -267,7 +277,7 @@ static void gw_tun_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 
 	for (int i = 0; i < GW_PACKETS_PER_EVENT; i++) {
-		ssize_t r = tun_read(g->tun, g->pkt, sizeof(g->pkt));
+		ssize_t r = tun_read(g->tun, g->pkt, sizeof(g->pkt), &g->vnet);
 		if (r == -EAGAIN)
 			return;
 		if (r < 0) {
@@ -519,7 +529,7 @@ static int gw_start(struct node *n)
 		log_warnx("gateway: netlink: %s", strerror(-err));
 		return err;
 	}
-	if ((err = tun_open(n->cfg.tun_name, &g->tun))) {
+	if ((err = tun_open(n->cfg.tun_name, TUN_OFFLOAD, &g->tun))) {
 		log_warnx("gateway: cannot open TUN %s: %s (needs CAP_NET_ADMIN)", n->cfg.tun_name,
 			strerror(-err));
 		return err;

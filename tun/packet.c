@@ -452,9 +452,13 @@ int tun_rewrite(struct tun_pkt *pkt, const struct tun_addr *src, uint16_t sport,
 	diff = csum_diff(diff, pkt->dst.ip, dst->ip, alen);
 	if (f->family == AF_INET)
 		put16(h + 10, tun_csum_fold((uint16_t)~get16(h + 10) + diff));
-	diff += (uint16_t)~pkt->sport + (uint32_t)sport + (uint16_t)~pkt->dport + dport;
 	csum = h + pkt->l4_off + l4->csum_off;
-	if (pkt->proto != TUN_IPPROTO_UDP || get16(csum) || f->family != AF_INET) {
+	if (pkt->l4_csum_partial) {
+		/* The field holds the pseudo-header's sum, uncomplemented; the
+		 * ports are in the part the device sums later. */
+		put16(csum, (uint16_t)~tun_csum_fold(get16(csum) + diff));
+	} else if (pkt->proto != TUN_IPPROTO_UDP || get16(csum) || f->family != AF_INET) {
+		diff += (uint16_t)~pkt->sport + (uint32_t)sport + (uint16_t)~pkt->dport + dport;
 		c = tun_csum_fold((uint16_t)~get16(csum) + diff);
 		if (pkt->proto == TUN_IPPROTO_UDP && !c)
 			c = 0xffff; /* RFC 768: a computed 0 is sent as all ones */

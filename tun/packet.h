@@ -2,6 +2,7 @@
 #ifndef N4M_TUN_PACKET_H
 #define N4M_TUN_PACKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -87,6 +88,10 @@ struct tun_pkt {
 	uint32_t l4_len;      /* from l4_off to the end (for UDP, its length field) */
 	uint32_t payload_off; /* after the TCP/UDP/ICMP header */
 	uint32_t payload_len;
+	/* Set by the caller, not by tun_parse: the TCP/UDP checksum field holds
+	 * only the pseudo-header's sum, to be completed by the device
+	 * (CHECKSUM_PARTIAL, VIRTIO_NET_HDR_F_NEEDS_CSUM); tun_rewrite keeps it so. */
+	bool l4_csum_partial;
 };
 
 /* Parses a packet that starts at the IP header (IFF_TUN, IFF_NO_PI): IPv4, or
@@ -120,7 +125,8 @@ uint16_t tun_csum_update(uint16_t csum, const void *old, const void *new, size_t
 
 /* The NAT rewrite: changes a TCP or UDP packet in place to src:sport ->
  * dst:dport (same family, host-order ports), updating the IPv4 header and
- * TCP/UDP checksums incrementally (a UDP/IPv4 checksum of 0 stays "none").
+ * TCP/UDP checksums incrementally (a UDP/IPv4 checksum of 0 stays "none";
+ * a partial one, see l4_csum_partial, follows the addresses only).
  * Updates pkt. Returns 0, or -EINVAL for a fragment, another protocol or
  * another family. */
 int tun_rewrite(struct tun_pkt *pkt, const struct tun_addr *src, uint16_t sport,

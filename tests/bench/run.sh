@@ -8,6 +8,7 @@
 #   BENCH_SECS=5          seconds per throughput run
 #   BENCH_RTT_ROUNDS=200  request/response rounds per RTT run
 #   BENCH_RTT_REPEAT=5    RTT runs, interleaved; the median of their medians is shown
+#   BENCH_ONLY="gateway rtt"  run only these measurements (measure_NAME)
 # Exit 0 when every measurement ran, whatever the figures; 1 when one failed to run.
 # Logs: BUILD/bench-logs/.
 #
@@ -271,10 +272,10 @@ measure_tunnel_tcp_reverse() {
 # The gateway in namespaces (tests/gateway-topology.sh), next to a local-port on
 # the same broker and agent: iperf3 from the LAN host through the gateway, and
 # from the gateway's namespace through the local-port, to the same server.
-# nsiperf KEY NS HOST PORT: one iperf3 run inside NS.
+# nsiperf KEY NS HOST PORT [-R]: one iperf3 run inside NS.
 nsiperf() {
 	local out
-	out=$(timeout $((SECS + 30)) ip netns exec "$2" iperf3 -c "$3" -p "$4" -t "$SECS" \
+	out=$(timeout $((SECS + 30)) ip netns exec "$2" iperf3 -c "$3" -p "$4" -t "$SECS" ${5:-} \
 		--connect-timeout 5000 -J 2>&1 | $PY -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -306,6 +307,8 @@ measure_gateway() {
 		{ failed gw_tcp "local-port in the gateway namespace did not come up"; return; }
 	nsiperf gw_tcp "$GW_LAN" 10.20.0.2 5201
 	nsiperf gw_lp_tcp "$GW_GW" 127.0.0.1 4444
+	nsiperf gw_tcp_rev "$GW_LAN" 10.20.0.2 5201 -R
+	nsiperf gw_lp_tcp_rev "$GW_GW" 127.0.0.1 4444 -R
 	for _ in $(seq "$RTT_REPEAT"); do
 		rtt_sample gw_rtt ip netns exec "$GW_LAN" "$PY" "$RTT_TOOL" client 10.20.0.2 7 64 "$RTT_ROUNDS"
 		rtt_sample gw_lp_rtt ip netns exec "$GW_GW" "$PY" "$RTT_TOOL" client 127.0.0.1 4445 64 \
@@ -435,6 +438,8 @@ report() {
 	heading "gateway, in namespaces: LAN host -> gateway (TUN) -> broker -> agent -> server"
 	row "gateway TCP (iperf3 from the LAN host)" gw_tcp MB/s
 	row "local-port TCP, same broker and agent" gw_lp_tcp MB/s
+	row "gateway TCP, server -> LAN host (iperf3 -R)" gw_tcp_rev MB/s
+	row "local-port TCP -R, same broker and agent" gw_lp_tcp_rev MB/s
 	row "gateway RTT, 64 B (LAN host)" gw_rtt us
 	row "local-port RTT, same broker and agent" gw_lp_rtt us
 	heading "round trip, 64 B request/response (median of $RTT_REPEAT runs of $RTT_ROUNDS rounds)"
@@ -448,6 +453,7 @@ report() {
 	ratio "tunnel RTT / raw MQTT RTT" tunnel_rtt mqtt_rtt "<=" 1.5
 	ratio "kcp / tcp tunnel" kcp_tcp tunnel_tcp ">=" 0.50
 	ratio "gateway / local-port throughput" gw_tcp gw_lp_tcp ">=" 0.80
+	ratio "gateway / local-port throughput, -R" gw_tcp_rev gw_lp_tcp_rev ">=" 0.80
 	ratio "gateway RTT / local-port RTT" gw_rtt gw_lp_rtt
 	VAL[ten]=10
 	ratio "kcp with ${LOSS} loss / 10 MB/s" kcp_lossy ten ">=" 1.0
@@ -470,7 +476,9 @@ done
 
 setup
 for m in "${MEASUREMENTS[@]}"; do
-	"$m"
+	if [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" ${m#measure_} "* ]]; then
+		"$m"
+	fi
 done
 report
 exit "$RUN_FAILED"

@@ -249,6 +249,12 @@ bps=$($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%.0f Mbit/
 check "lan: iperf3 -c 10.20.0.2 -t 3 succeeds (rc $rc, ${bps:-no result})" test "$rc" -eq 0 -a -n "$bps"
 info "iperf3: ${bps:-failed}"
 
+# The bulk transfers above crossed the TUN as segments of up to 64 KiB (TUN_OFFLOAD), not one MSS each.
+tun_stat() { ip netns exec "$NS_GW" cat "/sys/class/net/$TUN/$1"; }
+avg_pkt=$(($(tun_stat statistics/tx_bytes) / $(tun_stat statistics/tx_packets)))
+check "the TUN's packets average $avg_pkt bytes, more than its MTU $(tun_stat mtu) (segmentation offload)" \
+	test "$avg_pkt" -gt "$(tun_stat mtu)"
+
 res=$(lan timeout 30 "$PY" "$TOOL" udp 10.20.0.2 $UDP 1 100 512 1200 1200 1472 2>&1)
 check "lan: UDP echo via 10.20.0.2:$UDP keeps datagram boundaries ($res)" has "udp ok" echo "$res"
 res=$(lan timeout 30 "$PY" "$TOOL" udp fd20::2 $UDP 1 100 512 1200 1452 2>&1)

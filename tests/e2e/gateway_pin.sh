@@ -44,6 +44,8 @@ ip netns exec "$GW" "$N4M" -vv gateway -m mqtt://10.20.0.5:1883/pin -i pin-gw -a
 GW_PID=$!
 bg_track $GW_PID
 
+check "the web server in the far namespace listens on 10.20.0.9:80" \
+	wait_for 10 bash -c "ip netns exec $FAR ss -Htln 'sport = :80' | grep -q ."
 check "the gateway pins the broker 10.20.0.5 to the main table" \
 	wait_for 10 bash -c "ip -n $GW rule | grep -q 'to 10.20.0.5 lookup main'"
 check "the gateway's MQTT connection to a broker inside its routed subnet comes up" \

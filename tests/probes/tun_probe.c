@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tun_probe NAME [SECONDS]\n");
 		return 2;
 	}
-	err = tun_open(argv[1], &t);
+	err = tun_open(argv[1], 0, &t);
 	if (err) {
 		fprintf(stderr, "tun_probe: cannot open %s: %s\n", argv[1], strerror(-err));
 		return 1;
@@ -66,11 +66,11 @@ int main(int argc, char **argv)
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
 		for (;;) {
-			ssize_t n = tun_read(t, buf, sizeof(buf));
+			ssize_t n = tun_read(t, buf, sizeof(buf), NULL);
 			if (n < 0)
 				break;
 			int r = answer(buf, sizeof(buf), (size_t)n, &bad);
-			if (r > 0 && tun_write(t, buf, (size_t)r) == 0)
+			if (r > 0 && tun_write(t, buf, (size_t)r, NULL) == 0)
 				answered++;
 		}
 		printf("answered %lu bad %lu\n", answered, bad);

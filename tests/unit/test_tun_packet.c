@@ -730,6 +730,48 @@ static void test_rewrite_random(void **state)
 				check_rewrite(families[f], protos[k]);
 }
 
+/* A packet from a TUN with offloads (VIRTIO_NET_HDR_F_NEEDS_CSUM) carries only
+ * the pseudo-header's sum, uncomplemented, in its checksum field. After the
+ * rewrite, completing it as the device does (sum from the L4 header to the end,
+ * complement) gives the checksum of the rewritten packet. */
+static void check_rewrite_partial(int family, uint8_t proto)
+{
+	size_t csum_off = proto == TUN_IPPROTO_TCP ? 16 : 6;
+	struct tun_addr src, dst;
+	struct tun_pkt p;
+	uint8_t ph[40];
+	struct gen g;
+
+	gen_packet(&g, family, proto);
+	uint8_t *l4 = g.buf + g.l4_off;
+	size_t phlen = pseudo(ph, g.buf, family == AF_INET6, proto, g.l4_len, family == AF_INET6 ? 8 : 12);
+	wr16(l4 + csum_off, (uint16_t)~ref_csum(NULL, 0, ph, phlen));
+	assert_int_equal(tun_parse(&p, g.buf, g.len), 0);
+	p.l4_csum_partial = true;
+	rnd_addr(&src, family);
+	rnd_addr(&dst, family);
+	assert_int_equal(tun_rewrite(&p, &src, (uint16_t)rnd(), &dst, (uint16_t)rnd()), 0);
+
+	uint16_t done = ref_csum(NULL, 0, l4, g.l4_len);
+	struct sums s = ref_sums(g.buf, g.l4_off, g.l4_len, proto);
+	if (proto == TUN_IPPROTO_UDP && !done)
+		done = 0xffff; /* RFC 768, as the kernel sends it */
+	assert_int_equal(done, s.l4);
+	if (family == AF_INET)
+		assert_int_equal(rd16(g.buf + 10), s.ip);
+}
+
+static void test_rewrite_partial_random(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		check_rewrite_partial(AF_INET, TUN_IPPROTO_TCP);
+		check_rewrite_partial(AF_INET6, TUN_IPPROTO_TCP);
+		check_rewrite_partial(AF_INET, TUN_IPPROTO_UDP);
+		check_rewrite_partial(AF_INET6, TUN_IPPROTO_UDP);
+	}
+}
+
 /* A rewrite whose UDP checksum comes out 0 sends 0xffff, as a recomputation
  * does (RFC 768). With source port 0 the datagram sums to S and its checksum
  * is ~S; that as the source port makes the sum all ones. */
@@ -1260,6 +1302,7 @@ int main(void)
 		cmocka_unit_test(test_csum_rfc1624),
 		cmocka_unit_test(test_csum_update_random),
 		cmocka_unit_test(test_rewrite_random),
+		cmocka_unit_test(test_rewrite_partial_random),
 		cmocka_unit_test(test_rewrite_udp_zero),
 		cmocka_unit_test(test_rewrite_refused),
 		cmocka_unit_test(test_rewrite_roundtrip),
