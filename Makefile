@@ -31,10 +31,16 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 PROBE_SRCS := $(wildcard tests/probes/*.c)
 PROBE_BINS := $(PROBE_SRCS:tests/probes/%.c=$(BUILD)/probes/%)
 
+# libFuzzer targets (clang): each is linked with the pure units it drives.
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_UNITS := gateway/dns.c
+FUZZ_SECS  ?= 30
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps print-deps run test unit e2e bench install clean format
+.PHONY: all deps print-deps run test unit e2e bench fuzz install clean format
 
 all: $(BUILD)/net4mqtt
 
@@ -91,6 +97,22 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@tests/bench/run.sh $(BUILD)
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_UNITS)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -o $@ $< $(FUZZ_UNITS)
+
+# Each fuzzer for FUZZ_SECS seconds from its seeds (tests/fuzz/seeds/NAME), the
+# corpus it grows kept under build/fuzz/corpus/.
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PKGS=clang
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); c=build/fuzz/corpus/$$n; mkdir -p $$c; \
+		echo "fuzz: $$f for $(FUZZ_SECS) s"; \
+		$$f -max_total_time=$(FUZZ_SECS) -print_final_stats=1 $$c tests/fuzz/seeds/$$n \
+			2>build/fuzz/$$n.log || \
+		{ tail -n 30 build/fuzz/$$n.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units' build/fuzz/$$n.log; done
 
 install: $(BUILD)/net4mqtt
 	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(PREFIX)/bin/net4mqtt
