@@ -118,9 +118,11 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 	struct flow *f = flow_new(n, kind, t->proto, key, topic, chunk);
 	if (!f)
 		return;
-	const char *dst = strcmp(t->dst, MQTT_NIL) ? t->dst : n->cfg.target;
-	log_debug("flow %llu: %s %s from %s/%s to %s", (unsigned long long)f->id,
-		mqtt_proto_name(t->proto), t->src, t->local, t->agent, dst);
+	bool dflt = !strcmp(t->dst, MQTT_NIL);
+	const char *dst = dflt ? n->cfg.target : t->dst;
+	log_debug("flow %llu: %s %s from %s/%s to %s%s%s", (unsigned long long)f->id,
+		mqtt_proto_name(t->proto), t->src, t->local, t->agent, dflt ? "- (default target " : "",
+		dst, dflt ? ")" : "");
 	flow_input(f, payload, len); /* waits in the flow's buffer until connected */
 	if (!f->dead)
 		agent_open(n, f, dst);

@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "fakeip.h"
 #include "flow.h"
+#include "gwdns.h"
 #include "log.h"
 #include "mqtt/client.h"
 #include "netlink/monitor.h"
 #include "netlink/nl.h"
 #include "route.h"
+#include "status.h"
 #include "tun/nat.h"
 #include "tun/packet.h"
 #include "tun/tun.h"
@@ -50,6 +53,7 @@ struct gw {
 	struct tun_addr self4, pseudo4, self6, pseudo6;
 	bool rule4, rule6, pinned;
 	struct nl_prefix pin;
+	struct gwdns *dns; /* --dns */
 	unsigned long bad_packets, fragments, no_agent, tun_drops;
 	struct virtio_net_hdr vnet; /* of the packet in pkt, as read */
 	uint8_t pkt[TUN_PACKET_MAX + 1];
@@ -58,14 +62,6 @@ struct gw {
 static struct gw *gw_of(struct node *n)
 {
 	return n->role_data;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void tun_addr_set(struct tun_addr *a, int family, const uint8_t *ip)
@@ -116,14 +112,42 @@ static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, 
 	addr_format((struct sockaddr *)&ss, buf, len);
 }
 
-/* The agent that owns dst, if it is online; NULL otherwise. */
-static const char *gw_agent_for(struct node *n, const struct tun_addr *dst)
+/* The agent that serves dst, if it is online; NULL otherwise. For a fake-ip
+ * address (--dns) *fake is its entry, else NULL. */
+static const char *gw_agent_for(struct node *n, const struct tun_addr *dst,
+	const struct fakeip_entry **fake)
 {
-	const char *agent = route_lookup(gw_of(n)->routes, dst->family, dst->ip, NULL);
+	struct gw *g = gw_of(n);
+	const char *agent;
 
+	*fake = NULL;
+	if (g->dns && gwdns_in_pool(dst)) {
+		*fake = gwdns_fake(g->dns, dst);
+		agent = *fake ? (*fake)->agent : NULL;
+	} else {
+		agent = route_lookup(g->routes, dst->family, dst->ip, NULL);
+	}
 	if (!agent || !node_peer_online(n, agent, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
 		return NULL;
 	return agent;
+}
+
+/* DST of a flow: the address, or for a fake one "-" (the agent's default
+ * target) or the name it stands for, which the agent resolves. */
+static void gw_flow_dst(const struct fakeip_entry *fake, const struct tun_addr *d, uint16_t port,
+	char *buf, size_t len)
+{
+	if (!fake)
+		tun_addr_format(d, port, buf, len);
+	else if (fake->agent_default)
+		snprintf(buf, len, "%s", MQTT_NIL);
+	else
+		snprintf(buf, len, "%s:%u", fake->name, port);
+}
+
+static bool gw_hijacks(struct node *n, uint16_t dport)
+{
+	return n->cfg.dns_hijack && dport == GWDNS_PORT;
 }
 
 /* A packet we built, with final checksums. */
@@ -175,7 +199,7 @@ static void gw_tcp_from_listener(struct gw *g, struct tun_pkt *pkt)
 	struct tun_nat_tuple t;
 	struct tun_addr c, d;
 
-	if (tun_nat_reverse(g->nat, pkt->src.family, pkt->dport, pkt->tcp_flags, now_ms(), &t))
+	if (tun_nat_reverse(g->nat, pkt->src.family, pkt->dport, pkt->tcp_flags, node_now_ms(), &t))
 		return; /* the entry expired: the kernel will time out */
 	tun_addr_set(&c, t.family, t.src);
 	tun_addr_set(&d, t.family, t.dst);
@@ -187,15 +211,17 @@ static void gw_tcp_from_listener(struct gw *g, struct tun_pkt *pkt)
 static void gw_tcp_from_client(struct node *n, struct gw *g, struct tun_pkt *pkt)
 {
 	struct tun_nat_tuple t = { .family = pkt->src.family, .sport = pkt->sport, .dport = pkt->dport };
+	const struct fakeip_entry *fake;
 	uint16_t port;
 
-	if ((pkt->tcp_flags & TUN_TCP_SYN) && !(pkt->tcp_flags & TUN_TCP_ACK) && !gw_agent_for(n, &pkt->dst)) {
+	if ((pkt->tcp_flags & TUN_TCP_SYN) && !(pkt->tcp_flags & TUN_TCP_ACK) &&
+		!gw_hijacks(n, pkt->dport) && !gw_agent_for(n, &pkt->dst, &fake)) {
 		gw_refuse(g, pkt);
 		return;
 	}
 	memcpy(t.src, pkt->src.ip, 16);
 	memcpy(t.dst, pkt->dst.ip, 16);
-	int err = tun_nat_forward(g->nat, &t, pkt->tcp_flags, now_ms(), &port);
+	int err = tun_nat_forward(g->nat, &t, pkt->tcp_flags, node_now_ms(), &port);
 	if (err) {
 		if (!(pkt->tcp_flags & TUN_TCP_RST))
 			gw_refuse(g, pkt); /* no entry (or no room): reset */
@@ -208,15 +234,20 @@ static void gw_tcp_from_client(struct node *n, struct gw *g, struct tun_pkt *pkt
 
 static void gw_udp(struct node *n, struct gw *g, struct tun_pkt *pkt)
 {
-	char src[ADDR_STRLEN], dst[ADDR_STRLEN], key[FLOW_KEY_MAX];
-	const char *agent = gw_agent_for(n, &pkt->dst);
+	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX], key[FLOW_KEY_MAX];
+	const struct fakeip_entry *fake;
 
+	if (gw_hijacks(n, pkt->dport)) {
+		gwdns_from_tun(g->dns, pkt);
+		return;
+	}
+	const char *agent = gw_agent_for(n, &pkt->dst, &fake);
 	if (!agent) {
 		gw_refuse(g, pkt);
 		return;
 	}
 	tun_addr_format(&pkt->src, pkt->sport, src, sizeof(src));
-	tun_addr_format(&pkt->dst, pkt->dport, dst, sizeof(dst));
+	gw_flow_dst(fake, &pkt->dst, pkt->dport, dst, sizeof(dst));
 	node_flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_UDP, src, dst);
 	struct flow *f = flow_find(n, key);
 	if (!f || f->dead) {
@@ -294,7 +325,7 @@ static void gw_expire_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t next;
 	(void)fd, (void)what;
 
-	tun_nat_expire(g->nat, now_ms(), GW_EXPIRE_BUDGET, &next);
+	tun_nat_expire(g->nat, node_now_ms(), GW_EXPIRE_BUDGET, &next);
 }
 
 /* The kernel accepted a NATed connection: its peer's port names the client and destination. */
@@ -305,19 +336,24 @@ static void gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct so
 	struct gw *g = gw_of(n);
 	struct tun_nat_tuple t;
 	struct tun_addr c, d, pseudo;
-	char src[ADDR_STRLEN], dst[ADDR_STRLEN];
+	const struct fakeip_entry *fake;
+	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX];
 	(void)l, (void)salen;
 
 	uint16_t port = tun_addr_from_sockaddr(sa, &pseudo);
-	if (tun_nat_lookup(g->nat, sa->sa_family, port, now_ms(), &t)) {
+	if (tun_nat_lookup(g->nat, sa->sa_family, port, node_now_ms(), &t)) {
 		close(fd); /* no entry: not ours, or expired */
 		return;
 	}
 	tun_addr_set(&c, t.family, t.src);
 	tun_addr_set(&d, t.family, t.dst);
-	const char *agent = gw_agent_for(n, &d);
+	if (gw_hijacks(n, t.dport)) {
+		gwdns_tcp(g->dns, fd);
+		return;
+	}
+	const char *agent = gw_agent_for(n, &d, &fake);
 	tun_addr_format(&c, t.sport, src, sizeof(src));
-	tun_addr_format(&d, t.dport, dst, sizeof(dst));
+	gw_flow_dst(fake, &d, t.dport, dst, sizeof(dst));
 	struct flow *f = agent ? local_open_flow_named(n, FLOW_STREAM,
 					 n->cfg.kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP, src, agent, dst)
 			       : NULL;
@@ -332,6 +368,9 @@ static void gw_dgram_reply(struct node *n, struct flow *f, const uint8_t *payloa
 {
 	struct gw *g = gw_of(n);
 	struct tun_addr src, dst;
+
+	if (g->dns && gwdns_upstream_reply(g->dns, f, payload, len))
+		return;
 	uint16_t sport = tun_addr_from_sockaddr((struct sockaddr *)&f->origin, &src);
 	uint16_t dport = tun_addr_from_sockaddr((struct sockaddr *)&f->peer, &dst);
 
@@ -394,6 +433,90 @@ static int gw_kernel_route(const struct route_prefix *p, enum route_source src, 
 		return err;
 	}
 	return 0;
+}
+
+static void gw_pin_broker(struct node *n, struct gw *g);
+
+static bool prefix_eq(const struct route_prefix *a, const struct route_prefix *b)
+{
+	return a->family == b->family && a->len == b->len &&
+		!memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+}
+
+static int gw_same_prefix(const struct route_prefix *p, enum route_source src, const char *agent,
+	void *arg)
+{
+	(void)src, (void)agent;
+	return prefix_eq(p, arg);
+}
+
+/* Takes prefix p out of our table in the kernel unless a route of ours (any source) still has it. */
+static void gw_kernel_unroute(struct gw *g, const struct route_prefix *p)
+{
+	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex };
+
+	if (route_walk(g->routes, gw_same_prefix, (void *)p))
+		return;
+	r.dst.family = p->family;
+	memcpy(r.dst.addr, p->addr, sizeof(r.dst.addr));
+	r.dst.len = p->len;
+	nl_route_del(g->nl, &r);
+}
+
+struct advertised {
+	const char *agent;
+	struct route_prefix list[STATUS_ROUTES_MAX];
+	int n;
+};
+
+static int gw_collect_advertised(const struct route_prefix *p, enum route_source src,
+	const char *agent, void *arg)
+{
+	struct advertised *a = arg;
+
+	if (src == ROUTE_ADVERTISED && !strcmp(agent, a->agent) && a->n < STATUS_ROUTES_MAX)
+		a->list[a->n++] = *p;
+	return 0;
+}
+
+static bool prefix_listed(const struct route_prefix *p, const struct route_prefix *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (prefix_eq(p, &list[i]))
+			return true;
+	return false;
+}
+
+/* --auto-routes: an agent's status names the subnets it reaches; offline (st NULL), none. */
+static void gw_on_peer(struct node *n, const char *agent, const char *local, const struct status *st)
+{
+	struct gw *g = gw_of(n);
+	struct advertised old = { .agent = agent };
+	char cidr[ROUTE_PREFIX_STRLEN];
+	int n_new = st ? st->n_routes : 0;
+
+	if (!g || !n->cfg.auto_routes || strcmp(local, MQTT_NIL) || !strcmp(agent, MQTT_NIL))
+		return;
+	route_walk(g->routes, gw_collect_advertised, &old);
+	for (int i = 0; i < old.n; i++) {
+		if (prefix_listed(&old.list[i], st ? st->routes : NULL, n_new))
+			continue;
+		route_del(g->routes, &old.list[i], ROUTE_ADVERTISED, agent);
+		gw_kernel_unroute(g, &old.list[i]);
+		route_prefix_format(&old.list[i], cidr, sizeof(cidr));
+		log_info("gateway: %s withdrawn (agent %s %s)", cidr, agent, st ? "stopped advertising it" : "offline");
+	}
+	for (int i = 0; i < n_new; i++) {
+		if (prefix_listed(&st->routes[i], old.list, old.n))
+			continue;
+		route_prefix_format(&st->routes[i], cidr, sizeof(cidr));
+		if (route_add(g->routes, &st->routes[i], ROUTE_ADVERTISED, agent))
+			continue;
+		gw_kernel_route(&st->routes[i], ROUTE_ADVERTISED, agent, g);
+		log_info("gateway: %s routed to agent %s (advertised)", cidr, agent);
+	}
+	if (!g->pinned)
+		gw_pin_broker(n, g);
 }
 
 static void gw_rules(struct gw *g, bool add)
@@ -474,6 +597,20 @@ static int gw_configure_tun(struct node *n, struct gw *g)
 	return 0;
 }
 
+/* --dns: the fake-ip prefixes go into the TUN too. */
+static void gw_pool_routes(struct gw *g)
+{
+	struct route_prefix pool[2] = { { .family = AF_INET, .len = FAKEIP_PREFIX4_LEN },
+		{ .family = AF_INET6, .len = FAKEIP_PREFIX6_LEN } };
+
+	if (!g->dns)
+		return;
+	memcpy(pool[0].addr, fakeip_net4, 4);
+	memcpy(pool[1].addr, fakeip_net6, 16);
+	for (int i = 0; i < 2; i++)
+		gw_kernel_route(&pool[i], ROUTE_CONFIGURED, NULL, g);
+}
+
 /* Puts back what the gateway needs (routes, rules); adding what is there is harmless. */
 static void gw_reapply_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -487,6 +624,7 @@ static void gw_reapply_cb(evutil_socket_t fd, short what, void *arg)
 			log_warnx("gateway: the rule for table %d was gone: put back", GW_TABLE);
 	}
 	route_walk(g->routes, gw_kernel_route, g);
+	gw_pool_routes(g);
 }
 
 static void gw_monitor_cb(const struct nl_event *ev, void *arg)
@@ -544,6 +682,8 @@ static int gw_start(struct node *n)
 		log_warn("gateway: cannot listen on %s", tun_name(g->tun));
 		return -EADDRNOTAVAIL;
 	}
+	if (n->cfg.dns && (err = gwdns_new(n, g->tun, &g->self4, &g->self6, &g->dns)))
+		return err;
 	g->ev_reapply = evtimer_new(n->base, gw_reapply_cb, g);
 	if (!g->ev_reapply || nl_monitor_new(&g->monitor, n->base, gw_monitor_cb, n))
 		log_warnx("gateway: no netlink monitor: routes removed by others stay removed");
@@ -551,6 +691,7 @@ static int gw_start(struct node *n)
 	gw_rules(g, true);
 	if ((err = route_walk(g->routes, gw_kernel_route, g)) < 0)
 		return err;
+	gw_pool_routes(g);
 	g->ev_tun = event_new(n->base, tun_fd(g->tun), EV_READ | EV_PERSIST, gw_tun_cb, n);
 	g->ev_expire = event_new(n->base, -1, EV_PERSIST, gw_expire_cb, g);
 	struct timeval second = { 1, 0 };
@@ -578,6 +719,7 @@ static void gw_stop(struct node *n)
 		if (g->pinned)
 			nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
 	}
+	gwdns_free(g->dns);
 	log_info("gateway: bad packets %lu, fragments %lu, refused (no agent) %lu, tun drops %lu",
 		g->bad_packets, g->fragments, g->no_agent, g->tun_drops);
 	if (g->ev_tun)
@@ -605,4 +747,5 @@ const struct role_ops gateway_role = {
 	.on_data = local_on_data,
 	.on_stop = gw_stop,
 	.dgram_reply = gw_dgram_reply,
+	.on_peer = gw_on_peer,
 };

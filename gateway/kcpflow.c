@@ -26,12 +26,10 @@ static const struct kcp_config kcp_fast_config = {
 	.nocwnd = true,
 };
 
+/* KCP's clock: milliseconds that wrap around (ikcp compares them modulo 2^32). */
 static uint32_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	return (uint32_t)node_now_ms();
 }
 
 static int kcpflow_output(const uint8_t *buf, size_t len, void *arg)

@@ -15,6 +15,16 @@
 #include "roles.h"
 
 #define EXIT_USAGE 2
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+enum long_only_option { /* past every short option's character */
+	OPT_ADVERTISE = 256,
+	OPT_AUTO_ROUTES,
+	OPT_DNS,
+	OPT_DNS_HIJACK,
+	OPT_REMOTE_DOMAIN,
+	OPT_DNS_UPSTREAM,
+};
 
 struct command {
 	const char *name;
@@ -27,7 +37,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "agent", "exit node: opens the flows that arrive on MQTT (like ss-server, v2ray freedom)",
-		"[-m URL] [-t TARGET] [-i ID]", &agent_role, true, "m:t:i:vh" },
+		"[-m URL] [-t TARGET] [-i ID] [--advertise CIDR ...]", &agent_role, true, "m:t:i:vh" },
 	{ "local-port", "forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray dokodemo-door)",
 		"[-m URL] [-l LISTEN] [-t TARGET] [-a AGENT_ID] [-i ID] [-u] [-k]", &local_port_role,
 		false, "m:l:t:a:i:ukvh" },
@@ -35,7 +45,8 @@ static const struct command commands[] = {
 		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [-k]", &local_socks_role,
 		false, "m:l:d:a:i:kvh" },
 	{ "gateway", "TUN gateway: routes subnets into MQTT for every host behind it (like tun2socks)",
-		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] ... [--exclude CIDR ...] [-k]",
+		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] ... [--exclude CIDR ...]\n"
+		"         [--auto-routes] [--dns [--dns-hijack] [--remote-domain SUFFIX=AGENT ...] [--dns-upstream IP]] [-k]",
 		&gateway_role, false, "m:a:i:kvh" },
 };
 
@@ -53,6 +64,12 @@ static const struct option long_options[] = {
 	{ "mtu", required_argument, NULL, 'M' },
 	{ "route", required_argument, NULL, 'R' },
 	{ "exclude", required_argument, NULL, 'X' },
+	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
+	{ "auto-routes", no_argument, NULL, OPT_AUTO_ROUTES },
+	{ "dns", no_argument, NULL, OPT_DNS },
+	{ "dns-hijack", no_argument, NULL, OPT_DNS_HIJACK },
+	{ "remote-domain", required_argument, NULL, OPT_REMOTE_DOMAIN },
+	{ "dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -61,7 +78,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "net4mqtt %s: TCP and UDP over MQTT\n\n"
 		     "Usage: net4mqtt [-v...] COMMAND [OPTIONS]\n\nCommands:\n", N4M_VERSION);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (size_t i = 0; i < N_ELEMS(commands); i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nOptions:\n"
 		     "  -v...          verbose: warn by default, -v info, -vv debug, -vvv trace\n"
@@ -92,11 +109,18 @@ static void command_usage(const struct command *c, FILE *out)
 	if (strchr(c->shortopts, 'k'))
 		fprintf(out, "  -k, --kcp            carry TCP inside KCP: survives lost messages, flow-controlled\n");
 	fprintf(out, "      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n");
+	if (c->is_agent)
+		fprintf(out, "      --advertise CIDR  tell gateways (--auto-routes) this subnet is reachable here\n");
 	if (c->role == &gateway_role)
 		fprintf(out, "      --tun NAME       the TUN device (default n4m0)\n"
 			     "      --mtu N          its MTU (default 1500)\n"
 			     "      --route CIDR[=AGENT]  send this subnet into the TUN, to AGENT (default: -a)\n"
-			     "      --exclude CIDR   never route this part of a routed subnet\n");
+			     "      --exclude CIDR   never route this part of a routed subnet\n"
+			     "      --auto-routes    also route the subnets online agents advertise\n"
+			     "      --dns            answer DNS on the TUN's addresses (198.18.0.1, fdfe:dcba:9876::1)\n"
+			     "      --dns-hijack     ... and every port 53 query routed into the TUN\n"
+			     "      --remote-domain SUFFIX=AGENT  names under SUFFIX are resolved by AGENT\n"
+			     "      --dns-upstream IP[:PORT]  other names: this resolver, through the default agent\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -125,6 +149,45 @@ static int copy_opt(char *dst, size_t len, const char *arg, const char *what)
 		return bad_usage("%s too long", what);
 	strcpy(dst, arg);
 	return 0;
+}
+
+/* --remote-domain SUFFIX=AGENT */
+static int parse_remote_domain(struct node_config *cfg, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct remote_domain *r = &cfg->remote_domains[cfg->n_remote_domains];
+	size_t len = eq ? (size_t)(eq - arg) : 0;
+
+	if (cfg->n_remote_domains >= (int)N_ELEMS(cfg->remote_domains))
+		return bad_usage("too many --remote-domain options (%s)", arg);
+	if (!eq || len == 0 || len >= sizeof(r->suffix) || strlen(eq + 1) >= sizeof(r->agent))
+		return bad_usage("bad --remote-domain %s: want SUFFIX=AGENT", arg);
+	memcpy(r->suffix, arg, len);
+	r->suffix[len] = '\0';
+	strcpy(r->agent, eq + 1);
+	if (!addr_valid_hostname(r->suffix) || !mqtt_level_valid(r->agent))
+		return bad_usage("bad --remote-domain %s: want SUFFIX=AGENT", arg);
+	cfg->n_remote_domains++;
+	return 0;
+}
+
+/* --dns-upstream IP or IP:PORT ([IPv6]:PORT), kept as IP:PORT */
+static int parse_dns_upstream(struct node_config *cfg, const char *arg)
+{
+	char with_port[80];
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (strlen(arg) > 64)
+		return bad_usage("bad --dns-upstream %s: want IP or IP:PORT", arg);
+	if (addr_parse(arg, &ss, &len)) {
+		snprintf(with_port, sizeof(with_port), strchr(arg, ':') ? "[%s]:53" : "%s:53", arg);
+		if (addr_parse(with_port, &ss, &len))
+			return bad_usage("bad --dns-upstream %s: want IP or IP:PORT", arg);
+	}
+	return addr_format((struct sockaddr *)&ss, cfg->dns_upstream, sizeof(cfg->dns_upstream))
+		? bad_usage("bad --dns-upstream %s", arg)
+		: 0;
 }
 
 static int parse_option(const struct command *c, struct node_config *cfg, int opt,
@@ -172,15 +235,35 @@ static int parse_option(const struct command *c, struct node_config *cfg, int op
 		return 0;
 	}
 	case 'R':
-		if (cfg->n_routes >= (int)(sizeof(cfg->routes) / sizeof(cfg->routes[0])))
+		if (cfg->n_routes >= (int)N_ELEMS(cfg->routes))
 			return bad_usage("too many --route options (%s)", arg);
 		cfg->routes[cfg->n_routes++] = arg;
 		return 0;
 	case 'X':
-		if (cfg->n_excludes >= (int)(sizeof(cfg->excludes) / sizeof(cfg->excludes[0])))
+		if (cfg->n_excludes >= (int)N_ELEMS(cfg->excludes))
 			return bad_usage("too many --exclude options (%s)", arg);
 		cfg->excludes[cfg->n_excludes++] = arg;
 		return 0;
+	case OPT_ADVERTISE:
+		if (cfg->n_advertise >= (int)N_ELEMS(cfg->advertise))
+			return bad_usage("too many --advertise options (%s)", arg);
+		if (route_prefix_parse(arg, &cfg->advertise[cfg->n_advertise], NULL))
+			return bad_usage("bad --advertise %s: want CIDR", arg);
+		cfg->n_advertise++;
+		return 0;
+	case OPT_AUTO_ROUTES:
+		cfg->auto_routes = true;
+		return 0;
+	case OPT_DNS:
+		cfg->dns = true;
+		return 0;
+	case OPT_DNS_HIJACK:
+		cfg->dns_hijack = true;
+		return 0;
+	case OPT_REMOTE_DOMAIN:
+		return parse_remote_domain(cfg, arg);
+	case OPT_DNS_UPSTREAM:
+		return parse_dns_upstream(cfg, arg);
 	case 'h':
 		command_usage(c, stdout);
 		exit(0);
@@ -213,8 +296,12 @@ static int check_config(const struct command *c, struct node_config *cfg)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (files[i][0] && access(files[i], R_OK))
 			return bad_usage("cannot read %s from the MQTT URL", files[i]);
-	if (c->role == &gateway_role && cfg->n_routes == 0)
-		return bad_usage("%s", "gateway: give at least one --route CIDR[=AGENT]");
+	if (c->role == &gateway_role && cfg->n_routes == 0 && !cfg->auto_routes)
+		return bad_usage("%s", "gateway: give at least one --route CIDR[=AGENT], or --auto-routes");
+	if ((cfg->dns_hijack || cfg->n_remote_domains || cfg->dns_upstream[0]) && !cfg->dns)
+		return bad_usage("%s", "--dns-hijack, --remote-domain and --dns-upstream go with --dns");
+	if (cfg->dns_upstream[0] && !strcmp(cfg->agent_id, MQTT_NIL))
+		return bad_usage("%s", "--dns-upstream needs a default agent (-a) to reach it through");
 	if (!c->is_agent && c->role != &gateway_role) {
 		struct sockaddr_storage ss;
 		socklen_t len;
@@ -223,6 +310,45 @@ static int check_config(const struct command *c, struct node_config *cfg)
 				cfg->listen);
 	}
 	return 0;
+}
+
+static bool option_allowed(const struct command *c, int opt)
+{
+	switch (opt) {
+	case 'U':
+	case 'h':
+	case '?':
+		return true;
+	case OPT_ADVERTISE:
+		return c->is_agent;
+	case 'T':
+	case 'M':
+	case 'R':
+	case 'X':
+	case OPT_AUTO_ROUTES:
+	case OPT_DNS:
+	case OPT_DNS_HIJACK:
+	case OPT_REMOTE_DOMAIN:
+	case OPT_DNS_UPSTREAM:
+		return c->role == &gateway_role;
+	default:
+		return opt < 256 && strchr(c->shortopts, opt);
+	}
+}
+
+/* "--long" (or "-c" for a short-only option), for messages: argv[optind - 1] may be its argument. */
+static const char *option_name(int opt)
+{
+	static char name[40];
+
+	for (const struct option *o = long_options; o->name; o++) {
+		if (o->val == opt) {
+			snprintf(name, sizeof(name), "--%s", o->name);
+			return name;
+		}
+	}
+	snprintf(name, sizeof(name), "-%c", opt);
+	return name;
 }
 
 static int parse_command(const struct command *c, int argc, char **argv, struct node_config *cfg,
@@ -234,10 +360,8 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 	config_defaults(cfg);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, c->shortopts, long_options, NULL)) != -1) {
-		bool gateway_opt = strchr("TMRX", opt) != NULL;
-		if ((gateway_opt && c->role != &gateway_role) ||
-			(!gateway_opt && opt != 'U' && opt != 'h' && opt != '?' && !strchr(c->shortopts, opt)))
-			return bad_usage("option not valid for this command: %s", argv[optind - 1]);
+		if (!option_allowed(c, opt))
+			return bad_usage("option not valid for this command: %s", option_name(opt));
 		if ((err = parse_option(c, cfg, opt, optarg, &url, verbose)))
 			return err;
 	}
@@ -342,7 +466,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+	for (size_t k = 0; k < N_ELEMS(commands); k++) {
 		const struct command *c = &commands[k];
 		if (strcmp(argv[i], c->name))
 			continue;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "flow.h"
 #include "log.h"
@@ -36,6 +37,14 @@ static struct peer *peer_get(struct node *n, const char *agent, const char *loca
 
 	snprintf(key, sizeof(key), "%s/%s", agent, local);
 	return map_get(n->peers, key);
+}
+
+uint64_t node_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 bool node_peer_online(struct node *n, const char *agent, const char *local)
@@ -76,9 +85,10 @@ int node_publish(struct node *n, const char *topic, const void *payload, size_t 
 
 static void node_publish_status(struct node *n, bool online)
 {
-	char buf[512];
+	char buf[STATUS_JSON_MAX];
 	const char *id = n->is_agent ? n->cfg.agent_id : n->cfg.local_id;
-	int len = online ? status_build(buf, sizeof(buf), n->role->name, id)
+	int len = online ? status_build(buf, sizeof(buf), n->role->name, id, n->cfg.advertise,
+				   n->cfg.n_advertise)
 			 : (int)strlen(strcpy(buf, STATUS_WILL));
 
 	if (len > 0)
@@ -142,6 +152,8 @@ static void node_on_status(struct node *n, const struct mqtt_topic *t, const voi
 			map_del(n->peers, peer->key);
 			free(peer);
 			peer_went_offline(n, t);
+			if (n->role->on_peer)
+				n->role->on_peer(n, t->agent, t->local, NULL);
 		}
 		return;
 	}
@@ -156,8 +168,10 @@ static void node_on_status(struct node *n, const struct mqtt_topic *t, const voi
 		}
 	}
 	peer->st = st;
-	log_info("peer %s online (role %s, max_packet %d)", peer->key, st.role[0] ? st.role : "?",
-		st.max_packet);
+	log_info("peer %s online (role %s, max_packet %d, %d routes)", peer->key,
+		st.role[0] ? st.role : "?", st.max_packet, st.n_routes);
+	if (n->role->on_peer)
+		n->role->on_peer(n, t->agent, t->local, &st);
 }
 
 static void node_on_message(void *arg, const char *topic, const void *payload, size_t len)

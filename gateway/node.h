@@ -9,6 +9,7 @@
 
 #include "mqtt/topic.h"
 #include "mqtt/url.h"
+#include "route.h"
 
 struct event_base;
 struct evdns_base;
@@ -16,6 +17,7 @@ struct mqtt_client;
 struct map;
 struct flow;
 struct node;
+struct status;
 
 #define NODE_ID_MAX 128
 #define FLOW_KEY_MAX (MQTT_LEVEL_MAX * 4 + 16)
@@ -29,6 +31,8 @@ struct role_ops {
 	void (*on_stop)(struct node *n);
 	/* gateway: a datagram from MQTT for a FLOW_DGRAM_TUN flow */
 	void (*dgram_reply)(struct node *n, struct flow *f, const uint8_t *payload, size_t len);
+	/* a peer's status arrived (st) or it went offline (st NULL) */
+	void (*on_peer)(struct node *n, const char *agent, const char *local, const struct status *st);
 };
 
 struct node_stats {
@@ -54,6 +58,18 @@ struct node_config {
 	int n_routes;
 	const char *excludes[64];
 	int n_excludes;
+	bool auto_routes; /* install the subnets online agents advertise */
+	/* agent: --advertise, in its status */
+	struct route_prefix advertise[64];
+	int n_advertise;
+	/* gateway DNS */
+	bool dns, dns_hijack;
+	struct remote_domain {
+		char suffix[256]; /* names under it ... */
+		char agent[NODE_ID_MAX]; /* ... are resolved by this agent */
+	} remote_domains[16];
+	int n_remote_domains;
+	char dns_upstream[64]; /* IP:PORT the default agent forwards other names to; "" none */
 };
 
 TAILQ_HEAD(flow_list, flow);
@@ -93,6 +109,9 @@ size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_l
 /* The flow key names one flow: "AGENT/LOCAL/PROTO/SRC/DST". */
 int node_flow_key(char *buf, size_t len, const char *agent, const char *local,
 	enum mqtt_proto proto, const char *src, const char *dst);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t node_now_ms(void);
 
 /* Has this peer published an online status (and not gone offline since)? */
 bool node_peer_online(struct node *n, const char *agent, const char *local);

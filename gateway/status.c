@@ -7,13 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-int status_build(char *buf, size_t len, const char *role, const char *id)
+int status_build(char *buf, size_t len, const char *role, const char *id,
+	const struct route_prefix *routes, int n_routes)
 {
+	size_t used;
 	int n = snprintf(buf, len,
-		"{\"online\":true,\"id\":\"%s\",\"role\":\"%s\",\"version\":\"%s\",\"max_packet\":%d}",
+		"{\"online\":true,\"id\":\"%s\",\"role\":\"%s\",\"version\":\"%s\",\"max_packet\":%d",
 		id, role, N4M_VERSION, STATUS_MAX_PACKET);
 
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	used = (size_t)n;
+	for (int i = 0; i < n_routes; i++) {
+		char cidr[ROUTE_PREFIX_STRLEN];
+		if (route_prefix_format(&routes[i], cidr, sizeof(cidr)))
+			return -EINVAL;
+		n = snprintf(buf + used, len - used, "%s\"%s\"", i ? "," : ",\"routes\":[", cidr);
+		if (n < 0 || (size_t)n >= len - used)
+			return -ENAMETOOLONG;
+		used += (size_t)n;
+	}
+	n = snprintf(buf + used, len - used, "%s}", n_routes ? "]" : "");
+	if (n < 0 || (size_t)n >= len - used)
+		return -ENAMETOOLONG;
+	return (int)(used + (size_t)n);
 }
 
 /* Finds "key": in a flat JSON object and returns where its value starts. A
@@ -38,9 +55,33 @@ static const char *json_value(const char *json, const char *key)
 	return NULL;
 }
 
+/* "routes":["10.20.0.0/16","fd20::/64"]: the well-formed prefixes, up to STATUS_ROUTES_MAX. */
+static void parse_routes(const char *v, struct status *st)
+{
+	if (*v++ != '[')
+		return;
+	while (st->n_routes < STATUS_ROUTES_MAX) {
+		while (isspace((unsigned char)*v) || *v == ',')
+			v++;
+		if (*v != '"')
+			return;
+		size_t n = strcspn(v + 1, "\"");
+		char cidr[ROUTE_PREFIX_STRLEN];
+		if (v[1 + n] != '"')
+			return;
+		if (n < sizeof(cidr)) {
+			memcpy(cidr, v + 1, n);
+			cidr[n] = '\0';
+			if (!route_prefix_parse(cidr, &st->routes[st->n_routes], NULL))
+				st->n_routes++;
+		}
+		v += n + 2;
+	}
+}
+
 void status_parse(const void *payload, size_t len, struct status *st)
 {
-	char json[4096];
+	char json[STATUS_JSON_MAX];
 	const char *v;
 
 	memset(st, 0, sizeof(*st));
@@ -58,6 +99,8 @@ void status_parse(const void *payload, size_t len, struct status *st)
 		if (n >= 1024 && n <= (16l << 20))
 			st->max_packet = (int)n;
 	}
+	if ((v = json_value(json, "routes")))
+		parse_routes(v, st);
 	if ((v = json_value(json, "role")) && *v == '"') {
 		size_t n = strcspn(v + 1, "\"");
 		if (n < sizeof(st->role) && v[1 + n] == '"')

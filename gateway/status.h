@@ -5,17 +5,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "route.h"
+
 #define STATUS_WILL "{}"
 #define STATUS_MAX_PACKET 65536 /* what our peers accept in one publish */
 #define STATUS_COMPAT_PACKET 10240 /* what a net4mqtt (rumqttc) peer accepts */
+#define STATUS_ROUTES_MAX 64	   /* subnets an agent advertises */
+#define STATUS_JSON_MAX 8192	   /* the longest status we build or read */
 
 struct status {
 	bool online;
 	char role[32];
 	int max_packet; /* 0: not said, a net4mqtt peer */
+	int n_routes;	/* "routes": the subnets an agent reaches (well-formed ones only) */
+	struct route_prefix routes[STATUS_ROUTES_MAX];
 };
 
-int status_build(char *buf, size_t len, const char *role, const char *id);
+/* The online status; routes (n_routes of them, may be 0) become "routes":[...].
+ * Returns its length or -ENAMETOOLONG. */
+int status_build(char *buf, size_t len, const char *role, const char *id,
+	const struct route_prefix *routes, int n_routes);
 /* Parses what a peer published; never fails: unknown payloads are online
  * (liveman treats > 5 bytes as online) without capabilities. */
 void status_parse(const void *payload, size_t len, struct status *st);

@@ -32,6 +32,8 @@ The gateway is running (namespaces $GW_LAN, $GW_GW, $GW_FAR). From the LAN host,
 which only knows its default route via 192.168.77.1:
 
   ip netns exec $GW_LAN curl http://10.20.0.2/
+  ip netns exec $GW_LAN curl http://site-b.net4mqtt.local/   # by name: the gateway's DNS (fake-ip)
+  ip netns exec $GW_LAN dig @198.18.0.1 site-b.net4mqtt.local
   ip netns exec $GW_GW ip route show table 1883             # what the gateway routes
   ip netns exec $GW_GW mosquitto_sub -t 'net4mqtt/#' -v     # the flows on MQTT
 

@@ -1,13 +1,16 @@
 # The gateway's namespaces, for make run (as root) and make bench. Source after lib.sh:
 #   gw_topology_up N4M_BIN  -> GW_LAN GW_GW GW_FAR (namespace names), GW_URL (broker, from GW_GW)
 #   lan (192.168.77.2, default via the gateway) -> gw (TUN, mosquitto) -> far (agent
-#   "site-b", and 10.20.0.2 on its loopback, the server network)
+#   "site-b", and 10.20.0.2 on its loopback, the server network); the gateway
+#   answers DNS on 198.18.0.1, the LAN host's resolver (site-b.net4mqtt.local)
 # gw_topology_down removes the namespaces (lib.sh's cleanup stops the processes).
 
 gw_topology_down() {
 	local ns
 	for ns in "${GW_LAN:-}" "${GW_GW:-}" "${GW_FAR:-}"; do
-		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+		[ -n "$ns" ] || continue
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/$ns"
 	done
 	return 0
 }
@@ -24,6 +27,7 @@ gw_topology_up() { # N4M_BIN
 	ip -n "$GW_LAN" addr add 192.168.77.2/24 dev lan0
 	ip -n "$GW_LAN" link set lan0 up
 	ip -n "$GW_LAN" route add default via 192.168.77.1
+	mkdir -p "/etc/netns/$GW_LAN" && echo "nameserver 198.18.0.1" >"/etc/netns/$GW_LAN/resolv.conf"
 	ip -n "$GW_GW" addr add 192.168.77.1/24 dev lan$s
 	ip -n "$GW_GW" link set lan$s up
 	ip -n "$GW_GW" addr add 10.77.0.1/30 dev far$s
@@ -47,7 +51,7 @@ gw_topology_up() { # N4M_BIN
 		-t "${GW_AGENT_TARGET:-10.20.0.2:80}" >"$TEST_TMP/gw-agent.log" 2>&1 &
 	bg_track $!
 	ip netns exec "$GW_GW" "$n4m" -v gateway -m "$GW_URL" -i gw -a site-b \
-		--route 10.20.0.0/24 >"$TEST_TMP/gw-gateway.log" 2>&1 &
+		--route 10.20.0.0/24 --dns >"$TEST_TMP/gw-gateway.log" 2>&1 &
 	GW_GATEWAY_PID=$!
 	bg_track $!
 	wait_for 15 grep -q 'peer site-b/- online' "$TEST_TMP/gw-gateway.log"

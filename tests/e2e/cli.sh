@@ -66,6 +66,28 @@ done
 run badtarget agent -t "no-port-here"
 check "agent -t without a port exits 2 (rc $RC): $(first_err badtarget)" test "$RC" -eq 2
 
+# Options of the gateway's DNS and advertised routes: wrong values or wrong commands exit 2.
+i=0
+for args in "agent --advertise 10.0.0.0/33" "agent --advertise nonsense" "local-port --advertise 10.0.0.0/8" \
+	"local-socks --dns" "agent --auto-routes" "gateway --route 10.0.0.0/8 --dns-upstream 10.0.0.53" \
+	"gateway --route 10.0.0.0/8 --dns-hijack" "gateway --route 10.0.0.0/8 --remote-domain a.b=x" \
+	"gateway --dns" "gateway --auto-routes --dns --remote-domain example.internal" \
+	"gateway --auto-routes --dns --remote-domain bad/name=a" "gateway --auto-routes --dns --dns-upstream 10.0.0.300" \
+	"gateway --auto-routes --dns --dns-upstream 10.0.0.53"; do
+	i=$((i + 1))
+	# shellcheck disable=SC2086 # words on purpose
+	run "badopt$i" $args
+	check "net4mqtt $args exits 2 (rc $RC): $(first_err "badopt$i")" \
+		bash -c "[ $RC -eq 2 ] && [ $(err_lines "badopt$i") -eq 1 ]"
+	[[ $args == "local-port --advertise"* ]] &&
+		check "... naming the option, not its argument" grep -q -- "--advertise" "$TEST_TMP/badopt$i.err"
+done
+run help-agent-adv agent -h
+check "agent -h documents --advertise" grep -q -- '--advertise CIDR' "$TEST_TMP/help-agent-adv.out"
+run help-gw gateway -h
+check "gateway -h documents --auto-routes and --dns" \
+	bash -c "grep -q -- '--auto-routes' '$TEST_TMP/help-gw.out' && grep -q -- '--dns-upstream' '$TEST_TMP/help-gw.out'"
+
 # Listening on a port already in use (TCP and UDP): a non-zero exit, a clear message.
 start_broker || { fail "mosquitto starts"; exit 1; }
 BUSY=$(free_port)

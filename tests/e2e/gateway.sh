@@ -24,6 +24,7 @@
 # bash tests/e2e/gateway.sh --self-test: only the topology (no gateway needed).
 set -u
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../netns-lib.sh"
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 1000 connections at once
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/gwtool.py
 SELF_TEST=0
@@ -59,14 +60,6 @@ fi
 
 T0=$SECONDS
 info() { echo "info: $* [$((SECONDS - T0)) s]"; }
-# veth NS_A NAME_A NS_B NAME_B: a pair between two namespaces, both ends up.
-veth() {
-	ip link add "$2$S" netns "$1" type veth peer name "$4$S" netns "$3" &&
-		ip -n "$1" link set "$2$S" up && ip -n "$3" link set "$4$S" up
-}
-addr() { ip -n "$1" addr add "$3" dev "$2$S"; }
-addr6() { ip -n "$1" -6 addr add "$3" dev "$2$S" nodad; }
-sysctl_ns() { ip netns exec "$1" sysctl -qw "$2"; }
 
 topology() {
 	local ns
@@ -99,34 +92,6 @@ topology() {
 	ip -n "$NS_SRV2" route add default via 10.30.0.1
 }
 
-# bg_ns NS NAME command...: runs a command inside NS in the background, output in
-# $TEST_TMP/NAME.log; its pid (ip netns exec execs it) in NAME_PID.
-bg_ns() {
-	local ns=$1 name=$2
-	shift 2
-	ip netns exec "$ns" "$@" >"$TEST_TMP/$name.log" 2>&1 &
-	local pid=$!
-	bg_track "$pid"
-	printf -v "${name//-/_}_PID" '%s' "$pid"
-}
-n4m_ns() { local ns=$1 name=$2; shift 2; bg_ns "$ns" "$name" "$N4M" -vv "$@"; }
-ns_tcp_listening() { ip netns exec "$1" ss -Htln "sport = :$2" | grep -q .; }
-ns_udp_bound() { ip netns exec "$1" ss -Huln "sport = :$2" | grep -q .; }
-# ns_status NS URL: a retained or live status at URL (from inside NS) says online; 10 s.
-ns_status() {
-	local deadline=$((SECONDS + 10))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		timeout -k 1 3 ip netns exec "$1" mosquitto_sub -L "$2" -C 1 -W 2 2>/dev/null |
-			grep -q '"online":true' && return 0
-	done
-	return 1
-}
-# has TEXT command...: the command's output contains TEXT (a fixed string).
-has() {
-	local text=$1
-	shift
-	"$@" 2>&1 | grep -qF -- "$text"
-}
 lan() { ip netns exec "$NS_LAN" "$@"; }
 
 # 1. The topology, and that the lan reaches nothing behind the agents without the gateway.

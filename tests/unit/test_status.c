@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gateway/status.h"
@@ -17,7 +18,7 @@ static void test_build(void **state)
 	char buf[512];
 
 	(void)state;
-	int n = status_build(buf, sizeof(buf), "agent", "agent-a");
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", NULL, 0);
 	assert_true(n > 0);
 	assert_int_equal(n, strlen(buf));
 	assert_int_equal(buf[0], '{');
@@ -28,7 +29,7 @@ static void test_build(void **state)
 	assert_non_null(strstr(buf, "\"id\":\"agent-a\""));
 	assert_non_null(strstr(buf, "\"version\":\"" N4M_VERSION "\""));
 
-	n = status_build(buf, sizeof(buf), "local-socks", "l1");
+	n = status_build(buf, sizeof(buf), "local-socks", "l1", NULL, 0);
 	assert_true(n > 0);
 	assert_non_null(strstr(buf, "\"role\":\"local-socks\""));
 	assert_non_null(strstr(buf, "\"id\":\"l1\""));
@@ -39,11 +40,11 @@ static void test_build_too_small(void **state)
 	char buf[512];
 
 	(void)state;
-	int n = status_build(buf, sizeof(buf), "agent", "agent-a");
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", NULL, 0);
 	assert_true(n > 0);
-	assert_int_equal(status_build(buf, (size_t)n, "agent", "agent-a"), -ENAMETOOLONG);
-	assert_int_equal(status_build(buf, 8, "agent", "agent-a"), -ENAMETOOLONG);
-	assert_int_equal(status_build(buf, (size_t)n + 1, "agent", "agent-a"), n);
+	assert_int_equal(status_build(buf, (size_t)n, "agent", "agent-a", NULL, 0), -ENAMETOOLONG);
+	assert_int_equal(status_build(buf, 8, "agent", "agent-a", NULL, 0), -ENAMETOOLONG);
+	assert_int_equal(status_build(buf, (size_t)n + 1, "agent", "agent-a", NULL, 0), n);
 }
 
 /* What our own peers publish must read back as online, with their capabilities. */
@@ -53,7 +54,7 @@ static void test_parse_own(void **state)
 	struct status st;
 
 	(void)state;
-	int n = status_build(buf, sizeof(buf), "agent", "agent-a");
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", NULL, 0);
 	assert_true(n > 0);
 	memset(&st, 0x55, sizeof(st));
 	status_parse(buf, (size_t)n, &st);
@@ -71,7 +72,7 @@ static void test_parse_id_named_like_a_key(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < N_ELEMS(ids); i++) {
-		int n = status_build(buf, sizeof(buf), "gateway", ids[i]);
+		int n = status_build(buf, sizeof(buf), "gateway", ids[i], NULL, 0);
 		assert_true(n > 0);
 		status_parse(buf, (size_t)n, &st);
 		if (!st.online || st.max_packet != STATUS_MAX_PACKET || strcmp(st.role, "gateway"))
@@ -175,6 +176,66 @@ static void test_parse_odd_payloads(void **state)
 	assert_true(st.online);
 }
 
+/* An agent's advertised subnets go out as "routes" and come back as prefixes. */
+static void test_routes_roundtrip(void **state)
+{
+	struct route_prefix in[STATUS_ROUTES_MAX];
+	char buf[STATUS_JSON_MAX], want[ROUTE_PREFIX_STRLEN], got[ROUTE_PREFIX_STRLEN];
+	struct status st;
+
+	(void)state;
+	for (int i = 0; i < STATUS_ROUTES_MAX; i++) {
+		char cidr[ROUTE_PREFIX_STRLEN];
+		if (i % 2)
+			snprintf(cidr, sizeof(cidr), "10.%d.0.0/16", i);
+		else
+			snprintf(cidr, sizeof(cidr), "fd%02x:1234::/64", i);
+		assert_int_equal(route_prefix_parse(cidr, &in[i], NULL), 0);
+	}
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", in, 2);
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, ",\"routes\":[\"fd00:1234::/64\",\"10.1.0.0/16\"]}"));
+	n = status_build(buf, sizeof(buf), "agent", "agent-a", in, STATUS_ROUTES_MAX);
+	assert_true(n > 0);
+	status_parse(buf, (size_t)n, &st);
+	assert_true(st.online);
+	assert_int_equal(st.max_packet, STATUS_MAX_PACKET);
+	assert_int_equal(st.n_routes, STATUS_ROUTES_MAX);
+	for (int i = 0; i < STATUS_ROUTES_MAX; i++) {
+		route_prefix_format(&in[i], want, sizeof(want));
+		route_prefix_format(&st.routes[i], got, sizeof(got));
+		assert_string_equal(got, want);
+	}
+	/* a buffer one short of the whole status is refused */
+	assert_int_equal(status_build(buf, (size_t)n, "agent", "agent-a", in, STATUS_ROUTES_MAX),
+		-ENAMETOOLONG);
+}
+
+/* Malformed entries are skipped, the rest kept; junk never overruns. */
+static void test_routes_malformed(void **state)
+{
+	static const struct {
+		const char *json;
+		int n_routes;
+	} cases[] = {
+		{ "{\"online\":true,\"routes\":[\"10.0.0.0/8\", \"bogus\" ,\"fd00::/8\"]}", 2 },
+		{ "{\"online\":true,\"routes\":[\"10.0.0.0/33\"]}", 0 },
+		{ "{\"online\":true,\"routes\":\"10.0.0.0/8\"}", 0 },
+		{ "{\"online\":true,\"routes\":[\"10.0.0.0/8", 0 },
+		{ "{\"online\":true,\"routes\":[10, \"10.0.0.0/8\"]}", 0 },
+		{ "{\"online\":true,\"routes\":[]}", 0 },
+		{ "{\"online\":true,\"routes\":[\"192.168.1.7\"]}", 1 },
+	};
+	struct status st;
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(cases); i++) {
+		status_parse(cases[i].json, strlen(cases[i].json), &st);
+		if (st.n_routes != cases[i].n_routes)
+			fail_msg("%s: %d routes", cases[i].json, st.n_routes);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +245,8 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_id_named_like_a_key),
 		cmocka_unit_test(test_parse_odd_payloads),
+		cmocka_unit_test(test_routes_roundtrip),
+		cmocka_unit_test(test_routes_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

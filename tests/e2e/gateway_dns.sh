@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # the NAME_PID variables are set by n4m_ns
+# Names through the gateway (--dns) and routes agents advertise (--auto-routes),
+# end to end in network namespaces of their own:
+#
+#   lan 192.168.77.2 ── gw 192.168.77.1 ── 10.77.0.1 ─ 10.77.0.2 agent "site"
+#   (resolv.conf:        (mosquitto, gateway            10.20.0.2:8080 its default target
+#    198.18.0.1)          --dns --auto-routes,          10.20.0.3:80   web.example.internal
+#                         no --route)                   10.53.0.53     its resolver (dnstool)
+#
+# gw has no route to 10.20/10.53 and cannot resolve web.example.internal; only
+# the agent's namespace can. Checks: the advertised subnet is routed (and
+# reachable) with no --route, and withdrawn when the agent stops; A and AAAA
+# answers for site.net4mqtt.local from the pool, stable, short TTL; curl by
+# that name reaches the agent's default target; curl http://web.example.internal/
+# (--remote-domain) reaches a server only the agent can resolve, the agent
+# resolving it; an ordinary name goes to the resolver through the agent;
+# --dns-hijack answers port 53 in a routed subnet, over UDP and TCP; deeper
+# names get NXDOMAIN; malformed queries get FORMERR or nothing, and the
+# gateway keeps answering.
+set -u
+source "$(dirname "$0")/../lib.sh"
+S=$$
+source "$(dirname "$0")/../netns-lib.sh"
+DNSTOOL=$(cd "$(dirname "$0")" && pwd)/helpers/dnstool.py
+
+PREFIX=e2e/gwdns
+GWID=gwd-$S
+AGENT=site$S
+NS_LAN=n4m-dns-lan-$S NS_GW=n4m-dns-gw-$S NS_AG=n4m-dns-ag-$S
+ALL_NS=("$NS_LAN" "$NS_GW" "$NS_AG")
+FAKE4='^198\.19\.[0-9]+\.[0-9]+$'
+FAKE6='^fdfe:dcba:9876:1::[0-9a-f]+$'
+
+dns_cleanup() {
+	cleanup
+	local ns
+	for ns in "${ALL_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/$ns"
+	done
+}
+trap dns_cleanup EXIT
+
+if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
+	skip "gateway_dns: network namespaces need root"
+	exit 0
+fi
+
+topology() {
+	local ns
+	for ns in "${ALL_NS[@]}"; do
+		[ "$ns" = "$NS_LAN" ] || ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up || return 1
+		sysctl_ns "$ns" net.ipv6.conf.all.accept_ra=0
+	done
+	veth "$NS_LAN" l "$NS_GW" gl || return 1
+	addr "$NS_LAN" l 192.168.77.2/24 && addr6 "$NS_LAN" l fd77::2/64 || return 1
+	addr "$NS_GW" gl 192.168.77.1/24 && addr6 "$NS_GW" gl fd77::1/64 || return 1
+	ip -n "$NS_LAN" route add default via 192.168.77.1 || return 1
+	ip -n "$NS_LAN" -6 route add default via fd77::1 || return 1
+	sysctl_ns "$NS_GW" net.ipv4.ip_forward=1 && sysctl_ns "$NS_GW" net.ipv6.conf.all.forwarding=1 || return 1
+	veth "$NS_GW" ga "$NS_AG" ag || return 1
+	addr "$NS_GW" ga 10.77.0.1/30 && addr "$NS_AG" ag 10.77.0.2/30 || return 1
+	local a
+	for a in 10.20.0.2/32 10.20.0.3/32 10.53.0.53/32; do
+		ip -n "$NS_AG" addr add "$a" dev lo || return 1
+	done
+	# ip netns exec bind-mounts /etc/netns/NS/* over /etc
+	mkdir -p "/etc/netns/$NS_LAN" "/etc/netns/$NS_AG" &&
+		echo "nameserver 198.18.0.1" >"/etc/netns/$NS_LAN/resolv.conf" &&
+		echo "nameserver 10.53.0.53" >"/etc/netns/$NS_AG/resolv.conf"
+}
+lan() { ip netns exec "$NS_LAN" "$@"; }
+# dig_short NS ARGS...: the answer section, one record per line
+dig_short() { local ns=$1; shift; timeout 15 ip netns exec "$ns" dig +short +time=2 +tries=2 "$@" 2>&1; }
+rcode_of() { local ns=$1; shift; timeout 15 ip netns exec "$ns" dig +time=2 +tries=2 "$@" 2>&1 | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+
+need "three namespaces, veth pairs, addresses, resolv.conf per namespace" topology
+
+mkdir -p "$TEST_TMP/www-default" "$TEST_TMP/www-web"
+echo "the agent's default target" >"$TEST_TMP/www-default/index.html"
+echo "web.example.internal, resolved behind the agent" >"$TEST_TMP/www-web/index.html"
+(cd "$TEST_TMP/www-default" && exec ip netns exec "$NS_AG" "$PY" -m http.server --bind 10.20.0.2 8080) \
+	>"$TEST_TMP/http1.log" 2>&1 &
+bg_track $!
+(cd "$TEST_TMP/www-web" && exec ip netns exec "$NS_AG" "$PY" -m http.server --bind 10.20.0.3 80) \
+	>"$TEST_TMP/http2.log" 2>&1 &
+bg_track $!
+bg_ns "$NS_AG" resolver "$PY" "$DNSTOOL" serve 10.53.0.53 53 web.example.internal=10.20.0.3 \
+	www.ordinary.test=10.99.0.1
+printf 'listener 1883 10.77.0.1\nlistener 1883 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n' \
+	>"$TEST_TMP/m.conf"
+GLIBC_TUNABLES=$BROKER_MALLOC bg_ns "$NS_GW" mosquitto mosquitto -c "$TEST_TMP/m.conf"
+need "servers, resolver and broker listen" wait_for 10 bash -c \
+	"ip netns exec $NS_AG ss -Htln 'sport = :8080 or sport = :80' | grep -c . | grep -qx 2 &&
+	 ip netns exec $NS_AG ss -Huln 'sport = :53' | grep -q . &&
+	 ip netns exec $NS_GW ss -Htln 'sport = :1883' | grep -q ."
+check "the gateway's namespace cannot resolve web.example.internal by itself" \
+	bash -c "! ip netns exec $NS_GW getent hosts web.example.internal"
+
+n4m_ns "$NS_AG" agent agent -m "mqtt://10.77.0.1:1883/$PREFIX" -i "$AGENT" -t 10.20.0.2:8080 \
+	--advertise 10.20.0.0/24
+n4m_ns "$NS_GW" gateway gateway -m "mqtt://127.0.0.1:1883/$PREFIX" -i "$GWID" -a "$AGENT" \
+	--auto-routes --dns --dns-hijack --remote-domain "example.internal=$AGENT" \
+	--dns-upstream 10.53.0.53
+need "the gateway sees the agent online" wait_for 15 grep -q "peer $AGENT/- online" "$TEST_TMP/gateway.log"
+need "the gateway listens for DNS on 198.18.0.1:53" wait_for 10 bash -c \
+	"ip netns exec $NS_GW ss -Huln 'sport = :53' | grep -q 198.18.0.1"
+
+# 1. Advertised routes
+check "the agent's status advertises 10.20.0.0/24" has '"routes":["10.20.0.0/24"]' \
+	timeout 5 ip netns exec "$NS_GW" mosquitto_sub -L "mqtt://127.0.0.1:1883/$PREFIX/$AGENT/-/v/-" -C 1 -W 3
+check "--auto-routes installed 10.20.0.0/24 into the TUN (no --route given)" \
+	wait_for 10 has "10.20.0.0/24 dev n4m0" ip -n "$NS_GW" route show table 1883
+body=$(lan curl -s -m 10 http://10.20.0.2:8080/)
+check "lan: curl http://10.20.0.2:8080/ over the advertised route (got '$body')" \
+	test "$body" = "the agent's default target"
+
+# 2. The agents' domain
+a1=$(dig_short "$NS_LAN" @198.18.0.1 "$AGENT.net4mqtt.local" A)
+a2=$(dig_short "$NS_LAN" @198.18.0.1 "$AGENT.NET4MQTT.local" A)
+aaaa=$(dig_short "$NS_LAN" @198.18.0.1 "$AGENT.net4mqtt.local" AAAA)
+check "A $AGENT.net4mqtt.local is a pool address ($a1)" bash -c "[[ '$a1' =~ $FAKE4 ]]"
+check "asked again (other case), the same address ($a2)" test "$a1" = "$a2"
+check "AAAA is a pool address ($aaaa)" bash -c "[[ '$aaaa' =~ $FAKE6 ]]"
+ttl=$(timeout 15 ip netns exec "$NS_LAN" dig +noall +answer +time=2 @198.18.0.1 "$AGENT.net4mqtt.local" A | awk '{print $2}')
+check "its TTL is short ($ttl s)" test "${ttl:-999}" -le 10
+b1=$(dig_short "$NS_LAN" @198.18.0.1 other.example.internal A)
+check "another name gets another address ($b1)" bash -c "[[ '$b1' =~ $FAKE4 ]] && [ '$b1' != '$a1' ]"
+check "a deeper name under the agents' domain is NXDOMAIN" \
+	test "$(rcode_of "$NS_LAN" @198.18.0.1 "www.$AGENT.net4mqtt.local" A)" = NXDOMAIN
+check "MX of an agent's name: no error, no records (NODATA)" \
+	test "$(rcode_of "$NS_LAN" @198.18.0.1 "$AGENT.net4mqtt.local" MX)" = NOERROR
+body=$(lan curl -s -m 10 "http://$AGENT.net4mqtt.local:8080/")
+check "lan: curl http://$AGENT.net4mqtt.local:8080/ reaches the agent's default target (got '$body')" \
+	test "$body" = "the agent's default target"
+body=$(lan curl -s -m 10 -6 "http://$AGENT.net4mqtt.local:8080/")
+check "... and over IPv6, by its AAAA (got '$body')" test "$body" = "the agent's default target"
+check "the agent got flows with DST '-' from the gateway" \
+	grep -q "from $GWID/$AGENT to - (default target 10.20.0.2:8080)" "$TEST_TMP/agent.log"
+
+# 3. Remote domains: resolved by the agent
+body=$(lan curl -s -m 10 http://web.example.internal/)
+check "lan: curl http://web.example.internal/ reaches the server only the agent can resolve (got '$body')" \
+	test "$body" = "web.example.internal, resolved behind the agent"
+check "the flow carried the name, for the agent to resolve" \
+	grep -q "from $GWID/$AGENT to web.example.internal:80" "$TEST_TMP/agent.log"
+check "the agent asked its resolver for web.example.internal" \
+	grep -q "query web.example.internal 1" "$TEST_TMP/resolver.log"
+
+# 4. Other names: forwarded through the default agent
+check "the gateway's namespace has no route to the resolver 10.53.0.53" \
+	bash -c "! ip -n $NS_GW route get 10.53.0.53 >/dev/null 2>&1"
+ans=$(dig_short "$NS_LAN" @198.18.0.1 www.ordinary.test A)
+check "dig @198.18.0.1 www.ordinary.test: the upstream's answer 10.99.0.1 ($ans)" test "$ans" = 10.99.0.1
+check "... which the resolver behind the agent saw" grep -q "query www.ordinary.test 1" "$TEST_TMP/resolver.log"
+check "... carried by a UDP flow to 10.53.0.53:53 at the agent" \
+	grep -q "udp 198.18.0.1:53 from $GWID/$AGENT to 10.53.0.53:53" "$TEST_TMP/agent.log"
+check "an unknown name: the upstream's NXDOMAIN" \
+	test "$(rcode_of "$NS_LAN" @198.18.0.1 nothing.ordinary.test A)" = NXDOMAIN
+ans=$(dig_short "$NS_LAN" @fdfe:dcba:9876::1 www.ordinary.test A)
+check "dig @fdfe:dcba:9876::1 (IPv6 transport) forwards too ($ans)" test "$ans" = 10.99.0.1
+ans=$(dig_short "$NS_LAN" +tcp @198.18.0.1 www.ordinary.test A)
+check "dig +tcp @198.18.0.1 (TCP, forwarded over the UDP flow) ($ans)" test "$ans" = 10.99.0.1
+
+# 5. --dns-hijack: port 53 of a routed subnet is answered by the gateway
+ans=$(dig_short "$NS_LAN" @10.20.0.99 "$AGENT.net4mqtt.local" A)
+check "hijack: dig @10.20.0.99 (nothing there) answers from the pool ($ans)" test "$ans" = "$a1"
+ans=$(dig_short "$NS_LAN" +tcp @10.20.0.99 "$AGENT.net4mqtt.local" A)
+check "hijack: dig +tcp @10.20.0.99 too ($ans)" test "$ans" = "$a1"
+
+# 6. Bad queries
+check "a query with two questions gets FORMERR" has "rcode 1 qdcount 0" \
+	lan "$PY" "$DNSTOOL" raw 198.18.0.1 53 "123401000002000000000000036e6f7700000100010000010001"
+check "an IQUERY gets NOTIMP" has "rcode 4" \
+	lan "$PY" "$DNSTOOL" raw 198.18.0.1 53 "12340800000100000000000003616263000001000100"
+check "500 malformed datagrams are sent" has "sent 500" lan "$PY" "$DNSTOOL" garbage 198.18.0.1 53 500
+check "the gateway still runs" all_running "$gateway_PID"
+ans=$(dig_short "$NS_LAN" @198.18.0.1 "$AGENT.net4mqtt.local" A)
+check "and still answers ($ans)" test "$ans" = "$a1"
+
+# 7. The agent goes: its advertised route is withdrawn
+kill "$agent_PID"
+check "the agent exits on SIGTERM" wait_for 10 bash -c "! kill -0 $agent_PID 2>/dev/null"
+check "the gateway withdrew 10.20.0.0/24" \
+	wait_for 10 bash -c "! ip -n $NS_GW route show table 1883 | grep -q '10.20.0.0/24'"
+check "the gateway logged it" grep -q "10.20.0.0/24 withdrawn (agent $AGENT offline)" "$TEST_TMP/gateway.log"
+check "lan: 10.20.0.2 now fails fast" bash -c "! ip netns exec $NS_LAN curl -s -m 5 http://10.20.0.2:8080/"
+
+kill "$gateway_PID"
+check "the gateway exits on SIGTERM" wait_for 10 bash -c "! kill -0 $gateway_PID 2>/dev/null"
+check "its DNS counters were logged" grep -q "gateway: dns: [0-9]* queries" "$TEST_TMP/gateway.log"
+finish
