@@ -18,8 +18,38 @@
 struct lookup {
 	struct node *node;
 	uint64_t flow_id;
+	bool default_target;
 	char key[FLOW_KEY_MAX];
 };
+
+/* --allow: drops the addresses it does not list (the default target is always
+ * allowed) and connects to what is left, or ends the flow. */
+static void agent_connect_allowed(struct node *n, struct flow *f, struct evutil_addrinfo *ai,
+	bool default_target)
+{
+	struct evutil_addrinfo **link = &ai;
+
+	while (!default_target && n->cfg.n_allow && *link) {
+		struct evutil_addrinfo *a = *link;
+		if (allow_match(n->cfg.allow, n->cfg.n_allow, a->ai_addr)) {
+			link = &a->ai_next;
+			continue;
+		}
+		char addr[ADDR_STRLEN];
+		addr_format(a->ai_addr, addr, sizeof(addr));
+		log_warnx("flow %llu: %s is not allowed (--allow): refused", (unsigned long long)f->id,
+			addr);
+		*link = a->ai_next;
+		a->ai_next = NULL;
+		evutil_freeaddrinfo(a);
+	}
+	if (!ai) {
+		n->stats.refused++;
+		flow_close(f, "destination not allowed", true);
+		return;
+	}
+	flow_connect(f, ai);
+}
 
 static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
 {
@@ -32,6 +62,7 @@ static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
 		free(l);
 		return;
 	}
+	bool default_target = l->default_target;
 	free(l);
 	if (result) {
 		log_info("flow %llu: cannot resolve the destination: %s", (unsigned long long)f->id,
@@ -39,7 +70,7 @@ static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
 		flow_close(f, "name resolution failed", true);
 		return;
 	}
-	flow_connect(f, ai);
+	agent_connect_allowed(f->node, f, ai, default_target);
 }
 
 static int agent_dns(struct node *n)
@@ -52,7 +83,7 @@ static int agent_dns(struct node *n)
 }
 
 /* Resolves "host:port" (numeric at once, names through evdns) and connects. */
-static void agent_open(struct node *n, struct flow *f, const char *dst)
+static void agent_open(struct node *n, struct flow *f, const char *dst, bool default_target)
 {
 	char host[ADDR_HOST_MAX], port[8];
 	uint16_t portnum;
@@ -74,7 +105,7 @@ static void agent_open(struct node *n, struct flow *f, const char *dst)
 			flow_close(f, "bad destination address", true);
 			return;
 		}
-		flow_connect(f, ai);
+		agent_connect_allowed(n, f, ai, default_target);
 		return;
 	}
 	if (!addr_valid_hostname(host) || agent_dns(n)) {
@@ -89,6 +120,7 @@ static void agent_open(struct node *n, struct flow *f, const char *dst)
 	}
 	l->node = n;
 	l->flow_id = f->id;
+	l->default_target = default_target;
 	snprintf(l->key, sizeof(l->key), "%s", f->key);
 	f->resolving = true;
 	evdns_getaddrinfo(n->dns, host, port, &hints, lookup_done, l);
@@ -116,8 +148,12 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 	size_t chunk = node_chunk_for(n, MQTT_NIL, t->local, (size_t)tlen);
 	enum flow_kind kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM;
 	struct flow *f = flow_new(n, kind, t->proto, key, topic, chunk);
-	if (!f)
+	if (!f) {
+		/* over a limit: a stream's local hears an abort (two end signals) at once */
+		if (t->proto != MQTT_PROTO_UDP && !node_publish(n, topic, "", 0))
+			node_publish(n, topic, "", 0);
 		return;
+	}
 	bool dflt = !strcmp(t->dst, MQTT_NIL);
 	const char *dst = dflt ? n->cfg.target : t->dst;
 	log_debug("flow %llu: %s %s from %s/%s to %s%s%s", (unsigned long long)f->id,
@@ -125,7 +161,7 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 		dst, dflt ? ")" : "");
 	flow_input(f, payload, len); /* waits in the flow's buffer until connected */
 	if (!f->dead)
-		agent_open(n, f, dst);
+		agent_open(n, f, dst, dflt);
 }
 
 static void agent_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload,
@@ -146,7 +182,11 @@ static void agent_on_data(struct node *n, const struct mqtt_topic *t, const uint
 
 static int agent_start(struct node *n)
 {
-	log_info("agent %s: default target %s", n->cfg.agent_id, n->cfg.target);
+	log_info("agent %s: default target %s, %d --allow rules", n->cfg.agent_id, n->cfg.target,
+		n->cfg.n_allow);
+	if (!n->cfg.n_allow)
+		log_warnx("agent %s: no --allow: whoever may publish to %s/%s/+/i/# can reach any "
+			  "address this host can", n->cfg.agent_id, n->cfg.url.prefix, n->cfg.agent_id);
 	return 0;
 }
 

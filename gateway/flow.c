@@ -31,9 +31,9 @@ struct flow *flow_find(struct node *n, const char *key)
 struct flow *flow_new(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
 	const char *key, const char *topic, size_t chunk)
 {
-	struct flow *f = calloc(1, sizeof(*f));
+	struct flow *f;
 
-	if (!f)
+	if (!node_admit_flow(n) || !(f = calloc(1, sizeof(*f))))
 		return NULL;
 	f->out = evbuffer_new();
 	if (!f->out)
@@ -387,7 +387,7 @@ int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 		if (len == 0)
 			return 0;
 	}
-	if (evbuffer_get_length(f->out) + len > FLOW_OUT_CAP) {
+	if (evbuffer_get_length(f->out) + len > node_flow_cap(f->node)) {
 		f->node->stats.flows_overflowed++;
 		flow_close(f, "destination too slow: send buffer over its cap", true);
 		return -ENOBUFS;

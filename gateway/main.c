@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "addr.h"
 #include "log.h"
 #include "node.h"
+#include "privs.h"
 #include "roles.h"
 
 #define EXIT_USAGE 2
@@ -24,7 +26,15 @@ enum long_only_option { /* past every short option's character */
 	OPT_DNS_HIJACK,
 	OPT_REMOTE_DOMAIN,
 	OPT_DNS_UPSTREAM,
+	OPT_ALLOW,
+	OPT_SOCKS_USER,
+	OPT_MAX_FLOWS,
+	OPT_MAX_MEMORY,
+	OPT_USER,
 };
+
+#define DEFAULT_MAX_FLOWS 16384
+#define DEFAULT_MAX_MEMORY_MIB 512 /* of heap: leaves room on a 1 GiB appliance */
 
 struct command {
 	const char *name;
@@ -37,12 +47,14 @@ struct command {
 
 static const struct command commands[] = {
 	{ "agent", "exit node: opens the flows that arrive on MQTT (like ss-server, v2ray freedom)",
-		"[-m URL] [-t TARGET] [-i ID] [--advertise CIDR ...]", &agent_role, true, "m:t:i:vh" },
+		"[-m URL] [-t TARGET] [-i ID] [--allow CIDR[:PORTS] ...] [--advertise CIDR ...]", &agent_role,
+		true, "m:t:i:vh" },
 	{ "local-port", "forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray dokodemo-door)",
 		"[-m URL] [-l LISTEN] [-t TARGET] [-a AGENT_ID] [-i ID] [-u] [-k]", &local_port_role,
 		false, "m:l:t:a:i:ukvh" },
 	{ "local-socks", "SOCKS5 server; the client names the destination (like ss-local, v2ray socks)",
-		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [-k]", &local_socks_role,
+		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [--socks-user USER:PASS|@FILE] [-k]",
+		&local_socks_role,
 		false, "m:l:d:a:i:kvh" },
 	{ "gateway", "TUN gateway: routes subnets into MQTT for every host behind it (like tun2socks)",
 		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] ... [--exclude CIDR ...]\n"
@@ -70,6 +82,11 @@ static const struct option long_options[] = {
 	{ "dns-hijack", no_argument, NULL, OPT_DNS_HIJACK },
 	{ "remote-domain", required_argument, NULL, OPT_REMOTE_DOMAIN },
 	{ "dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "socks-user", required_argument, NULL, OPT_SOCKS_USER },
+	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -108,9 +125,18 @@ static void command_usage(const struct command *c, FILE *out)
 		fprintf(out, "  -u, --udp            forward UDP instead of TCP\n");
 	if (strchr(c->shortopts, 'k'))
 		fprintf(out, "  -k, --kcp            carry TCP inside KCP: survives lost messages, flow-controlled\n");
-	fprintf(out, "      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n");
+	fprintf(out, "      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n"
+		     "      --max-flows N    refuse new flows while N are open (default %d)\n"
+		     "      --max-memory MIB refuse new flows above this much heap (default %d)\n"
+		     "      --user NAME      run as NAME after start-up (when started as root)\n",
+		DEFAULT_MAX_FLOWS, DEFAULT_MAX_MEMORY_MIB);
 	if (c->is_agent)
-		fprintf(out, "      --advertise CIDR  tell gateways (--auto-routes) this subnet is reachable here\n");
+		fprintf(out, "      --allow CIDR[:PORTS]  open only these destinations (repeatable; PORTS: 80,443,8000-8100);\n"
+			     "                       without it, any (the default target always)\n"
+			     "      --advertise CIDR  tell gateways (--auto-routes) this subnet is reachable here\n");
+	if (c->role == &local_socks_role)
+		fprintf(out, "      --socks-user USER:PASS  require this SOCKS5 username/password (RFC 1929);\n"
+			     "                       @FILE reads USER:PASS from the file's first line\n");
 	if (c->role == &gateway_role)
 		fprintf(out, "      --tun NAME       the TUN device (default n4m0)\n"
 			     "      --mtu N          its MTU (default 1500)\n"
@@ -141,6 +167,8 @@ static void config_defaults(struct node_config *cfg)
 	strcpy(cfg->tun_name, "n4m0");
 	cfg->mtu = 1500;
 	cfg->udp_timeout_s = 60;
+	cfg->max_flows = DEFAULT_MAX_FLOWS;
+	cfg->max_memory = (size_t)DEFAULT_MAX_MEMORY_MIB << 20;
 }
 
 static int copy_opt(char *dst, size_t len, const char *arg, const char *what)
@@ -148,6 +176,48 @@ static int copy_opt(char *dst, size_t len, const char *arg, const char *what)
 	if (strlen(arg) >= len)
 		return bad_usage("%s too long", what);
 	strcpy(dst, arg);
+	return 0;
+}
+
+static int parse_number(const char *arg, long min, long max, const char *what, int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (!*arg || *end || v < min || v > max) {
+		fprintf(stderr, "net4mqtt: %s wants %ld..%ld, not %s\n", what, min, max, arg);
+		return EXIT_USAGE;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* --socks-user USER:PASS, or @FILE whose first line is USER:PASS (keeps it out of ps). */
+static int parse_socks_user(struct node_config *cfg, const char *arg)
+{
+	char line[600];
+	const char *spec = arg;
+
+	if (arg[0] == '@') {
+		FILE *f = fopen(arg + 1, "r");
+		if (!f)
+			return bad_usage("cannot read --socks-user file %s", arg + 1);
+		bool ok = fgets(line, sizeof(line), f) != NULL;
+		fclose(f);
+		if (!ok)
+			return bad_usage("--socks-user file %s is empty", arg + 1);
+		line[strcspn(line, "\r\n")] = '\0';
+		spec = line;
+	}
+	const char *colon = strchr(spec, ':');
+	size_t ulen = colon ? (size_t)(colon - spec) : 0;
+	/* RFC 1929, 2: each 1..255 bytes */
+	if (!colon || ulen == 0 || ulen >= sizeof(cfg->socks_user) || !colon[1] ||
+		strlen(colon + 1) >= sizeof(cfg->socks_pass))
+		return bad_usage("%s", "bad --socks-user: want USER:PASS (each 1..255 bytes) or @FILE");
+	memcpy(cfg->socks_user, spec, ulen);
+	cfg->socks_user[ulen] = '\0';
+	strcpy(cfg->socks_pass, colon + 1);
 	return 0;
 }
 
@@ -216,24 +286,12 @@ static int parse_option(const struct command *c, struct node_config *cfg, int op
 	case 'v':
 		(*verbose)++;
 		return 0;
-	case 'U': {
-		char *end;
-		long v = strtol(arg, &end, 10);
-		if (*end || v < 1 || v > 86400)
-			return bad_usage("--udp-timeout wants 1..86400 seconds, not %s", arg);
-		cfg->udp_timeout_s = (int)v;
-		return 0;
-	}
+	case 'U':
+		return parse_number(arg, 1, 86400, "--udp-timeout (seconds)", &cfg->udp_timeout_s);
 	case 'T':
 		return copy_opt(cfg->tun_name, sizeof(cfg->tun_name), arg, "TUN name");
-	case 'M': {
-		char *end;
-		long v = strtol(arg, &end, 10);
-		if (*end || v < 1280 || v > 65535)
-			return bad_usage("--mtu wants 1280..65535, not %s", arg);
-		cfg->mtu = (int)v;
-		return 0;
-	}
+	case 'M':
+		return parse_number(arg, 1280, 65535, "--mtu", &cfg->mtu);
 	case 'R':
 		if (cfg->n_routes >= (int)N_ELEMS(cfg->routes))
 			return bad_usage("too many --route options (%s)", arg);
@@ -244,6 +302,24 @@ static int parse_option(const struct command *c, struct node_config *cfg, int op
 			return bad_usage("too many --exclude options (%s)", arg);
 		cfg->excludes[cfg->n_excludes++] = arg;
 		return 0;
+	case OPT_ALLOW:
+		if (cfg->n_allow >= (int)N_ELEMS(cfg->allow))
+			return bad_usage("too many --allow options (%s)", arg);
+		if (allow_parse(arg, &cfg->allow[cfg->n_allow]))
+			return bad_usage("bad --allow %s: want CIDR or CIDR:PORTS (80,443,8000-8100)", arg);
+		cfg->n_allow++;
+		return 0;
+	case OPT_SOCKS_USER:
+		return parse_socks_user(cfg, arg);
+	case OPT_MAX_FLOWS:
+		return parse_number(arg, 1, 1 << 20, "--max-flows", &cfg->max_flows);
+	case OPT_MAX_MEMORY: {
+		int mib, err = parse_number(arg, 16, 1 << 20, "--max-memory (MiB)", &mib);
+		cfg->max_memory = (size_t)mib << 20;
+		return err;
+	}
+	case OPT_USER:
+		return copy_opt(cfg->user, sizeof(cfg->user), arg, "--user");
 	case OPT_ADVERTISE:
 		if (cfg->n_advertise >= (int)N_ELEMS(cfg->advertise))
 			return bad_usage("too many --advertise options (%s)", arg);
@@ -320,7 +396,14 @@ static bool option_allowed(const struct command *c, int opt)
 	case '?':
 		return true;
 	case OPT_ADVERTISE:
+	case OPT_ALLOW:
 		return c->is_agent;
+	case OPT_SOCKS_USER:
+		return c->role == &local_socks_role;
+	case OPT_MAX_FLOWS:
+	case OPT_MAX_MEMORY:
+	case OPT_USER:
+		return true;
 	case 'T':
 	case 'M':
 	case 'R':
@@ -430,6 +513,11 @@ static int run(const struct command *c, struct node_config *cfg)
 	log_info("%s: broker %s:%u prefix %s client id %s", c->name, cfg->url.host, cfg->url.port,
 		cfg->url.prefix, n.cfg.client_id);
 	node_start(&n);
+	/* everything privileged is done: the gateway keeps CAP_NET_ADMIN for its routes */
+	uint64_t keep = c->role == &gateway_role ? 1ull << CAP_NET_ADMIN : 0;
+	if ((err = privs_drop(keep, cfg->user)))
+		fatalx("cannot drop privileges%s%s: %s", cfg->user[0] ? " to user " : "", cfg->user,
+			strerror(-err));
 	event_base_dispatch(loop_base);
 	node_log_stats(&n, false);
 	if (c->role->on_stop && n.role_data)

@@ -2,6 +2,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -37,6 +38,47 @@ static struct peer *peer_get(struct node *n, const char *agent, const char *loca
 
 	snprintf(key, sizeof(key), "%s/%s", agent, local);
 	return map_get(n->peers, key);
+}
+
+/* Bytes malloc has handed out (heap and mmapped chunks), refreshed at most every 100 ms. */
+static size_t node_heap(struct node *n)
+{
+	uint64_t now = node_now_ms();
+
+	if (now - n->heap_checked_ms >= 100 || !n->heap_checked_ms) {
+		struct mallinfo2 mi = mallinfo2();
+		n->heap_used = mi.uordblks + mi.hblkhd;
+		n->heap_checked_ms = now;
+	}
+	return n->heap_used;
+}
+
+bool node_admit_flow(struct node *n)
+{
+	char why[96];
+	size_t open = map_size(n->flows), heap;
+
+	if ((int)open >= n->cfg.max_flows)
+		snprintf(why, sizeof(why), "%zu open (--max-flows %d)", open, n->cfg.max_flows);
+	else if (n->cfg.max_memory && (heap = node_heap(n)) >= n->cfg.max_memory)
+		snprintf(why, sizeof(why), "heap %zu MiB, over --max-memory %zu MiB", heap >> 20,
+			n->cfg.max_memory >> 20);
+	else
+		return true;
+	n->stats.over_limit++;
+	uint64_t now = node_now_ms();
+	if (now - n->limit_logged_ms >= 1000 || !n->limit_logged_ms) {
+		log_warnx("%s: refusing new flows: %s", n->role->name, why);
+		n->limit_logged_ms = now;
+	}
+	return false;
+}
+
+size_t node_flow_cap(struct node *n)
+{
+	if (n->cfg.max_memory && node_heap(n) >= n->cfg.max_memory)
+		return NODE_TIGHT_FLOW_CAP;
+	return FLOW_OUT_CAP;
 }
 
 uint64_t node_now_ms(void)
@@ -269,11 +311,11 @@ void node_log_stats(const struct node *n, bool always)
 
 	out("stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 		  "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
-		  "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu; "
+		  "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu over_limit %lu; "
 		  "mqtt reconnects %lu",
 		s->flows_opened - s->flows_closed, s->flows_lingering, s->flows_opened, s->flows_closed, s->flows_overflowed, s->msgs_up,
 		s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, s->bad_payload,
-		s->unknown_flow, s->udp_dropped, s->refused, mqtt_client_reconnects(n->mqtt));
+		s->unknown_flow, s->udp_dropped, s->refused, s->over_limit, mqtt_client_reconnects(n->mqtt));
 }
 
 void node_stop(struct node *n, void (*done)(void *arg))

@@ -9,6 +9,7 @@
 
 #include "mqtt/topic.h"
 #include "mqtt/url.h"
+#include "allow.h"
 #include "route.h"
 
 struct event_base;
@@ -36,7 +37,7 @@ struct role_ops {
 };
 
 struct node_stats {
-	unsigned long bad_topic, bad_payload, unknown_flow, udp_dropped, refused;
+	unsigned long bad_topic, bad_payload, unknown_flow, udp_dropped, refused, over_limit;
 	unsigned long flows_opened, flows_closed, flows_overflowed, flows_lingering;
 	unsigned long long bytes_up, bytes_down, msgs_up, msgs_down;
 };
@@ -70,6 +71,15 @@ struct node_config {
 	} remote_domains[16];
 	int n_remote_domains;
 	char dns_upstream[64]; /* IP:PORT the default agent forwards other names to; "" none */
+	/* agent: --allow; none means every destination */
+	struct allow_rule allow[64];
+	int n_allow;
+	/* local-socks: --socks-user USER:PASS (RFC 1929); empty user: no authentication */
+	char socks_user[256], socks_pass[256];
+	/* limits */
+	int max_flows;		 /* new flows are refused at this many */
+	size_t max_memory;	 /* bytes of heap above which new flows are refused */
+	char user[64];		 /* --user: run as this user after start-up ("" stay) */
 };
 
 TAILQ_HEAD(flow_list, flow);
@@ -92,6 +102,8 @@ struct node {
 	struct node_stats stats;
 	uint8_t *rbuf; /* one read buffer for every socket: the loop is single-threaded */
 	size_t rbuf_size;
+	size_t heap_used;	  /* bytes, as of heap_checked_ms */
+	uint64_t heap_checked_ms, limit_logged_ms;
 };
 
 int node_init(struct node *n, struct event_base *base, const struct node_config *cfg,
@@ -109,6 +121,14 @@ size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_l
 /* The flow key names one flow: "AGENT/LOCAL/PROTO/SRC/DST". */
 int node_flow_key(char *buf, size_t len, const char *agent, const char *local,
 	enum mqtt_proto proto, const char *src, const char *dst);
+
+/* Whether a new flow may open: fewer than --max-flows, heap under
+ * --max-memory. If not, counts it and says why (at most once a second). */
+bool node_admit_flow(struct node *n);
+/* The most a flow may queue toward its socket: FLOW_OUT_CAP, or
+ * NODE_TIGHT_FLOW_CAP while the heap is over --max-memory. */
+size_t node_flow_cap(struct node *n);
+#define NODE_TIGHT_FLOW_CAP (1u << 20)
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t node_now_ms(void);

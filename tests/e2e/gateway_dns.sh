@@ -108,6 +108,13 @@ need "the gateway sees the agent online" wait_for 15 grep -q "peer $AGENT/- onli
 need "the gateway listens for DNS on 198.18.0.1:53" wait_for 10 bash -c \
 	"ip netns exec $NS_GW ss -Huln 'sport = :53' | grep -q 198.18.0.1"
 
+# 0. After start-up the gateway keeps CAP_NET_ADMIN only (it still changes routes below)
+caps() { sed -n "s/^$2:\t//p" "/proc/$1/status"; }
+check "the gateway's effective capabilities are CAP_NET_ADMIN alone ($(caps "$gateway_PID" CapEff))" \
+	test "$(caps "$gateway_PID" CapEff)" = 0000000000001000
+check "... its bounding set too ($(caps "$gateway_PID" CapBnd)), and no_new_privs" \
+	test "$(caps "$gateway_PID" CapBnd)" = 0000000000001000 -a "$(caps "$gateway_PID" NoNewPrivs)" = 1
+
 # 1. Advertised routes
 check "the agent's status advertises 10.20.0.0/24" has '"routes":["10.20.0.0/24"]' \
 	timeout 5 ip netns exec "$NS_GW" mosquitto_sub -L "mqtt://127.0.0.1:1883/$PREFIX/$AGENT/-/v/-" -C 1 -W 3
