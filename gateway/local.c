@@ -18,7 +18,7 @@
 #define LISTEN_BACKLOG 4096
 #define UDP_READS_PER_EVENT 16
 #define SOCKS_HANDSHAKE_TIMEOUT_S 10
-#define SOCKS_BUF 600 /* greeting (257) + request (262), with room to spare */
+#define SOCKS_BUF 600 /* greeting (257) + request (262), or the RFC 1929 request (513) alone */
 
 struct local {
 	struct evconnlistener *listener; /* tcp */
@@ -264,7 +264,19 @@ const struct role_ops local_port_role = {
 
 /* ---- local-socks: a SOCKS5 handshake per client, each on its own events ---- */
 
-enum socks_state { SC_GREETING, SC_REQUEST };
+/* --socks-user fills these, and socks_secret_equal reads every byte of them */
+_Static_assert(sizeof(((struct node_config *)0)->socks_user) == SOCKS_USERPASS_FIELD_MAX + 1 &&
+		sizeof(((struct node_config *)0)->socks_pass) == SOCKS_USERPASS_FIELD_MAX + 1,
+	"socks_user and socks_pass hold one RFC 1929 field each");
+
+enum socks_state { SC_GREETING, SC_AUTH, SC_REQUEST };
+
+/* What a state did with the bytes at hand. */
+enum socks_next {
+	SOCKS_WAIT, /* needs more bytes */
+	SOCKS_NEXT, /* moved to the next state: run it on what is left */
+	SOCKS_GONE, /* sc is freed (refused, failed, or now a flow) */
+};
 
 struct socks_conn {
 	TAILQ_ENTRY(socks_conn) link;
@@ -286,26 +298,157 @@ static void socks_conn_free(struct socks_conn *sc)
 	event_free(sc->ev_timeout);
 	if (sc->fd >= 0)
 		close(sc->fd);
+	explicit_bzero(sc->buf, sizeof(sc->buf)); /* may hold a password */
 	free(sc);
+}
+
+/* Best effort: a client that can't take a few bytes is gone or going. */
+static bool socks_send(struct socks_conn *sc, const uint8_t *buf, size_t n)
+{
+	return write(sc->fd, buf, n) == (ssize_t)n;
+}
+
+static void socks_refuse(struct socks_conn *sc, const char *why)
+{
+	log_info("socks: client refused: %s", why);
+	sc->node->stats.refused++;
+	socks_conn_free(sc);
 }
 
 static void socks_fail(struct socks_conn *sc, enum socks_reply rep, const char *why)
 {
 	uint8_t reply[SOCKS_REPLY_LEN];
-	size_t n = socks_build_reply(reply, rep);
 
-	log_info("socks: client refused: %s", why);
-	sc->node->stats.refused++;
-	if (write(sc->fd, reply, n) < 0) {
-		/* the client is gone already */
-	}
-	socks_conn_free(sc);
+	socks_send(sc, reply, socks_build_reply(reply, rep));
+	socks_refuse(sc, why);
 }
 
 static void socks_consume(struct socks_conn *sc, size_t n)
 {
 	memmove(sc->buf, sc->buf + n, sc->used - n);
 	sc->used -= n;
+	explicit_bzero(sc->buf + sc->used, n); /* what moved down may have been a password */
+}
+
+static bool socks_auth_required(const struct node *n)
+{
+	return n->cfg.socks_user[0] != '\0';
+}
+
+/* RFC 1928, 3: the one method this server takes, if the client offers it. */
+static uint8_t socks_pick_method(const struct node *n, uint32_t offers)
+{
+	uint8_t m = socks_auth_required(n) ? SOCKS_METHOD_USERPASS : SOCKS_METHOD_NO_AUTH;
+
+	return offers & (1u << m) ? m : SOCKS_METHOD_UNACCEPTABLE;
+}
+
+static enum socks_next socks_on_greeting(struct socks_conn *sc)
+{
+	uint32_t offers;
+	int r = socks_parse_greeting(sc->buf, sc->used, &offers);
+
+	if (r == 0)
+		return SOCKS_WAIT;
+	if (r < 0) {
+		socks_refuse(sc, "not SOCKS5");
+		return SOCKS_GONE;
+	}
+	uint8_t method = socks_pick_method(sc->node, offers);
+	uint8_t reply[2] = { SOCKS_VERSION, method };
+	if (method == SOCKS_METHOD_UNACCEPTABLE) {
+		socks_send(sc, reply, sizeof(reply));
+		socks_refuse(sc, socks_auth_required(sc->node) ? "no username/password offered"
+							       : "no usable method");
+		return SOCKS_GONE;
+	}
+	if (!socks_send(sc, reply, sizeof(reply))) {
+		socks_conn_free(sc);
+		return SOCKS_GONE;
+	}
+	socks_consume(sc, (size_t)r);
+	sc->state = method == SOCKS_METHOD_USERPASS ? SC_AUTH : SC_REQUEST;
+	return SOCKS_NEXT;
+}
+
+/* Equal or not, in a time that says nothing about where they differ or how
+ * long the configured one is: all SOCKS_USERPASS_FIELD_MAX + 1 bytes of both
+ * are read, with no early exit. Past a string's end only its length counts:
+ * the two ends must be at the same place. */
+static bool socks_secret_equal(const char got[static SOCKS_USERPASS_FIELD_MAX + 1],
+	const char want[static SOCKS_USERPASS_FIELD_MAX + 1])
+{
+	unsigned diff = 0, got_end = 0, want_end = 0;
+
+	for (size_t i = 0; i <= SOCKS_USERPASS_FIELD_MAX; i++) {
+		got_end |= got[i] == '\0';
+		want_end |= want[i] == '\0';
+		unsigned live = (got_end & want_end) - 1; /* all ones until both have ended */
+		diff |= (got_end ^ want_end) | ((unsigned)(uint8_t)(got[i] ^ want[i]) & live);
+	}
+	return diff == 0;
+}
+
+static bool socks_userpass_ok(const struct node *n,
+	const char user[static SOCKS_USERPASS_FIELD_MAX + 1],
+	const char pass[static SOCKS_USERPASS_FIELD_MAX + 1])
+{
+	/* both compared whatever the first says, so the time doesn't tell which was wrong */
+	bool user_ok = socks_secret_equal(user, n->cfg.socks_user);
+	bool pass_ok = socks_secret_equal(pass, n->cfg.socks_pass);
+
+	return user_ok && pass_ok;
+}
+
+/* A user name as a log line may show it: printable ASCII as is, other bytes as \xNN. */
+static void socks_user_shown(const char *user, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (const uint8_t *p = (const uint8_t *)user; *p && o + 5 <= size; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+			out[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+	}
+	out[o] = '\0';
+}
+
+/* RFC 1929: the credentials the client sent, against --socks-user. */
+static enum socks_next socks_on_auth(struct socks_conn *sc)
+{
+	char user[SOCKS_USERPASS_FIELD_MAX + 1] = "", pass[SOCKS_USERPASS_FIELD_MAX + 1] = "";
+	char shown[4 * SOCKS_USERPASS_FIELD_MAX + 1], why[sizeof(shown) + 64];
+	uint8_t reply[SOCKS_USERPASS_REPLY_LEN];
+
+	int r = socks_parse_userpass(sc->buf, sc->used, user, sizeof(user), pass, sizeof(pass));
+	if (r == 0)
+		return SOCKS_WAIT;
+	if (r == -EPROTO) {
+		socks_refuse(sc, "malformed username/password request");
+		return SOCKS_GONE;
+	}
+	bool ok = r > 0 && socks_userpass_ok(sc->node, user, pass);
+	explicit_bzero(pass, sizeof(pass));
+	size_t n = socks_build_userpass_reply(reply, ok);
+	if (!ok) {
+		/* RFC 1929, 2: after a failure status the server MUST close */
+		socks_send(sc, reply, n);
+		socks_user_shown(user, shown, sizeof(shown));
+		snprintf(why, sizeof(why), "%s for user \"%s\"",
+			r == -EINVAL ? "a NUL byte in the username or password"
+				     : "wrong username or password",
+			shown);
+		socks_refuse(sc, why);
+		return SOCKS_GONE;
+	}
+	if (!socks_send(sc, reply, n)) {
+		socks_conn_free(sc);
+		return SOCKS_GONE;
+	}
+	socks_consume(sc, (size_t)r);
+	sc->state = SC_REQUEST;
+	return SOCKS_NEXT;
 }
 
 /* The request is complete: reply, and the connection becomes a flow. */
@@ -356,49 +499,41 @@ static void socks_connect(struct socks_conn *sc, const struct socks_request *req
 		flow_up(f, early, nearly);
 }
 
-/* Advances the handshake with what has arrived; returns false once sc is gone. */
-static bool socks_step(struct socks_conn *sc)
+static enum socks_next socks_on_request(struct socks_conn *sc)
 {
-	if (sc->state == SC_GREETING) {
-		uint32_t offers;
-		int r = socks_parse_greeting(sc->buf, sc->used, &offers);
-		if (r == 0)
-			return true;
-		if (r < 0 || !(offers & (1u << SOCKS_METHOD_NO_AUTH))) {
-			uint8_t no[2] = { SOCKS_VERSION, SOCKS_METHOD_UNACCEPTABLE };
-			if (write(sc->fd, no, r < 0 ? 0 : 2) < 0) {
-			}
-			sc->node->stats.refused++;
-			log_info("socks: client refused: %s", r < 0 ? "not SOCKS5" : "no usable method");
-			socks_conn_free(sc);
-			return false;
-		}
-		uint8_t ok[2] = { SOCKS_VERSION, SOCKS_METHOD_NO_AUTH };
-		if (write(sc->fd, ok, 2) != 2) {
-			socks_conn_free(sc);
-			return false;
-		}
-		socks_consume(sc, (size_t)r);
-		sc->state = SC_REQUEST;
-	}
 	struct socks_request req;
 	enum socks_reply rep = SOCKS_GENERAL_FAILURE;
 	int r = socks_parse_request(sc->buf, sc->used, &req, &rep);
+
 	if (r == 0)
-		return true;
+		return SOCKS_WAIT;
 	if (r == -ENOTSUP) {
 		socks_fail(sc, rep, "unsupported request");
-		return false;
+	} else if (r < 0) {
+		socks_refuse(sc, "malformed request");
+	} else {
+		socks_consume(sc, (size_t)r);
+		socks_connect(sc, &req);
 	}
-	if (r < 0) {
-		sc->node->stats.refused++;
-		log_info("socks: client refused: malformed request");
-		socks_conn_free(sc);
-		return false;
-	}
-	socks_consume(sc, (size_t)r);
-	socks_connect(sc, &req);
-	return false;
+	return SOCKS_GONE;
+}
+
+static enum socks_next (*const socks_states[])(struct socks_conn *) = {
+	[SC_GREETING] = socks_on_greeting,
+	[SC_AUTH] = socks_on_auth,
+	[SC_REQUEST] = socks_on_request,
+};
+
+/* Advances the handshake with what has arrived; returns false once sc is gone.
+ * Each state only moves forward, so this runs at most once per state. */
+static bool socks_step(struct socks_conn *sc)
+{
+	enum socks_next next;
+
+	do
+		next = socks_states[sc->state](sc);
+	while (next == SOCKS_NEXT);
+	return next == SOCKS_WAIT;
 }
 
 static void socks_read_cb(evutil_socket_t fd, short what, void *arg)

@@ -1,4 +1,5 @@
-/* SOCKS5 server protocol (RFC 1928): greeting, request and reply codecs over buffers. */
+/* SOCKS5 server protocol (RFC 1928, RFC 1929): greeting, username/password, request and reply
+ * codecs over buffers. */
 #include "socks.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,50 @@ int socks_parse_greeting(const uint8_t *buf, size_t len, uint32_t *offers)
 		if (buf[i] < 32)
 			*offers |= 1u << buf[i];
 	return (int)n;
+}
+
+/* One length-prefixed field of RFC 1929, 2 (ULEN UNAME or PLEN PASSWD) into a string. */
+static int copy_field(const uint8_t *p, size_t n, char *out, size_t size)
+{
+	if (memchr(p, '\0', n))
+		return -EINVAL; /* would end the string early: "alice\0x" is not "alice" */
+	if (n >= size)
+		return -ENAMETOOLONG;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int socks_parse_userpass(const uint8_t *buf, size_t len, char *user, size_t ulen, char *pass,
+	size_t plen)
+{
+	if (len < 1)
+		return 0;
+	if (buf[0] != SOCKS_USERPASS_VERSION)
+		return -EPROTO;
+	if (len < 2)
+		return 0;
+	size_t un = buf[1], at_plen = 2 + un;
+	if (un == 0)
+		return -EPROTO;
+	if (len <= at_plen)
+		return 0;
+	size_t pn = buf[at_plen], need = at_plen + 1 + pn;
+	if (pn == 0)
+		return -EPROTO;
+	if (len < need)
+		return 0;
+	int err = copy_field(buf + 2, un, user, ulen);
+	if (!err)
+		err = copy_field(buf + at_plen + 1, pn, pass, plen);
+	return err ? err : (int)need;
+}
+
+size_t socks_build_userpass_reply(uint8_t out[SOCKS_USERPASS_REPLY_LEN], bool ok)
+{
+	out[0] = SOCKS_USERPASS_VERSION;
+	out[1] = ok ? SOCKS_USERPASS_SUCCESS : SOCKS_USERPASS_FAILURE;
+	return SOCKS_USERPASS_REPLY_LEN;
 }
 
 static int parse_domain(const uint8_t *p, size_t n, char *host)

@@ -1,4 +1,4 @@
-/* Unit tests of socks/socks: RFC 1928 greeting, request and reply codecs. */
+/* Unit tests of socks/socks: RFC 1928 greeting, request and reply; RFC 1929 username/password. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -270,6 +270,144 @@ static void test_reply(void **state)
 	}
 }
 
+struct userpass_case {
+	const char *name;
+	const uint8_t *buf;
+	size_t len;
+	int ret;
+	const char *user, *pass; /* when ret > 0 */
+};
+
+static const struct userpass_case userpass_cases[] = {
+	{ "alice:s3cret", BYTES(0x01, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e', 't'),
+		14, "alice", "s3cret" },
+	{ "one byte each", BYTES(0x01, 1, 'u', 1, 'p'), 5, "u", "p" },
+	{ "request pipelined after it",
+		BYTES(0x01, 1, 'u', 1, 'p', 0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		5, "u", "p" },
+	{ "binary bytes kept as they are",
+		BYTES(0x01, 4, 0xff, 0x80, ':', 0x01, 5, ' ', '\n', 0x7f, 0xc3, 0xa9),
+		12, "\xff\x80:\x01", " \n\x7f\xc3\xa9" },
+	{ "user with a ':'", BYTES(0x01, 3, 'a', ':', 'b', 1, ':'), 7, "a:b", ":" },
+	{ "empty", (const uint8_t *)"", 0, 0, NULL, NULL },
+	{ "version only", BYTES(0x01), 0, NULL, NULL },
+	{ "no UNAME yet", BYTES(0x01, 5), 0, NULL, NULL },
+	{ "UNAME cut short", BYTES(0x01, 5, 'a', 'l', 'i'), 0, NULL, NULL },
+	{ "no PLEN yet", BYTES(0x01, 1, 'u'), 0, NULL, NULL },
+	{ "no PASSWD yet", BYTES(0x01, 1, 'u', 3), 0, NULL, NULL },
+	{ "PASSWD cut short", BYTES(0x01, 1, 'u', 3, 'p', 'w'), 0, NULL, NULL },
+	/* broken: closed without a reply */
+	{ "SOCKS5 version", BYTES(0x05, 1, 'u', 1, 'p'), -EPROTO, NULL, NULL },
+	{ "version 0", BYTES(0x00, 1, 'u', 1, 'p'), -EPROTO, NULL, NULL },
+	{ "version 2", BYTES(0x02, 1, 'u', 1, 'p'), -EPROTO, NULL, NULL },
+	{ "wrong version, one byte", BYTES(0x05), -EPROTO, NULL, NULL },
+	{ "SOCKS5 request instead", BYTES(0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
+		-EPROTO, NULL, NULL },
+	{ "ULEN 0", BYTES(0x01, 0, 1, 'p'), -EPROTO, NULL, NULL },
+	{ "ULEN 0, as soon as it is known", BYTES(0x01, 0), -EPROTO, NULL, NULL },
+	{ "PLEN 0", BYTES(0x01, 1, 'u', 0), -EPROTO, NULL, NULL },
+	{ "PLEN 0, more bytes after it", BYTES(0x01, 1, 'u', 0, 'p'), -EPROTO, NULL, NULL },
+	{ "both empty", BYTES(0x01, 0, 0), -EPROTO, NULL, NULL },
+	/* well formed, but no string can hold it: a failure status */
+	{ "NUL in UNAME", BYTES(0x01, 7, 'a', 'l', 'i', 'c', 'e', 0x00, 'x', 1, 'p'),
+		-EINVAL, NULL, NULL },
+	{ "UNAME is a NUL", BYTES(0x01, 1, 0x00, 1, 'p'), -EINVAL, NULL, NULL },
+	{ "NUL in PASSWD", BYTES(0x01, 1, 'u', 3, 'p', 0x00, 'w'), -EINVAL, NULL, NULL },
+	{ "PASSWD ends in NUL", BYTES(0x01, 1, 'u', 2, 'p', 0x00), -EINVAL, NULL, NULL },
+};
+
+static void test_userpass(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(userpass_cases); i++) {
+		const struct userpass_case *c = &userpass_cases[i];
+		char user[SOCKS_USERPASS_FIELD_MAX + 1], pass[SOCKS_USERPASS_FIELD_MAX + 1];
+
+		int ret = socks_parse_userpass(c->buf, c->len, user, sizeof(user), pass,
+			sizeof(pass));
+		if (ret != c->ret)
+			print_error("userpass \"%s\": %d\n", c->name, ret);
+		assert_int_equal(ret, c->ret);
+		if (ret <= 0)
+			continue;
+		assert_string_equal(user, c->user);
+		assert_string_equal(pass, c->pass);
+	}
+}
+
+/* Every strict prefix of a good request needs more bytes. */
+static void test_userpass_partial(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(userpass_cases); i++) {
+		const struct userpass_case *c = &userpass_cases[i];
+		char user[SOCKS_USERPASS_FIELD_MAX + 1], pass[SOCKS_USERPASS_FIELD_MAX + 1];
+
+		if (c->ret <= 0)
+			continue;
+		for (size_t n = 0; n < (size_t)c->ret; n++) {
+			int ret = socks_parse_userpass(c->buf, n, user, sizeof(user), pass,
+				sizeof(pass));
+			if (ret != 0)
+				print_error("userpass \"%s\" cut at %zu: %d\n", c->name, n, ret);
+			assert_int_equal(ret, 0);
+		}
+	}
+}
+
+/* ULEN = PLEN = 255, the most RFC 1929 allows: fits a SOCKS_USERPASS_FIELD_MAX + 1 buffer. */
+static void test_userpass_longest(void **state)
+{
+	static const uint8_t buf[] = { 0x01, 255, D255, 255, D255 };
+	char user[SOCKS_USERPASS_FIELD_MAX + 1], pass[SOCKS_USERPASS_FIELD_MAX + 1];
+
+	(void)state;
+	assert_int_equal(sizeof(buf), 1 + 1 + 255 + 1 + 255);
+	int ret = socks_parse_userpass(buf, sizeof(buf), user, sizeof(user), pass, sizeof(pass));
+	assert_int_equal(ret, sizeof(buf));
+	assert_int_equal(strlen(user), 255);
+	assert_int_equal(strlen(pass), 255);
+	assert_memory_equal(user, buf + 2, 255);
+	assert_memory_equal(pass, buf + 2 + 255 + 1, 255);
+	for (size_t n = 0; n < sizeof(buf); n++) {
+		ret = socks_parse_userpass(buf, n, user, sizeof(user), pass, sizeof(pass));
+		assert_int_equal(ret, 0);
+	}
+}
+
+/* The caller's buffers bound what is copied: exactly enough room, then one byte short. */
+static void test_userpass_room(void **state)
+{
+	static const uint8_t buf[] = { 0x01, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e',
+		't' };
+	char user[8], pass[8];
+
+	(void)state;
+	memset(user, 0xaa, sizeof(user));
+	memset(pass, 0xaa, sizeof(pass));
+	assert_int_equal(socks_parse_userpass(buf, sizeof(buf), user, 6, pass, 7), sizeof(buf));
+	assert_string_equal(user, "alice");
+	assert_string_equal(pass, "s3cret");
+	assert_int_equal((uint8_t)user[6], 0xaa); /* nothing past the room given */
+	assert_int_equal((uint8_t)pass[7], 0xaa);
+	assert_int_equal(socks_parse_userpass(buf, sizeof(buf), user, 5, pass, 7), -ENAMETOOLONG);
+	assert_int_equal(socks_parse_userpass(buf, sizeof(buf), user, 6, pass, 6), -ENAMETOOLONG);
+	assert_int_equal(socks_parse_userpass(buf, sizeof(buf), user, 0, pass, 0), -ENAMETOOLONG);
+}
+
+static void test_userpass_reply(void **state)
+{
+	uint8_t buf[SOCKS_USERPASS_REPLY_LEN + 1];
+
+	(void)state;
+	assert_int_equal(SOCKS_USERPASS_REPLY_LEN, 2);
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(socks_build_userpass_reply(buf, true), 2);
+	assert_memory_equal(buf, ((const uint8_t[]){ 0x01, 0x00, 0xaa }), 3);
+	assert_int_equal(socks_build_userpass_reply(buf, false), 2);
+	assert_memory_equal(buf, ((const uint8_t[]){ 0x01, 0x01, 0xaa }), 3);
+}
+
 struct dst_case {
 	struct socks_request req;
 	const char *want;
@@ -309,6 +447,11 @@ int main(void)
 		cmocka_unit_test(test_request_partial),
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_request_dst),
+		cmocka_unit_test(test_userpass),
+		cmocka_unit_test(test_userpass_partial),
+		cmocka_unit_test(test_userpass_longest),
+		cmocka_unit_test(test_userpass_room),
+		cmocka_unit_test(test_userpass_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
