@@ -68,18 +68,9 @@ int allow_parse(const char *s, struct allow_rule *r)
 	return 0;
 }
 
-static bool prefix_contains(const struct route_prefix *p, const uint8_t *ip)
-{
-	unsigned full = p->len / 8, rest = p->len % 8;
-
-	if (memcmp(p->addr, ip, full))
-		return false;
-	return !rest || ((p->addr[full] ^ ip[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
 static bool rule_match(const struct allow_rule *r, int family, const uint8_t *ip, uint16_t port)
 {
-	if (r->net.family != family || !prefix_contains(&r->net, ip))
+	if (r->net.family != family || !route_prefix_contains(&r->net, ip))
 		return false;
 	if (r->n_ranges == 0)
 		return true;

@@ -32,6 +32,7 @@
 #define GW_MAIN_TABLE 254
 #define GW_PACKETS_PER_EVENT 64
 #define GW_EXPIRE_BUDGET 1024
+#define GW_BROKER_ADDRS 8
 
 /* 198.18.0.0/30 (RFC 2544 benchmarking space) and a ULA /126: .1 is the
  * TUN and the listener, .2 the NAT's pseudo-client. */
@@ -53,6 +54,8 @@ struct gw {
 	struct tun_addr self4, pseudo4, self6, pseudo6;
 	bool rule4, rule6, pinned;
 	struct nl_prefix pin;
+	struct nl_prefix broker[GW_BROKER_ADDRS];
+	int n_broker;
 	struct gwdns *dns; /* --dns */
 	unsigned long bad_packets, fragments, no_agent, tun_drops;
 	struct virtio_net_hdr vnet; /* of the packet in pkt, as read */
@@ -487,6 +490,33 @@ static bool prefix_listed(const struct route_prefix *p, const struct route_prefi
 	return false;
 }
 
+static int gw_exclusion_overlaps(const struct route_prefix *p, enum route_source src,
+	const char *agent, void *arg)
+{
+	(void)agent;
+	return src == ROUTE_EXCLUDED && route_prefix_overlaps(p, arg);
+}
+
+/* What an agent may not advertise: a default route, our own and special
+ * address blocks, and anything that would undo an --exclude. NULL if fine. */
+static const char *gw_advert_refused(struct gw *g, const struct route_prefix *p)
+{
+	static const char *const reserved[] = {
+		"198.18.0.0/15", "fdfe:dcba:9876::/48", /* the TUN's and the fake-ip pool's */
+		"127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3", "::1/128", "fe80::/10", "ff00::/8",
+	};
+	struct route_prefix r;
+
+	if (p->len == 0)
+		return "a default route";
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (!route_prefix_parse(reserved[i], &r, NULL) && route_prefix_overlaps(p, &r))
+			return "overlaps a reserved or the gateway's own block";
+	if (route_walk(g->routes, gw_exclusion_overlaps, (void *)p))
+		return "overlaps an --exclude";
+	return NULL;
+}
+
 /* --auto-routes: an agent's status names the subnets it reaches; offline (st NULL), none. */
 static void gw_on_peer(struct node *n, const char *agent, const char *local, const struct status *st)
 {
@@ -510,6 +540,11 @@ static void gw_on_peer(struct node *n, const char *agent, const char *local, con
 		if (prefix_listed(&st->routes[i], old.list, old.n))
 			continue;
 		route_prefix_format(&st->routes[i], cidr, sizeof(cidr));
+		const char *why = gw_advert_refused(g, &st->routes[i]);
+		if (why) {
+			log_warnx("gateway: agent %s advertises %s: ignored (%s)", agent, cidr, why);
+			continue;
+		}
 		if (route_add(g->routes, &st->routes[i], ROUTE_ADVERTISED, agent))
 			continue;
 		gw_kernel_route(&st->routes[i], ROUTE_ADVERTISED, agent, g);
@@ -535,31 +570,39 @@ static void gw_rules(struct gw *g, bool add)
 	}
 }
 
-/* No loops: when the broker is inside a routed subnet, its traffic keeps using main. */
-static void gw_pin_broker(struct node *n, struct gw *g)
+/* The broker's addresses, resolved once at start (getaddrinfo blocks: never again later). */
+static void gw_resolve_broker(struct node *n, struct gw *g)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV }, *ai;
 
 	if (getaddrinfo(n->cfg.url.host, "1883", &hints, &ai))
 		return;
-	for (struct addrinfo *a = ai; a; a = a->ai_next) {
-		const void *ip = a->ai_family == AF_INET
-			? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
-			: (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+	for (struct addrinfo *a = ai; a && g->n_broker < GW_BROKER_ADDRS; a = a->ai_next) {
 		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
 			continue;
-		if (!route_lookup(g->routes, a->ai_family, ip, NULL))
+		struct nl_prefix *b = &g->broker[g->n_broker++];
+		b->family = a->ai_family;
+		b->len = a->ai_family == AF_INET ? 32 : 128;
+		memcpy(b->addr, a->ai_family == AF_INET
+				? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+				: (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr,
+			a->ai_family == AF_INET ? 4 : 16);
+	}
+	freeaddrinfo(ai);
+}
+
+/* No loops: when the broker is inside a routed subnet, its traffic keeps using main. */
+static void gw_pin_broker(struct node *n, struct gw *g)
+{
+	for (int i = 0; i < g->n_broker && !g->pinned; i++) {
+		if (!route_lookup(g->routes, g->broker[i].family, g->broker[i].addr, NULL))
 			continue;
-		g->pin.family = a->ai_family;
-		memcpy(g->pin.addr, ip, a->ai_family == AF_INET ? 4 : 16);
-		g->pin.len = a->ai_family == AF_INET ? 32 : 128;
+		g->pin = g->broker[i];
 		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
 		g->pinned = !nl_rule_add(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
 		log_info("gateway: broker %s is in a routed subnet: pinned to the main table",
 			n->cfg.url.host);
-		break;
 	}
-	freeaddrinfo(ai);
 }
 
 static struct evconnlistener *gw_listen(struct node *n, int family, const uint8_t *ip, uint16_t *port)
@@ -575,6 +618,7 @@ static struct evconnlistener *gw_listen(struct node *n, int family, const uint8_
 		(struct sockaddr *)&ss, (int)len);
 	if (!l)
 		return NULL;
+	node_listener_guard(l);
 	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
 	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 					: ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -687,6 +731,7 @@ static int gw_start(struct node *n)
 	g->ev_reapply = evtimer_new(n->base, gw_reapply_cb, g);
 	if (!g->ev_reapply || nl_monitor_new(&g->monitor, n->base, gw_monitor_cb, n))
 		log_warnx("gateway: no netlink monitor: routes removed by others stay removed");
+	gw_resolve_broker(n, g);
 	gw_pin_broker(n, g);
 	gw_rules(g, true);
 	if ((err = route_walk(g->routes, gw_kernel_route, g)) < 0)
@@ -727,9 +772,9 @@ static void gw_stop(struct node *n)
 	if (g->ev_expire)
 		event_free(g->ev_expire);
 	if (g->listen4)
-		evconnlistener_free(g->listen4);
+		node_listener_free(g->listen4);
 	if (g->listen6)
-		evconnlistener_free(g->listen6);
+		node_listener_free(g->listen6);
 	tun_close(g->tun); /* the device goes, and its routes with it */
 	if (g->nl)
 		nl_free(g->nl);

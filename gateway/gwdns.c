@@ -1,6 +1,7 @@
 /* The gateway's DNS server: fake-ip answers for agents and remote domains, other names forwarded through the default agent. */
 #include "gwdns.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,6 +29,7 @@
 #define GWDNS_TCP_IDLE_S 10
 #define GWDNS_TCP_OUT_CAP (64 * 1024) /* answers queued to a TCP client before it stops being read */
 #define GWDNS_UDP_BATCH 64
+#define GWDNS_TCP_MAX 64 /* clients at once: a new one beyond it closes the oldest */
 
 struct dns_tcp;
 
@@ -53,10 +55,12 @@ struct pending {
 	uint16_t id, orig_id;
 	uint64_t deadline_ms;
 	struct sink sink;
+	uint16_t qlen; /* the question as sent, which the answer must repeat */
+	uint8_t question[DNS_NAME_MAX + 4];
 };
 
 struct dns_tcp {
-	LIST_ENTRY(dns_tcp) link;
+	TAILQ_ENTRY(dns_tcp) link;
 	struct gwdns *d;
 	struct bufferevent *bev;
 };
@@ -70,9 +74,10 @@ struct gwdns {
 	int udp_fd[2];
 	struct event *ev_udp[2];
 	struct evconnlistener *tcp[2];
-	LIST_HEAD(, dns_tcp) conns;
+	TAILQ_HEAD(, dns_tcp) conns; /* oldest first */
+	int n_conns;
 	struct pending pending[GWDNS_PENDING_MAX];
-	unsigned long queries, fake, forwarded, refused, malformed, lost;
+	unsigned long queries, fake, forwarded, refused, malformed, lost, pool_full;
 	uint8_t msg[65536];		     /* a query read, or being forwarded */
 	uint8_t out[TUN_IPV6_HLEN + 65536]; /* an answer, with room for its IP/UDP headers */
 };
@@ -97,6 +102,8 @@ static void send_answer(struct gwdns *d, const struct sink *s, const uint8_t *p,
 	}
 	case SINK_TCP: {
 		uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+		if (len > 0xffff)
+			break; /* RFC 1035, 4.2.2: a 16-bit length */
 		bufferevent_write(s->tcp->bev, hdr, sizeof(hdr));
 		bufferevent_write(s->tcp->bev, p, len);
 		break;
@@ -128,13 +135,6 @@ static int match_name(struct gwdns *d, const char *name, char *agent, size_t len
 {
 	const char *domain = d->n->cfg.domain;
 
-	if (dns_name_under(name, domain)) {
-		if (!addr_kxdns_agent(name, domain, agent, len) ||
-			strlen(agent) + 1 + strlen(domain) != strlen(name) || !mqtt_level_valid(agent))
-			return -ENOENT; /* the domain itself, or deeper names: no such agent */
-		*agent_default = true;
-		return 0;
-	}
 	for (int i = 0; i < d->n->cfg.n_remote_domains; i++) {
 		const struct remote_domain *r = &d->n->cfg.remote_domains[i];
 		if (dns_name_under(name, r->suffix)) {
@@ -142,6 +142,13 @@ static int match_name(struct gwdns *d, const char *name, char *agent, size_t len
 			*agent_default = false;
 			return 0;
 		}
+	}
+	if (dns_name_under(name, domain)) {
+		if (!addr_kxdns_agent(name, domain, agent, len) ||
+			strlen(agent) + 1 + strlen(domain) != strlen(name) || !mqtt_level_valid(agent))
+			return -ENOENT; /* the domain itself, or deeper names: no such agent */
+		*agent_default = true;
+		return 0;
 	}
 	return -ESRCH;
 }
@@ -153,7 +160,7 @@ static void answer_fake(struct gwdns *d, const struct sink *s, const struct dns_
 	uint8_t ip[16];
 	size_t size, alen = q->qtype == DNS_TYPE_A ? 4 : 16;
 	uint8_t *buf = answer_buf(d, &size);
-	int olen;
+	int olen, err;
 
 	if (q->qclass != DNS_CLASS_IN) {
 		send_error(d, s, msg, q->question_end, q->question_end, DNS_RCODE_NOTIMP);
@@ -161,10 +168,13 @@ static void answer_fake(struct gwdns *d, const struct sink *s, const struct dns_
 	}
 	if (q->qtype != DNS_TYPE_A && q->qtype != DNS_TYPE_AAAA) {
 		olen = dns_build_answer(buf, size, q, msg, NULL, 0, GWDNS_TTL); /* NODATA */
-	} else if (fakeip_assign(d->pool, q->name, agent, agent_default, node_now_ms(), &e)) {
-		log_warnx("dns: no fake address free for %s (every one used in the last %d s)", q->name,
-			GWDNS_HOLD_MS / 1000);
-		send_error(d, s, msg, q->question_end, q->question_end, DNS_RCODE_SERVFAIL);
+	} else if ((err = fakeip_assign(d->pool, q->name, agent, agent_default, node_now_ms(), &e))) {
+		/* a full pool is what a flood of names looks like: counted, not logged each time */
+		d->pool_full += err == -ENOSPC;
+		log_debug("dns: no fake address for %s: %s", q->name,
+			err == -ENOSPC ? "every one was used in the last hold time" : strerror(-err));
+		send_error(d, s, msg, q->question_end, q->question_end,
+			err == -ENOSPC ? DNS_RCODE_SERVFAIL : DNS_RCODE_REFUSED);
 		return;
 	} else {
 		fakeip_addr(e, alen == 4 ? AF_INET : AF_INET6, ip);
@@ -245,6 +255,8 @@ static void forward(struct gwdns *d, const struct sink *s, const struct dns_quer
 	}
 	p->used = true;
 	p->orig_id = q->id;
+	p->qlen = (uint16_t)(q->question_end - DNS_HEADER_LEN);
+	memcpy(p->question, msg + DNS_HEADER_LEN, p->qlen);
 	p->deadline_ms = now + GWDNS_FORWARD_TIMEOUT_MS;
 	p->sink = *s;
 	if (msg != d->msg)
@@ -255,14 +267,25 @@ static void forward(struct gwdns *d, const struct sink *s, const struct dns_quer
 	d->forwarded++;
 }
 
+/* The answer's question is the one asked (ASCII case aside: RFC 4343). */
+static bool same_question(const struct pending *q, const uint8_t *p, size_t len)
+{
+	if (len < DNS_HEADER_LEN + (size_t)q->qlen || !(p[2] & DNS_FLAG_QR >> 8))
+		return false;
+	for (size_t i = 0; i < q->qlen; i++)
+		if (tolower(q->question[i]) != tolower(p[DNS_HEADER_LEN + i]))
+			return false;
+	return true;
+}
+
 bool gwdns_upstream_reply(struct gwdns *d, const struct flow *f, const uint8_t *p, size_t len)
 {
 	struct pending *q;
 
 	if (strcmp(f->key, d->fwd_key))
 		return false;
-	if (len < DNS_HEADER_LEN || !(q = pending_find(d, dns_get_id(p))))
-		return true; /* late, or not an answer to us */
+	if (len < DNS_HEADER_LEN || !(q = pending_find(d, dns_get_id(p))) || !same_question(q, p, len))
+		return true; /* late, spoofed, or not an answer to us */
 	struct sink s = q->sink;
 	q->used = false;
 	if (len > sizeof(d->msg))
@@ -327,10 +350,15 @@ void gwdns_from_tun(struct gwdns *d, const struct tun_pkt *pkt)
 	handle_query(d, &s, pkt->data + pkt->payload_off, pkt->payload_len);
 }
 
+static void tcp_read_cb(struct bufferevent *bev, void *arg);
+
+/* The answers drained: queries may be waiting in the input already. */
 static void tcp_write_cb(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
-	bufferevent_enable(bev, EV_READ); /* the answers drained */
+	if (bufferevent_get_enabled(bev) & EV_READ)
+		return;
+	bufferevent_enable(bev, EV_READ);
+	tcp_read_cb(bev, arg);
 }
 
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
@@ -367,7 +395,8 @@ static void tcp_close(struct dns_tcp *c)
 		if (c->d->pending[i].used && c->d->pending[i].sink.kind == SINK_TCP &&
 			c->d->pending[i].sink.tcp == c)
 			c->d->pending[i].used = false;
-	LIST_REMOVE(c, link);
+	TAILQ_REMOVE(&c->d->conns, c, link);
+	c->d->n_conns--;
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -387,7 +416,10 @@ void gwdns_tcp(struct gwdns *d, int fd)
 	bufferevent_setcb(c->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
 	bufferevent_enable(c->bev, EV_READ);
-	LIST_INSERT_HEAD(&d->conns, c, link);
+	if (d->n_conns >= GWDNS_TCP_MAX)
+		tcp_close(TAILQ_FIRST(&d->conns));
+	TAILQ_INSERT_TAIL(&d->conns, c, link);
+	d->n_conns++;
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -431,7 +463,10 @@ static int listen_on(struct gwdns *d, int i, const struct tun_addr *self)
 	d->tcp[i] = evconnlistener_new_bind(d->n->base, accept_cb, d,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
 		(struct sockaddr *)&ss, (int)len);
-	return d->tcp[i] ? 0 : -errno;
+	if (!d->tcp[i])
+		return -errno;
+	node_listener_guard(d->tcp[i]);
+	return 0;
 }
 
 int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
@@ -447,7 +482,7 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 	d->n = n;
 	d->tun = tun;
 	d->udp_fd[0] = d->udp_fd[1] = -1;
-	LIST_INIT(&d->conns);
+	TAILQ_INIT(&d->conns);
 	*out = d;
 	snprintf(d->upstream, sizeof(d->upstream), "%s", n->cfg.dns_upstream);
 	if (!(d->pool = fakeip_new(FAKEIP_CAPACITY_MAX, GWDNS_HOLD_MS)))
@@ -473,18 +508,17 @@ void gwdns_free(struct gwdns *d)
 {
 	if (!d)
 		return;
-	log_info("gateway: dns: %lu queries, %lu fake answers, %lu forwarded (%lu unanswered), "
-		 "%lu refused, %lu malformed", d->queries, d->fake, d->forwarded, d->lost, d->refused,
-		d->malformed);
-	while (!LIST_EMPTY(&d->conns))
-		tcp_close(LIST_FIRST(&d->conns));
+	log_info("gateway: dns: %lu queries, %lu fake answers, %lu failed for a full pool, %lu forwarded "
+		 "(%lu unanswered), %lu refused, %lu malformed", d->queries, d->fake, d->pool_full,
+		d->forwarded, d->lost, d->refused, d->malformed);
+	while (!TAILQ_EMPTY(&d->conns))
+		tcp_close(TAILQ_FIRST(&d->conns));
 	for (int i = 0; i < 2; i++) {
 		if (d->ev_udp[i])
 			event_free(d->ev_udp[i]);
 		if (d->udp_fd[i] >= 0)
 			close(d->udp_fd[i]);
-		if (d->tcp[i])
-			evconnlistener_free(d->tcp[i]);
+		node_listener_free(d->tcp[i]);
 	}
 	fakeip_free(d->pool);
 	free(d);

@@ -104,14 +104,6 @@ static void port_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
 	flow_attach(f, fd);
 }
 
-static void accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	struct node *n = arg;
-	(void)l;
-
-	log_warn("%s: accept", n->role->name); /* EMFILE and friends: keep serving */
-}
-
 static int local_listen_tcp(struct node *n, evconnlistener_cb cb)
 {
 	struct sockaddr_storage ss;
@@ -126,7 +118,7 @@ static int local_listen_tcp(struct node *n, evconnlistener_cb cb)
 		log_warn("%s: cannot listen on %s", n->role->name, n->cfg.listen);
 		return -errno;
 	}
-	evconnlistener_set_error_cb(local_of(n)->listener, accept_error_cb);
+	node_listener_guard(local_of(n)->listener);
 	log_info("%s: listening on tcp %s", n->role->name, n->cfg.listen);
 	return 0;
 }
@@ -245,7 +237,7 @@ static void local_stop(struct node *n)
 	while (!TAILQ_EMPTY(&lo->handshakes))
 		socks_conn_free(TAILQ_FIRST(&lo->handshakes));
 	if (lo->listener)
-		evconnlistener_free(lo->listener);
+		node_listener_free(lo->listener);
 	if (lo->udp_ev)
 		event_free(lo->udp_ev);
 	if (lo->udp_fd >= 0)

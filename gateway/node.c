@@ -5,6 +5,8 @@
 #include <malloc.h>
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,69 @@ size_t node_flow_cap(struct node *n)
 	if (n->cfg.max_memory && node_heap(n) >= n->cfg.max_memory)
 		return NODE_TIGHT_FLOW_CAP;
 	return FLOW_OUT_CAP;
+}
+
+#define GUARDED_MAX 16
+
+static struct {
+	struct evconnlistener *l;
+	bool paused;
+} guarded[GUARDED_MAX];
+static struct event *guard_timer;
+
+static void listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	for (int i = 0; i < GUARDED_MAX; i++) {
+		if (guarded[i].l && guarded[i].paused) {
+			guarded[i].paused = false;
+			evconnlistener_enable(guarded[i].l);
+		}
+	}
+}
+
+static void listener_error_cb(struct evconnlistener *l, void *arg)
+{
+	static uint64_t logged;
+	struct timeval second = { 1, 0 };
+	int err = EVUTIL_SOCKET_ERROR();
+	uint64_t now = node_now_ms();
+	(void)arg;
+
+	if (now - logged >= 1000 || !logged) {
+		log_warnx("accept: %s: not accepting for a second", evutil_socket_error_to_string(err));
+		logged = now;
+	}
+	for (int i = 0; i < GUARDED_MAX; i++)
+		if (guarded[i].l == l)
+			guarded[i].paused = true;
+	evconnlistener_disable(l);
+	if (!guard_timer)
+		guard_timer = evtimer_new(evconnlistener_get_base(l), listener_resume_cb, NULL);
+	if (guard_timer && !evtimer_pending(guard_timer, NULL))
+		evtimer_add(guard_timer, &second);
+}
+
+void node_listener_guard(struct evconnlistener *l)
+{
+	for (int i = 0; i < GUARDED_MAX; i++) {
+		if (!guarded[i].l) {
+			guarded[i].l = l;
+			guarded[i].paused = false;
+			evconnlistener_set_error_cb(l, listener_error_cb);
+			return;
+		}
+	}
+}
+
+void node_listener_free(struct evconnlistener *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < GUARDED_MAX; i++)
+		if (guarded[i].l == l)
+			guarded[i].l = NULL;
+	evconnlistener_free(l);
 }
 
 uint64_t node_now_ms(void)
@@ -340,4 +405,8 @@ void node_free(struct node *n)
 	if (n->dns)
 		evdns_base_free(n->dns, 0);
 	free(n->rbuf);
+	if (guard_timer) {
+		event_free(guard_timer);
+		guard_timer = NULL;
+	}
 }

@@ -117,6 +117,22 @@ struct route_table *route_table_new(void)
 	return calloc(1, sizeof(struct route_table));
 }
 
+bool route_prefix_contains(const struct route_prefix *p, const uint8_t *addr)
+{
+	unsigned full = p->len / 8, rest = p->len % 8;
+
+	if (memcmp(p->addr, addr, full))
+		return false;
+	return !rest || !((p->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
+bool route_prefix_overlaps(const struct route_prefix *a, const struct route_prefix *b)
+{
+	const struct route_prefix *wide = a->len <= b->len ? a : b, *narrow = wide == a ? b : a;
+
+	return a->family == b->family && route_prefix_contains(wide, narrow->addr);
+}
+
 static void free_prefix(struct prefix *px)
 {
 	for (size_t i = 0; i < px->nrecs; i++)

@@ -32,6 +32,11 @@ int route_prefix_parse(const char *s, struct route_prefix *p, bool *masked);
 /* "10.20.0.0/16"; buf holds ROUTE_PREFIX_STRLEN. 0 or -EINVAL / -ENOSPC. */
 int route_prefix_format(const struct route_prefix *p, char *buf, size_t len);
 
+/* Whether address addr (4 or 16 bytes, of p's family) lies in p. */
+bool route_prefix_contains(const struct route_prefix *p, const uint8_t *addr);
+/* Whether a and b share an address (one contains the other). */
+bool route_prefix_overlaps(const struct route_prefix *a, const struct route_prefix *b);
+
 struct route_table *route_table_new(void);
 void route_table_free(struct route_table *rt);
 

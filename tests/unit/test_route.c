@@ -549,6 +549,38 @@ static void test_random_against_model(void **state)
 	route_table_free(rt);
 }
 
+static void test_prefix_overlaps(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		bool overlap;
+	} cases[] = {
+		{ "10.0.0.0/8", "10.20.0.0/16", true },
+		{ "10.20.0.0/16", "10.0.0.0/8", true },
+		{ "10.0.0.0/8", "11.0.0.0/8", false },
+		{ "0.0.0.0/0", "192.168.1.1/32", true },
+		{ "10.0.0.0/25", "10.0.0.128/25", false },
+		{ "10.0.0.0/24", "10.0.0.128/25", true },
+		{ "198.18.0.0/15", "198.19.5.0/24", true },
+		{ "198.18.0.0/15", "198.20.0.0/16", false },
+		{ "fd00::/8", "fd20::/64", true },
+		{ "fd00::/8", "fe00::/8", false },
+		{ "10.0.0.0/8", "a00::/8", false }, /* families differ */
+	};
+	struct route_prefix a, b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(route_prefix_parse(cases[i].a, &a, NULL), 0);
+		assert_int_equal(route_prefix_parse(cases[i].b, &b, NULL), 0);
+		if (route_prefix_overlaps(&a, &b) != cases[i].overlap)
+			fail_msg("%s and %s: expected %s", cases[i].a, cases[i].b,
+				cases[i].overlap ? "overlap" : "none");
+		if (cases[i].overlap && a.len <= b.len)
+			assert_true(route_prefix_contains(&a, b.addr));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_add_invalid),
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_random_against_model),
+		cmocka_unit_test(test_prefix_overlaps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
