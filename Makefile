@@ -34,7 +34,8 @@ PROBE_BINS := $(PROBE_SRCS:tests/probes/%.c=$(BUILD)/probes/%)
 # libFuzzer targets (clang): each is linked with the pure units it drives.
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_UNITS := gateway/dns.c
+FUZZ_UNITS := gateway/dns.c gateway/allow.c gateway/route.c gateway/status.c mqtt/kcp.c mqtt/topic.c \
+	mqtt/url.c socks/socks.c tun/nat.c tun/packet.c
 FUZZ_SECS  ?= 30
 
 PREFIX  ?= /usr/local
@@ -100,7 +101,8 @@ bench: deps
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_UNITS)
 	@mkdir -p $(dir $@)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -o $@ $< $(FUZZ_UNITS)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DN4M_VERSION='"$(VERSION)"' \
+		-I. -o $@ $< $(FUZZ_UNITS)
 
 # Each fuzzer for FUZZ_SECS seconds from its seeds (tests/fuzz/seeds/NAME), the
 # corpus it grows kept under build/fuzz/corpus/.

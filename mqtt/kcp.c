@@ -14,6 +14,7 @@ enum {
 	KCP_WND_RCV = 128,   /* what the peer is assumed to advertise until it speaks */
 	KCP_NUDGE_MIN_MS = 250,
 	KCP_NUDGE_MAX_MS = 10000,
+	KCP_NUDGE_MAX_OWED = 256, /* nudges per flush: no real receive window is larger */
 	KCP_THRESH_INIT = 2,
 	KCP_THRESH_MIN = 2,
 	KCP_FASTACK_LIMIT = 5, /* fast-resend a segment only while xmit <= this */
@@ -986,11 +987,14 @@ static void cwnd_react(struct kcp *k, uint32_t prior_cwnd, const struct resent *
 	}
 }
 
+/* The peer cannot hold more unread segments than we ever sent it, nor more than
+ * a real receive window: a peer (or anyone posing as one) that advertises
+ * 65535 and then 0 must not make us send 65535 datagrams. */
 static uint32_t peer_owed(const struct kcp *k)
 {
 	if (!k->cfg.peer_reads_once || k->snd_queue.count || k->nsnd_buf || k->rmt_wnd >= k->peer_wnd)
 		return 0;
-	return k->peer_wnd - k->rmt_wnd;
+	return min_u32(min_u32(k->peer_wnd - k->rmt_wnd, k->snd_nxt), KCP_NUDGE_MAX_OWED);
 }
 
 /* One WASK per unread segment, each in its own datagram; the peer answers with WINS (its new window). */

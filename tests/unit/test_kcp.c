@@ -763,6 +763,35 @@ static void test_peer_reads_once(void **state)
 	assert_true(recv_once_transfer(false) < 4000); /* the stranding the nudge prevents */
 }
 
+static int count_output(const uint8_t *buf, size_t len, void *arg)
+{
+	(void)buf, (void)len;
+	(*(unsigned long *)arg)++;
+	return 0;
+}
+
+/* A peer (or anyone posing as one) that advertises a window of 65535, then 0,
+ * must not make a peer_reads_once sender nudge it 65535 times: it cannot hold
+ * more unread segments than it was sent (found by tests/fuzz/fuzz_kcp). */
+static void test_nudges_bounded(void **state)
+{
+	unsigned long sent = 0;
+	struct kcp *k = kcp_new(0, &kcp_compat_config, count_output, &sent);
+	uint8_t p[KCP_OVERHEAD];
+
+	(void)state;
+	assert_non_null(k);
+	kcp_update(k, 1000);
+	put_hdr(p, 0, KCP_CMD_WINS, 65535, 0, 0);
+	assert_int_equal(kcp_input(k, p, sizeof(p)), 0);
+	put_hdr(p, 0, KCP_CMD_WINS, 0, 0, 0);
+	assert_int_equal(kcp_input(k, p, sizeof(p)), 0);
+	for (uint32_t t = 1000; t <= 61000; t += 10)
+		kcp_update(k, t);
+	assert_true(sent < 1000); /* nothing was ever sent: window probes only */
+	kcp_free(k);
+}
+
 /* Only a well-formed datagram carrying the stream's first PUSH may open a flow. */
 static void test_opens_stream(void **state)
 {
@@ -868,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_flow_control_compat),
 		cmocka_unit_test(test_flow_control_fast),
 		cmocka_unit_test(test_peer_reads_once),
+		cmocka_unit_test(test_nudges_bounded),
 		cmocka_unit_test(test_opens_stream),
 		cmocka_unit_test(test_bad_input_alone),
 		cmocka_unit_test(test_bad_input_during_transfer),
