@@ -387,9 +387,13 @@ int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 		if (len == 0)
 			return 0;
 	}
-	if (evbuffer_get_length(f->out) + len > node_flow_cap(f->node)) {
+	size_t cap = node_flow_cap(f->node, evbuffer_get_length(f->out) + len);
+	if (evbuffer_get_length(f->out) + len > cap) {
 		f->node->stats.flows_overflowed++;
-		flow_close(f, "destination too slow: send buffer over its cap", true);
+		flow_close(f, cap < FLOW_OUT_CAP
+				? "destination too slow: 1 MiB queued while the heap is over --max-memory"
+				: "destination too slow: send buffer over its cap",
+			true);
 		return -ENOBUFS;
 	}
 	evbuffer_add(f->out, p, len);

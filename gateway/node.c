@@ -42,12 +42,12 @@ static struct peer *peer_get(struct node *n, const char *agent, const char *loca
 	return map_get(n->peers, key);
 }
 
-/* Bytes malloc has handed out (heap and mmapped chunks), refreshed at most every 100 ms. */
-static size_t node_heap(struct node *n)
+/* Bytes malloc has handed out (heap and mmapped chunks), at most max_age_ms old. */
+static size_t node_heap(struct node *n, uint64_t max_age_ms)
 {
 	uint64_t now = node_now_ms();
 
-	if (now - n->heap_checked_ms >= 100 || !n->heap_checked_ms) {
+	if (now - n->heap_checked_ms >= max_age_ms || !n->heap_checked_ms) {
 		struct mallinfo2 mi = mallinfo2();
 		n->heap_used = mi.uordblks + mi.hblkhd;
 		n->heap_checked_ms = now;
@@ -62,7 +62,7 @@ bool node_admit_flow(struct node *n)
 
 	if ((int)open >= n->cfg.max_flows)
 		snprintf(why, sizeof(why), "%zu open (--max-flows %d)", open, n->cfg.max_flows);
-	else if (n->cfg.max_memory && (heap = node_heap(n)) >= n->cfg.max_memory)
+	else if (n->cfg.max_memory && (heap = node_heap(n, 100)) >= n->cfg.max_memory)
 		snprintf(why, sizeof(why), "heap %zu MiB, over --max-memory %zu MiB", heap >> 20,
 			n->cfg.max_memory >> 20);
 	else
@@ -76,9 +76,11 @@ bool node_admit_flow(struct node *n)
 	return false;
 }
 
-size_t node_flow_cap(struct node *n)
+size_t node_flow_cap(struct node *n, size_t queued)
 {
-	if (n->cfg.max_memory && node_heap(n) >= n->cfg.max_memory)
+	/* only a flow with more than the tight cap queued asks, and at 1 ms it
+	 * sees the heap fresh enough not to overshoot by much at any speed */
+	if (queued > NODE_TIGHT_FLOW_CAP && n->cfg.max_memory && node_heap(n, 1) >= n->cfg.max_memory)
 		return NODE_TIGHT_FLOW_CAP;
 	return FLOW_OUT_CAP;
 }

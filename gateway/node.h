@@ -125,9 +125,9 @@ int node_flow_key(char *buf, size_t len, const char *agent, const char *local,
 /* Whether a new flow may open: fewer than --max-flows, heap under
  * --max-memory. If not, counts it and says why (at most once a second). */
 bool node_admit_flow(struct node *n);
-/* The most a flow may queue toward its socket: FLOW_OUT_CAP, or
- * NODE_TIGHT_FLOW_CAP while the heap is over --max-memory. */
-size_t node_flow_cap(struct node *n);
+/* The most a flow with queued bytes (and more coming) may queue toward its
+ * socket: FLOW_OUT_CAP, or NODE_TIGHT_FLOW_CAP while the heap is over --max-memory. */
+size_t node_flow_cap(struct node *n, size_t queued);
 #define NODE_TIGHT_FLOW_CAP (1u << 20)
 
 struct evconnlistener;
