@@ -50,8 +50,12 @@ check_rss "the agent's peak RSS stayed under $((HWM_CAP_KB / 1024)) MB, not 6 x 
 	"$hwm" "$HWM_CAP_KB"
 check "flows that kept queueing were ended: 'destination too slow'" \
 	grep -q "destination too slow" "$TEST_TMP/agent.log"
-check "... because the heap was over the cap, the log says" \
-	grep -q "1 MiB queued while the heap is over --max-memory" "$TEST_TMP/agent.log"
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+	skip "the heap cap under sanitizers: mallinfo2 does not see ASan's allocator"
+else
+	check "... because the heap was over the cap, the log says" \
+		grep -q "1 MiB queued while the heap is over --max-memory" "$TEST_TMP/agent.log"
+fi
 check "the agent is still running" all_running "$agent_PID"
 check "once the buffers are gone, a new flow works again" wait_for 30 bash -c \
 	"[ \"\$(curl -s -m 5 http://127.0.0.1:$LPW/)\" = '$(cat "$TEST_TMP/www/index.html")' ]"
