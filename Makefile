@@ -41,7 +41,7 @@ FUZZ_SECS  ?= 30
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps print-deps run test unit e2e bench fuzz install clean format
+.PHONY: all deps print-deps run test unit e2e bench fuzz soak install clean format
 
 all: $(BUILD)/net4mqtt
 
@@ -98,6 +98,11 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@tests/bench/run.sh $(BUILD)
+
+# Mixed traffic for SOAK_MINUTES (default 10): RSS over time and errors. Not part of make test.
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@tests/soak.sh $(BUILD)
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_UNITS)
 	@mkdir -p $(dir $@)

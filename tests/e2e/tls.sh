@@ -1,5 +1,6 @@
 # mqtts:// to a mosquitto TLS listener: verified with ?cafile=, client certificates
-# with ?cert=&key=, and a broker signed by another CA refused with a clear error.
+# with ?cert=&key=, and a broker signed by another CA refused with a clear error;
+# a certificate for another host name than the URL's is refused too (host name verification).
 source "$(dirname "$0")/../lib.sh"
 cd "$TEST_TMP" || exit 1
 
@@ -49,4 +50,29 @@ grep -iE 'certificate|tls|ssl' "$TEST_TMP/wrongca.log" | head -3
 n4m nocert agent -m "mqtts://localhost:$tls_port/tls?cafile=$TEST_TMP/ca.pem" -i nocert
 lost() { grep -q 'cannot connect\|lost connection' "$TEST_TMP/nocert.log"; }
 check "a client without the required certificate is not let in" wait_for 10 lost
+
+# Host name verification: certificates from the right CA, for the wrong name.
+mkleaf elsewhere ca "DNS:elsewhere.invalid" && mkleaf lhonly ca "DNS:localhost" && chmod 644 ./*.key ||
+	{ fail "generate the wrong-name certificates"; exit 1; }
+wrong_port=$(free_port)
+lh_port=$(free_port)
+start_broker "$(free_port)" \
+	"listener $wrong_port 127.0.0.1" "cafile $TEST_TMP/ca.pem" "certfile $TEST_TMP/elsewhere.pem" "keyfile $TEST_TMP/elsewhere.key" \
+	"listener $lh_port 127.0.0.1" "cafile $TEST_TMP/ca.pem" "certfile $TEST_TMP/lhonly.pem" "keyfile $TEST_TMP/lhonly.key" ||
+	{ fail "start mosquitto with the wrong-name certificates"; exit 1; }
+wait_for 10 port_listening "$wrong_port" && wait_for 10 port_listening "$lh_port"
+n4m wrongname agent -m "mqtts://localhost:$wrong_port/tls?cafile=$TEST_TMP/ca.pem" -i wrongname
+n4m ipurl agent -m "mqtts://127.0.0.1:$lh_port/tls?cafile=$TEST_TMP/ca.pem" -i ipurl
+n4m rightname agent -m "mqtts://localhost:$lh_port/tls?cafile=$TEST_TMP/ca.pem" -i rightname
+name_refused() { grep -q 'host name verification failed' "$TEST_TMP/$1.log"; }
+check "a broker certificate for elsewhere.invalid, URL host localhost: refused, the log says host name verification failed" \
+	wait_for 10 name_refused wrongname
+check "... and never reports a connection" bash -c "! grep -q 'mqtt: connected' '$TEST_TMP/wrongname.log'"
+grep -m 1 'host name verification failed' "$TEST_TMP/wrongname.log"
+check "a certificate for DNS:localhost only, URL host 127.0.0.1 (no IP SAN): refused the same way" \
+	wait_for 10 name_refused ipurl
+check "... and never reports a connection" bash -c "! grep -q 'mqtt: connected' '$TEST_TMP/ipurl.log'"
+check "the same certificate with URL host localhost connects (the chain is fine, the name was the problem)" \
+	wait_for 10 connected rightname
+check "... with no host name error" bash -c "! grep -q 'host name verification failed' '$TEST_TMP/rightname.log'"
 finish
