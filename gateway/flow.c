@@ -144,8 +144,14 @@ static void flow_connect_next(struct flow *f)
 		f->ai_next = ai->ai_next;
 		int type = f->kind == FLOW_STREAM ? SOCK_STREAM : SOCK_DGRAM;
 		int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				f->node->stats.over_limit++;
+				log_warn("flow %llu: no socket for the destination", (unsigned long long)f->id);
+				break; /* the next address would fare no better */
+			}
 			continue;
+		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
 			f->connecting = false;
 			evtimer_del(&f->ev_timer);

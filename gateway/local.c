@@ -17,6 +17,7 @@
 
 #define LISTEN_BACKLOG 4096
 #define UDP_READS_PER_EVENT 16
+#define LOCAL_UDP_RCVBUF (4 << 20)
 #define SOCKS_HANDSHAKE_TIMEOUT_S 10
 #define SOCKS_BUF 600 /* greeting (257) + request (262), or the RFC 1929 request (513) alone */
 
@@ -95,6 +96,11 @@ static void port_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
 
 	if (!local_can_open(n, fd))
 		return;
+	if (node_peer_offline(n, n->cfg.agent_id, MQTT_NIL)) {
+		log_info("local-port: agent %s is offline: connection refused", n->cfg.agent_id);
+		flow_close_reset(fd);
+		return;
+	}
 	struct flow *f = local_open_flow(n, FLOW_STREAM, local_stream_proto(n), sa,
 		n->cfg.agent_id, n->cfg.target);
 	if (!f) {
@@ -170,6 +176,10 @@ static int local_listen_udp(struct node *n)
 		log_warn("local-port: cannot bind udp %s", n->cfg.listen);
 		return -errno;
 	}
+	/* one socket takes every client's datagrams: the default buffer (~200 KB)
+	 * drops bursts; the kernel caps this at net.core.rmem_max */
+	int rcvbuf = LOCAL_UDP_RCVBUF;
+	setsockopt(lo->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	lo->udp_ev = event_new(n->base, lo->udp_fd, EV_READ | EV_PERSIST, udp_read_cb, n);
 	if (!lo->udp_ev)
 		return -ENOMEM;
@@ -466,6 +476,10 @@ static void socks_connect(struct socks_conn *sc, const struct socks_request *req
 	}
 	if (!mqtt_client_connected(n->mqtt)) {
 		socks_fail(sc, SOCKS_NET_UNREACHABLE, "broker not connected");
+		return;
+	}
+	if (node_peer_offline(n, agent, MQTT_NIL)) {
+		socks_fail(sc, SOCKS_HOST_UNREACHABLE, "the agent is offline");
 		return;
 	}
 	struct flow *f = local_open_flow(n, FLOW_STREAM, local_stream_proto(n),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -492,6 +493,12 @@ static int run(const struct command *c, struct node_config *cfg)
 	int err;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* a flow is a socket (two at a gateway): take every descriptor we may */
+	struct rlimit nofile;
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	/* libmosquitto allocates and frees a packet per message: keep freed heap
 	 * instead of returning it to the kernel and faulting it back in */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);

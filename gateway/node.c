@@ -158,7 +158,16 @@ uint64_t node_now_ms(void)
 
 bool node_peer_online(struct node *n, const char *agent, const char *local)
 {
-	return peer_get(n, agent, local) != NULL;
+	struct peer *p = peer_get(n, agent, local);
+
+	return p && p->st.online;
+}
+
+bool node_peer_offline(struct node *n, const char *agent, const char *local)
+{
+	struct peer *p = peer_get(n, agent, local);
+
+	return p && !p->st.online;
 }
 
 size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
@@ -249,6 +258,20 @@ static void peer_went_offline(struct node *n, const struct mqtt_topic *t)
 		flow_close_all(n, "local went offline", NULL, t->local);
 }
 
+static struct peer *peer_new(struct node *n, const struct mqtt_topic *t)
+{
+	struct peer *peer = calloc(1, sizeof(*peer));
+
+	if (!peer)
+		return NULL;
+	snprintf(peer->key, sizeof(peer->key), "%s/%s", t->agent, t->local);
+	if (map_put(n->peers, peer->key, peer)) {
+		free(peer);
+		return NULL;
+	}
+	return peer;
+}
+
 static void node_on_status(struct node *n, const struct mqtt_topic *t, const void *p, size_t len)
 {
 	struct peer *peer = peer_get(n, t->agent, t->local);
@@ -256,26 +279,23 @@ static void node_on_status(struct node *n, const struct mqtt_topic *t, const voi
 
 	status_parse(p, len, &st);
 	if (!st.online) {
-		if (peer) {
-			log_info("peer %s went offline", peer->key);
+		bool was_online = peer && peer->st.online;
+		if (len == 0 && peer) { /* the retained status was cleared: unknown again */
 			map_del(n->peers, peer->key);
 			free(peer);
+		} else if (len > 0 && (peer || (peer = peer_new(n, t)))) {
+			peer->st = st; /* known to be offline: new flows to it fail fast */
+		}
+		if (was_online) {
+			log_info("peer %s/%s went offline", t->agent, t->local);
 			peer_went_offline(n, t);
 			if (n->role->on_peer)
 				n->role->on_peer(n, t->agent, t->local, NULL);
 		}
 		return;
 	}
-	if (!peer) {
-		peer = calloc(1, sizeof(*peer));
-		if (!peer)
-			return;
-		snprintf(peer->key, sizeof(peer->key), "%s/%s", t->agent, t->local);
-		if (map_put(n->peers, peer->key, peer)) {
-			free(peer);
-			return;
-		}
-	}
+	if (!peer && !(peer = peer_new(n, t)))
+		return;
 	peer->st = st;
 	log_info("peer %s online (role %s, max_packet %d, %d routes)", peer->key,
 		st.role[0] ? st.role : "?", st.max_packet, st.n_routes);

@@ -142,6 +142,9 @@ uint64_t node_now_ms(void);
 
 /* Has this peer published an online status (and not gone offline since)? */
 bool node_peer_online(struct node *n, const char *agent, const char *local);
+/* Is its last status offline (its will "{}")? A net4mqtt peer that never
+ * publishes a status is neither online nor offline. */
+bool node_peer_offline(struct node *n, const char *agent, const char *local);
 
 int node_publish(struct node *n, const char *topic, const void *payload, size_t len);
 

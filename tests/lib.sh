@@ -43,14 +43,13 @@ free_port() {
 }
 
 # wait_for SECONDS command...: polls every 50 ms until the command succeeds.
-wait_for() {
-	local secs=$1; shift
-	local n=$((secs * 20))
-	for _ in $(seq "$n"); do
+wait_for() { # SECONDS command...: polls every 50 ms until it succeeds or the time is up
+	local deadline=$((SECONDS + $1)); shift
+	while :; do
 		"$@" && return 0
+		[ "$SECONDS" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
-	return 1
 }
 
 port_listening() { ss -Htln "sport = :$1" | grep -q .; }
@@ -113,7 +112,11 @@ start_http() {
 PY=/usr/bin/python3 # Debian's python3, with python3-paho-mqtt
 
 # need what command...: a check the rest of the script cannot do without.
-need() { check "$@"; [ "$N4M_FAILS" -eq 0 ] || exit 1; }
+need() { # a check the rest of the test depends on: stop if it fails
+	local before=$N4M_FAILS
+	check "$@"
+	[ "$N4M_FAILS" -eq "$before" ] || exit 1
+}
 
 # stats NAME PID: asks net4mqtt NAME for its counters (SIGUSR1) and prints the stats line.
 stats() {

@@ -5,7 +5,8 @@
 #     local-port -u UDP flows: the clients' connections end (EOF or reset,
 #     never a hang), the broker publishes the agent's last will ("{}",
 #     retained), every local's flows end (stats 'flows open 0', long before the
-#     UDP timeout); a restarted agent carries new flows of all three kinds;
+#     UDP timeout); while it is offline, new connections are refused at once;
+#     a restarted agent carries new flows of all three kinds;
 #  b. locals die: the agent ends exactly their flows (its connections to the
 #     destination close, 'flows open' falls to what the living local still
 #     has, whose flow keeps working), then 0 when the last local dies;
@@ -129,6 +130,16 @@ for who in lport lsocks ludp; do
 		by "$T" flows_open_is "$who" "${!pidvar}" 0
 done
 check "a: the locals keep running" all_running "$lport_PID" "$lsocks_PID" "$ludp_PID"
+# While it is known to be offline, new connections are refused at once, not left hanging.
+rc=0; timeout 20 curl -sS -m 15 "http://127.0.0.1:$LP/" >/dev/null 2>"$TEST_TMP/curl-off.err" || rc=$?
+check "a: a new local-port connection to the offline agent is refused at once (curl rc $rc; 28 is a timeout)" \
+	test "$rc" -ne 0 -a "$rc" -ne 28 -a "$rc" -ne 124
+rc=0; timeout 20 curl -sS -m 15 --socks5-hostname "127.0.0.1:$SP" "http://127.0.0.1:$ECHO/" >/dev/null \
+	2>"$TEST_TMP/socks-off.err" || rc=$?
+check "a: local-socks answers 'host unreachable' for the offline agent (curl rc $rc: $(head -c 80 "$TEST_TMP/socks-off.err"))" \
+	test "$rc" -eq 97
+check "a: both say why in their logs" bash -c \
+	"grep -q 'agent $AGENT is offline: connection refused' '$TEST_TMP/lport.log' && grep -q 'the agent is offline' '$TEST_TMP/lsocks.log'"
 
 # The agent comes back under the same id.
 n4m agent2 agent -m "$URL?client_id=$AGENT" -i "$AGENT" -t "127.0.0.1:$ECHO" --udp-timeout "$UDP_TIMEOUT"
