@@ -67,46 +67,6 @@ static struct gw *gw_of(struct node *n)
 	return n->role_data;
 }
 
-static void tun_addr_set(struct tun_addr *a, int family, const uint8_t *ip)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = family;
-	memcpy(a->ip, ip, family == AF_INET ? 4 : 16);
-}
-
-static bool tun_addr_eq(const struct tun_addr *a, const struct tun_addr *b)
-{
-	return a->family == b->family && !memcmp(a->ip, b->ip, a->family == AF_INET ? 4 : 16);
-}
-
-static void tun_addr_to_sockaddr(const struct tun_addr *a, uint16_t port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		memcpy(&sin->sin_addr, a->ip, 4);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		memcpy(&sin6->sin6_addr, a->ip, 16);
-	}
-}
-
-static uint16_t tun_addr_from_sockaddr(const struct sockaddr *sa, struct tun_addr *a)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-		tun_addr_set(a, AF_INET, (const uint8_t *)&sin->sin_addr);
-		return ntohs(sin->sin_port);
-	}
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-	tun_addr_set(a, AF_INET6, (const uint8_t *)&sin6->sin6_addr);
-	return ntohs(sin6->sin6_port);
-}
-
 static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
@@ -609,10 +569,8 @@ static struct evconnlistener *gw_listen(struct node *n, int family, const uint8_
 {
 	struct tun_addr a;
 	struct sockaddr_storage ss;
-	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-
 	tun_addr_set(&a, family, ip);
-	tun_addr_to_sockaddr(&a, 0, &ss);
+	socklen_t len = tun_addr_to_sockaddr(&a, 0, &ss);
 	struct evconnlistener *l = evconnlistener_new_bind(n->base, gw_accept_cb, n,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 4096,
 		(struct sockaddr *)&ss, (int)len);

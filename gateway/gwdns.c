@@ -429,31 +429,13 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	gwdns_tcp(arg, fd);
 }
 
-static void tun_addr_sockaddr(const struct tun_addr *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(GWDNS_PORT);
-		memcpy(&sin->sin_addr, a->ip, 4);
-		*len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(GWDNS_PORT);
-		memcpy(&sin6->sin6_addr, a->ip, 16);
-		*len = sizeof(*sin6);
-	}
-}
-
 static int listen_on(struct gwdns *d, int i, const struct tun_addr *self)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd = socket(self->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	tun_addr_sockaddr(self, &ss, &len);
+	len = tun_addr_to_sockaddr(self, GWDNS_PORT, &ss);
 	d->udp_fd[i] = fd;
 	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len))
 		return -errno;
@@ -474,7 +456,6 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 {
 	struct gwdns *d = calloc(1, sizeof(*d));
 	struct sockaddr_storage ss;
-	socklen_t len;
 	int err;
 
 	if (!d)
@@ -487,7 +468,7 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 	snprintf(d->upstream, sizeof(d->upstream), "%s", n->cfg.dns_upstream);
 	if (!(d->pool = fakeip_new(FAKEIP_CAPACITY_MAX, GWDNS_HOLD_MS)))
 		return -ENOMEM;
-	tun_addr_sockaddr(self4, &ss, &len);
+	tun_addr_to_sockaddr(self4, GWDNS_PORT, &ss);
 	addr_format((struct sockaddr *)&ss, d->fwd_src, sizeof(d->fwd_src));
 	if (d->upstream[0] && (err = node_flow_key(d->fwd_key, sizeof(d->fwd_key), n->cfg.agent_id,
 				       n->cfg.local_id, MQTT_PROTO_UDP, d->fwd_src, d->upstream)))

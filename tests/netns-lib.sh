@@ -38,3 +38,26 @@ has() {
 	shift
 	"$@" 2>&1 | grep -qF -- "$text"
 }
+
+# ns_up NS...: each namespace (made if missing: a test's root check makes its
+# first one), its loopback up, no router advertisements.
+ns_up() {
+	local ns
+	for ns; do
+		[ -e "/run/netns/$ns" ] || ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up || return 1
+		sysctl_ns "$ns" net.ipv6.conf.default.accept_ra=0
+		sysctl_ns "$ns" net.ipv6.conf.all.accept_ra=0
+	done
+}
+
+# lan_via_gw LAN GW [NET]: a LAN host NET.2 and fd77::2 (NET: 192.168.77)
+# whose default routes point at GW (NET.1, fd77::1), which forwards.
+lan_via_gw() {
+	local lan=$1 gw=$2 net=${3:-192.168.77}
+	veth "$lan" l "$gw" gl || return 1
+	addr "$lan" l "$net.2/24" && addr6 "$lan" l fd77::2/64 || return 1
+	addr "$gw" gl "$net.1/24" && addr6 "$gw" gl fd77::1/64 || return 1
+	ip -n "$lan" route add default via "$net.1" && ip -n "$lan" -6 route add default via fd77::1 || return 1
+	sysctl_ns "$gw" net.ipv4.ip_forward=1 && sysctl_ns "$gw" net.ipv6.conf.all.forwarding=1
+}

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -431,6 +432,49 @@ int tun_verify(const struct tun_pkt *pkt)
 		/* No checksum: allowed over IPv4 only (RFC 768; RFC 8200, 8.1). */
 		return pkt->src.family == AF_INET ? 0 : -EBADMSG;
 	return l4_csum(pkt, l4) ? -EBADMSG : 0;
+}
+
+/* ---- addresses ---- */
+
+void tun_addr_set(struct tun_addr *a, int family, const uint8_t *ip)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	memcpy(a->ip, ip, family == AF_INET ? 4 : 16);
+}
+
+bool tun_addr_eq(const struct tun_addr *a, const struct tun_addr *b)
+{
+	return a->family == b->family && !memcmp(a->ip, b->ip, a->family == AF_INET ? 4 : 16);
+}
+
+socklen_t tun_addr_to_sockaddr(const struct tun_addr *a, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, a->ip, 4);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	memcpy(&sin6->sin6_addr, a->ip, 16);
+	return sizeof(*sin6);
+}
+
+uint16_t tun_addr_from_sockaddr(const struct sockaddr *sa, struct tun_addr *a)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		tun_addr_set(a, AF_INET, (const uint8_t *)&sin->sin_addr);
+		return ntohs(sin->sin_port);
+	}
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	tun_addr_set(a, AF_INET6, (const uint8_t *)&sin6->sin6_addr);
+	return ntohs(sin6->sin6_port);
 }
 
 /* ---- the NAT rewrite ---- */

@@ -48,18 +48,7 @@ if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
 fi
 
 topology() {
-	local ns
-	for ns in "${ALL_NS[@]}"; do
-		[ "$ns" = "$NS_LAN" ] || ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up || return 1
-		sysctl_ns "$ns" net.ipv6.conf.all.accept_ra=0
-	done
-	veth "$NS_LAN" l "$NS_GW" gl || return 1
-	addr "$NS_LAN" l 192.168.77.2/24 && addr6 "$NS_LAN" l fd77::2/64 || return 1
-	addr "$NS_GW" gl 192.168.77.1/24 && addr6 "$NS_GW" gl fd77::1/64 || return 1
-	ip -n "$NS_LAN" route add default via 192.168.77.1 || return 1
-	ip -n "$NS_LAN" -6 route add default via fd77::1 || return 1
-	sysctl_ns "$NS_GW" net.ipv4.ip_forward=1 && sysctl_ns "$NS_GW" net.ipv6.conf.all.forwarding=1 || return 1
+	ns_up "${ALL_NS[@]}" && lan_via_gw "$NS_LAN" "$NS_GW" || return 1
 	veth "$NS_GW" ga "$NS_AG" ag || return 1
 	addr "$NS_GW" ga 10.77.0.1/30 && addr "$NS_AG" ag 10.77.0.2/30 || return 1
 	local a
