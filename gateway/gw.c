@@ -457,8 +457,26 @@ static int gw_exclusion_overlaps(const struct route_prefix *p, enum route_source
 	return src == ROUTE_EXCLUDED && route_prefix_overlaps(p, arg);
 }
 
+struct connected_check {
+	const struct route_prefix *p;
+	int tun_ifindex;
+};
+
+/* A subnet the gateway sits on (a device route of main, not the TUN's) that p overlaps. */
+static int gw_connected_overlaps(const struct nl_route *r, void *arg)
+{
+	const struct connected_check *c = arg;
+	struct route_prefix q = { .family = r->dst.family, .len = r->dst.len };
+
+	if (r->has_gateway || !r->oif || r->oif == c->tun_ifindex || !r->dst.len)
+		return 0;
+	memcpy(q.addr, r->dst.addr, sizeof(q.addr));
+	return route_prefix_overlaps(c->p, &q);
+}
+
 /* What an agent may not advertise: a default route, our own and special
- * address blocks, and anything that would undo an --exclude. NULL if fine. */
+ * address blocks, the subnets the gateway is attached to (its LAN, its
+ * uplink), and anything that would undo an --exclude. NULL if fine. */
 static const char *gw_advert_refused(struct gw *g, const struct route_prefix *p)
 {
 	static const char *const reserved[] = {
@@ -474,6 +492,9 @@ static const char *gw_advert_refused(struct gw *g, const struct route_prefix *p)
 			return "overlaps a reserved or the gateway's own block";
 	if (route_walk(g->routes, gw_exclusion_overlaps, (void *)p))
 		return "overlaps an --exclude";
+	struct connected_check c = { p, g->ifindex };
+	if (nl_route_walk(g->nl, p->family, GW_MAIN_TABLE, gw_connected_overlaps, &c) > 0)
+		return "overlaps a subnet the gateway is attached to";
 	return NULL;
 }
 

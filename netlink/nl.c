@@ -379,6 +379,48 @@ err_msg:
 	return err;
 }
 
+struct walk {
+	uint32_t table;
+	int (*fn)(const struct nl_route *r, void *arg);
+	void *arg;
+	int ret;
+};
+
+static void walk_one(struct nl_object *obj, void *arg)
+{
+	struct rtnl_route *route = (struct rtnl_route *)obj;
+	struct nl_addr *dst = rtnl_route_get_dst(route);
+	struct walk *w = arg;
+	struct nl_route r = { 0 };
+
+	if (w->ret || rtnl_route_get_table(route) != w->table ||
+		rtnl_route_get_type(route) != RTN_UNICAST || !dst ||
+		nl_addr_get_len(dst) > sizeof(r.dst.addr))
+		return;
+	r.dst.family = nl_addr_get_family(dst);
+	r.dst.len = (uint8_t)nl_addr_get_prefixlen(dst);
+	memcpy(r.dst.addr, nl_addr_get_binary_addr(dst), nl_addr_get_len(dst));
+	route_info(route, &r);
+	w->ret = w->fn(&r, w->arg);
+}
+
+int nl_route_walk(struct nl *nl, int family, uint32_t table,
+	int (*fn)(const struct nl_route *r, void *arg), void *arg)
+{
+	struct walk w = { .table = table, .fn = fn, .arg = arg };
+	struct nl_cache *cache;
+	int err;
+
+	if (!addr_len(family))
+		return -EAFNOSUPPORT;
+	err = to_errno(nl, rtnl_route_alloc_cache(begin(nl), family, 0, &cache));
+	if (err)
+		return err;
+	nl_cache_foreach(cache, walk_one, &w);
+	nl_cache_free(cache);
+	return w.ret;
+}
+
 struct flush {
 	struct nl *nl;
 	uint32_t table;

@@ -72,6 +72,10 @@ int nl_route_get(struct nl *nl, int family, const void *addr, struct nl_route *r
 
 /* Removes every route of family in table; returns how many, or -errno. */
 int nl_route_flush(struct nl *nl, int family, uint32_t table);
+/* Calls fn for each unicast route of table (family); stops at and returns fn's
+ * first non-zero return; 0, or -errno from the kernel. */
+int nl_route_walk(struct nl *nl, int family, uint32_t table,
+	int (*fn)(const struct nl_route *r, void *arg), void *arg);
 
 /* `to DST lookup TABLE priority PRIORITY`; dst->len 0 is `from all` (dst->family still counts). */
 int nl_rule_add(struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority);

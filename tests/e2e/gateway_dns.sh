@@ -186,7 +186,7 @@ check "and still answers ($ans)" test "$ans" = "$a1"
 # (anyone who may publish statuses can do this: see the README's ACL).
 EVIL=$PREFIX/evil$S/-/v/-
 pub_status() { ip netns exec "$NS_GW" mosquitto_pub -L "mqtt://127.0.0.1:1883/$EVIL" -r -m "$1"; }
-pub_status '{"online":true,"role":"agent","routes":["0.0.0.0/0","198.19.0.0/16","127.0.0.0/8","10.66.0.0/24","10.67.0.0/24"]}'
+pub_status '{"online":true,"role":"agent","routes":["0.0.0.0/0","198.19.0.0/16","127.0.0.0/8","192.168.0.0/16","10.77.0.0/29","10.66.0.0/24","10.67.0.0/24"]}'
 check "an advertised 10.66.0.0/24 is routed" \
 	wait_for 10 has "10.66.0.0/24 dev n4m0" ip -n "$NS_GW" route show table 1883
 check "a default route advertised is ignored, with a log line" \
@@ -194,6 +194,10 @@ check "a default route advertised is ignored, with a log line" \
 check "the fake-ip pool and loopback advertised are ignored" bash -c \
 	"grep -q 'advertises 198.19.0.0/16: ignored' '$TEST_TMP/gateway.log' && grep -q 'advertises 127.0.0.0/8: ignored' '$TEST_TMP/gateway.log'"
 check "table 1883 has no default route" bash -c "! ip -n $NS_GW route show table 1883 | grep -q '^default'"
+check "subnets the gateway is attached to (its LAN 192.168.77.0/24, its uplink 10.77.0.0/30) are ignored" bash -c \
+	"grep -q 'advertises 192.168.0.0/16: ignored (overlaps a subnet the gateway is attached to)' '$TEST_TMP/gateway.log' &&
+	 grep -q 'advertises 10.77.0.0/29: ignored (overlaps a subnet the gateway is attached to)' '$TEST_TMP/gateway.log'"
+check "... and not routed" bash -c "! ip -n $NS_GW route show table 1883 | grep -qE '192\.168\.0\.0|10\.77\.0\.0'"
 pub_status '{"online":true,"role":"agent","routes":["10.67.0.0/24"]}'
 check "a subnet it stops advertising is withdrawn" \
 	wait_for 10 bash -c "! ip -n $NS_GW route show table 1883 | grep -q '10.66.0.0/24'"
