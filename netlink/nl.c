@@ -379,6 +379,22 @@ err_msg:
 	return err;
 }
 
+/* Runs cb over a snapshot of every route of family (all tables). */
+static int foreach_route(struct nl *nl, int family, void (*cb)(struct nl_object *, void *), void *arg)
+{
+	struct nl_cache *cache;
+	int err;
+
+	if (!addr_len(family))
+		return -EAFNOSUPPORT;
+	err = to_errno(nl, rtnl_route_alloc_cache(begin(nl), family, 0, &cache));
+	if (err)
+		return err;
+	nl_cache_foreach(cache, cb, arg);
+	nl_cache_free(cache);
+	return 0;
+}
+
 struct walk {
 	uint32_t table;
 	int (*fn)(const struct nl_route *r, void *arg);
@@ -408,17 +424,9 @@ int nl_route_walk(struct nl *nl, int family, uint32_t table,
 	int (*fn)(const struct nl_route *r, void *arg), void *arg)
 {
 	struct walk w = { .table = table, .fn = fn, .arg = arg };
-	struct nl_cache *cache;
-	int err;
+	int err = foreach_route(nl, family, walk_one, &w);
 
-	if (!addr_len(family))
-		return -EAFNOSUPPORT;
-	err = to_errno(nl, rtnl_route_alloc_cache(begin(nl), family, 0, &cache));
-	if (err)
-		return err;
-	nl_cache_foreach(cache, walk_one, &w);
-	nl_cache_free(cache);
-	return w.ret;
+	return err ? err : w.ret;
 }
 
 struct flush {
@@ -446,16 +454,10 @@ static void flush_one(struct nl_object *obj, void *arg)
 int nl_route_flush(struct nl *nl, int family, uint32_t table)
 {
 	struct flush f = { .nl = nl, .table = table };
-	struct nl_cache *cache;
-	int err;
+	int err = foreach_route(nl, family, flush_one, &f);
 
-	if (!addr_len(family))
-		return -EAFNOSUPPORT;
-	err = to_errno(nl, rtnl_route_alloc_cache(begin(nl), family, 0, &cache));
 	if (err)
 		return err;
-	nl_cache_foreach(cache, flush_one, &f);
-	nl_cache_free(cache);
 	return f.err ? f.err : f.deleted;
 }
 
