@@ -2,7 +2,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libevent libmosquitto libnl-route-3.0 libmnl
+PKGS    := libevent libmosquitto libnl-route-3.0 libmnl inih
 VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
@@ -19,7 +19,7 @@ endif
 
 # Packages a fresh Debian machine needs to build, test and run everything here.
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
-	libmnl-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
+	libmnl-dev libinih-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
 	python3 python3-paho-mqtt iproute2 iputils-ping dnsutils procps openssl
 
 LIB_SRCS := $(filter-out gateway/main.c, $(wildcard gateway/*.c mqtt/*.c socks/*.c tun/*.c netlink/*.c))

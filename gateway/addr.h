@@ -2,6 +2,7 @@
 #ifndef N4M_ADDR_H
 #define N4M_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -25,5 +26,8 @@ int addr_valid_hostname(const char *host);
 /* kxdns: if host is "AGENT.DOMAIN" (on a label boundary), copies AGENT's first
  * label, as net4mqtt does, into agent and returns 1; otherwise returns 0. */
 int addr_kxdns_agent(const char *host, const char *domain, char *agent, size_t len);
+
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104? */
+bool addr_is_loopback(const struct sockaddr *sa);
 
 #endif

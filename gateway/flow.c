@@ -45,6 +45,7 @@ struct flow *flow_new(struct node *n, enum flow_kind kind, enum mqtt_proto proto
 	f->fd = -1;
 	f->chunk = chunk;
 	f->last_active = time(NULL);
+	f->opened_ms = node_now_ms();
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	snprintf(f->topic, sizeof(f->topic), "%s", topic);
 	if (proto == MQTT_PROTO_KCP && kcpflow_init(f, chunk > STATUS_COMPAT_PACKET))

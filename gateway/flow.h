@@ -53,6 +53,7 @@ struct flow {
 	bool kcp_timer, eof_pending, end_sent;
 	uint32_t eof_since_ms, kcp_heard_ms;
 	time_t last_active;
+	uint64_t opened_ms; /* node_now_ms() */
 	struct timeval last_abort; /* when a tombstone last repeated the end signal */
 	unsigned long long bytes_up, bytes_down; /* socket -> MQTT, MQTT -> socket */
 };

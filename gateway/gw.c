@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
@@ -16,6 +17,7 @@
 #include "fakeip.h"
 #include "flow.h"
 #include "gwdns.h"
+#include "http.h"
 #include "log.h"
 #include "mqtt/client.h"
 #include "netlink/monitor.h"
@@ -342,34 +344,27 @@ static void gw_dgram_reply(struct node *n, struct flow *f, const uint8_t *payloa
 
 /* --- set-up and teardown --- */
 
-static int gw_parse_routes(struct node *n, struct gw *g)
+/* --route and --exclude (already checked by the option parser) into rt. */
+static int gw_parse_routes(const struct node_config *cfg, struct route_table *rt)
 {
-	for (int i = 0; i < n->cfg.n_routes + n->cfg.n_excludes; i++) {
-		bool exclude = i >= n->cfg.n_routes;
-		const char *arg = exclude ? n->cfg.excludes[i - n->cfg.n_routes] : n->cfg.routes[i];
-		char cidr[64];
+	for (int i = 0; i < cfg->n_routes + cfg->n_excludes; i++) {
+		bool exclude = i >= cfg->n_routes;
+		const char *arg = exclude ? cfg->excludes[i - cfg->n_routes] : cfg->routes[i];
+		char cidr[ROUTE_PREFIX_STRLEN];
 		const char *eq = strchr(arg, '=');
-		const char *agent = eq ? eq + 1 : n->cfg.agent_id;
+		const char *agent = eq ? eq + 1 : cfg->agent_id;
 		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
 		struct route_prefix p;
-		bool masked;
 
-		if (len >= sizeof(cidr) || (exclude && eq)) {
+		if (len >= sizeof(cidr))
+			return -EINVAL;
+		memcpy(cidr, arg, len);
+		cidr[len] = '\0';
+		if (route_prefix_parse(cidr, &p, NULL)) {
 			log_warnx("gateway: bad %s %s", exclude ? "--exclude" : "--route", arg);
 			return -EINVAL;
 		}
-		memcpy(cidr, arg, len);
-		cidr[len] = '\0';
-		if (route_prefix_parse(cidr, &p, &masked) || (!exclude && !mqtt_level_valid(agent))) {
-			log_warnx("gateway: bad %s %s: want CIDR%s", exclude ? "--exclude" : "--route",
-				arg, exclude ? "" : "[=AGENT]");
-			return -EINVAL;
-		}
-		if (!exclude && !strcmp(agent, MQTT_NIL)) {
-			log_warnx("gateway: --route %s names no agent and there is no -a", arg);
-			return -EINVAL;
-		}
-		int err = route_add(g->routes, &p, exclude ? ROUTE_EXCLUDED : ROUTE_CONFIGURED,
+		int err = route_add(rt, &p, exclude ? ROUTE_EXCLUDED : ROUTE_CONFIGURED,
 			exclude ? NULL : agent);
 		if (err)
 			return err;
@@ -684,7 +679,7 @@ static int gw_start(struct node *n)
 	tun_nat_config_default(&nc);
 	evutil_secure_rng_get_bytes(nc.hash_key, sizeof(nc.hash_key));
 	g->routes = route_table_new();
-	if (!g->routes || tun_nat_new(&g->nat, &nc) || gw_parse_routes(n, g))
+	if (!g->routes || tun_nat_new(&g->nat, &nc) || gw_parse_routes(&n->cfg, g->routes))
 		return -EINVAL;
 	if ((err = nl_new(&g->nl))) {
 		log_warnx("gateway: netlink: %s", strerror(-err));
@@ -728,6 +723,87 @@ static int gw_start(struct node *n)
 	return 0;
 }
 
+/* The configured routes and exclusions of a table, for a reload to compare. */
+struct configured {
+	struct configured_route {
+		struct route_prefix p;
+		enum route_source src;
+		char agent[NODE_ID_MAX];
+	} list[128];
+	int n;
+};
+
+static int gw_collect_configured(const struct route_prefix *p, enum route_source src,
+	const char *agent, void *arg)
+{
+	struct configured *c = arg;
+
+	if (src == ROUTE_ADVERTISED || c->n >= (int)(sizeof(c->list) / sizeof(c->list[0])))
+		return 0;
+	c->list[c->n].p = *p;
+	c->list[c->n].src = src;
+	snprintf(c->list[c->n].agent, NODE_ID_MAX, "%s", agent ? agent : "");
+	c->n++;
+	return 0;
+}
+
+static bool configured_has(const struct configured *c, const struct configured_route *r)
+{
+	for (int i = 0; i < c->n; i++)
+		if (prefix_eq(&c->list[i].p, &r->p) && c->list[i].src == r->src &&
+			!strcmp(c->list[i].agent, r->agent))
+			return true;
+	return false;
+}
+
+static void gw_log_route(const char *what, const struct configured_route *r)
+{
+	char cidr[ROUTE_PREFIX_STRLEN];
+
+	route_prefix_format(&r->p, cidr, sizeof(cidr));
+	log_info("gateway: reload: %s %s %s%s%s", what, r->src == ROUTE_EXCLUDED ? "exclude" : "route",
+		cidr, r->agent[0] ? " to " : "", r->agent);
+}
+
+/* SIGHUP: the routes and exclusions that went are taken out, the new ones put
+ * in; the others (and flows on them) are not touched. */
+static int gw_reload(struct node *n, const struct node_config *next)
+{
+	struct gw *g = gw_of(n);
+	struct route_table *fresh = route_table_new();
+	static struct configured before, after;
+	int err = fresh ? gw_parse_routes(next, fresh) : -ENOMEM;
+
+	if (!g || err)
+		goto out;
+	before.n = after.n = 0;
+	route_walk(g->routes, gw_collect_configured, &before);
+	route_walk(fresh, gw_collect_configured, &after);
+	for (int i = 0; i < before.n; i++) {
+		struct configured_route *r = &before.list[i];
+		if (configured_has(&after, r))
+			continue;
+		route_del(g->routes, &r->p, r->src, r->agent[0] ? r->agent : NULL);
+		gw_kernel_unroute(g, &r->p);
+		gw_log_route("removed", r);
+	}
+	for (int i = 0; i < after.n; i++) {
+		struct configured_route *r = &after.list[i];
+		if (configured_has(&before, r))
+			continue;
+		const char *agent = r->agent[0] ? r->agent : NULL;
+		if ((err = route_add(g->routes, &r->p, r->src, agent)) ||
+			(err = gw_kernel_route(&r->p, r->src, agent, g)) < 0)
+			break;
+		gw_log_route("added", r);
+	}
+	gw_pin_broker(n, g);
+out:
+	if (fresh)
+		route_table_free(fresh);
+	return err < 0 ? err : 0;
+}
+
 static void gw_stop(struct node *n)
 {
 	struct gw *g = gw_of(n);
@@ -765,6 +841,65 @@ static void gw_stop(struct node *n)
 	n->role_data = NULL;
 }
 
+static void gw_metrics(struct node *n, struct evbuffer *o)
+{
+	struct gw *g = gw_of(n);
+	struct tun_nat_stats st;
+
+	if (!g)
+		return;
+	tun_nat_stats(g->nat, &st);
+	evbuffer_add_printf(o, "# HELP net4mqtt_nat_entries TCP connections in the gateway's NAT table.\n"
+			       "# TYPE net4mqtt_nat_entries gauge\nnet4mqtt_nat_entries %llu\n"
+			       "# HELP net4mqtt_nat_refused_total SYNs refused: no NAT port or entry left.\n"
+			       "# TYPE net4mqtt_nat_refused_total counter\nnet4mqtt_nat_refused_total %llu\n",
+		(unsigned long long)st.entries, (unsigned long long)st.refused);
+	evbuffer_add_printf(o, "# HELP net4mqtt_gateway_routes Routes and exclusions in the gateway's table.\n"
+			       "# TYPE net4mqtt_gateway_routes gauge\nnet4mqtt_gateway_routes %zu\n",
+		route_count(g->routes));
+	evbuffer_add_printf(o, "# HELP net4mqtt_tun_drops_total Packets from the TUN dropped, by reason.\n"
+			       "# TYPE net4mqtt_tun_drops_total counter\n"
+			       "net4mqtt_tun_drops_total{reason=\"malformed\"} %lu\n"
+			       "net4mqtt_tun_drops_total{reason=\"fragment\"} %lu\n"
+			       "net4mqtt_tun_drops_total{reason=\"no_agent\"} %lu\n"
+			       "net4mqtt_tun_drops_total{reason=\"write_failed\"} %lu\n",
+		g->bad_packets, g->fragments, g->no_agent, g->tun_drops);
+	if (g->dns)
+		gwdns_metrics(g->dns, o);
+}
+
+struct routes_json {
+	struct evbuffer *out;
+	int n;
+};
+
+static int gw_route_json(const struct route_prefix *p, enum route_source src, const char *agent,
+	void *arg)
+{
+	static const char *const sources[] = { "exclude", "configured", "advertised" };
+	struct routes_json *r = arg;
+	char cidr[ROUTE_PREFIX_STRLEN];
+
+	route_prefix_format(p, cidr, sizeof(cidr));
+	evbuffer_add_printf(r->out, "%s{\"prefix\":\"%s\",\"source\":\"%s\",\"agent\":",
+		r->n++ ? "," : "", cidr, sources[src]);
+	http_json_string(r->out, agent ? agent : "");
+	evbuffer_add_printf(r->out, "}");
+	return 0;
+}
+
+static void gw_status_json(struct node *n, struct evbuffer *o)
+{
+	struct gw *g = gw_of(n);
+
+	if (!g)
+		return;
+	struct routes_json r = { o, 0 };
+	evbuffer_add_printf(o, ",\"tun\":\"%s\",\"routes\":[", tun_name(g->tun));
+	route_walk(g->routes, gw_route_json, &r);
+	evbuffer_add_printf(o, "]");
+}
+
 const struct role_ops gateway_role = {
 	.name = "gateway",
 	.start = gw_start,
@@ -772,4 +907,7 @@ const struct role_ops gateway_role = {
 	.on_stop = gw_stop,
 	.dgram_reply = gw_dgram_reply,
 	.on_peer = gw_on_peer,
+	.reload = gw_reload,
+	.metrics = gw_metrics,
+	.status_json = gw_status_json,
 };

@@ -514,3 +514,24 @@ const struct fakeip_entry *gwdns_fake(struct gwdns *d, const struct tun_addr *a)
 {
 	return fakeip_lookup(d->pool, a->family, a->ip, node_now_ms());
 }
+
+void gwdns_metrics(const struct gwdns *d, struct evbuffer *o)
+{
+	evbuffer_add_printf(o, "# HELP net4mqtt_dns_queries_total DNS queries the gateway read.\n"
+			       "# TYPE net4mqtt_dns_queries_total counter\n"
+			       "net4mqtt_dns_queries_total %lu\n", d->queries);
+	evbuffer_add_printf(o, "# HELP net4mqtt_dns_answers_total DNS queries by outcome.\n"
+			       "# TYPE net4mqtt_dns_answers_total counter\n"
+			       "net4mqtt_dns_answers_total{result=\"fake\"} %lu\n"
+			       "net4mqtt_dns_answers_total{result=\"forwarded\"} %lu\n"
+			       "net4mqtt_dns_answers_total{result=\"refused\"} %lu\n"
+			       "net4mqtt_dns_answers_total{result=\"malformed\"} %lu\n"
+			       "net4mqtt_dns_answers_total{result=\"lost\"} %lu\n"
+			       "net4mqtt_dns_answers_total{result=\"pool_full\"} %lu\n",
+		d->fake, d->forwarded, d->refused, d->malformed, d->lost, d->pool_full);
+	evbuffer_add_printf(o, "# HELP net4mqtt_fakeip_used Fake addresses assigned now.\n"
+			       "# TYPE net4mqtt_fakeip_used gauge\nnet4mqtt_fakeip_used %zu\n"
+			       "# HELP net4mqtt_fakeip_capacity Fake addresses in the pool.\n"
+			       "# TYPE net4mqtt_fakeip_capacity gauge\nnet4mqtt_fakeip_capacity %d\n",
+		fakeip_size(d->pool), FAKEIP_CAPACITY_MAX);
+}

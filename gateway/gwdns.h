@@ -42,4 +42,8 @@ void gwdns_tcp(struct gwdns *d, int fd);
  * answer went to whoever asked), false if it is not ours. */
 bool gwdns_upstream_reply(struct gwdns *d, const struct flow *f, const uint8_t *p, size_t len);
 
+struct evbuffer;
+/* Its counters and the pool's use, as Prometheus lines. */
+void gwdns_metrics(const struct gwdns *d, struct evbuffer *out);
+
 #endif

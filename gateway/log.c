@@ -20,6 +20,11 @@ void log_init(int verbosity, bool foreground)
 		openlog("net4mqtt", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+void log_set_verbosity(int verbosity)
+{
+	log_verbosity = verbosity;
+}
+
 bool log_enabled(enum log_level lvl)
 {
 	return (int)lvl <= log_verbosity;

@@ -7,6 +7,7 @@
 enum log_level { LOG_LVL_WARN = 0, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
 
 void log_init(int verbosity, bool foreground);
+void log_set_verbosity(int verbosity);
 bool log_enabled(enum log_level lvl);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -142,3 +142,10 @@ void map_clear(struct map *m, void (*free_val)(void *val))
 	}
 	m->size = 0;
 }
+
+void map_walk(const struct map *m, void (*fn)(const char *key, void *val, void *arg), void *arg)
+{
+	for (size_t i = 0; i < m->nslots; i++)
+		for (struct entry *e = m->slots[i]; e; e = e->next)
+			fn(e->key, e->val, arg);
+}

@@ -15,5 +15,7 @@ void map_del(struct map *m, const char *key);
 size_t map_size(const struct map *m);
 /* Removes every mapping, calling free_val (if set) on each value. */
 void map_clear(struct map *m, void (*free_val)(void *val));
+/* Calls fn on every mapping, in no order; fn must not change the map. */
+void map_walk(const struct map *m, void (*fn)(const char *key, void *val, void *arg), void *arg);
 
 #endif

@@ -195,13 +195,14 @@ int node_publish(struct node *n, const char *topic, const void *payload, size_t 
 	n->stats.msgs_up++;
 	n->stats.bytes_up += len;
 	if (mqtt_client_congested(n->mqtt) && !n->paused) {
-		log_debug("mqtt: backlog %zu bytes, pausing reads", mqtt_client_backlog(n->mqtt));
+		log_debug("%s: mqtt backlog %zu bytes, pausing reads", n->name,
+			mqtt_client_backlog(n->mqtt));
 		flow_pause_all(n, true);
 	}
 	return 0;
 }
 
-static void node_publish_status(struct node *n, bool online)
+void node_publish_status(struct node *n, bool online)
 {
 	char buf[STATUS_JSON_MAX];
 	const char *id = n->is_agent ? n->cfg.agent_id : n->cfg.local_id;
@@ -213,37 +214,29 @@ static void node_publish_status(struct node *n, bool online)
 		mqtt_client_publish_retained(n->mqtt, n->status_topic, buf, (size_t)len);
 }
 
-static void node_on_connect(void *arg)
+void node_connected(struct node *n, char patterns[2][MQTT_TOPIC_MAX])
 {
-	struct node *n = arg;
-	char pattern[MQTT_TOPIC_MAX];
 	const char *prefix = n->cfg.url.prefix;
 
 	if (n->is_agent)
-		snprintf(pattern, sizeof(pattern), "%s/%s/+/i/#", prefix, n->cfg.agent_id);
+		snprintf(patterns[0], MQTT_TOPIC_MAX, "%s/%s/+/i/#", prefix, n->cfg.agent_id);
 	else
-		snprintf(pattern, sizeof(pattern), "%s/+/%s/o/#", prefix, n->cfg.local_id);
-	mqtt_client_subscribe(n->mqtt, pattern);
-	snprintf(pattern, sizeof(pattern), "%s/+/+/v/#", prefix);
-	mqtt_client_subscribe(n->mqtt, pattern);
+		snprintf(patterns[0], MQTT_TOPIC_MAX, "%s/+/%s/o/#", prefix, n->cfg.local_id);
+	snprintf(patterns[1], MQTT_TOPIC_MAX, "%s/+/+/v/#", prefix);
 	node_publish_status(n, true);
 }
 
-static void node_on_disconnect(void *arg)
+void node_disconnected(struct node *n)
 {
-	struct node *n = arg;
-
 	flow_close_all(n, "broker connection lost", NULL, NULL);
 	if (n->paused)
 		flow_pause_all(n, false);
 }
 
-static void node_on_drain(void *arg)
+void node_drained(struct node *n)
 {
-	struct node *n = arg;
-
 	if (n->paused) {
-		log_debug("mqtt: backlog drained, resuming reads");
+		log_debug("%s: mqtt backlog drained, resuming reads", n->name);
 		flow_pause_all(n, false);
 	}
 }
@@ -287,7 +280,8 @@ static void node_on_status(struct node *n, const struct mqtt_topic *t, const voi
 			peer->st = st; /* known to be offline: new flows to it fail fast */
 		}
 		if (was_online) {
-			log_info("peer %s/%s went offline", t->agent, t->local);
+			if (!n->quiet_peers)
+				log_info("peer %s/%s went offline", t->agent, t->local);
 			peer_went_offline(n, t);
 			if (n->role->on_peer)
 				n->role->on_peer(n, t->agent, t->local, NULL);
@@ -297,26 +291,20 @@ static void node_on_status(struct node *n, const struct mqtt_topic *t, const voi
 	if (!peer && !(peer = peer_new(n, t)))
 		return;
 	peer->st = st;
-	log_info("peer %s online (role %s, max_packet %d, %d routes)", peer->key,
+	if (!n->quiet_peers)
+		log_info("peer %s online (role %s, max_packet %d, %d routes)", peer->key,
 		st.role[0] ? st.role : "?", st.max_packet, st.n_routes);
 	if (n->role->on_peer)
 		n->role->on_peer(n, t->agent, t->local, &st);
 }
 
-static void node_on_message(void *arg, const char *topic, const void *payload, size_t len)
+void node_message(struct node *n, const struct mqtt_topic *t, const char *topic,
+	const void *payload, size_t len)
 {
-	struct node *n = arg;
-	struct mqtt_topic t;
-
-	if (mqtt_topic_parse(n->cfg.url.prefix, topic, &t)) {
-		n->stats.bad_topic++;
-		log_debug("mqtt: bad topic dropped: %.200s", topic);
-		return;
-	}
-	switch (t.label) {
+	switch (t->label) {
 	case MQTT_LABEL_V:
 		if (strcmp(topic, n->status_topic))
-			node_on_status(n, &t, payload, len);
+			node_on_status(n, t, payload, len);
 		return;
 	case MQTT_LABEL_X:
 		return;
@@ -324,7 +312,7 @@ static void node_on_message(void *arg, const char *topic, const void *payload, s
 	case MQTT_LABEL_O:
 		break;
 	}
-	if ((t.label == MQTT_LABEL_I) != n->is_agent) {
+	if ((t->label == MQTT_LABEL_I) != n->is_agent) {
 		n->stats.bad_topic++;
 		return;
 	}
@@ -336,25 +324,7 @@ static void node_on_message(void *arg, const char *topic, const void *payload, s
 	}
 	n->stats.msgs_down++;
 	n->stats.bytes_down += len;
-	n->role->on_data(n, &t, payload, len);
-}
-
-static const struct mqtt_client_ops node_mqtt_ops = {
-	.on_connect = node_on_connect,
-	.on_disconnect = node_on_disconnect,
-	.on_message = node_on_message,
-	.on_drain = node_on_drain,
-};
-
-static void random_client_id(char *buf, size_t len)
-{
-	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	unsigned char r[7];
-
-	evutil_secure_rng_get_bytes(r, sizeof(r));
-	for (size_t i = 0; i < sizeof(r) && i + 1 < len; i++)
-		buf[i] = alnum[r[i] % (sizeof(alnum) - 1)];
-	buf[len < 8 ? len - 1 : 7] = '\0';
+	n->role->on_data(n, t, payload, len);
 }
 
 int node_init(struct node *n, struct event_base *base, const struct node_config *cfg,
@@ -365,13 +335,9 @@ int node_init(struct node *n, struct event_base *base, const struct node_config 
 	n->cfg = *cfg;
 	n->role = role;
 	n->is_agent = is_agent;
+	snprintf(n->name, sizeof(n->name), "%s", role->name);
+	n->started_ms = node_now_ms();
 	TAILQ_INIT(&n->flow_list);
-	if (!n->cfg.client_id[0]) {
-		if (n->cfg.url.client_id[0])
-			snprintf(n->cfg.client_id, sizeof(n->cfg.client_id), "%s", n->cfg.url.client_id);
-		else
-			random_client_id(n->cfg.client_id, sizeof(n->cfg.client_id));
-	}
 	if (mqtt_topic_status(n->status_topic, sizeof(n->status_topic), n->cfg.url.prefix,
 		    is_agent ? n->cfg.agent_id : MQTT_NIL, is_agent ? MQTT_NIL : n->cfg.local_id) < 0)
 		return -EINVAL;
@@ -381,14 +347,7 @@ int node_init(struct node *n, struct event_base *base, const struct node_config 
 	n->rbuf = malloc(n->rbuf_size);
 	if (!n->flows || !n->peers || !n->rbuf)
 		return -ENOMEM;
-	struct mqtt_will will = { n->status_topic, STATUS_WILL, strlen(STATUS_WILL) };
-	return mqtt_client_new(base, &n->cfg.url, n->cfg.client_id, &will, &node_mqtt_ops, n,
-		&n->mqtt);
-}
-
-int node_start(struct node *n)
-{
-	return mqtt_client_start(n->mqtt);
+	return 0;
 }
 
 void node_log_stats(const struct node *n, bool always)
@@ -396,24 +355,23 @@ void node_log_stats(const struct node *n, bool always)
 	const struct node_stats *s = &n->stats;
 	void (*out)(const char *, ...) = always ? log_warnx : log_info;
 
-	out("stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
+	out("%s stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 		  "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
 		  "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu over_limit %lu; "
 		  "mqtt reconnects %lu",
-		s->flows_opened - s->flows_closed, s->flows_lingering, s->flows_opened, s->flows_closed, s->flows_overflowed, s->msgs_up,
+		n->name, s->flows_opened - s->flows_closed, s->flows_lingering, s->flows_opened, s->flows_closed, s->flows_overflowed, s->msgs_up,
 		s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, s->bad_payload,
 		s->unknown_flow, s->udp_dropped, s->refused, s->over_limit, mqtt_client_reconnects(n->mqtt));
 }
 
-void node_stop(struct node *n, void (*done)(void *arg))
+void node_stop(struct node *n)
 {
 	n->stopping = true;
 	if (n->role->on_stop)
 		n->role->on_stop(n);
 	flow_close_all(n, "shutting down", NULL, NULL);
-	if (mqtt_client_connected(n->mqtt))
+	if (n->mqtt && mqtt_client_connected(n->mqtt))
 		node_publish_status(n, false); /* a clean disconnect does not fire the will */
-	mqtt_client_shutdown(n->mqtt, done);
 }
 
 void node_free(struct node *n)
@@ -421,9 +379,9 @@ void node_free(struct node *n)
 	flow_destroy_all(n);
 	if (n->peers)
 		map_clear(n->peers, free);
-	map_free(n->flows);
+	if (!n->flows_shared)
+		map_free(n->flows);
 	map_free(n->peers);
-	mqtt_client_free(n->mqtt);
 	if (n->dns)
 		evdns_base_free(n->dns, 0);
 	free(n->rbuf);
@@ -431,4 +389,65 @@ void node_free(struct node *n)
 		event_free(guard_timer);
 		guard_timer = NULL;
 	}
+}
+
+/* Copies the keys a reload applies from src to dst. */
+static void reloadable_copy(struct node_config *dst, const struct node_config *src)
+{
+	memcpy(dst->routes, src->routes, sizeof(dst->routes));
+	dst->n_routes = src->n_routes;
+	memcpy(dst->excludes, src->excludes, sizeof(dst->excludes));
+	dst->n_excludes = src->n_excludes;
+	memcpy(dst->allow, src->allow, sizeof(dst->allow));
+	dst->n_allow = src->n_allow;
+	memcpy(dst->advertise, src->advertise, sizeof(dst->advertise));
+	dst->n_advertise = src->n_advertise;
+	memcpy(dst->socks_user, src->socks_user, sizeof(dst->socks_user));
+	memcpy(dst->socks_pass, src->socks_pass, sizeof(dst->socks_pass));
+	dst->max_flows = src->max_flows;
+	dst->max_memory = src->max_memory;
+}
+
+void node_reload(struct node *n, const struct node_config *fresh)
+{
+	static struct node_config next, others;
+	bool advertise_changed = n->cfg.n_advertise != fresh->n_advertise ||
+		memcmp(n->cfg.advertise, fresh->advertise, sizeof(fresh->advertise));
+
+	others = *fresh;
+	reloadable_copy(&others, &n->cfg);
+	if (memcmp(&others, &n->cfg, sizeof(others)))
+		log_warnx("reload: [%s]: keys other than route, exclude, allow, advertise, "
+			  "socks-user, max-flows and max-memory changed: they take a restart", n->name);
+	next = n->cfg;
+	reloadable_copy(&next, fresh);
+	if (n->role->reload && n->role->reload(n, &next)) {
+		log_warnx("reload: [%s]: keeping its running config", n->name);
+		return;
+	}
+	n->cfg = next;
+	if (advertise_changed && n->mqtt && mqtt_client_connected(n->mqtt))
+		node_publish_status(n, true);
+	log_info("reload: [%s]: %d routes, %d excludes, %d allow rules, %d advertised", n->name,
+		n->cfg.n_routes, n->cfg.n_excludes, n->cfg.n_allow, n->cfg.n_advertise);
+}
+
+struct peers_walk {
+	void (*fn)(const char *key, const struct status *st, void *arg);
+	void *arg;
+};
+
+static void peer_visit(const char *key, void *val, void *arg)
+{
+	struct peers_walk *w = arg;
+
+	w->fn(key, &((struct peer *)val)->st, w->arg);
+}
+
+void node_peers_walk(struct node *n, void (*fn)(const char *key, const struct status *st, void *arg),
+	void *arg)
+{
+	struct peers_walk w = { fn, arg };
+
+	map_walk(n->peers, peer_visit, &w);
 }

@@ -19,6 +19,9 @@ struct map;
 struct flow;
 struct node;
 struct status;
+struct hub;
+struct evbuffer;
+struct node_config;
 
 #define NODE_ID_MAX 128
 #define FLOW_KEY_MAX (MQTT_LEVEL_MAX * 4 + 16)
@@ -34,6 +37,11 @@ struct role_ops {
 	void (*dgram_reply)(struct node *n, struct flow *f, const uint8_t *payload, size_t len);
 	/* a peer's status arrived (st) or it went offline (st NULL) */
 	void (*on_peer)(struct node *n, const char *agent, const char *local, const struct status *st);
+	/* a reload: next is the config to run from now on; 0, or < 0 to keep the old one */
+	int (*reload)(struct node *n, const struct node_config *next);
+	/* /metrics and /status: the role's own figures (Prometheus lines; JSON members) */
+	void (*metrics)(struct node *n, struct evbuffer *out);
+	void (*status_json)(struct node *n, struct evbuffer *out);
 };
 
 struct node_stats {
@@ -55,9 +63,9 @@ struct node_config {
 	/* gateway */
 	char tun_name[16];
 	int mtu;
-	const char *routes[64]; /* CIDR[=AGENT], from argv */
+	char routes[64][ROUTE_PREFIX_STRLEN + NODE_ID_MAX]; /* CIDR[=AGENT] */
 	int n_routes;
-	const char *excludes[64];
+	char excludes[64][ROUTE_PREFIX_STRLEN];
 	int n_excludes;
 	bool auto_routes; /* install the subnets online agents advertise */
 	/* agent: --advertise, in its status */
@@ -80,21 +88,27 @@ struct node_config {
 	int max_flows;		 /* new flows are refused at this many */
 	size_t max_memory;	 /* bytes of heap above which new flows are refused */
 	char user[64];		 /* --user: run as this user after start-up ("" stay) */
+	char status_listen[64];	 /* --status-listen: the HTTP status server's IP:PORT ("" none) */
 };
 
 TAILQ_HEAD(flow_list, flow);
 
 struct node {
+	char name[64]; /* the role, or its config file section: "local-port web" */
 	struct event_base *base;
 	struct evdns_base *dns;
-	struct mqtt_client *mqtt;
+	struct mqtt_client *mqtt; /* the hub's */
+	struct hub *hub;
 	struct node_config cfg;
 	const struct role_ops *role;
 	void *role_data;
 	bool is_agent;
 	char status_topic[MQTT_TOPIC_MAX];
-	struct map *flows;
+	struct map *flows; /* by key; every local role of a hub shares one */
+	bool flows_shared;
 	struct flow_list flow_list;
+	bool quiet_peers; /* another node of the hub logs peers coming and going */
+	uint64_t started_ms;
 	struct map *peers; /* "AGENT/LOCAL" status topic ids -> struct peer */
 	bool paused;	   /* MQTT backlog above its high watermark */
 	bool stopping;
@@ -106,11 +120,26 @@ struct node {
 	uint64_t heap_checked_ms, limit_logged_ms;
 };
 
+/* A node's MQTT connection is its hub's (hub.h), set up after node_init. */
 int node_init(struct node *n, struct event_base *base, const struct node_config *cfg,
 	const struct role_ops *role, bool is_agent);
-int node_start(struct node *n);
-void node_stop(struct node *n, void (*done)(void *arg));
+/* Stops the role and its flows, says offline; the hub then disconnects. */
+void node_stop(struct node *n);
 void node_free(struct node *n);
+
+/* What the hub tells each node: connected (it fills in the two patterns to
+ * subscribe to and publishes its status), connection lost, backlog drained,
+ * and each message for it (status messages go to every node). */
+void node_connected(struct node *n, char patterns[2][MQTT_TOPIC_MAX]);
+void node_disconnected(struct node *n);
+void node_drained(struct node *n);
+void node_message(struct node *n, const struct mqtt_topic *t, const char *topic,
+	const void *payload, size_t len);
+void node_publish_status(struct node *n, bool online);
+
+/* Takes from fresh what may change while flows run (routes, allowlists,
+ * advertised subnets, SOCKS user, limits); says which other keys changed. */
+void node_reload(struct node *n, const struct node_config *fresh);
 /* The counters in one line: at WARN when asked for (SIGUSR1), else at INFO. */
 void node_log_stats(const struct node *n, bool always);
 
@@ -145,6 +174,10 @@ bool node_peer_online(struct node *n, const char *agent, const char *local);
 /* Is its last status offline (its will "{}")? A net4mqtt peer that never
  * publishes a status is neither online nor offline. */
 bool node_peer_offline(struct node *n, const char *agent, const char *local);
+
+/* Every peer whose status was seen: key "AGENT/LOCAL", its last status. */
+void node_peers_walk(struct node *n, void (*fn)(const char *key, const struct status *st, void *arg),
+	void *arg);
 
 int node_publish(struct node *n, const char *topic, const void *payload, size_t len);
 

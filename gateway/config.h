@@ -1,0 +1,40 @@
+/* The file of `net4mqtt run -c`: an INI file (libinih) of process-wide keys and one section per role. */
+#ifndef N4M_CONFIG_H
+#define N4M_CONFIG_H
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "hub.h"
+#include "node.h"
+#include "options.h"
+
+#define CONFIG_ROLES_MAX HUB_NODES_MAX
+#define CONFIG_SECTION "net4mqtt" /* the process-wide keys */
+#define CONFIG_STATUS_LISTEN "127.0.0.1:9810"
+
+struct config_role {
+	const struct command *cmd;
+	char name[64]; /* its section: "agent", "local-port web" */
+	int line;      /* of the section header */
+	struct node_config cfg;
+};
+
+struct config {
+	char path[PATH_MAX];
+	int verbose;		/* log-level: warn 0, info 1, debug 2, trace 3 */
+	char user[64];		/* "" stay root */
+	char status_listen[64]; /* "" no HTTP status */
+	struct mqtt_url url;
+	struct config_role roles[CONFIG_ROLES_MAX];
+	int n_roles;
+};
+
+/* Reads path into c (which is large: allocate it). Returns 0, or EXIT_USAGE
+ * after writing one "FILE:LINE: KEY: why" line per error to errors. */
+int config_load(const char *path, struct config *c, FILE *errors);
+
+/* The role of c named name ("local-port web"), or NULL. */
+const struct config_role *config_role_named(const struct config *c, const char *name);
+
+#endif

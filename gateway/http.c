@@ -1,0 +1,550 @@
+/* The status server (libevent's evhttp, loopback only): /metrics for Prometheus, /status JSON, /status.txt. */
+#include "http.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "flow.h"
+#include "hub.h"
+#include "log.h"
+#include "mqtt/client.h"
+#include "node.h"
+#include "status.h"
+
+#define FETCH_TIMEOUT_S 5
+#define FETCH_MAX (8u << 20)
+
+struct http_status {
+	struct evhttp *http;
+	struct hub *hub;
+};
+
+/* ---- /metrics ---- */
+
+struct counter {
+	const char *family, *label;
+	size_t offset;
+	bool wide; /* unsigned long long, else unsigned long */
+};
+
+#define STAT(field) offsetof(struct node_stats, field)
+static const struct counter counters[] = {
+	{ "flows_opened_total", NULL, STAT(flows_opened), false },
+	{ "flows_closed_total", NULL, STAT(flows_closed), false },
+	{ "flows_overflowed_total", NULL, STAT(flows_overflowed), false },
+	{ "mqtt_bytes_total", "direction=\"up\"", STAT(bytes_up), true },
+	{ "mqtt_bytes_total", "direction=\"down\"", STAT(bytes_down), true },
+	{ "mqtt_messages_total", "direction=\"up\"", STAT(msgs_up), true },
+	{ "mqtt_messages_total", "direction=\"down\"", STAT(msgs_down), true },
+	{ "drops_total", "reason=\"bad_topic\"", STAT(bad_topic), false },
+	{ "drops_total", "reason=\"bad_payload\"", STAT(bad_payload), false },
+	{ "drops_total", "reason=\"unknown_flow\"", STAT(unknown_flow), false },
+	{ "drops_total", "reason=\"udp_queue_full\"", STAT(udp_dropped), false },
+	{ "drops_total", "reason=\"refused\"", STAT(refused), false },
+	{ "drops_total", "reason=\"over_limit\"", STAT(over_limit), false },
+};
+
+static const struct {
+	const char *family, *help;
+} helps[] = {
+	{ "flows_opened_total", "Flows opened." },
+	{ "flows_closed_total", "Flows closed." },
+	{ "flows_overflowed_total", "Flows ended because their socket could not keep up." },
+	{ "mqtt_bytes_total", "Payload bytes published (up) and received (down) on MQTT." },
+	{ "mqtt_messages_total", "Messages published (up) and received (down) on MQTT." },
+	{ "drops_total", "Messages, datagrams and flows dropped or refused, by reason." },
+};
+
+static void family(struct evbuffer *o, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(o, "# HELP net4mqtt_%s %s\n# TYPE net4mqtt_%s %s\n", name, help, name,
+		type);
+}
+
+static unsigned long long counter_value(const struct node_stats *s, const struct counter *c)
+{
+	const char *p = (const char *)s + c->offset;
+
+	return c->wide ? *(const unsigned long long *)p : *(const unsigned long *)p;
+}
+
+static void metrics_flows_open(struct hub *hub, struct evbuffer *o)
+{
+	static const enum mqtt_proto protos[] = { MQTT_PROTO_TCP, MQTT_PROTO_UDP, MQTT_PROTO_KCP };
+
+	family(o, "flows", "gauge", "Flows open now, by role and protocol.");
+	for (int i = 0; i < hub->n_nodes; i++) {
+		unsigned long open[4] = { 0 };
+		struct flow *f;
+		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link)
+			if (!f->lingering && !f->dead && f->proto < 4)
+				open[f->proto]++;
+		for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++)
+			evbuffer_add_printf(o, "net4mqtt_flows{role=\"%s\",protocol=\"%s\"} %lu\n",
+				hub->nodes[i]->name, mqtt_proto_name(protos[p]), open[protos[p]]);
+	}
+}
+
+static void metrics_counters(struct hub *hub, struct evbuffer *o)
+{
+	const char *last = "";
+
+	for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		const struct counter *k = &counters[c];
+		if (strcmp(last, k->family)) {
+			for (size_t h = 0; h < sizeof(helps) / sizeof(helps[0]); h++)
+				if (!strcmp(helps[h].family, k->family))
+					family(o, k->family, "counter", helps[h].help);
+			last = k->family;
+		}
+		for (int i = 0; i < hub->n_nodes; i++)
+			evbuffer_add_printf(o, "net4mqtt_%s{role=\"%s\"%s%s} %llu\n", k->family,
+				hub->nodes[i]->name, k->label ? "," : "", k->label ? k->label : "",
+				counter_value(&hub->nodes[i]->stats, k));
+	}
+}
+
+/* An agent's status is on AGENT/-; "-/-" is an agent's only if its status says so. */
+static bool peer_is_agent(const char *key, const struct status *st)
+{
+	if (strncmp(key, MQTT_NIL "/", 2))
+		return !strcmp(strchr(key, '/') ? strchr(key, '/') + 1 : "", MQTT_NIL);
+	return !strcmp(key, MQTT_NIL "/" MQTT_NIL) && !strcmp(st->role, "agent");
+}
+
+/* The node whose peers to show: a local sees every agent, its own process's too. */
+static struct node *peers_view(struct hub *hub)
+{
+	for (int i = 0; i < hub->n_nodes; i++)
+		if (!hub->nodes[i]->is_agent)
+			return hub->nodes[i];
+	return hub->n_nodes ? hub->nodes[0] : NULL;
+}
+
+struct peer_count {
+	unsigned long agents, locals;
+};
+
+static void count_peer(const char *key, const struct status *st, void *arg)
+{
+	struct peer_count *c = arg;
+
+	if (st->online && peer_is_agent(key, st))
+		c->agents++;
+	else if (st->online)
+		c->locals++;
+}
+
+static size_t rss_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void metrics_process(struct hub *hub, struct evbuffer *o)
+{
+	struct mallinfo2 mi = mallinfo2();
+	struct peer_count peers = { 0, 0 };
+
+	if (peers_view(hub))
+		node_peers_walk(peers_view(hub), count_peer, &peers);
+	family(o, "info", "gauge", "The version running.");
+	evbuffer_add_printf(o, "net4mqtt_info{version=\"%s\"} 1\n", N4M_VERSION);
+	family(o, "uptime_seconds", "gauge", "Seconds since start.");
+	evbuffer_add_printf(o, "net4mqtt_uptime_seconds %llu\n",
+		hub->n_nodes ? (unsigned long long)(node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0ull);
+	family(o, "mqtt_connected", "gauge", "1 while connected to the broker.");
+	evbuffer_add_printf(o, "net4mqtt_mqtt_connected %d\n", mqtt_client_connected(hub->mqtt));
+	family(o, "mqtt_reconnects_total", "counter", "Connections to the broker after the first.");
+	evbuffer_add_printf(o, "net4mqtt_mqtt_reconnects_total %lu\n", mqtt_client_reconnects(hub->mqtt));
+	family(o, "mqtt_backlog_bytes", "gauge", "Bytes handed to the MQTT client, not yet written.");
+	evbuffer_add_printf(o, "net4mqtt_mqtt_backlog_bytes %zu\n", mqtt_client_backlog(hub->mqtt));
+	family(o, "peers_online", "gauge", "Peers whose status says online.");
+	evbuffer_add_printf(o, "net4mqtt_peers_online{kind=\"agent\"} %lu\n", peers.agents);
+	evbuffer_add_printf(o, "net4mqtt_peers_online{kind=\"local\"} %lu\n", peers.locals);
+	family(o, "heap_bytes", "gauge", "Heap in use (what --max-memory limits).");
+	evbuffer_add_printf(o, "net4mqtt_heap_bytes %zu\n", mi.uordblks + mi.hblkhd);
+	family(o, "rss_bytes", "gauge", "Resident memory.");
+	evbuffer_add_printf(o, "net4mqtt_rss_bytes %zu\n", rss_bytes());
+}
+
+void http_status_metrics(struct hub *hub, struct evbuffer *out)
+{
+	metrics_process(hub, out);
+	metrics_flows_open(hub, out);
+	metrics_counters(hub, out);
+	for (int i = 0; i < hub->n_nodes; i++)
+		if (hub->nodes[i]->role->metrics)
+			hub->nodes[i]->role->metrics(hub->nodes[i], out);
+}
+
+/* ---- /status ---- */
+
+static unsigned long flows_open(struct node *n)
+{
+	unsigned long open = 0;
+	struct flow *f;
+
+	TAILQ_FOREACH(f, &n->flow_list, link)
+		open += !f->lingering && !f->dead;
+	return open;
+}
+
+void http_json_string(struct evbuffer *out, const char *s)
+{
+	evbuffer_add(out, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			evbuffer_add_printf(out, "\\u%04x", c);
+		else
+			evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+struct agents_json {
+	struct evbuffer *out;
+	int n;
+};
+
+static void agent_json(const char *key, const struct status *st, void *arg)
+{
+	struct agents_json *a = arg;
+	char agent[MQTT_LEVEL_MAX], cidr[ROUTE_PREFIX_STRLEN];
+	const char *slash = strchr(key, '/');
+
+	if (!slash || !peer_is_agent(key, st) || (size_t)(slash - key) >= sizeof(agent))
+		return;
+	memcpy(agent, key, (size_t)(slash - key));
+	agent[slash - key] = '\0';
+	evbuffer_add_printf(a->out, "%s{\"id\":", a->n++ ? "," : "");
+	http_json_string(a->out, agent);
+	evbuffer_add_printf(a->out, ",\"online\":%s,\"role\":", st->online ? "true" : "false");
+	http_json_string(a->out, st->role);
+	evbuffer_add_printf(a->out, ",\"routes\":[");
+	for (int i = 0; i < st->n_routes; i++) {
+		route_prefix_format(&st->routes[i], cidr, sizeof(cidr));
+		evbuffer_add_printf(a->out, "%s\"%s\"", i ? "," : "", cidr);
+	}
+	evbuffer_add_printf(a->out, "]}");
+}
+
+static void role_json(struct node *n, struct evbuffer *o)
+{
+	const struct node_stats *s = &n->stats;
+
+	evbuffer_add_printf(o, "{\"name\":");
+	http_json_string(o, n->name);
+	evbuffer_add_printf(o, ",\"role\":\"%s\",\"id\":", n->role->name);
+	http_json_string(o, n->is_agent ? n->cfg.agent_id : n->cfg.local_id);
+	evbuffer_add_printf(o, ",\"flows_open\":%lu,\"flows_opened\":%lu,\"bytes_up\":%llu,"
+			       "\"bytes_down\":%llu,\"msgs_up\":%llu,\"msgs_down\":%llu,\"refused\":%lu,"
+			       "\"over_limit\":%lu",
+		flows_open(n), s->flows_opened, s->bytes_up,
+		s->bytes_down, s->msgs_up, s->msgs_down, s->refused, s->over_limit);
+	if (n->role->status_json)
+		n->role->status_json(n, o);
+	evbuffer_add_printf(o, "}");
+}
+
+static void flows_json(struct hub *hub, struct evbuffer *o)
+{
+	uint64_t now = node_now_ms();
+	unsigned long shown = 0, total = 0;
+
+	evbuffer_add_printf(o, ",\"flows\":[");
+	for (int i = 0; i < hub->n_nodes; i++) {
+		struct flow *f;
+		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link) {
+			if (f->lingering || f->dead)
+				continue;
+			if (total++ >= HTTP_STATUS_FLOWS_MAX)
+				continue;
+			evbuffer_add_printf(o, "%s{\"role\":", shown++ ? "," : "");
+			http_json_string(o, hub->nodes[i]->name);
+			evbuffer_add_printf(o, ",\"id\":%llu,\"proto\":\"%s\",\"key\":",
+				(unsigned long long)f->id, mqtt_proto_name(f->proto));
+			http_json_string(o, f->key);
+			evbuffer_add_printf(o, ",\"bytes_up\":%llu,\"bytes_down\":%llu,\"age_s\":%llu}",
+				f->bytes_up, f->bytes_down,
+				(unsigned long long)(now - f->opened_ms) / 1000);
+		}
+	}
+	evbuffer_add_printf(o, "],\"flows_listed\":%lu,\"flows_total\":%lu", shown, total);
+}
+
+void http_status_json(struct hub *hub, struct evbuffer *o)
+{
+	struct agents_json agents = { o, 0 };
+
+	evbuffer_add_printf(o, "{\"version\":\"%s\",\"uptime_s\":%llu,\"mqtt\":{\"broker\":", N4M_VERSION,
+		hub->n_nodes ? (unsigned long long)(node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0ull);
+	http_json_string(o, hub->url.host);
+	evbuffer_add_printf(o, ",\"port\":%u,\"prefix\":", hub->url.port);
+	http_json_string(o, hub->url.prefix);
+	evbuffer_add_printf(o, ",\"client_id\":");
+	http_json_string(o, hub->client_id);
+	evbuffer_add_printf(o, ",\"connected\":%s,\"reconnects\":%lu},\"roles\":[",
+		mqtt_client_connected(hub->mqtt) ? "true" : "false", mqtt_client_reconnects(hub->mqtt));
+	for (int i = 0; i < hub->n_nodes; i++) {
+		if (i)
+			evbuffer_add(o, ",", 1);
+		role_json(hub->nodes[i], o);
+	}
+	evbuffer_add_printf(o, "],\"agents\":[");
+	if (peers_view(hub))
+		node_peers_walk(peers_view(hub), agent_json, &agents);
+	evbuffer_add_printf(o, "]");
+	flows_json(hub, o);
+	evbuffer_add_printf(o, "}\n");
+}
+
+/* ---- /status.txt ---- */
+
+static const char *human_bytes(unsigned long long v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	int u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", d, units[u]);
+	return buf;
+}
+
+static void agent_text(const char *key, const struct status *st, void *arg)
+{
+	struct evbuffer *o = arg;
+	char cidr[ROUTE_PREFIX_STRLEN];
+	const char *slash = strchr(key, '/');
+
+	if (!slash || !peer_is_agent(key, st))
+		return;
+	evbuffer_add_printf(o, "  %-24.*s %-7s ", (int)(slash - key), key, st->online ? "online" : "offline");
+	for (int i = 0; i < st->n_routes; i++) {
+		route_prefix_format(&st->routes[i], cidr, sizeof(cidr));
+		evbuffer_add_printf(o, "%s%s", i ? " " : "", cidr);
+	}
+	evbuffer_add_printf(o, "%s\n", st->n_routes ? "" : "-");
+}
+
+static void flows_text(struct hub *hub, struct evbuffer *o)
+{
+	uint64_t now = node_now_ms();
+	char up[32], down[32];
+	unsigned long total = 0;
+
+	evbuffer_add_printf(o, "\nFlows:\n  %-16s %-5s %10s %10s %7s  %s\n", "ROLE", "PROTO", "UP", "DOWN",
+		"AGE", "AGENT/LOCAL/PROTO/SRC/DST");
+	for (int i = 0; i < hub->n_nodes; i++) {
+		struct flow *f;
+		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link) {
+			if (f->lingering || f->dead || total++ >= HTTP_STATUS_FLOWS_MAX)
+				continue;
+			evbuffer_add_printf(o, "  %-16s %-5s %10s %10s %6llus  %s\n", hub->nodes[i]->name,
+				mqtt_proto_name(f->proto), human_bytes(f->bytes_up, up, sizeof(up)),
+				human_bytes(f->bytes_down, down, sizeof(down)),
+				(unsigned long long)(now - f->opened_ms) / 1000, f->key);
+		}
+	}
+	if (!total)
+		evbuffer_add_printf(o, "  (none)\n");
+	else if (total > HTTP_STATUS_FLOWS_MAX)
+		evbuffer_add_printf(o, "  ... %lu flows in all\n", total);
+}
+
+void http_status_text(struct hub *hub, struct evbuffer *o)
+{
+	char up[32], down[32];
+
+	evbuffer_add_printf(o, "net4mqtt %s, up %llus\nBroker: %s:%u prefix %s, client id %s: %s, %lu reconnects\n",
+		N4M_VERSION,
+		hub->n_nodes ? (unsigned long long)(node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0ull,
+		hub->url.host, hub->url.port, hub->url.prefix, hub->client_id,
+		mqtt_client_connected(hub->mqtt) ? "connected" : "NOT CONNECTED",
+		mqtt_client_reconnects(hub->mqtt));
+	evbuffer_add_printf(o, "\nRoles:\n  %-16s %-16s %6s %8s %10s %10s %8s\n", "ROLE", "ID", "FLOWS",
+		"OPENED", "UP", "DOWN", "REFUSED");
+	for (int i = 0; i < hub->n_nodes; i++) {
+		struct node *n = hub->nodes[i];
+		const struct node_stats *s = &n->stats;
+		evbuffer_add_printf(o, "  %-16s %-16s %6lu %8lu %10s %10s %8lu\n", n->name,
+			n->is_agent ? n->cfg.agent_id : n->cfg.local_id,
+			flows_open(n), s->flows_opened,
+			human_bytes(s->bytes_up, up, sizeof(up)), human_bytes(s->bytes_down, down, sizeof(down)),
+			s->refused + s->over_limit);
+	}
+	evbuffer_add_printf(o, "\nAgents:\n  %-24s %-7s %s\n", "ID", "STATUS", "ROUTES");
+	if (peers_view(hub))
+		node_peers_walk(peers_view(hub), agent_text, o);
+	flows_text(hub, o);
+}
+
+/* ---- the server ---- */
+
+static void reply(struct evhttp_request *req, const char *type,
+	void (*render)(struct hub *, struct evbuffer *), struct hub *hub)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (!body) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	render(hub, body);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+static void metrics_cb(struct evhttp_request *req, void *arg)
+{
+	reply(req, "text/plain; version=0.0.4; charset=utf-8", http_status_metrics, arg);
+}
+
+static void status_cb(struct evhttp_request *req, void *arg)
+{
+	reply(req, "application/json", http_status_json, arg);
+}
+
+static void status_text_cb(struct evhttp_request *req, void *arg)
+{
+	reply(req, "text/plain; charset=utf-8", http_status_text, arg);
+}
+
+static void not_found_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics, /status or /status.txt");
+}
+
+int http_status_start(struct event_base *base, const char *addr, struct hub *hub,
+	struct http_status **out)
+{
+	struct http_status *h = calloc(1, sizeof(*h));
+	char host[ADDR_HOST_MAX];
+	uint16_t port;
+
+	if (!h)
+		return -ENOMEM;
+	if (addr_split(addr, host, sizeof(host), &port)) {
+		free(h);
+		return -EINVAL;
+	}
+	h->hub = hub;
+	if (!(h->http = evhttp_new(base))) {
+		free(h);
+		return -ENOMEM;
+	}
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_timeout(h->http, 10);
+	evhttp_set_max_headers_size(h->http, 8192);
+	evhttp_set_max_body_size(h->http, 0);
+	evhttp_set_cb(h->http, "/metrics", metrics_cb, hub);
+	evhttp_set_cb(h->http, "/status", status_cb, hub);
+	evhttp_set_cb(h->http, "/status.txt", status_text_cb, hub);
+	evhttp_set_gencb(h->http, not_found_cb, NULL);
+	if (!evhttp_bind_socket_with_handle(h->http, host, port)) {
+		int err = errno ? errno : EADDRINUSE;
+		http_status_free(h);
+		return -err;
+	}
+	log_info("status: http://%s/metrics, /status", addr);
+	*out = h;
+	return 0;
+}
+
+void http_status_free(struct http_status *h)
+{
+	if (!h)
+		return;
+	evhttp_free(h->http);
+	free(h);
+}
+
+/* ---- the client of `net4mqtt status` ---- */
+
+static int fetch_connect(const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct timeval tv = { FETCH_TIMEOUT_S, 0 };
+	int fd;
+
+	if (addr_parse(addr, &ss, &len)) {
+		fprintf(stderr, "net4mqtt: bad status address %s\n", addr);
+		return -EINVAL;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		int err = errno;
+		fprintf(stderr, "net4mqtt: cannot reach the status server on %s: %s "
+				"(is net4mqtt running, with status-listen there?)\n", addr, strerror(err));
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int http_status_fetch(const char *addr, const char *path, FILE *out)
+{
+	char req[256], *buf = malloc(FETCH_MAX + 1);
+	size_t got = 0;
+	ssize_t r;
+	int fd = buf ? fetch_connect(addr) : -ENOMEM;
+
+	if (fd < 0) {
+		free(buf);
+		return fd;
+	}
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, addr);
+	if (write(fd, req, (size_t)len) != len) {
+		fprintf(stderr, "net4mqtt: status server %s: %s\n", addr, strerror(errno));
+		goto fail;
+	}
+	while (got < FETCH_MAX && (r = read(fd, buf + got, FETCH_MAX - got)) > 0)
+		got += (size_t)r;
+	buf[got] = '\0';
+	char *body = strstr(buf, "\r\n\r\n");
+	if (strncmp(buf, "HTTP/1.", 7) || strlen(buf) < 12 || strncmp(buf + 9, "200", 3) || !body) {
+		fprintf(stderr, "net4mqtt: status server %s answered: %.*s\n", addr,
+			(int)strcspn(buf, "\r\n"), got ? buf : "nothing");
+		goto fail;
+	}
+	fputs(body + 4, out);
+	close(fd);
+	free(buf);
+	return 0;
+fail:
+	close(fd);
+	free(buf);
+	return -EIO;
+}

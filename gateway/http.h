@@ -1,0 +1,31 @@
+/* The status server (libevent's evhttp, loopback only): /metrics for Prometheus, /status JSON, /status.txt. */
+#ifndef N4M_HTTP_H
+#define N4M_HTTP_H
+
+#include <stdio.h>
+
+struct event_base;
+struct evbuffer;
+struct hub;
+struct http_status;
+
+#define HTTP_STATUS_FLOWS_MAX 1000 /* flows listed in /status; all are counted */
+
+/* Listens on addr (IP:PORT, [IPv6]:PORT). 0 or -errno. */
+int http_status_start(struct event_base *base, const char *addr, struct hub *hub,
+	struct http_status **out);
+void http_status_free(struct http_status *h); /* accepts NULL */
+
+/* The documents, into out (for the server, and for tests). */
+void http_status_metrics(struct hub *hub, struct evbuffer *out);
+void http_status_json(struct hub *hub, struct evbuffer *out);
+void http_status_text(struct hub *hub, struct evbuffer *out);
+
+/* `net4mqtt status`: GETs path from the server on addr and writes the body to out.
+ * 0, or -errno after saying why on stderr. */
+int http_status_fetch(const char *addr, const char *path, FILE *out);
+
+/* A JSON string literal of s (quotes and escapes). */
+void http_json_string(struct evbuffer *out, const char *s);
+
+#endif

@@ -1,0 +1,213 @@
+/* One MQTT connection shared by the roles (nodes) of a process: its will, subscriptions and dispatch. */
+#include "hub.h"
+
+#include <errno.h>
+#include <event2/util.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flow.h"
+#include "log.h"
+#include "map.h"
+#include "mqtt/client.h"
+#include "node.h"
+#include "status.h"
+
+static void random_client_id(char *buf, size_t len)
+{
+	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	unsigned char r[7];
+
+	evutil_secure_rng_get_bytes(r, sizeof(r));
+	for (size_t i = 0; i < sizeof(r) && i + 1 < len; i++)
+		buf[i] = alnum[r[i] % (sizeof(alnum) - 1)];
+	buf[len < 8 ? len - 1 : 7] = '\0';
+}
+
+int hub_init(struct hub *h, struct event_base *base, const struct mqtt_url *url)
+{
+	memset(h, 0, sizeof(*h));
+	h->base = base;
+	h->url = *url;
+	if (url->client_id[0])
+		snprintf(h->client_id, sizeof(h->client_id), "%s", url->client_id);
+	else
+		random_client_id(h->client_id, sizeof(h->client_id));
+	h->local_flows = map_new();
+	return h->local_flows ? 0 : -ENOMEM;
+}
+
+int hub_add(struct hub *h, struct node *n)
+{
+	if (h->n_nodes >= HUB_NODES_MAX)
+		return -ENOSPC;
+	for (int i = 0; i < h->n_nodes; i++)
+		if (n->is_agent && h->nodes[i]->is_agent &&
+			!strcmp(n->cfg.agent_id, h->nodes[i]->cfg.agent_id))
+			return -EEXIST;
+	if (!n->is_agent) {
+		map_free(n->flows);
+		n->flows = h->local_flows;
+		n->flows_shared = true;
+	}
+	n->hub = h;
+	n->quiet_peers = h->n_nodes > 0;
+	h->nodes[h->n_nodes++] = n;
+	return 0;
+}
+
+static void hub_on_connect(void *arg)
+{
+	struct hub *h = arg;
+	char patterns[2][MQTT_TOPIC_MAX], done[2 * HUB_NODES_MAX][MQTT_TOPIC_MAX];
+	int n_done = 0;
+
+	for (int i = 0; i < h->n_nodes; i++) {
+		node_connected(h->nodes[i], patterns);
+		for (int p = 0; p < 2; p++) {
+			bool dup = false;
+			for (int d = 0; d < n_done; d++)
+				dup = dup || !strcmp(done[d], patterns[p]);
+			if (dup)
+				continue; /* locals sharing an id, and everyone's status pattern */
+			mqtt_client_subscribe(h->mqtt, patterns[p]);
+			strcpy(done[n_done++], patterns[p]);
+		}
+	}
+}
+
+static void hub_on_disconnect(void *arg)
+{
+	struct hub *h = arg;
+
+	for (int i = 0; i < h->n_nodes; i++)
+		node_disconnected(h->nodes[i]);
+}
+
+static void hub_on_drain(void *arg)
+{
+	struct hub *h = arg;
+
+	for (int i = 0; i < h->n_nodes; i++)
+		node_drained(h->nodes[i]);
+}
+
+/* Data for a local id: the node whose flow it is (locals sharing an id), else the first. */
+static struct node *hub_local_for(struct hub *h, const struct mqtt_topic *t)
+{
+	struct node *first = NULL;
+	char key[FLOW_KEY_MAX];
+
+	for (int i = 0; i < h->n_nodes; i++) {
+		struct node *n = h->nodes[i];
+		if (n->is_agent || strcmp(n->cfg.local_id, t->local))
+			continue;
+		if (!first)
+			first = n;
+		else
+			break;
+	}
+	if (!first || node_flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst))
+		return first;
+	struct flow *f = map_get(h->local_flows, key);
+	return f ? f->node : first;
+}
+
+static struct node *hub_agent_for(struct hub *h, const struct mqtt_topic *t)
+{
+	for (int i = 0; i < h->n_nodes; i++)
+		if (h->nodes[i]->is_agent && !strcmp(h->nodes[i]->cfg.agent_id, t->agent))
+			return h->nodes[i];
+	return NULL;
+}
+
+static void hub_on_message(void *arg, const char *topic, const void *payload, size_t len)
+{
+	struct hub *h = arg;
+	struct mqtt_topic t;
+	struct node *n;
+
+	if (h->n_nodes == 0)
+		return;
+	if (mqtt_topic_parse(h->url.prefix, topic, &t)) {
+		h->nodes[0]->stats.bad_topic++;
+		log_debug("mqtt: bad topic dropped: %.200s", topic);
+		return;
+	}
+	switch (t.label) {
+	case MQTT_LABEL_V:
+		for (int i = 0; i < h->n_nodes; i++)
+			node_message(h->nodes[i], &t, topic, payload, len);
+		return;
+	case MQTT_LABEL_X:
+		return;
+	case MQTT_LABEL_I:
+		n = hub_agent_for(h, &t);
+		break;
+	case MQTT_LABEL_O:
+	default:
+		n = hub_local_for(h, &t);
+		break;
+	}
+	if (!n) {
+		h->nodes[0]->stats.bad_topic++; /* not subscribed to: a broker's overlap */
+		return;
+	}
+	node_message(n, &t, topic, payload, len);
+}
+
+static const struct mqtt_client_ops hub_mqtt_ops = {
+	.on_connect = hub_on_connect,
+	.on_disconnect = hub_on_disconnect,
+	.on_message = hub_on_message,
+	.on_drain = hub_on_drain,
+};
+
+int hub_open(struct hub *h)
+{
+	struct node *owner = h->n_nodes ? h->nodes[0] : NULL;
+	int err;
+
+	for (int i = 0; i < h->n_nodes && !owner->is_agent; i++)
+		if (h->nodes[i]->is_agent)
+			owner = h->nodes[i];
+	if (!owner)
+		return -EINVAL;
+	struct mqtt_will will = { owner->status_topic, STATUS_WILL, strlen(STATUS_WILL) };
+	if ((err = mqtt_client_new(h->base, &h->url, h->client_id, &will, &hub_mqtt_ops, h,
+		     &h->mqtt)))
+		return err;
+	for (int i = 0; i < h->n_nodes; i++)
+		h->nodes[i]->mqtt = h->mqtt;
+	return 0;
+}
+
+int hub_start(struct hub *h)
+{
+	return mqtt_client_start(h->mqtt);
+}
+
+static void hub_stopped(void *arg)
+{
+	struct hub *h = arg;
+
+	if (h->stopped)
+		h->stopped(h->stopped_arg);
+}
+
+void hub_stop(struct hub *h, void (*stopped)(void *arg), void *arg)
+{
+	h->stopped = stopped;
+	h->stopped_arg = arg;
+	for (int i = 0; i < h->n_nodes; i++)
+		node_stop(h->nodes[i]);
+	mqtt_client_shutdown(h->mqtt, hub_stopped);
+}
+
+void hub_free(struct hub *h)
+{
+	mqtt_client_free(h->mqtt);
+	h->mqtt = NULL;
+	map_free(h->local_flows);
+	h->local_flows = NULL;
+}

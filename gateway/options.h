@@ -1,0 +1,67 @@
+/* The commands and their options: one table read by the command line and by the config file. */
+#ifndef N4M_OPTIONS_H
+#define N4M_OPTIONS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "node.h"
+
+#define EXIT_USAGE 2
+#define OPT_ERR_MAX 320
+#define DEFAULT_MAX_FLOWS 16384
+#define DEFAULT_MAX_MEMORY_MIB 512 /* of heap: leaves room on a 1 GiB appliance */
+#define DEFAULT_MQTT_URL "mqtt://localhost:1883/net4mqtt"
+
+enum long_only_option { /* past every short option's character */
+	OPT_ADVERTISE = 256,
+	OPT_AUTO_ROUTES,
+	OPT_DNS,
+	OPT_DNS_HIJACK,
+	OPT_REMOTE_DOMAIN,
+	OPT_DNS_UPSTREAM,
+	OPT_ALLOW,
+	OPT_SOCKS_USER,
+	OPT_MAX_FLOWS,
+	OPT_MAX_MEMORY,
+	OPT_USER,
+	OPT_STATUS_LISTEN,
+};
+
+struct command {
+	const char *name;
+	const char *summary;
+	const char *usage;
+	const struct role_ops *role;
+	bool is_agent;
+	const char *shortopts;
+};
+
+extern const struct command option_commands[];
+extern const size_t option_n_commands;
+extern const struct option option_long[]; /* getopt_long's table */
+
+const struct command *option_command(const char *name);
+void option_usage(const struct command *c, FILE *out);
+
+/* The option a long name ("max-flows") stands for, or -1. */
+int option_by_name(const char *name);
+/* "--max-flows" (or "-v" for a short-only option), for messages. */
+const char *option_name(int opt);
+bool option_takes_value(int opt);
+bool option_allowed(const struct command *c, int opt);
+
+void option_defaults(struct node_config *cfg);
+/* Sets opt from arg (NULL for a flag) in cfg; 0, or EXIT_USAGE with why in err. */
+int option_apply(const struct command *c, struct node_config *cfg, int opt, const char *arg,
+	char err[OPT_ERR_MAX]);
+/* Unsets a flag (a config file's "no"). */
+void option_clear_flag(struct node_config *cfg, int opt);
+/* Checks the whole of cfg once every option is in; fills in defaults that depend on the command. */
+int option_check(const struct command *c, struct node_config *cfg, char err[OPT_ERR_MAX]);
+/* "127.0.0.1:9810" and the like: a loopback IP:PORT for the status server. */
+int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX]);
+
+#endif
