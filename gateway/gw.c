@@ -408,10 +408,11 @@ static int gw_same_prefix(const struct route_prefix *p, enum route_source src, c
 	return prefix_eq(p, arg);
 }
 
-/* Takes prefix p out of our table in the kernel unless a route of ours (any source) still has it. */
-static void gw_kernel_unroute(struct gw *g, const struct route_prefix *p)
+/* Takes prefix p (an exclusion's throw route, or a route) out of our table in
+ * the kernel unless a route of ours (any source) still has it. */
+static void gw_kernel_unroute(struct gw *g, const struct route_prefix *p, bool throw)
 {
-	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex };
+	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex, .throw = throw };
 
 	if (route_walk(g->routes, gw_same_prefix, (void *)p))
 		return;
@@ -508,7 +509,7 @@ static void gw_on_peer(struct node *n, const char *agent, const char *local, con
 		if (prefix_listed(&old.list[i], st ? st->routes : NULL, n_new))
 			continue;
 		route_del(g->routes, &old.list[i], ROUTE_ADVERTISED, agent);
-		gw_kernel_unroute(g, &old.list[i]);
+		gw_kernel_unroute(g, &old.list[i], false);
 		route_prefix_format(&old.list[i], cidr, sizeof(cidr));
 		log_info("gateway: %s withdrawn (agent %s %s)", cidr, agent, st ? "stopped advertising it" : "offline");
 	}
@@ -784,7 +785,7 @@ static int gw_reload(struct node *n, const struct node_config *next)
 		if (configured_has(&after, r))
 			continue;
 		route_del(g->routes, &r->p, r->src, r->agent[0] ? r->agent : NULL);
-		gw_kernel_unroute(g, &r->p);
+		gw_kernel_unroute(g, &r->p, r->src == ROUTE_EXCLUDED);
 		gw_log_route("removed", r);
 	}
 	for (int i = 0; i < after.n; i++) {
