@@ -34,7 +34,10 @@ which only knows its default route via 192.168.77.1:
   ip netns exec $GW_LAN curl http://10.20.0.2/
   ip netns exec $GW_LAN curl http://site-b.net4mqtt.local/   # by name: the gateway's DNS (fake-ip)
   ip netns exec $GW_LAN dig @198.18.0.1 site-b.net4mqtt.local
+  ip netns exec $GW_GW $N4M status                          # flows, agents, counters
+  ip netns exec $GW_GW curl -s 127.0.0.1:9810/metrics       # the same for Prometheus
   ip netns exec $GW_GW ip route show table 1883             # what the gateway routes
+  \$EDITOR $GW_CONF; kill -HUP $GW_GATEWAY_PID            # change its routes, flows stay
   ip netns exec $GW_GW mosquitto_sub -t 'net4mqtt/#' -v     # the flows on MQTT
 
 Ctrl-C removes all of it.

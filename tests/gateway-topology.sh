@@ -1,5 +1,6 @@
 # The gateway's namespaces, for make run (as root) and make bench. Source after lib.sh:
-#   gw_topology_up N4M_BIN  -> GW_LAN GW_GW GW_FAR (namespace names), GW_URL (broker, from GW_GW)
+#   gw_topology_up N4M_BIN  -> GW_LAN GW_GW GW_FAR (namespace names), GW_URL (broker, from GW_GW),
+#   GW_CONF (the gateway's config file: run -c, status on 127.0.0.1:9810 in GW_GW)
 #   lan (192.168.77.2, default via the gateway) -> gw (TUN, mosquitto) -> far (agent
 #   "site-b", and 10.20.0.2 on its loopback, the server network); the gateway
 #   answers DNS on 198.18.0.1, the LAN host's resolver (site-b.net4mqtt.local)
@@ -50,8 +51,20 @@ gw_topology_up() { # N4M_BIN
 	ip netns exec "$GW_FAR" "$n4m" -v agent -m mqtt://10.77.0.1:1883/net4mqtt -i site-b \
 		-t "${GW_AGENT_TARGET:-10.20.0.2:80}" >"$TEST_TMP/gw-agent.log" 2>&1 &
 	bg_track $!
-	ip netns exec "$GW_GW" "$n4m" -v gateway -m "$GW_URL" -i gw -a site-b \
-		--route 10.20.0.0/24 --dns >"$TEST_TMP/gw-gateway.log" 2>&1 &
+	GW_CONF=$TEST_TMP/gw.conf
+	cat >"$GW_CONF" <<-EOF
+		[net4mqtt]
+		mqtt-url = $GW_URL
+		log-level = info
+		status-listen = 127.0.0.1:9810
+
+		[gateway]
+		id = gw
+		agent-id = site-b
+		route = 10.20.0.0/24
+		dns = yes
+	EOF
+	ip netns exec "$GW_GW" "$n4m" run -c "$GW_CONF" -f >"$TEST_TMP/gw-gateway.log" 2>&1 &
 	GW_GATEWAY_PID=$!
 	bg_track $!
 	wait_for 15 grep -q 'peer site-b/- online' "$TEST_TMP/gw-gateway.log"
