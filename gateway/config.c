@@ -120,7 +120,7 @@ static void reader_check(struct loader *l, char *raw)
 	if (n == 1 && !strncmp(line, "\xEF\xBB\xBF", 3)) /* a byte order mark */
 		memmove(line, line + 3, strlen(line + 3) + 1);
 	char *s = trim(line);
-	if (!*s || *s == '#' || *s == ';' || isspace((unsigned char)line[0]))
+	if (!*s || *s == '#' || *s == ';')
 		return;
 	if (*s == '[') {
 		char *end = strchr(s, ']');
@@ -157,7 +157,9 @@ static char *reader_line(char *str, int num, void *stream)
 		return str;
 	}
 	reader_check(l, l->rd.buf);
-	snprintf(str, (size_t)num, "%s\n", l->rd.buf);
+	/* without its indentation: libinih would take an indented line for the
+	 * previous key's continuation, and repeat that key */
+	snprintf(str, (size_t)num, "%s\n", l->rd.buf + strspn(l->rd.buf, " \t"));
 	return str;
 }
 
@@ -206,9 +208,9 @@ static void global_key(struct loader *l, const char *key, const char *value)
 
 	if (!strcmp(key, "log-level")) {
 		for (int i = 0; i < 4; i++)
-			if (!strcmp(value, log_levels[i]))
+			if (!strcasecmp(value, log_levels[i]))
 				c->verbose = i;
-		if (strcmp(value, log_levels[c->verbose]))
+		if (strcasecmp(value, log_levels[c->verbose]))
 			config_error(l, l->rd.line, key, "want warn, info, debug or trace, not '%s'", value);
 		return;
 	}
@@ -326,10 +328,11 @@ static void config_check_roles(struct loader *l)
 			config_error(l, r->line, NULL, "[%s]: %s", r->name, err);
 		if (r->cmd->role == option_command("gateway")->role && gateways++)
 			config_error(l, r->line, NULL, "[%s]: one gateway per process", r->name);
+		int id_line = l->seen[1 + i]['i'] ? l->seen[1 + i]['i'] : r->line;
 		for (int j = 0; j < i && r->cmd->is_agent; j++)
 			if (c->roles[j].cmd->is_agent &&
 				!strcmp(c->roles[j].cfg.agent_id, r->cfg.agent_id))
-				config_error(l, r->line, "id", "[%s]: agent id %s is [%s]'s too", r->name,
+				config_error(l, id_line, "id", "[%s]: agent id %s is [%s]'s too", r->name,
 					r->cfg.agent_id, c->roles[j].name);
 	}
 }

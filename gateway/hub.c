@@ -92,22 +92,22 @@ static void hub_on_drain(void *arg)
 		node_drained(h->nodes[i]);
 }
 
-/* Data for a local id: the node whose flow it is (locals sharing an id), else the first. */
+/* Data for a local id: its node, or, when locals share the id, the node whose flow it is. */
 static struct node *hub_local_for(struct hub *h, const struct mqtt_topic *t)
 {
 	struct node *first = NULL;
 	char key[FLOW_KEY_MAX];
+	bool shared = false;
 
-	for (int i = 0; i < h->n_nodes; i++) {
+	for (int i = 0; i < h->n_nodes && !shared; i++) {
 		struct node *n = h->nodes[i];
 		if (n->is_agent || strcmp(n->cfg.local_id, t->local))
 			continue;
+		shared = first != NULL;
 		if (!first)
 			first = n;
-		else
-			break;
 	}
-	if (!first || node_flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst))
+	if (!shared || node_flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst))
 		return first;
 	struct flow *f = map_get(h->local_flows, key);
 	return f ? f->node : first;

@@ -83,7 +83,7 @@ static bool local_can_open(struct node *n, int fd)
 {
 	if (mqtt_client_connected(n->mqtt))
 		return true;
-	log_warnx("%s: broker not connected, refusing a new connection", n->role->name);
+	log_warnx("%s: broker not connected, refusing a new connection", n->name);
 	flow_close_reset(fd);
 	return false;
 }
@@ -97,7 +97,7 @@ static void port_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
 	if (!local_can_open(n, fd))
 		return;
 	if (node_peer_offline(n, n->cfg.agent_id, MQTT_NIL)) {
-		log_info("local-port: agent %s is offline: connection refused", n->cfg.agent_id);
+		log_info("%s: agent %s is offline: connection refused", n->name, n->cfg.agent_id);
 		flow_close_reset(fd);
 		return;
 	}
@@ -121,11 +121,11 @@ static int local_listen_tcp(struct node *n, evconnlistener_cb cb)
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
 		(struct sockaddr *)&ss, (int)len);
 	if (!local_of(n)->listener) {
-		log_warn("%s: cannot listen on %s", n->role->name, n->cfg.listen);
+		log_warn("%s: cannot listen on %s", n->name, n->cfg.listen);
 		return -errno;
 	}
 	node_listener_guard(local_of(n)->listener);
-	log_info("%s: listening on tcp %s", n->role->name, n->cfg.listen);
+	log_info("%s: listening on tcp %s", n->name, n->cfg.listen);
 	return 0;
 }
 
@@ -173,7 +173,7 @@ static int local_listen_udp(struct node *n)
 		return -EINVAL;
 	lo->udp_fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lo->udp_fd < 0 || bind(lo->udp_fd, (struct sockaddr *)&ss, len) < 0) {
-		log_warn("local-port: cannot bind udp %s", n->cfg.listen);
+		log_warn("%s: cannot bind udp %s", n->name, n->cfg.listen);
 		return -errno;
 	}
 	/* one socket takes every client's datagrams: the default buffer (~200 KB)
@@ -185,7 +185,7 @@ static int local_listen_udp(struct node *n)
 		return -ENOMEM;
 	event_add(lo->udp_ev, NULL);
 	lo->udp_reading = true;
-	log_info("local-port: listening on udp %s", n->cfg.listen);
+	log_info("%s: listening on udp %s", n->name, n->cfg.listen);
 	return 0;
 }
 

@@ -367,10 +367,13 @@ static int cmd_run(int argc, char **argv, int verbose)
 		return EXIT_USAGE;
 	}
 	struct config *c = malloc(sizeof(*c));
-	if (!c || config_load(path, c, stderr))
+	if (!c || config_load(path, c, stderr)) {
+		free(c);
 		return EXIT_USAGE;
+	}
 	if (check) {
 		printf("%s: ok (%d role%s)\n", path, c->n_roles, c->n_roles == 1 ? "" : "s");
+		free(c);
 		return 0;
 	}
 	log_init(c->verbose + verbose, foreground);

@@ -70,7 +70,7 @@ bool node_admit_flow(struct node *n)
 	n->stats.over_limit++;
 	uint64_t now = node_now_ms();
 	if (now - n->limit_logged_ms >= 1000 || !n->limit_logged_ms) {
-		log_warnx("%s: refusing new flows: %s", n->role->name, why);
+		log_warnx("%s: refusing new flows: %s", n->name, why);
 		n->limit_logged_ms = now;
 	}
 	return false;

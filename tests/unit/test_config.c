@@ -1,0 +1,561 @@
+/* Unit tests of gateway/config: the INI file of `net4mqtt run -c`, its values and its errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/config.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#define NO_LINE (-1) /* an error line whose number is not checked */
+
+/* A config file under /tmp (removed once read), what config_load made of it and said. */
+struct loaded {
+	char path[64];
+	struct config *c;
+	char *errors; /* what config_load wrote, one line per error */
+	size_t len;
+	int rc;
+};
+
+static void load_file(struct loaded *l, const char *path)
+{
+	FILE *out = open_memstream(&l->errors, &l->len);
+
+	assert_non_null(out);
+	l->c = malloc(sizeof(*l->c));
+	assert_non_null(l->c);
+	l->rc = config_load(path, l->c, out);
+	assert_int_equal(fclose(out), 0);
+}
+
+static void load(struct loaded *l, const char *text)
+{
+	memset(l, 0, sizeof(*l));
+	strcpy(l->path, "/tmp/n4m-test-config.XXXXXX");
+	int fd = mkstemp(l->path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	load_file(l, l->path);
+	unlink(l->path); /* now, so that a failed assertion leaves nothing behind */
+}
+
+static void loaded_free(struct loaded *l)
+{
+	free(l->c);
+	free(l->errors);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Whether errors holds a line "net4mqtt: PATH:LINE: KEY: ..." (or "PATH:LINE: ..." without
+ * a key) that contains what. */
+static bool has_error(const struct loaded *l, int line, const char *key, const char *what)
+{
+	char prefix[256];
+	int n = line == NO_LINE ? snprintf(prefix, sizeof(prefix), "net4mqtt: %s:", l->path)
+		: snprintf(prefix, sizeof(prefix), "net4mqtt: %s:%d: %s%s", l->path, line,
+			  key ? key : "", key ? ": " : "");
+
+	for (const char *s = l->errors; s && *s;) {
+		const char *end = strchr(s, '\n');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		char one[1024];
+		snprintf(one, sizeof(one), "%.*s", (int)len, s);
+		if (!strncmp(one, prefix, (size_t)n) && strstr(one + n, what))
+			return true;
+		s += len + (end != NULL);
+	}
+	return false;
+}
+
+static void expect_error(const struct loaded *l, int line, const char *key, const char *what)
+{
+	if (!has_error(l, line, key, what))
+		fail_msg("no error line %d key %s with \"%s\" in:\n%s", line, key ? key : "(none)",
+			what, l->errors ? l->errors : "");
+}
+
+/* The one config that uses every section kind and every key. */
+static const char full_config[] =
+	"\xEF\xBB\xBF# every section kind and every key; a byte order mark before this line\n"
+	"; a comment with a semicolon\n"
+	"[net4mqtt]\n"
+	"mqtt-url = mqtt://u:p@broker.example:1884/site/n4m?client_id=box1\n"
+	"log-level = debug\n"
+	"user = nobody\n"
+	"status-listen = 127.0.0.1:9911\n"
+	"max-flows = 100 ; every role's, unless it says otherwise\n"
+	"max-memory = 64\n"
+	"udp-timeout = 30\n"
+	"\n"
+	"[agent]\n" /* line 12 */
+	"id = site-b\n"
+	"target = 127.0.0.1:8080\n"
+	"allow = 10.1.0.0/16:80,443\n"
+	"allow = 192.168.7.7\n"
+	"advertise = 10.1.0.0/16\n"
+	"advertise = fd00:1::/64\n"
+	"max-flows = 5\n"
+	"\n"
+	"[gateway]\n" /* line 21 */
+	"id = gw1\n"
+	"agent-id = site-b\n"
+	"tun = n4m9\n"
+	"mtu = 1400 ; inline comment\n"
+	"route = 10.1.0.0/16=site-b\n"
+	"route = 10.2.0.0/16\n"
+	"exclude = 10.1.9.0/24\n"
+	"exclude = 10.2.9.0/24\n"
+	"auto-routes = true\n"
+	"dns = On\n"
+	"dns-hijack = TRUE\n"
+	"remote-domain = corp.example=site-b\n"
+	"remote-domain = lab.example=site-c\n"
+	"dns-upstream = 10.1.0.53\n"
+	"kcp = 0\n"
+	"max-memory = 32\n"
+	"\n"
+	"[local-socks]\n" /* line 39 */
+	"listen = 127.0.0.1:1080\n"
+	"domain = n4m.example\n"
+	"agent-id = site-b\n"
+	"id = socks1\n"
+	"socks-user = alice:pa#ss\n"
+	"kcp = false\n"
+	"udp-timeout = 90\n"
+	"\n"
+	"  ; an indented comment\n"
+	"[local-port web]\n" /* line 49 */
+	"listen = 0.0.0.0:8080\n"
+	"target = 10.1.0.5:80\n"
+	"agent-id = site-b\n"
+	"id = lp1\n"
+	"udp = no\n"
+	"kcp = yes\n"
+	"\n"
+	"[local-port dns]\n" /* line 57 */
+	"listen = 127.0.0.1:5353\n"
+	"target = 10.1.0.53:53\n"
+	"udp = 1\n"
+	"kcp = off\n";
+
+static void test_full(void **state)
+{
+	struct loaded l;
+	const struct config_role *r;
+	char cidr[ROUTE_PREFIX_STRLEN];
+
+	(void)state;
+	load(&l, full_config);
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_int_equal(l.len, 0);
+	const struct config *c = l.c;
+	assert_string_equal(c->path, l.path);
+	assert_int_equal(c->verbose, 2);
+	assert_string_equal(c->user, "nobody");
+	assert_string_equal(c->status_listen, "127.0.0.1:9911");
+	assert_false(c->url.tls);
+	assert_string_equal(c->url.host, "broker.example");
+	assert_int_equal(c->url.port, 1884);
+	assert_string_equal(c->url.user, "u");
+	assert_string_equal(c->url.password, "p");
+	assert_string_equal(c->url.prefix, "site/n4m");
+	assert_string_equal(c->url.client_id, "box1");
+	assert_int_equal(c->n_roles, 5);
+
+	static const struct {
+		const char *name, *cmd;
+		int line, max_flows, max_memory_mib, udp_timeout;
+	} roles[] = {
+		{ "agent", "agent", 12, 5, 64, 30 },
+		{ "gateway", "gateway", 21, 100, 32, 30 },
+		{ "local-socks", "local-socks", 39, 100, 64, 90 },
+		{ "local-port web", "local-port", 49, 100, 64, 30 },
+		{ "local-port dns", "local-port", 57, 100, 64, 30 },
+	};
+	for (size_t i = 0; i < N_ELEMS(roles); i++) {
+		r = &c->roles[i];
+		assert_string_equal(r->name, roles[i].name);
+		assert_ptr_equal(r->cmd, option_command(roles[i].cmd));
+		assert_int_equal(r->line, roles[i].line);
+		assert_ptr_equal(config_role_named(c, roles[i].name), r);
+		/* [net4mqtt]'s defaults, unless the section has its own */
+		assert_int_equal(r->cfg.max_flows, roles[i].max_flows);
+		assert_int_equal(r->cfg.max_memory, (size_t)roles[i].max_memory_mib << 20);
+		assert_int_equal(r->cfg.udp_timeout_s, roles[i].udp_timeout);
+		/* process-wide keys reach every role */
+		assert_string_equal(r->cfg.url.host, "broker.example");
+		assert_string_equal(r->cfg.url.client_id, "box1");
+		assert_string_equal(r->cfg.user, "nobody");
+	}
+	assert_null(config_role_named(c, "local-port"));
+	assert_null(config_role_named(c, "local-port nope"));
+
+	r = config_role_named(c, "agent");
+	assert_string_equal(r->cfg.agent_id, "site-b");
+	assert_string_equal(r->cfg.target, "127.0.0.1:8080");
+	assert_int_equal(r->cfg.n_allow, 2);
+	assert_int_equal(r->cfg.allow[0].n_ranges, 2);
+	assert_int_equal(r->cfg.allow[0].ports[0].lo, 80);
+	assert_int_equal(r->cfg.allow[0].ports[1].hi, 443);
+	assert_int_equal(r->cfg.allow[1].n_ranges, 0);
+	assert_int_equal(r->cfg.allow[1].net.len, 32);
+	assert_int_equal(r->cfg.n_advertise, 2);
+	assert_int_equal(route_prefix_format(&r->cfg.advertise[0], cidr, sizeof(cidr)), 0);
+	assert_string_equal(cidr, "10.1.0.0/16");
+	assert_int_equal(route_prefix_format(&r->cfg.advertise[1], cidr, sizeof(cidr)), 0);
+	assert_string_equal(cidr, "fd00:1::/64");
+
+	r = config_role_named(c, "gateway");
+	assert_string_equal(r->cfg.local_id, "gw1");
+	assert_string_equal(r->cfg.agent_id, "site-b");
+	assert_string_equal(r->cfg.tun_name, "n4m9");
+	assert_int_equal(r->cfg.mtu, 1400);
+	assert_int_equal(r->cfg.n_routes, 2);
+	assert_string_equal(r->cfg.routes[0], "10.1.0.0/16=site-b");
+	assert_string_equal(r->cfg.routes[1], "10.2.0.0/16");
+	assert_int_equal(r->cfg.n_excludes, 2);
+	assert_string_equal(r->cfg.excludes[0], "10.1.9.0/24");
+	assert_string_equal(r->cfg.excludes[1], "10.2.9.0/24");
+	assert_true(r->cfg.auto_routes);
+	assert_true(r->cfg.dns);
+	assert_true(r->cfg.dns_hijack);
+	assert_int_equal(r->cfg.n_remote_domains, 2);
+	assert_string_equal(r->cfg.remote_domains[0].suffix, "corp.example");
+	assert_string_equal(r->cfg.remote_domains[0].agent, "site-b");
+	assert_string_equal(r->cfg.remote_domains[1].suffix, "lab.example");
+	assert_string_equal(r->cfg.remote_domains[1].agent, "site-c");
+	assert_string_equal(r->cfg.dns_upstream, "10.1.0.53:53");
+	assert_false(r->cfg.kcp);
+
+	r = config_role_named(c, "local-socks");
+	assert_string_equal(r->cfg.listen, "127.0.0.1:1080");
+	assert_string_equal(r->cfg.domain, "n4m.example");
+	assert_string_equal(r->cfg.agent_id, "site-b");
+	assert_string_equal(r->cfg.local_id, "socks1");
+	assert_string_equal(r->cfg.socks_user, "alice");
+	assert_string_equal(r->cfg.socks_pass, "pa#ss"); /* '#' after a value is no comment */
+	assert_false(r->cfg.kcp);
+
+	r = config_role_named(c, "local-port web");
+	assert_string_equal(r->cfg.listen, "0.0.0.0:8080");
+	assert_string_equal(r->cfg.target, "10.1.0.5:80");
+	assert_string_equal(r->cfg.agent_id, "site-b");
+	assert_string_equal(r->cfg.local_id, "lp1");
+	assert_false(r->cfg.udp);
+	assert_true(r->cfg.kcp);
+
+	r = config_role_named(c, "local-port dns");
+	assert_string_equal(r->cfg.listen, "127.0.0.1:5353");
+	assert_string_equal(r->cfg.target, "10.1.0.53:53");
+	assert_string_equal(r->cfg.agent_id, "-"); /* defaults of the command line */
+	assert_string_equal(r->cfg.local_id, "-");
+	assert_true(r->cfg.udp);
+	assert_false(r->cfg.kcp);
+	loaded_free(&l);
+}
+
+/* Defaults when a file says little; [net4mqtt] read first wherever it is in the file. */
+static void test_defaults(void **state)
+{
+	struct loaded l;
+	char comment[200];
+
+	(void)state;
+	load(&l, "[local-port]\n"
+		 "listen = 127.0.0.1:4000\n"
+		 "[net4mqtt]\n"
+		 "max-flows = 7\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_int_equal(l.c->n_roles, 1);
+	assert_int_equal(l.c->verbose, 0);
+	assert_string_equal(l.c->user, "");
+	assert_string_equal(l.c->status_listen, CONFIG_STATUS_LISTEN);
+	assert_string_equal(l.c->url.host, "localhost");
+	assert_int_equal(l.c->url.port, 1883);
+	assert_string_equal(l.c->url.prefix, "net4mqtt");
+	const struct config_role *r = &l.c->roles[0];
+	assert_string_equal(r->name, "local-port");
+	assert_int_equal(r->cfg.max_flows, 7);
+	assert_int_equal(r->cfg.max_memory, (size_t)DEFAULT_MAX_MEMORY_MIB << 20);
+	assert_string_equal(r->cfg.target, "-");
+	assert_false(r->cfg.udp);
+	loaded_free(&l);
+
+	/* indented lines are lines of their own, not continuations of the key above */
+	load(&l, "[agent]\nid = a\n  target = 127.0.0.1:80\nallow = 10.0.0.0/8\n\t10.2.0.0/16\n");
+	assert_int_equal(l.rc, EXIT_USAGE);
+	assert_non_null(strstr(l.errors, ":5: want KEY = VALUE"));
+	loaded_free(&l);
+	load(&l, "[agent]\nid = a\n  target = 127.0.0.1:80\n\tallow = 10.0.0.0/8\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_string_equal(l.c->roles[0].cfg.target, "127.0.0.1:80");
+	assert_int_equal(l.c->roles[0].cfg.n_allow, 1);
+	loaded_free(&l);
+
+	/* status-listen = off; a 199-character line is the longest allowed */
+	memset(comment, 'x', sizeof(comment));
+	comment[0] = '#';
+	comment[199] = '\0';
+	char text[512];
+	snprintf(text, sizeof(text),
+		"[net4mqtt]\nstatus-listen = off\nlog-level = trace\n%s\n[agent]\n", comment);
+	load(&l, text);
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_string_equal(l.c->status_listen, "");
+	assert_int_equal(l.c->verbose, 3);
+	assert_string_equal(l.c->roles[0].cfg.target, "127.0.0.1:7777");
+	loaded_free(&l);
+
+	/* CRLF line ends; a byte order mark right before a section header */
+	load(&l, "\xEF\xBB\xBF[agent]\r\nid = crlf\r\ntarget = 127.0.0.1:81\r\n\r\n"
+		 "[local-port x]\r\nudp = yes\r\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_int_equal(l.c->n_roles, 2);
+	assert_string_equal(l.c->roles[0].name, "agent");
+	assert_string_equal(l.c->roles[0].cfg.agent_id, "crlf");
+	assert_string_equal(l.c->roles[0].cfg.target, "127.0.0.1:81");
+	assert_string_equal(l.c->roles[1].name, "local-port x");
+	assert_true(l.c->roles[1].cfg.udp);
+	loaded_free(&l);
+}
+
+struct bad_case {
+	const char *text;
+	int line;
+	const char *key; /* NULL: an error about a section, "FILE:LINE: [section]..." */
+	const char *what;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "[agent]\nid = a\n[bogus]\nx = 1\n", 3, NULL, "unknown section [bogus]" },
+	{ "[agent]\nid = a\n[local-port web]\nlisten = 127.0.0.1:1\n[local-port web]\nid = b\n",
+		5, NULL, "section [local-port web] again (first on line 3)" },
+	{ "[agent]\nid = a\nfrobnicate = 1\n", 3, "frobnicate", "not a key of [agent]" },
+	{ "[agent]\nid = a\ntun = n4m1\n", 3, "tun", "not a key of [agent]" },
+	{ "[local-port web]\nsocks-user = a:b\n",
+		2, "socks-user", "not a key of [local-port web]" },
+	{ "[agent]\nhelp = yes\n", 2, "help", "not a key of [agent]" },
+	{ "[net4mqtt]\ntun = n4m1\n[agent]\n", 2, "tun", "not a key of [net4mqtt]" },
+	{ "[agent]\nid = a\nmqtt-url = mqtt://localhost/x\n", 3, "mqtt-url", "goes in [net4mqtt]" },
+	{ "[local-socks]\nstatus-listen = 127.0.0.1:1\n",
+		2, "status-listen", "goes in [net4mqtt]" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\nmtu = 99\n", 3, "mtu", "1280..65535, not 99" },
+	{ "[gateway]\nroute = 10.0.0.0/33=a\n", 2, "route", "bad --route 10.0.0.0/33=a" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\nexclude = 10.0.0.0/8=a\n",
+		3, "exclude", "bad --exclude" },
+	{ "[agent]\nallow = 10.0.0.0/8:0\n", 2, "allow", "bad --allow 10.0.0.0/8:0" },
+	{ "[agent]\nallow = 10.0.0.300/8\n", 2, "allow", "bad --allow" },
+	{ "[agent]\nadvertise = 10.0.0.0/40\n", 2, "advertise", "bad --advertise 10.0.0.0/40" },
+	{ "[local-port web]\nudp = maybe\n", 2, "udp", "want yes or no, not 'maybe'" },
+	{ "[local-port web]\nkcp =\n", 2, "kcp", "want yes or no" },
+	{ "[net4mqtt]\nmax-flows = 0\n[agent]\n", 2, "max-flows", "wants 1..1048576, not 0" },
+	{ "[agent]\nmax-memory = 8\n", 2, "max-memory", "16..1048576, not 8" },
+	{ "[agent]\nudp-timeout = soon\n", 2, "udp-timeout", "not soon" },
+	{ "[agent]\nid = a\nid = b\n", 3, "id", "given again (first on line 2)" },
+	{ "[net4mqtt]\nmax-flows = 5\nmax-flows = 6\n[agent]\n", 3, "max-flows",
+		"given again (first on line 2)" },
+	{ "[local-port]\nudp = yes\nudp = no\n", 3, "udp", "given again (first on line 2)" },
+	{ "id = a\n[agent]\n", 1, "id", "comes before any [section]" },
+	{ "[agent]\nid = a\njust some words\n", 3, NULL, "want KEY = VALUE" },
+	{ "[agent]\nid = a\n[local-port web\n", 3, NULL, "section header without ']'" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\n[gateway 2]\nroute = 10.0.0.0/8=a\ntun = n4m1\n",
+		3, NULL,
+		"[gateway 2]: one gateway per process" },
+	{ "[agent]\nid = a\n[agent b]\nid = a\n",
+		4, "id", "[agent b]: agent id a is [agent]'s too" },
+	{ "[agent]\n[agent 2]\n", 2, "id", "agent id - is [agent]'s too" },
+	{ "[agent]\nid = a\n\n[gateway]\nid = g\n", 4, NULL,
+		"[gateway]: gateway: give at least one --route" },
+	{ "[local-port x]\nudp = yes\nkcp = yes\n",
+		1, NULL, "[local-port x]: -k (kcp) carries TCP" },
+	{ "[local-port x]\nlisten = nowhere\n",
+		1, NULL, "[local-port x]: bad listen address nowhere" },
+	{ "[agent]\nid = a/b\n", 1, NULL, "[agent]: ids must be non-empty" },
+	{ "[agent]\ntarget = 127.0.0.1:80 # no comment\n", 1, NULL, "[agent]: bad target" },
+	{ "[net4mqtt]\nstatus-listen = 0.0.0.0:9810\n[agent]\n", 2, "status-listen",
+		"is not a loopback address" },
+	{ "[net4mqtt]\nstatus-listen = localhost\n[agent]\n", 2, "status-listen",
+		"bad status address" },
+	{ "[net4mqtt]\nmqtt-url = http://example.org/x\n[agent]\n", 2, "mqtt-url",
+		"bad MQTT URL http://example.org/x" },
+	{ "[net4mqtt]\nlog-level = loud\n[agent]\n", 2, "log-level",
+		"want warn, info, debug or trace, not 'loud'" },
+	{ "[net4mqtt]\nlog-level = info\n", NO_LINE, NULL, "no role: add an [agent]" },
+	{ "# nothing\n", NO_LINE, NULL, "no role" },
+};
+
+static void test_bad(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(bad_cases); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		struct loaded l;
+		load(&l, b->text);
+		if (l.rc != EXIT_USAGE)
+			fail_msg("case %zu: config_load %d, not %d, for:\n%s", i, l.rc, EXIT_USAGE,
+				b->text);
+		if (!has_error(&l, b->line, b->key, b->what))
+			fail_msg("case %zu: no error line %d key %s with \"%s\" for:\n%s\n"
+				 "got:\n%s", i,
+				b->line, b->key ? b->key : "(none)", b->what, b->text, l.errors);
+		if (count_lines(l.errors) != 1)
+			fail_msg("case %zu: %d error lines, not 1:\n%s", i, count_lines(l.errors),
+				l.errors);
+		loaded_free(&l);
+	}
+}
+
+/* libinih reads lines of at most 199 characters: a longer one is an error, not two lines. */
+static void test_long_line(void **state)
+{
+	char text[512], value[200];
+	struct loaded l;
+
+	(void)state;
+	memset(value, '1', sizeof(value));
+	value[200 - strlen("max-flows = ")] = '\0'; /* "max-flows = 111...": 200 characters */
+	snprintf(text, sizeof(text), "[agent]\nid = a\nmax-flows = %s\nbogus = 1\n", value);
+	load(&l, text);
+	assert_int_equal(l.rc, EXIT_USAGE);
+	expect_error(&l, 3, NULL, "line longer than 199 characters");
+	expect_error(&l, 4, "bogus", "not a key of [agent]"); /* the line count goes on */
+	assert_int_equal(count_lines(l.errors), 2);
+	loaded_free(&l);
+}
+
+static void test_missing_file(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	load_file(&l, "/tmp/n4m-test-config-no-such-file");
+	assert_int_equal(l.rc, EXIT_USAGE);
+	assert_non_null(strstr(l.errors,
+		"net4mqtt: cannot read /tmp/n4m-test-config-no-such-file: No such file or "
+		"directory\n"));
+	assert_int_equal(count_lines(l.errors), 1);
+	loaded_free(&l);
+}
+
+/* Every error of a file is said, one line each, in the order of the file. */
+static void test_many_errors(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load(&l, "[net4mqtt]\n"
+		 "log-level = loud\n"
+		 "[agent]\n"
+		 "tun = n4m1\n"
+		 "allow = 10.0.0.0/8:http\n"
+		 "[nonsense]\n"
+		 "[gateway]\n"
+		 "mtu = 99\n"
+		 "no equals sign here\n"
+		 "[local-port web]\n"
+		 "udp = perhaps\n"
+		 "[local-port web]\n");
+	assert_int_equal(l.rc, EXIT_USAGE);
+	expect_error(&l, 2, "log-level", "not 'loud'");
+	expect_error(&l, 4, "tun", "not a key of [agent]");
+	expect_error(&l, 5, "allow", "bad --allow 10.0.0.0/8:http");
+	expect_error(&l, 6, NULL, "unknown section [nonsense]");
+	expect_error(&l, 8, "mtu", "1280..65535, not 99");
+	expect_error(&l, 9, NULL, "want KEY = VALUE");
+	expect_error(&l, 11, "udp", "want yes or no, not 'perhaps'");
+	expect_error(&l, 12, NULL, "section [local-port web] again (first on line 10)");
+	assert_int_equal(count_lines(l.errors), 8);
+	/* in the order of the file within a pass ([net4mqtt] is read first) */
+	assert_true(strstr(l.errors, ":4: tun") < strstr(l.errors, ":5: allow"));
+	assert_true(strstr(l.errors, ":8: mtu") < strstr(l.errors, ":11: udp"));
+	loaded_free(&l);
+}
+
+/* A file of nothing but errors says the first 20 and how many more. */
+static void test_error_cap(void **state)
+{
+	char text[2048] = "[agent]\n";
+	struct loaded l;
+
+	(void)state;
+	for (int i = 0; i < 30; i++)
+		strcat(text, "bogus-key = 1\n");
+	load(&l, text);
+	assert_int_equal(l.rc, EXIT_USAGE);
+	assert_int_equal(count_lines(l.errors), 21);
+	expect_error(&l, 2, "bogus-key", "not a key of [agent]");
+	expect_error(&l, 21, "bogus-key", "not a key of [agent]");
+	assert_false(has_error(&l, 22, "bogus-key", "not a key"));
+	char more[128];
+	snprintf(more, sizeof(more), "net4mqtt: %s: 10 more errors\n", l.path);
+	assert_non_null(strstr(l.errors, more));
+	loaded_free(&l);
+}
+
+/* socks-user = @FILE reads USER:PASS from the file's first line. */
+static void test_socks_user_file(void **state)
+{
+	char secret[] = "/tmp/n4m-test-socks-user.XXXXXX", text[256];
+	struct loaded l;
+
+	(void)state;
+	int fd = mkstemp(secret);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "bob:hunter2\nignored\n", 20), 20);
+	close(fd);
+	snprintf(text, sizeof(text), "[local-socks]\nsocks-user = @%s\n", secret);
+	load(&l, text);
+	unlink(secret);
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_string_equal(l.c->roles[0].cfg.socks_user, "bob");
+	assert_string_equal(l.c->roles[0].cfg.socks_pass, "hunter2");
+	loaded_free(&l);
+
+	snprintf(text, sizeof(text), "[local-socks]\nsocks-user = @%s\n", secret);
+	load(&l, text);
+	assert_int_equal(l.rc, EXIT_USAGE);
+	expect_error(&l, 2, "socks-user", "cannot read --socks-user file");
+	loaded_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_many_errors),
+		cmocka_unit_test(test_error_cap),
+		cmocka_unit_test(test_socks_user_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
