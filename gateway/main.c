@@ -377,7 +377,9 @@ static int cmd_run(int argc, char **argv, int verbose)
 		return 0;
 	}
 	log_init(c->verbose + verbose, foreground);
-	return run(c, path);
+	int err = run(c, path);
+	free(c);
+	return err;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -452,8 +454,10 @@ int main(int argc, char **argv)
 	if (!conf)
 		return 1;
 	int err = parse_command(c, argc - i, argv + i, conf);
-	if (err)
-		return err;
-	log_init(verbose + conf->verbose, true);
-	return run(conf, NULL);
+	if (!err) {
+		log_init(verbose + conf->verbose, true);
+		err = run(conf, NULL);
+	}
+	free(conf);
+	return err;
 }
