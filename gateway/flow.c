@@ -477,6 +477,14 @@ static void flow_tombstone_input(struct flow *f, size_t len)
 	node_publish(f->node, f->topic, "", 0);
 }
 
+void flow_await_agent(struct flow *f)
+{
+	struct timeval tv = { FLOW_AGENT_SILENCE_S, 0 };
+
+	f->awaiting_agent = true;
+	evtimer_add(&f->ev_timer, &tv);
+}
+
 void flow_input(struct flow *f, const uint8_t *payload, size_t len)
 {
 	if (f->dead) {
@@ -484,6 +492,10 @@ void flow_input(struct flow *f, const uint8_t *payload, size_t len)
 		return;
 	}
 	f->last_active = time(NULL);
+	if (f->awaiting_agent) {
+		f->awaiting_agent = false;
+		evtimer_del(&f->ev_timer);
+	}
 	if (f->kind == FLOW_STREAM)
 		flow_input_stream(f, payload, len);
 	else
@@ -519,6 +531,13 @@ static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 		close(f->fd);
 		f->fd = -1;
 		flow_connect_next(f);
+		return;
+	}
+	if (f->awaiting_agent) {
+		log_warnx("flow %llu: no answer in %d s from agent %.*s, whose status was never seen: "
+			  "is its id right?", (unsigned long long)f->id, FLOW_AGENT_SILENCE_S,
+			(int)strcspn(f->key, "/"), f->key);
+		flow_close(f, "no answer from the agent", true);
 		return;
 	}
 	time_t idle = time(NULL) - f->last_active;

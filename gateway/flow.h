@@ -22,6 +22,11 @@ struct kcp;
  * abort (reset) its side, and it keeps late data from opening a new flow. */
 #define FLOW_LINGER_S 10
 #define FLOW_ABORT_REPEAT_MS 200
+/* A local's tcp flow to an agent never seen online ends if nothing at all
+ * comes back this long: a mistyped agent id fails instead of hanging. (A
+ * net4mqtt agent need not publish a status; it answers a flow with data, or
+ * with the end signal when it cannot connect.) */
+#define FLOW_AGENT_SILENCE_S 30
 
 enum flow_kind {
 	FLOW_STREAM,	  /* tcp: a connected socket of its own */
@@ -51,6 +56,7 @@ struct flow {
 	struct kcp *kcp;     /* kcp flows only */
 	struct event ev_kcp; /* armed only while KCP has something to time */
 	bool kcp_timer, eof_pending, end_sent;
+	bool awaiting_agent; /* FLOW_AGENT_SILENCE_S is running */
 	uint32_t eof_since_ms, kcp_heard_ms;
 	time_t last_active;
 	uint64_t opened_ms; /* node_now_ms() */
@@ -64,6 +70,8 @@ struct flow *flow_new(struct node *n, enum flow_kind kind, enum mqtt_proto proto
 void flow_attach(struct flow *f, int fd);
 /* Connects to each address in turn; takes ownership of ai. */
 void flow_connect(struct flow *f, struct evutil_addrinfo *ai);
+/* Arms FLOW_AGENT_SILENCE_S: a local's tcp flow to an agent not known online. */
+void flow_await_agent(struct flow *f);
 /* A payload that arrived from MQTT for this flow. */
 void flow_input(struct flow *f, const uint8_t *payload, size_t len);
 /* Publishes bytes the flow's client sent (a datagram, or stream bytes in chunks). */

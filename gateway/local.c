@@ -58,6 +58,8 @@ struct flow *local_open_flow_named(struct node *n, enum flow_kind kind, enum mqt
 		flow_destroy(old); /* the client reused its address: this is a new flow */
 	size_t chunk = node_chunk_for(n, agent, MQTT_NIL, (size_t)tlen);
 	struct flow *f = flow_new(n, kind, proto, key, topic, chunk);
+	if (f && kind == FLOW_STREAM && proto == MQTT_PROTO_TCP && !node_peer_online(n, agent, MQTT_NIL))
+		flow_await_agent(f);
 	if (f)
 		log_debug("flow %llu: %s %s -> %s via agent %s", (unsigned long long)f->id,
 			mqtt_proto_name(proto), src, dst, agent);

@@ -31,6 +31,15 @@ need "local-ports listen" wait_for 10 bash -c \
 	"for p in $LP $LPW $LPN; do ss -Htln \"sport = :\$p\" | grep -q . || exit 1; done"
 need "agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT/-/v/-"
 
+# 0. An agent id nobody uses (a typo): the local's flow ends once it hears
+# nothing for 30 s (FLOW_AGENT_SILENCE_S), instead of hanging. Started first,
+# checked last, so the rest of the test runs meanwhile.
+LPG=$(free_port)
+n4m localg local-port -m "$URL?client_id=unr-localg" -i unr-localg -a no-such-agent -l "127.0.0.1:$LPG"
+need "the local-port to a missing agent listens" wait_for 10 port_listening "$LPG"
+(timeout 60 curl -sS -o /dev/null "http://127.0.0.1:$LPG/" 2>"$TEST_TMP/ghost.err"; echo $? >"$TEST_TMP/ghost.rc") &
+GHOST_START=$SECONDS
+
 # curl_rc SECS URL: curl's exit code (124 if `timeout` had to stop it), error text in $TEST_TMP/curl.err
 curl_rc() {
 	rm -f "$TEST_TMP/curl.out"
@@ -89,5 +98,11 @@ check "5 clients at once to the closed target all get an error, none hangs (rcs 
 	bash -c "! grep -Eqw '0|124' <<<'$rcs'"
 rc=$(curl_rc 10 "http://127.0.0.1:$LPW/")
 check "and the working target still works (rc $rc)" cmp -s "$TEST_TMP/www/index.html" "$TEST_TMP/curl.out"
+wait_for 45 test -s "$TEST_TMP/ghost.rc"
+rc=$(cat "$TEST_TMP/ghost.rc" 2>/dev/null || echo none)
+check "a flow to an agent id nobody uses ends with an error after $((SECONDS - GHOST_START)) s, no hang (rc $rc: $(head -c 80 "$TEST_TMP/ghost.err"))" \
+	bash -c "[ '$rc' != none ] && [ '$rc' -ne 0 ] && [ '$rc' -ne 124 ]"
+check "the local says why" grep -q 'no answer in 30 s from agent no-such-agent, whose status was never seen' \
+	"$TEST_TMP/localg.log"
 check "agent and local-ports still running" all_running "$agent_PID" "$local_PID" "$localw_PID" "$localn_PID" "$socks_PID"
 finish
