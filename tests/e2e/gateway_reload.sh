@@ -6,28 +6,21 @@
 #   10.20.0.9 and 10.21.0.9 on lo: a web server on each, an echo server on 10.20.0.9:7)
 set -u
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../netns-lib.sh"
 
 S=$$
 GW=n4m-rl-gw-$S FAR=n4m-rl-far-$S
-reload_cleanup() {
-	cleanup
-	ip netns del "$GW" 2>/dev/null
-	ip netns del "$FAR" 2>/dev/null
-}
-trap reload_cleanup EXIT
+trap 'cleanup; ip netns del "$GW" 2>/dev/null; ip netns del "$FAR" 2>/dev/null' EXIT
 if [ "$(id -u)" != 0 ] || ! ip netns add "$GW" 2>/dev/null; then
 	skip "network namespaces need root"
 	exit 0
 fi
-ip netns add "$FAR"
-for ns in "$GW" "$FAR"; do ip -n "$ns" link set lo up; done
-ip link add rg$S netns "$GW" type veth peer name rf$S netns "$FAR"
-ip -n "$GW" addr add 10.30.0.1/24 dev rg$S
-ip -n "$GW" link set rg$S up
-ip -n "$FAR" addr add 10.30.0.5/24 dev rf$S
-ip -n "$FAR" link set rf$S up
-ip -n "$FAR" addr add 10.20.0.9/32 dev lo
-ip -n "$FAR" addr add 10.21.0.9/32 dev lo
+topology() {
+	ns_up "$GW" "$FAR" && veth "$GW" rg "$FAR" rf &&
+		addr "$GW" rg 10.30.0.1/24 && addr "$FAR" rf 10.30.0.5/24 &&
+		ip -n "$FAR" addr add 10.20.0.9/32 dev lo && ip -n "$FAR" addr add 10.21.0.9/32 dev lo
+}
+need "two namespaces with a veth between them" topology
 
 for site in 20 21; do
 	mkdir -p "$TEST_TMP/www$site"
@@ -36,14 +29,11 @@ for site in 20 21; do
 		>"$TEST_TMP/http$site.log" 2>&1 &
 	bg_track $!
 done
-ip netns exec "$FAR" socat TCP-LISTEN:7,bind=10.20.0.9,fork,reuseaddr EXEC:cat >/dev/null 2>&1 &
-bg_track $!
+bg_ns "$FAR" echo socat TCP-LISTEN:7,bind=10.20.0.9,fork,reuseaddr EXEC:cat
 printf 'listener 1883 10.30.0.5\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n' \
 	>"$TEST_TMP/m.conf"
-GLIBC_TUNABLES=$BROKER_MALLOC ip netns exec "$FAR" mosquitto -c "$TEST_TMP/m.conf" >"$TEST_TMP/m.log" 2>&1 &
-bg_track $!
-ip netns exec "$FAR" "$N4M" -v agent -m mqtt://10.30.0.5:1883/reload -i far >"$TEST_TMP/agent.log" 2>&1 &
-bg_track $!
+bg_ns "$FAR" broker env GLIBC_TUNABLES="$BROKER_MALLOC" mosquitto -c "$TEST_TMP/m.conf"
+n4m_ns "$FAR" agent agent -m mqtt://10.30.0.5:1883/reload -i far
 
 CONF=$TEST_TMP/gw.conf
 write_conf() { # extra [gateway] lines...
@@ -63,9 +53,8 @@ write_conf() { # extra [gateway] lines...
 }
 write_conf
 need "the config checks out" "$N4M" run -c "$CONF" --check
-ip netns exec "$GW" "$N4M" run -c "$CONF" -f >"$TEST_TMP/gateway.log" 2>&1 &
-GW_PID=$!
-bg_track $GW_PID
+bg_ns "$GW" gateway "$N4M" run -c "$CONF" -f
+GW_PID=$gateway_PID
 
 in_tun() { ip -n "$GW" route get "$1" 2>/dev/null | grep -q 'dev n4m0'; }
 web() { ip netns exec "$GW" curl -s -m 5 "http://$1/"; }
