@@ -29,6 +29,10 @@ DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-
 	python3 python3-paho-mqtt iproute2 iputils-ping dnsutils procps openssl \
 	groff-base systemd
 
+# ... and to build and boot the appliance image (make image, make image-test).
+IMAGE_PKGS := mmdebstrap e2fsprogs fdisk mtools qemu-system-x86 ovmf openssh-client busybox
+IMAGE ?= $(BUILD)/image/net4mqtt.img
+
 LIB_SRCS := $(filter-out gateway/main.c, $(wildcard gateway/*.c mqtt/*.c socks/*.c tun/*.c netlink/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -48,7 +52,7 @@ FUZZ_SECS  ?= 30
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps print-deps run test unit e2e bench fuzz soak install clean format deb
+.PHONY: all deps print-deps print-image-deps run test unit e2e bench fuzz soak install clean format deb image image-test
 
 all: $(BUILD)/net4mqtt
 
@@ -89,6 +93,9 @@ deps:
 
 print-deps:
 	@echo $(DEB_PKGS)
+
+print-image-deps:
+	@echo $(IMAGE_PKGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -131,6 +138,17 @@ fuzz:
 # The Debian package: binary, systemd units, man page, example config (dist/).
 deb: all
 	@dist/build-deb.sh $(BUILD)/net4mqtt $(VERSION) $(BUILD)/deb
+
+# A bootable Debian 12 appliance (raw disk, UEFI) with the package: image/README.md.
+image: deb
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(IMAGE_PKGS)"
+	@image/build.sh $(BUILD)/deb/net4mqtt_$(VERSION)_$$(dpkg --print-architecture).deb $(IMAGE)
+
+# Boots it in qemu (software emulation) and sends a LAN host's TCP flow through it.
+image-test: image
+	@bash -o pipefail -c 'bash image/test.sh $(IMAGE) $(BUILD)/net4mqtt | tee $(BUILD)/image-test.log'; \
+		rc=$$?; p=$$(grep -c '^PASS: ' $(BUILD)/image-test.log); f=$$(grep -c '^FAIL: ' $(BUILD)/image-test.log); \
+		echo "$$p passed, $$f failed"; [ "$$rc" -eq 0 ] && [ "$$f" -eq 0 ] && [ "$$p" -gt 0 ]
 
 install: $(BUILD)/net4mqtt
 	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(PREFIX)/bin/net4mqtt
