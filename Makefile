@@ -88,7 +88,7 @@ deps:
 		echo "installing:" $$missing; \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing </dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $(APT_OPTS) $$missing </dev/null; \
 	fi
 
 print-deps:
@@ -141,7 +141,7 @@ deb: all
 
 # A bootable Debian 12 appliance (raw disk, UEFI) with the package: image/README.md.
 image: deb
-	@$(MAKE) --no-print-directory deps DEB_PKGS="$(IMAGE_PKGS)"
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(IMAGE_PKGS)" APT_OPTS=--no-install-recommends
 	@image/build.sh $(BUILD)/deb/net4mqtt_$(VERSION)_$$(dpkg --print-architecture).deb $(IMAGE)
 
 # Boots it in qemu (software emulation) and sends a LAN host's TCP flow through it.
