@@ -32,6 +32,17 @@ struct http_status {
 
 /* ---- /metrics ---- */
 
+static unsigned long long uptime_s(const struct hub *hub)
+{
+	return hub->n_nodes ? (node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0;
+}
+
+/* A flow still carrying data: not ended, not a tombstone. */
+static bool flow_open(const struct flow *f)
+{
+	return !f->lingering && !f->dead;
+}
+
 struct counter {
 	const char *family, *label;
 	size_t offset;
@@ -88,7 +99,7 @@ static void metrics_flows_open(struct hub *hub, struct evbuffer *o)
 		unsigned long open[4] = { 0 };
 		struct flow *f;
 		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link)
-			if (!f->lingering && !f->dead && f->proto < 4)
+			if (flow_open(f) && f->proto < 4)
 				open[f->proto]++;
 		for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++)
 			evbuffer_add_printf(o, "net4mqtt_flows{role=\"%s\",protocol=\"%s\"} %lu\n",
@@ -170,7 +181,7 @@ static void metrics_process(struct hub *hub, struct evbuffer *o)
 	evbuffer_add_printf(o, "net4mqtt_info{version=\"%s\"} 1\n", N4M_VERSION);
 	family(o, "uptime_seconds", "gauge", "Seconds since start.");
 	evbuffer_add_printf(o, "net4mqtt_uptime_seconds %llu\n",
-		hub->n_nodes ? (unsigned long long)(node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0ull);
+		uptime_s(hub));
 	family(o, "mqtt_connected", "gauge", "1 while connected to the broker.");
 	evbuffer_add_printf(o, "net4mqtt_mqtt_connected %d\n", mqtt_client_connected(hub->mqtt));
 	family(o, "mqtt_reconnects_total", "counter", "Connections to the broker after the first.");
@@ -204,7 +215,7 @@ static unsigned long flows_open(struct node *n)
 	struct flow *f;
 
 	TAILQ_FOREACH(f, &n->flow_list, link)
-		open += !f->lingering && !f->dead;
+		open += flow_open(f);
 	return open;
 }
 
@@ -277,7 +288,7 @@ static void flows_json(struct hub *hub, struct evbuffer *o)
 	for (int i = 0; i < hub->n_nodes; i++) {
 		struct flow *f;
 		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link) {
-			if (f->lingering || f->dead)
+			if (!flow_open(f))
 				continue;
 			if (total++ >= HTTP_STATUS_FLOWS_MAX)
 				continue;
@@ -299,7 +310,7 @@ void http_status_json(struct hub *hub, struct evbuffer *o)
 	struct agents_json agents = { o, 0 };
 
 	evbuffer_add_printf(o, "{\"version\":\"%s\",\"uptime_s\":%llu,\"mqtt\":{\"broker\":", N4M_VERSION,
-		hub->n_nodes ? (unsigned long long)(node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0ull);
+		uptime_s(hub));
 	http_json_string(o, hub->url.host);
 	evbuffer_add_printf(o, ",\"port\":%u,\"prefix\":", hub->url.port);
 	http_json_string(o, hub->url.prefix);
@@ -363,7 +374,7 @@ static void flows_text(struct hub *hub, struct evbuffer *o)
 	for (int i = 0; i < hub->n_nodes; i++) {
 		struct flow *f;
 		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link) {
-			if (f->lingering || f->dead || total++ >= HTTP_STATUS_FLOWS_MAX)
+			if (!flow_open(f) || total++ >= HTTP_STATUS_FLOWS_MAX)
 				continue;
 			evbuffer_add_printf(o, "  %-16s %-5s %10s %10s %6llus  %s\n", hub->nodes[i]->name,
 				mqtt_proto_name(f->proto), human_bytes(f->bytes_up, up, sizeof(up)),
@@ -383,7 +394,7 @@ void http_status_text(struct hub *hub, struct evbuffer *o)
 
 	evbuffer_add_printf(o, "net4mqtt %s, up %llus\nBroker: %s:%u prefix %s, client id %s: %s, %lu reconnects\n",
 		N4M_VERSION,
-		hub->n_nodes ? (unsigned long long)(node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0ull,
+		uptime_s(hub),
 		hub->url.host, hub->url.port, hub->url.prefix, hub->client_id,
 		mqtt_client_connected(hub->mqtt) ? "connected" : "NOT CONNECTED",
 		mqtt_client_reconnects(hub->mqtt));
