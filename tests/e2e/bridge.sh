@@ -20,15 +20,6 @@ LOCAL=bridge-local-$$
 BRIDGE=bridge-b-$$
 SIZE=$((5 * 1000 * 1000))
 
-# poll_until SECONDS command...: until the command succeeds, by a deadline however long each try takes
-poll_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
 # retained_on PORT TOPIC: the retained message there (nothing if none within 5 s)
 retained_on() { timeout 10 mosquitto_sub -h 127.0.0.1 -p "$1" --retained-only -t "$2" -C 1 -W 5 2>/dev/null; }
 online_on() { retained_on "$1" "$2" | grep -q '"online":true'; }
@@ -45,7 +36,7 @@ start_broker "$(free_port)" \
 	"try_private true" \
 	"restart_timeout 1" || { fail "broker B starts"; exit 1; }
 PB=$BROKER_PORT B_PID=$BROKER_PID
-need "B's bridge to A is up (B's retained notification on A says 1)" poll_until 20 bridge_up
+need "B's bridge to A is up (B's retained notification on A says 1)" wait_for 20 bridge_up
 
 ECHO=$(free_port)
 UECHO=$(free_port)
@@ -70,9 +61,9 @@ n4m ludp local-port -u -m "$URL_A?client_id=$LOCAL-u" -i "$LOCAL-u" -a "$AGENT" 
 check "the agent is connected to B" wait_for 10 grep -q "mqtt: connected to 127.0.0.1:$PB" "$TEST_TMP/agent.log"
 check "the locals are connected to A" wait_for 10 bash -c \
 	"for f in local local2 ludp; do grep -q 'mqtt: connected to 127.0.0.1:$PA' \"$TEST_TMP/\$f.log\" || exit 1; done"
-check "the agent's retained online status is on B" poll_until 10 online_on "$PB" "$PREFIX/$AGENT/-/v/-"
-check "the agent's retained online status crossed the bridge: it is on A" poll_until 10 online_on "$PA" "$PREFIX/$AGENT/-/v/-"
-check "the local's retained online status crossed the bridge: it is on B" poll_until 10 online_on "$PB" "$PREFIX/-/$LOCAL/v/-"
+check "the agent's retained online status is on B" wait_for 10 online_on "$PB" "$PREFIX/$AGENT/-/v/-"
+check "the agent's retained online status crossed the bridge: it is on A" wait_for 10 online_on "$PA" "$PREFIX/$AGENT/-/v/-"
+check "the local's retained online status crossed the bridge: it is on B" wait_for 10 online_on "$PB" "$PREFIX/-/$LOCAL/v/-"
 check "each local has seen the agent online" wait_for 10 bash -c \
 	"for f in local local2 ludp; do grep -q 'peer $AGENT/- online' \"$TEST_TMP/\$f.log\" || exit 1; done"
 check "the agent has seen the locals online" wait_for 10 grep -q "peer -/$LOCAL online" "$TEST_TMP/agent.log"
@@ -96,6 +87,6 @@ check "both brokers and every net4mqtt process still run" \
 kill -TERM "$agent_PID"
 check "the agent exits on SIGTERM" wait_for 15 bash -c "! kill -0 $agent_PID 2>/dev/null"
 offline_on_a() { [ "$(retained_on "$PA" "$PREFIX/$AGENT/-/v/-")" = "{}" ]; }
-check "its offline status {} crossed the bridge: retained on A" poll_until 10 offline_on_a
+check "its offline status {} crossed the bridge: retained on A" wait_for 10 offline_on_a
 check "the local on A sees the agent go offline" wait_for 10 grep -q "peer $AGENT/- went offline" "$TEST_TMP/local.log"
 finish

@@ -31,15 +31,6 @@ fi
 
 flows_open() { stat_field "$(stats "$1" "$2")" "flows open"; }
 flows_open_is() { [ "$(flows_open "$1" "$2")" = "$3" ]; }
-# poll_until SECONDS command...: until the command succeeds, by a deadline however long each try takes
-poll_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
 MAX_AGENT_KB=0 MAX_LOCAL_KB=0
 sample_rss() {
 	local a l
@@ -102,7 +93,7 @@ flood() {
 		skip "$round: the flood took $flood_secs s, longer than the $TIMEOUT s timeout: flows open right after it (local $l_open, agent $a_open) says nothing"
 	fi
 	check "$round: both flow tables are empty (flows open 0) within $((TIMEOUT + 10)) s" \
-		poll_until $((TIMEOUT + 10)) both_empty
+		wait_for $((TIMEOUT + 10)) both_empty
 	check "$round: the agent has no UDP socket left toward the echo server" bash -c "! ss -Hun 'dport = :$ECHO' | grep -q ."
 	closed=$(stat_field "$(stats agent "$agent_PID")" closed)
 	check "$round: the agent counts every flow closed ($closed of $((N * ${round#round })))" \
