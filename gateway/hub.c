@@ -137,7 +137,7 @@ static void hub_on_message(void *arg, const char *topic, const void *payload, si
 	switch (t.label) {
 	case MQTT_LABEL_V:
 		for (int i = 0; i < h->n_nodes; i++)
-			node_message(h->nodes[i], &t, topic, payload, len);
+			node_status_message(h->nodes[i], &t, topic, payload, len);
 		return;
 	case MQTT_LABEL_X:
 		return;
@@ -153,7 +153,7 @@ static void hub_on_message(void *arg, const char *topic, const void *payload, si
 		h->nodes[0]->stats.bad_topic++; /* not subscribed to: a broker's overlap */
 		return;
 	}
-	node_message(n, &t, topic, payload, len);
+	node_data(n, &t, topic, payload, len);
 }
 
 static const struct mqtt_client_ops hub_mqtt_ops = {

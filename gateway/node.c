@@ -298,24 +298,16 @@ static void node_on_status(struct node *n, const struct mqtt_topic *t, const voi
 		n->role->on_peer(n, t->agent, t->local, &st);
 }
 
-void node_message(struct node *n, const struct mqtt_topic *t, const char *topic,
+void node_status_message(struct node *n, const struct mqtt_topic *t, const char *topic,
 	const void *payload, size_t len)
 {
-	switch (t->label) {
-	case MQTT_LABEL_V:
-		if (strcmp(topic, n->status_topic))
-			node_on_status(n, t, payload, len);
-		return;
-	case MQTT_LABEL_X:
-		return;
-	case MQTT_LABEL_I:
-	case MQTT_LABEL_O:
-		break;
-	}
-	if ((t->label == MQTT_LABEL_I) != n->is_agent) {
-		n->stats.bad_topic++;
-		return;
-	}
+	if (strcmp(topic, n->status_topic))
+		node_on_status(n, t, payload, len);
+}
+
+void node_data(struct node *n, const struct mqtt_topic *t, const char *topic, const void *payload,
+	size_t len)
+{
 	if (len > STATUS_MAX_PACKET) {
 		n->stats.bad_payload++;
 		log_debug("mqtt: %zu-byte payload over %d dropped: %.200s", len, STATUS_MAX_PACKET,

@@ -129,12 +129,15 @@ void node_free(struct node *n);
 
 /* What the hub tells each node: connected (it fills in the two patterns to
  * subscribe to and publishes its status), connection lost, backlog drained,
- * and each message for it (status messages go to every node). */
+ * a status message (every node gets each one), and data for it (an i topic
+ * for an agent, an o topic for a local: the hub dispatches by label and id). */
 void node_connected(struct node *n, char patterns[2][MQTT_TOPIC_MAX]);
 void node_disconnected(struct node *n);
 void node_drained(struct node *n);
-void node_message(struct node *n, const struct mqtt_topic *t, const char *topic,
+void node_status_message(struct node *n, const struct mqtt_topic *t, const char *topic,
 	const void *payload, size_t len);
+void node_data(struct node *n, const struct mqtt_topic *t, const char *topic, const void *payload,
+	size_t len);
 void node_publish_status(struct node *n, bool online);
 
 /* Takes from fresh what may change while flows run (routes, allowlists,
