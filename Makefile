@@ -33,7 +33,7 @@ DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-
 IMAGE_PKGS := mmdebstrap e2fsprogs fdisk mtools qemu-system-x86 ovmf openssh-client busybox
 IMAGE ?= $(BUILD)/image/net4mqtt.img
 
-LIB_SRCS := $(filter-out gateway/main.c, $(wildcard gateway/*.c mqtt/*.c socks/*.c tun/*.c netlink/*.c))
+LIB_SRCS := $(filter-out gateway/main.c, $(wildcard gateway/*.c gateway/*/*.c mqtt/*.c socks/*.c tun/*.c netlink/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -45,7 +45,7 @@ PROBE_BINS := $(PROBE_SRCS:tests/probes/%.c=$(BUILD)/probes/%)
 # libFuzzer targets (clang): each is linked with the pure units it drives.
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_UNITS := gateway/dns.c gateway/allow.c gateway/route.c gateway/status.c mqtt/kcp.c mqtt/topic.c \
+FUZZ_UNITS := gateway/roles/dns.c gateway/roles/allow.c gateway/roles/route.c gateway/core/status.c mqtt/kcp.c mqtt/topic.c \
 	mqtt/url.c socks/socks.c tun/nat.c tun/packet.c
 FUZZ_SECS  ?= 30
 

@@ -5,8 +5,8 @@
 #include <limits.h>
 #include <stdio.h>
 
-#include "hub.h"
-#include "node.h"
+#include "gateway/core/hub.h"
+#include "gateway/core/node.h"
 #include "options.h"
 
 #define CONFIG_ROLES_MAX HUB_NODES_MAX

@@ -14,13 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "flow.h"
-#include "hub.h"
-#include "log.h"
+#include "gateway/lib/addr.h"
+#include "gateway/core/flow.h"
+#include "gateway/core/hub.h"
+#include "gateway/lib/log.h"
 #include "mqtt/client.h"
-#include "node.h"
-#include "status.h"
+#include "gateway/core/node.h"
+#include "gateway/core/status.h"
 
 #define FETCH_TIMEOUT_S 5
 #define FETCH_MAX (8u << 20)

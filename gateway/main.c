@@ -15,12 +15,12 @@
 
 #include "config.h"
 #include "http.h"
-#include "hub.h"
-#include "log.h"
-#include "node.h"
+#include "gateway/core/hub.h"
+#include "gateway/lib/log.h"
+#include "gateway/core/node.h"
 #include "options.h"
 #include "privs.h"
-#include "roles.h"
+#include "gateway/roles/roles.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "roles.h"
+#include "gateway/lib/addr.h"
+#include "gateway/roles/roles.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "node.h"
+#include "gateway/core/node.h"
 
 #define EXIT_USAGE 2
 #define OPT_ERR_MAX 320

@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "gateway/lib/log.h"
 
 static int caps_get(uint64_t *effective, uint64_t *permitted)
 {

@@ -6,12 +6,13 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <mosquitto.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/log.h"
+#include "gateway/lib/log.h"
 
 #define BACKLOG_HIGH (4u << 20) /* stop reading flow sockets above this */
 #define BACKLOG_LOW (1u << 20)	/* resume below this */
@@ -49,6 +50,18 @@ struct mqtt_client {
 
 static void client_sync_write(struct mqtt_client *c);
 static void client_lost(struct mqtt_client *c, const char *why);
+
+__attribute__((format(printf, 3, 4))) static void client_log(struct mqtt_client *c,
+	enum mqtt_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->ops->on_log)
+		return;
+	va_start(ap, fmt);
+	c->ops->on_log(c->arg, level, fmt, ap);
+	va_end(ap);
+}
 
 bool mqtt_client_connected(const struct mqtt_client *c)
 {
@@ -131,11 +144,11 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	(void)mosq;
 
 	if (rc) {
-		log_warnx("mqtt: broker %s:%u refused the connection: %s", c->url->host,
+		client_log(c, MQTT_LOG_WARN, "mqtt: broker %s:%u refused the connection: %s", c->url->host,
 			c->url->port, mosquitto_connack_string(rc));
 		return; /* libmosquitto drops the socket; on_disconnect schedules the retry */
 	}
-	log_info("mqtt: connected to %s:%u", c->url->host, c->url->port);
+	client_log(c, MQTT_LOG_INFO, "mqtt: connected to %s:%u", c->url->host, c->url->port);
 	c->connected = true;
 	c->connects++;
 	c->backoff_ms = BACKOFF_MIN_MS;
@@ -165,12 +178,13 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 /* libmosquitto's own errors (OpenSSL's reasons among them) go to our log. */
 static void on_log(struct mosquitto *mosq, void *obj, int level, const char *msg)
 {
-	(void)mosq, (void)obj;
+	struct mqtt_client *c = obj;
+	(void)mosq;
 
 	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
-		log_warnx("mqtt: %s", msg);
+		client_log(c, MQTT_LOG_WARN, "mqtt: %s", msg);
 	else
-		log_trace("mqtt: %s", msg);
+		client_log(c, MQTT_LOG_TRACE, "mqtt: %s", msg);
 }
 
 static void sock_events_del(struct mqtt_client *c)
@@ -217,11 +231,11 @@ static void lost_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->lost_connected) {
 		c->lost_connected = false;
-		log_warnx("mqtt: lost connection to %s:%u: %s; reconnecting", c->url->host,
+		client_log(c, MQTT_LOG_WARN, "mqtt: lost connection to %s:%u: %s; reconnecting", c->url->host,
 			c->url->port, c->lost_why);
 		c->ops->on_disconnect(c->arg);
 	} else {
-		log_warnx("mqtt: cannot connect to %s:%u: %s; retrying in %d ms", c->url->host,
+		client_log(c, MQTT_LOG_WARN, "mqtt: cannot connect to %s:%u: %s; retrying in %d ms", c->url->host,
 			c->url->port, c->lost_why, c->backoff_ms);
 	}
 	schedule_retry(c);
@@ -376,7 +390,7 @@ static int client_configure_tls(struct mqtt_client *c)
 	int rc = mosquitto_tls_set(c->mosq, cafile, capath, u->cert[0] ? u->cert : NULL,
 		u->key[0] ? u->key : NULL, NULL);
 	if (rc) {
-		log_warnx("mqtt: TLS setup failed: %s", mosquitto_strerror(rc));
+		client_log(c, MQTT_LOG_WARN, "mqtt: TLS setup failed: %s", mosquitto_strerror(rc));
 		return -EINVAL;
 	}
 	if (u->insecure)
@@ -502,6 +516,7 @@ static int publish_rc(struct mqtt_client *c, int rc)
 static int publish(struct mqtt_client *c, const char *topic, const void *payload, size_t len,
 	int qos, bool retain)
 {
+	bool was_congested = c->congested;
 	int mid = 0, err;
 
 	if (!c->connected)
@@ -524,6 +539,8 @@ static int publish(struct mqtt_client *c, const char *topic, const void *payload
 	}
 	if (!err)
 		client_sync_write(c);
+	if (!was_congested && c->congested && c->ops->on_congested)
+		c->ops->on_congested(c->arg);
 	return err;
 }
 

@@ -2,6 +2,7 @@
 #ifndef N4M_MQTT_CLIENT_H
 #define N4M_MQTT_CLIENT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -9,11 +10,18 @@ struct event_base;
 struct mqtt_url;
 struct mqtt_client;
 
+enum mqtt_log_level { MQTT_LOG_WARN, MQTT_LOG_INFO, MQTT_LOG_TRACE };
+
 struct mqtt_client_ops {
 	void (*on_connect)(void *arg);	  /* CONNACK accepted: subscribe and say hello here */
 	void (*on_disconnect)(void *arg); /* connection lost; a reconnect is scheduled */
 	void (*on_message)(void *arg, const char *topic, const void *payload, size_t len);
-	void (*on_drain)(void *arg); /* backlog fell below the low watermark */
+	void (*on_congested)(void *arg); /* backlog rose above the high watermark: stop producing */
+	void (*on_drain)(void *arg);	 /* backlog fell below the low watermark: go on */
+	/* what the client has to say (connects, losses, libmosquitto's own
+	 * messages): one line, printf-style, not yet formatted so that a level
+	 * nobody reads costs nothing; NULL: nothing is said */
+	void (*on_log)(void *arg, enum mqtt_log_level level, const char *fmt, va_list ap);
 };
 
 struct mqtt_will {

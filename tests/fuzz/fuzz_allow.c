@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "gateway/allow.h"
+#include "gateway/roles/allow.h"
 
 #define check(cond)                                                                                \
 	do {                                                                                       \

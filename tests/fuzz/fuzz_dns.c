@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/dns.h"
+#include "gateway/roles/dns.h"
 
 #define check(cond)                                                                                \
 	do {                                                                                       \

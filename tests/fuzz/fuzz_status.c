@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "gateway/status.h"
+#include "gateway/core/status.h"
 
 #define check(cond)                                                                                \
 	do {                                                                                       \

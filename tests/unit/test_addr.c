@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "gateway/addr.h"
+#include "gateway/lib/addr.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "gateway/allow.h"
+#include "gateway/roles/allow.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/dns.h"
+#include "gateway/roles/dns.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define MSG(m) m, sizeof(m)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "gateway/fakeip.h"
+#include "gateway/roles/fakeip.h"
 
 static int family_of(const char *ip)
 {

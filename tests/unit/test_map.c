@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/map.h"
+#include "gateway/lib/map.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define VAL(i) ((void *)(uintptr_t)((i) + 1)) /* never NULL */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "gateway/route.h"
+#include "gateway/roles/route.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define CONF ROUTE_CONFIGURED

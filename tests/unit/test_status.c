@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/status.h"
+#include "gateway/core/status.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "route.h"
+#include "gateway/roles/route.h"
 
 #define STATUS_WILL "{}"
 #define STATUS_MAX_PACKET 65536 /* what our peers accept in one publish */

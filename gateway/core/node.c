@@ -13,8 +13,9 @@
 #include <time.h>
 
 #include "flow.h"
-#include "log.h"
-#include "map.h"
+#include "gateway/lib/clock.h"
+#include "gateway/lib/log.h"
+#include "gateway/lib/map.h"
 #include "mqtt/client.h"
 #include "status.h"
 
@@ -85,75 +86,9 @@ size_t node_flow_cap(struct node *n, size_t queued)
 	return FLOW_OUT_CAP;
 }
 
-#define GUARDED_MAX 16
-
-static struct {
-	struct evconnlistener *l;
-	bool paused;
-} guarded[GUARDED_MAX];
-static struct event *guard_timer;
-
-static void listener_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what, (void)arg;
-	for (int i = 0; i < GUARDED_MAX; i++) {
-		if (guarded[i].l && guarded[i].paused) {
-			guarded[i].paused = false;
-			evconnlistener_enable(guarded[i].l);
-		}
-	}
-}
-
-static void listener_error_cb(struct evconnlistener *l, void *arg)
-{
-	static uint64_t logged;
-	struct timeval second = { 1, 0 };
-	int err = EVUTIL_SOCKET_ERROR();
-	uint64_t now = node_now_ms();
-	(void)arg;
-
-	if (now - logged >= 1000 || !logged) {
-		log_warnx("accept: %s: not accepting for a second", evutil_socket_error_to_string(err));
-		logged = now;
-	}
-	for (int i = 0; i < GUARDED_MAX; i++)
-		if (guarded[i].l == l)
-			guarded[i].paused = true;
-	evconnlistener_disable(l);
-	if (!guard_timer)
-		guard_timer = evtimer_new(evconnlistener_get_base(l), listener_resume_cb, NULL);
-	if (guard_timer && !evtimer_pending(guard_timer, NULL))
-		evtimer_add(guard_timer, &second);
-}
-
-void node_listener_guard(struct evconnlistener *l)
-{
-	for (int i = 0; i < GUARDED_MAX; i++) {
-		if (!guarded[i].l) {
-			guarded[i].l = l;
-			guarded[i].paused = false;
-			evconnlistener_set_error_cb(l, listener_error_cb);
-			return;
-		}
-	}
-}
-
-void node_listener_free(struct evconnlistener *l)
-{
-	if (!l)
-		return;
-	for (int i = 0; i < GUARDED_MAX; i++)
-		if (guarded[i].l == l)
-			guarded[i].l = NULL;
-	evconnlistener_free(l);
-}
-
 uint64_t node_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_ms();
 }
 
 bool node_peer_online(struct node *n, const char *agent, const char *local)
@@ -377,10 +312,6 @@ void node_free(struct node *n)
 	if (n->dns)
 		evdns_base_free(n->dns, 0);
 	free(n->rbuf);
-	if (guard_timer) {
-		event_free(guard_timer);
-		guard_timer = NULL;
-	}
 }
 
 /* Copies the keys a reload applies from src to dst. */

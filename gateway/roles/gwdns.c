@@ -16,11 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "gateway/lib/addr.h"
 #include "dns.h"
 #include "fakeip.h"
-#include "flow.h"
-#include "log.h"
+#include "gateway/core/flow.h"
+#include "gateway/lib/listener.h"
+#include "gateway/lib/log.h"
 #include "mqtt/client.h"
 #include "roles.h"
 #include "tun/packet.h"
@@ -447,7 +448,7 @@ static int listen_on(struct gwdns *d, int i, const struct tun_addr *self)
 		(struct sockaddr *)&ss, (int)len);
 	if (!d->tcp[i])
 		return -errno;
-	node_listener_guard(d->tcp[i]);
+	listener_guard(d->tcp[i]);
 	return 0;
 }
 
@@ -499,7 +500,7 @@ void gwdns_free(struct gwdns *d)
 			event_free(d->ev_udp[i]);
 		if (d->udp_fd[i] >= 0)
 			close(d->udp_fd[i]);
-		node_listener_free(d->tcp[i]);
+		listener_free(d->tcp[i]);
 	}
 	fakeip_free(d->pool);
 	free(d);

@@ -9,8 +9,8 @@
 
 #include "mqtt/topic.h"
 #include "mqtt/url.h"
-#include "allow.h"
-#include "route.h"
+#include "gateway/roles/allow.h"
+#include "gateway/roles/route.h"
 
 struct event_base;
 struct evdns_base;
@@ -161,13 +161,6 @@ bool node_admit_flow(struct node *n);
  * socket: FLOW_OUT_CAP, or NODE_TIGHT_FLOW_CAP while the heap is over --max-memory. */
 size_t node_flow_cap(struct node *n, size_t queued);
 #define NODE_TIGHT_FLOW_CAP (1u << 20)
-
-struct evconnlistener;
-/* An accept error (EMFILE, ENFILE, ENOBUFS...) makes libevent retry at once,
- * forever: a guarded listener pauses for a second instead, saying so at most
- * once a second. Free it with node_listener_free. */
-void node_listener_guard(struct evconnlistener *l);
-void node_listener_free(struct evconnlistener *l); /* accepts NULL */
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t node_now_ms(void);

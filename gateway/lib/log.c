@@ -54,6 +54,12 @@ static void log_vwrite(enum log_level lvl, int saved_errno, const char *fmt, va_
 		ts.tv_nsec / 1000000, level_names[lvl], msg);
 }
 
+void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
+{
+	if (log_enabled(lvl))
+		log_vwrite(lvl, 0, fmt, ap);
+}
+
 #define LOG_FN(name, lvl, with_errno)                                                              \
 	void name(const char *fmt, ...)                                                            \
 	{                                                                                          \

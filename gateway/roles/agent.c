@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
-#include "flow.h"
-#include "log.h"
+#include "gateway/lib/addr.h"
+#include "gateway/core/flow.h"
+#include "gateway/lib/log.h"
 #include "mqtt/kcp.h"
 
 /* A pending name lookup; the flow may be gone by the time it answers. */

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "flow.h"
-#include "log.h"
+#include "gateway/lib/log.h"
 #include "mqtt/kcp.h"
 
 #define KCP_FAST_MTU (32 * 1024) /* segment + header per publish between our peers */

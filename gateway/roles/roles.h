@@ -2,7 +2,7 @@
 #ifndef N4M_ROLES_H
 #define N4M_ROLES_H
 
-#include "node.h"
+#include "gateway/core/node.h"
 
 extern const struct role_ops agent_role;
 extern const struct role_ops local_port_role;

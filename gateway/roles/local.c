@@ -9,9 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "flow.h"
-#include "log.h"
+#include "gateway/lib/addr.h"
+#include "gateway/core/flow.h"
+#include "gateway/lib/listener.h"
+#include "gateway/lib/log.h"
 #include "mqtt/client.h"
 #include "socks/socks.h"
 
@@ -126,7 +127,7 @@ static int local_listen_tcp(struct node *n, evconnlistener_cb cb)
 		log_warn("%s: cannot listen on %s", n->name, n->cfg.listen);
 		return -errno;
 	}
-	node_listener_guard(local_of(n)->listener);
+	listener_guard(local_of(n)->listener);
 	log_info("%s: listening on tcp %s", n->name, n->cfg.listen);
 	return 0;
 }
@@ -249,7 +250,7 @@ static void local_stop(struct node *n)
 	while (!TAILQ_EMPTY(&lo->handshakes))
 		socks_conn_free(TAILQ_FIRST(&lo->handshakes));
 	if (lo->listener)
-		node_listener_free(lo->listener);
+		listener_free(lo->listener);
 	if (lo->udp_ev)
 		event_free(lo->udp_ev);
 	if (lo->udp_fd >= 0)

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "gateway/lib/addr.h"
 #include "kcpflow.h"
-#include "log.h"
-#include "map.h"
+#include "gateway/lib/log.h"
+#include "gateway/lib/map.h"
 #include "status.h"
 
 #define READS_PER_EVENT 4 /* bounded drain so one busy socket can't starve the rest */

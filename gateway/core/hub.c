@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "flow.h"
-#include "log.h"
-#include "map.h"
+#include "gateway/lib/log.h"
+#include "gateway/lib/map.h"
 #include "mqtt/client.h"
 #include "node.h"
 #include "status.h"
@@ -156,11 +156,24 @@ static void hub_on_message(void *arg, const char *topic, const void *payload, si
 	node_data(n, &t, topic, payload, len);
 }
 
+static void hub_on_log(void *arg, enum mqtt_log_level level, const char *fmt, va_list ap)
+{
+	static const enum log_level levels[] = {
+		[MQTT_LOG_WARN] = LOG_LVL_WARN,
+		[MQTT_LOG_INFO] = LOG_LVL_INFO,
+		[MQTT_LOG_TRACE] = LOG_LVL_TRACE,
+	};
+	(void)arg;
+
+	log_vlog(levels[level], fmt, ap);
+}
+
 static const struct mqtt_client_ops hub_mqtt_ops = {
 	.on_connect = hub_on_connect,
 	.on_disconnect = hub_on_disconnect,
 	.on_message = hub_on_message,
 	.on_drain = hub_on_drain,
+	.on_log = hub_on_log,
 };
 
 int hub_open(struct hub *h)

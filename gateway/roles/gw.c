@@ -13,17 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addr.h"
+#include "gateway/lib/addr.h"
 #include "fakeip.h"
-#include "flow.h"
+#include "gateway/core/flow.h"
 #include "gwdns.h"
-#include "http.h"
-#include "log.h"
+#include "gateway/http.h"
+#include "gateway/lib/listener.h"
+#include "gateway/lib/log.h"
 #include "mqtt/client.h"
 #include "netlink/monitor.h"
 #include "netlink/nl.h"
 #include "route.h"
-#include "status.h"
+#include "gateway/core/status.h"
 #include "tun/nat.h"
 #include "tun/packet.h"
 #include "tun/tun.h"
@@ -593,7 +594,7 @@ static struct evconnlistener *gw_listen(struct node *n, int family, const uint8_
 		(struct sockaddr *)&ss, (int)len);
 	if (!l)
 		return NULL;
-	node_listener_guard(l);
+	listener_guard(l);
 	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
 	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 					: ((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -828,9 +829,9 @@ static void gw_stop(struct node *n)
 	if (g->ev_expire)
 		event_free(g->ev_expire);
 	if (g->listen4)
-		node_listener_free(g->listen4);
+		listener_free(g->listen4);
 	if (g->listen6)
-		node_listener_free(g->listen6);
+		listener_free(g->listen6);
 	tun_close(g->tun); /* the device goes, and its routes with it */
 	if (g->nl)
 		nl_free(g->nl);
