@@ -242,7 +242,7 @@ struct agents_json {
 static void agent_json(const char *key, const struct status *st, void *arg)
 {
 	struct agents_json *a = arg;
-	char agent[MQTT_LEVEL_MAX], cidr[ROUTE_PREFIX_STRLEN];
+	char agent[MQTT_LEVEL_MAX], cidr[NL_PREFIX_STRLEN];
 	const char *slash = strchr(key, '/');
 
 	if (!slash || !peer_is_agent(key, st) || (size_t)(slash - key) >= sizeof(agent))
@@ -255,7 +255,7 @@ static void agent_json(const char *key, const struct status *st, void *arg)
 	http_json_string(a->out, st->role);
 	evbuffer_add_printf(a->out, ",\"routes\":[");
 	for (int i = 0; i < st->n_routes; i++) {
-		route_prefix_format(&st->routes[i], cidr, sizeof(cidr));
+		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
 		evbuffer_add_printf(a->out, "%s\"%s\"", i ? "," : "", cidr);
 	}
 	evbuffer_add_printf(a->out, "]}");
@@ -350,14 +350,14 @@ static const char *human_bytes(unsigned long long v, char *buf, size_t len)
 static void agent_text(const char *key, const struct status *st, void *arg)
 {
 	struct evbuffer *o = arg;
-	char cidr[ROUTE_PREFIX_STRLEN];
+	char cidr[NL_PREFIX_STRLEN];
 	const char *slash = strchr(key, '/');
 
 	if (!slash || !peer_is_agent(key, st))
 		return;
 	evbuffer_add_printf(o, "  %-24.*s %-7s ", (int)(slash - key), key, st->online ? "online" : "offline");
 	for (int i = 0; i < st->n_routes; i++) {
-		route_prefix_format(&st->routes[i], cidr, sizeof(cidr));
+		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
 		evbuffer_add_printf(o, "%s%s", i ? " " : "", cidr);
 	}
 	evbuffer_add_printf(o, "%s\n", st->n_routes ? "" : "-");

@@ -293,10 +293,10 @@ static int parse_route(struct node_config *cfg, const char *arg, bool exclude, c
 {
 	const char *what = exclude ? "--exclude" : "--route";
 	int *count = exclude ? &cfg->n_excludes : &cfg->n_routes;
-	char cidr[ROUTE_PREFIX_STRLEN];
+	char cidr[NL_PREFIX_STRLEN];
 	const char *eq = strchr(arg, '=');
 	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-	struct route_prefix p;
+	struct nl_prefix p;
 
 	if (*count >= (int)N_ELEMS(cfg->routes))
 		return fail(err, "too many %s options (%s)", what, arg);
@@ -304,7 +304,7 @@ static int parse_route(struct node_config *cfg, const char *arg, bool exclude, c
 		return fail(err, "bad %s %s: want CIDR%s", what, arg, exclude ? "" : "[=AGENT]");
 	memcpy(cidr, arg, len);
 	cidr[len] = '\0';
-	if (route_prefix_parse(cidr, &p, NULL) ||
+	if (nl_prefix_parse(cidr, &p, NULL) ||
 		(eq && (!mqtt_level_valid(eq + 1) || strlen(eq + 1) >= NODE_ID_MAX)))
 		return fail(err, "bad %s %s: want CIDR%s", what, arg, exclude ? "" : "[=AGENT]");
 	if (exclude)
@@ -326,7 +326,7 @@ static int parse_list_item(struct node_config *cfg, int opt, const char *arg, ch
 	}
 	if (cfg->n_advertise >= (int)N_ELEMS(cfg->advertise))
 		return fail(err, "too many --advertise options (%s)", arg);
-	if (route_prefix_parse(arg, &cfg->advertise[cfg->n_advertise], NULL))
+	if (nl_prefix_parse(arg, &cfg->advertise[cfg->n_advertise], NULL))
 		return fail(err, "bad --advertise %s: want CIDR", arg);
 	cfg->n_advertise++;
 	return 0;

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "prefix.h"
+
 /*
  * Where the gateway's routes go: a table of its own plus one rule,
  * `from all lookup TABLE priority P`, with P below main's 32766; not main.
@@ -27,13 +29,6 @@
  */
 
 struct nl; /* one rtnetlink socket; calls block until the kernel answers */
-
-/* An address with its prefix length, or a prefix (host bits as given). */
-struct nl_prefix {
-	int family;	  /* AF_INET or AF_INET6 */
-	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
-	uint8_t len;	  /* 0..32 or 0..128 */
-};
 
 struct nl_route {
 	uint32_t table;	      /* 254 is main */

@@ -63,13 +63,13 @@ struct node_config {
 	/* gateway */
 	char tun_name[16];
 	int mtu;
-	char routes[64][ROUTE_PREFIX_STRLEN + NODE_ID_MAX]; /* CIDR[=AGENT] */
+	char routes[64][NL_PREFIX_STRLEN + NODE_ID_MAX]; /* CIDR[=AGENT] */
 	int n_routes;
-	char excludes[64][ROUTE_PREFIX_STRLEN];
+	char excludes[64][NL_PREFIX_STRLEN];
 	int n_excludes;
 	bool auto_routes; /* install the subnets online agents advertise */
 	/* agent: --advertise, in its status */
-	struct route_prefix advertise[64];
+	struct nl_prefix advertise[64];
 	int n_advertise;
 	/* gateway DNS */
 	bool dns, dns_hijack;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 int status_build(char *buf, size_t len, const char *role, const char *id,
-	const struct route_prefix *routes, int n_routes)
+	const struct nl_prefix *routes, int n_routes)
 {
 	size_t used;
 	int n = snprintf(buf, len,
@@ -19,8 +19,8 @@ int status_build(char *buf, size_t len, const char *role, const char *id,
 		return -ENAMETOOLONG;
 	used = (size_t)n;
 	for (int i = 0; i < n_routes; i++) {
-		char cidr[ROUTE_PREFIX_STRLEN];
-		if (route_prefix_format(&routes[i], cidr, sizeof(cidr)))
+		char cidr[NL_PREFIX_STRLEN];
+		if (nl_prefix_format(&routes[i], cidr, sizeof(cidr)))
 			return -EINVAL;
 		n = snprintf(buf + used, len - used, "%s\"%s\"", i ? "," : ",\"routes\":[", cidr);
 		if (n < 0 || (size_t)n >= len - used)
@@ -66,13 +66,13 @@ static void parse_routes(const char *v, struct status *st)
 		if (*v != '"')
 			return;
 		size_t n = strcspn(v + 1, "\"");
-		char cidr[ROUTE_PREFIX_STRLEN];
+		char cidr[NL_PREFIX_STRLEN];
 		if (v[1 + n] != '"')
 			return;
 		if (n < sizeof(cidr)) {
 			memcpy(cidr, v + 1, n);
 			cidr[n] = '\0';
-			if (!route_prefix_parse(cidr, &st->routes[st->n_routes], NULL))
+			if (!nl_prefix_parse(cidr, &st->routes[st->n_routes], NULL))
 				st->n_routes++;
 		}
 		v += n + 2;

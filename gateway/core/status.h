@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "gateway/roles/route.h"
+#include "netlink/prefix.h"
 
 #define STATUS_WILL "{}"
 #define STATUS_MAX_PACKET 65536 /* what our peers accept in one publish */
@@ -18,13 +18,13 @@ struct status {
 	char role[32];
 	int max_packet; /* 0: not said, a net4mqtt peer */
 	int n_routes;	/* "routes": the subnets an agent reaches (well-formed ones only) */
-	struct route_prefix routes[STATUS_ROUTES_MAX];
+	struct nl_prefix routes[STATUS_ROUTES_MAX];
 };
 
 /* The online status; routes (n_routes of them, may be 0) become "routes":[...].
  * Returns its length or -ENAMETOOLONG. */
 int status_build(char *buf, size_t len, const char *role, const char *id,
-	const struct route_prefix *routes, int n_routes);
+	const struct nl_prefix *routes, int n_routes);
 /* Parses what a peer published; never fails: unknown payloads are online
  * (liveman treats > 5 bytes as online) without capabilities. */
 void status_parse(const void *payload, size_t len, struct status *st);

@@ -61,7 +61,7 @@ int allow_parse(const char *s, struct allow_rule *r)
 		return -EINVAL;
 	memcpy(net, s, len);
 	net[len] = '\0';
-	if (route_prefix_parse(net, &r->net, NULL))
+	if (nl_prefix_parse(net, &r->net, NULL))
 		return -EINVAL;
 	if (ports && (!*ports || parse_ports(ports, r)))
 		return -EINVAL;
@@ -70,7 +70,7 @@ int allow_parse(const char *s, struct allow_rule *r)
 
 static bool rule_match(const struct allow_rule *r, int family, const uint8_t *ip, uint16_t port)
 {
-	if (r->net.family != family || !route_prefix_contains(&r->net, ip))
+	if (r->net.family != family || !nl_prefix_contains(&r->net, ip))
 		return false;
 	if (r->n_ranges == 0)
 		return true;

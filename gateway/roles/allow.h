@@ -6,12 +6,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "route.h"
+#include "netlink/prefix.h"
 
 #define ALLOW_PORT_RANGES 8
 
 struct allow_rule {
-	struct route_prefix net;
+	struct nl_prefix net;
 	int n_ranges; /* 0: every port */
 	struct {
 		uint16_t lo, hi;

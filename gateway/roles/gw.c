@@ -351,17 +351,17 @@ static int gw_parse_routes(const struct node_config *cfg, struct route_table *rt
 	for (int i = 0; i < cfg->n_routes + cfg->n_excludes; i++) {
 		bool exclude = i >= cfg->n_routes;
 		const char *arg = exclude ? cfg->excludes[i - cfg->n_routes] : cfg->routes[i];
-		char cidr[ROUTE_PREFIX_STRLEN];
+		char cidr[NL_PREFIX_STRLEN];
 		const char *eq = strchr(arg, '=');
 		const char *agent = eq ? eq + 1 : cfg->agent_id;
 		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-		struct route_prefix p;
+		struct nl_prefix p;
 
 		if (len >= sizeof(cidr))
 			return -EINVAL;
 		memcpy(cidr, arg, len);
 		cidr[len] = '\0';
-		if (route_prefix_parse(cidr, &p, NULL)) {
+		if (nl_prefix_parse(cidr, &p, NULL)) {
 			log_warnx("gateway: bad %s %s", exclude ? "--exclude" : "--route", arg);
 			return -EINVAL;
 		}
@@ -373,21 +373,18 @@ static int gw_parse_routes(const struct node_config *cfg, struct route_table *rt
 	return 0;
 }
 
-static int gw_kernel_route(const struct route_prefix *p, enum route_source src, const char *agent,
+static int gw_kernel_route(const struct nl_prefix *p, enum route_source src, const char *agent,
 	void *arg)
 {
 	struct gw *g = arg;
 	/* an exclude is a throw route: those addresses fall through to main */
-	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex, .throw = src == ROUTE_EXCLUDED };
+	struct nl_route r = { .table = GW_TABLE, .dst = *p, .oif = g->ifindex, .throw = src == ROUTE_EXCLUDED };
 	(void)agent;
 
-	r.dst.family = p->family;
-	memcpy(r.dst.addr, p->addr, sizeof(r.dst.addr));
-	r.dst.len = p->len;
 	int err = nl_route_add(g->nl, &r);
 	if (err && err != -EEXIST) {
-		char s[ROUTE_PREFIX_STRLEN];
-		route_prefix_format(p, s, sizeof(s));
+		char s[NL_PREFIX_STRLEN];
+		nl_prefix_format(p, s, sizeof(s));
 		log_warnx("gateway: cannot route %s into %s: %s", s, tun_name(g->tun), strerror(-err));
 		return err;
 	}
@@ -396,40 +393,31 @@ static int gw_kernel_route(const struct route_prefix *p, enum route_source src, 
 
 static void gw_pin_broker(struct node *n, struct gw *g);
 
-static bool prefix_eq(const struct route_prefix *a, const struct route_prefix *b)
-{
-	return a->family == b->family && a->len == b->len &&
-		!memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
-}
-
-static int gw_same_prefix(const struct route_prefix *p, enum route_source src, const char *agent,
+static int gw_same_prefix(const struct nl_prefix *p, enum route_source src, const char *agent,
 	void *arg)
 {
 	(void)src, (void)agent;
-	return prefix_eq(p, arg);
+	return nl_prefix_equal(p, arg);
 }
 
 /* Takes prefix p (an exclusion's throw route, or a route) out of our table in
  * the kernel unless a route of ours (any source) still has it. */
-static void gw_kernel_unroute(struct gw *g, const struct route_prefix *p, bool throw)
+static void gw_kernel_unroute(struct gw *g, const struct nl_prefix *p, bool throw)
 {
-	struct nl_route r = { .table = GW_TABLE, .oif = g->ifindex, .throw = throw };
+	struct nl_route r = { .table = GW_TABLE, .dst = *p, .oif = g->ifindex, .throw = throw };
 
 	if (route_walk(g->routes, gw_same_prefix, (void *)p))
 		return;
-	r.dst.family = p->family;
-	memcpy(r.dst.addr, p->addr, sizeof(r.dst.addr));
-	r.dst.len = p->len;
 	nl_route_del(g->nl, &r);
 }
 
 struct advertised {
 	const char *agent;
-	struct route_prefix list[STATUS_ROUTES_MAX];
+	struct nl_prefix list[STATUS_ROUTES_MAX];
 	int n;
 };
 
-static int gw_collect_advertised(const struct route_prefix *p, enum route_source src,
+static int gw_collect_advertised(const struct nl_prefix *p, enum route_source src,
 	const char *agent, void *arg)
 {
 	struct advertised *a = arg;
@@ -439,23 +427,23 @@ static int gw_collect_advertised(const struct route_prefix *p, enum route_source
 	return 0;
 }
 
-static bool prefix_listed(const struct route_prefix *p, const struct route_prefix *list, int n)
+static bool prefix_listed(const struct nl_prefix *p, const struct nl_prefix *list, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (prefix_eq(p, &list[i]))
+		if (nl_prefix_equal(p, &list[i]))
 			return true;
 	return false;
 }
 
-static int gw_exclusion_overlaps(const struct route_prefix *p, enum route_source src,
+static int gw_exclusion_overlaps(const struct nl_prefix *p, enum route_source src,
 	const char *agent, void *arg)
 {
 	(void)agent;
-	return src == ROUTE_EXCLUDED && route_prefix_overlaps(p, arg);
+	return src == ROUTE_EXCLUDED && nl_prefix_overlaps(p, arg);
 }
 
 struct connected_check {
-	const struct route_prefix *p;
+	const struct nl_prefix *p;
 	int tun_ifindex;
 };
 
@@ -463,29 +451,27 @@ struct connected_check {
 static int gw_connected_overlaps(const struct nl_route *r, void *arg)
 {
 	const struct connected_check *c = arg;
-	struct route_prefix q = { .family = r->dst.family, .len = r->dst.len };
 
 	if (r->has_gateway || !r->oif || r->oif == c->tun_ifindex || !r->dst.len)
 		return 0;
-	memcpy(q.addr, r->dst.addr, sizeof(q.addr));
-	return route_prefix_overlaps(c->p, &q);
+	return nl_prefix_overlaps(c->p, &r->dst);
 }
 
 /* What an agent may not advertise: a default route, our own and special
  * address blocks, the subnets the gateway is attached to (its LAN, its
  * uplink), and anything that would undo an --exclude. NULL if fine. */
-static const char *gw_advert_refused(struct gw *g, const struct route_prefix *p)
+static const char *gw_advert_refused(struct gw *g, const struct nl_prefix *p)
 {
 	static const char *const reserved[] = {
 		"198.18.0.0/15", "fdfe:dcba:9876::/48", /* the TUN's and the fake-ip pool's */
 		"127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3", "::1/128", "fe80::/10", "ff00::/8",
 	};
-	struct route_prefix r;
+	struct nl_prefix r;
 
 	if (p->len == 0)
 		return "a default route";
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (!route_prefix_parse(reserved[i], &r, NULL) && route_prefix_overlaps(p, &r))
+		if (!nl_prefix_parse(reserved[i], &r, NULL) && nl_prefix_overlaps(p, &r))
 			return "overlaps a reserved or the gateway's own block";
 	if (route_walk(g->routes, gw_exclusion_overlaps, (void *)p))
 		return "overlaps an --exclude";
@@ -500,7 +486,7 @@ static void gw_on_peer(struct node *n, const char *agent, const char *local, con
 {
 	struct gw *g = gw_of(n);
 	struct advertised old = { .agent = agent };
-	char cidr[ROUTE_PREFIX_STRLEN];
+	char cidr[NL_PREFIX_STRLEN];
 	int n_new = st ? st->n_routes : 0;
 
 	if (!g || !n->cfg.auto_routes || strcmp(local, MQTT_NIL) || !strcmp(agent, MQTT_NIL))
@@ -511,13 +497,13 @@ static void gw_on_peer(struct node *n, const char *agent, const char *local, con
 			continue;
 		route_del(g->routes, &old.list[i], ROUTE_ADVERTISED, agent);
 		gw_kernel_unroute(g, &old.list[i], false);
-		route_prefix_format(&old.list[i], cidr, sizeof(cidr));
+		nl_prefix_format(&old.list[i], cidr, sizeof(cidr));
 		log_info("gateway: %s withdrawn (agent %s %s)", cidr, agent, st ? "stopped advertising it" : "offline");
 	}
 	for (int i = 0; i < n_new; i++) {
 		if (prefix_listed(&st->routes[i], old.list, old.n))
 			continue;
-		route_prefix_format(&st->routes[i], cidr, sizeof(cidr));
+		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
 		const char *why = gw_advert_refused(g, &st->routes[i]);
 		if (why) {
 			log_warnx("gateway: agent %s advertises %s: ignored (%s)", agent, cidr, why);
@@ -620,7 +606,7 @@ static int gw_configure_tun(struct node *n, struct gw *g)
 /* --dns: the fake-ip prefixes go into the TUN too. */
 static void gw_pool_routes(struct gw *g)
 {
-	struct route_prefix pool[2] = { { .family = AF_INET, .len = FAKEIP_PREFIX4_LEN },
+	struct nl_prefix pool[2] = { { .family = AF_INET, .len = FAKEIP_PREFIX4_LEN },
 		{ .family = AF_INET6, .len = FAKEIP_PREFIX6_LEN } };
 
 	if (!g->dns)
@@ -728,14 +714,14 @@ static int gw_start(struct node *n)
 /* The configured routes and exclusions of a table, for a reload to compare. */
 struct configured {
 	struct configured_route {
-		struct route_prefix p;
+		struct nl_prefix p;
 		enum route_source src;
 		char agent[NODE_ID_MAX];
 	} list[128];
 	int n;
 };
 
-static int gw_collect_configured(const struct route_prefix *p, enum route_source src,
+static int gw_collect_configured(const struct nl_prefix *p, enum route_source src,
 	const char *agent, void *arg)
 {
 	struct configured *c = arg;
@@ -752,7 +738,7 @@ static int gw_collect_configured(const struct route_prefix *p, enum route_source
 static bool configured_has(const struct configured *c, const struct configured_route *r)
 {
 	for (int i = 0; i < c->n; i++)
-		if (prefix_eq(&c->list[i].p, &r->p) && c->list[i].src == r->src &&
+		if (nl_prefix_equal(&c->list[i].p, &r->p) && c->list[i].src == r->src &&
 			!strcmp(c->list[i].agent, r->agent))
 			return true;
 	return false;
@@ -760,9 +746,9 @@ static bool configured_has(const struct configured *c, const struct configured_r
 
 static void gw_log_route(const char *what, const struct configured_route *r)
 {
-	char cidr[ROUTE_PREFIX_STRLEN];
+	char cidr[NL_PREFIX_STRLEN];
 
-	route_prefix_format(&r->p, cidr, sizeof(cidr));
+	nl_prefix_format(&r->p, cidr, sizeof(cidr));
 	log_info("gateway: reload: %s %s %s%s%s", what, r->src == ROUTE_EXCLUDED ? "exclude" : "route",
 		cidr, r->agent[0] ? " to " : "", r->agent);
 }
@@ -875,14 +861,14 @@ struct routes_json {
 	int n;
 };
 
-static int gw_route_json(const struct route_prefix *p, enum route_source src, const char *agent,
+static int gw_route_json(const struct nl_prefix *p, enum route_source src, const char *agent,
 	void *arg)
 {
 	static const char *const sources[] = { "exclude", "configured", "advertised" };
 	struct routes_json *r = arg;
-	char cidr[ROUTE_PREFIX_STRLEN];
+	char cidr[NL_PREFIX_STRLEN];
 
-	route_prefix_format(p, cidr, sizeof(cidr));
+	nl_prefix_format(p, cidr, sizeof(cidr));
 	evbuffer_add_printf(r->out, "%s{\"prefix\":\"%s\",\"source\":\"%s\",\"agent\":",
 		r->n++ ? "," : "", cidr, sources[src]);
 	http_json_string(r->out, agent ? agent : "");

@@ -38,99 +38,9 @@ struct route_table {
 	size_t count;
 };
 
-static int max_bits(int family)
-{
-	if (family == AF_INET)
-		return 32;
-	if (family == AF_INET6)
-		return 128;
-	return -1;
-}
-
-/* Clears the bits past len; says whether any was set. */
-static bool mask_addr(uint8_t *addr, int len)
-{
-	bool had = false;
-
-	for (int i = len / 8; i < 16; i++) {
-		uint8_t keep = i == len / 8 ? (uint8_t)(0xff00 >> (len % 8)) : 0;
-
-		had |= (addr[i] & ~keep) != 0;
-		addr[i] &= keep;
-	}
-	return had;
-}
-
-/* A prefix length: 1 to 3 digits, at most max. */
-static int parse_len(const char *s, int max, int *len)
-{
-	size_t n = strspn(s, "0123456789");
-
-	if (n == 0 || n > 3 || s[n])
-		return -EINVAL;
-	*len = atoi(s);
-	return *len <= max ? 0 : -EINVAL;
-}
-
-int route_prefix_parse(const char *s, struct route_prefix *p, bool *masked)
-{
-	char buf[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	int family, len;
-	bool had;
-
-	if (alen == 0 || alen >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-	family = strchr(buf, ':') ? AF_INET6 : AF_INET;
-	memset(p, 0, sizeof(*p));
-	if (inet_pton(family, buf, p->addr) != 1)
-		return -EINVAL;
-	len = max_bits(family);
-	if (slash && parse_len(slash + 1, len, &len))
-		return -EINVAL;
-	p->family = family;
-	p->len = (uint8_t)len;
-	had = mask_addr(p->addr, len);
-	if (masked)
-		*masked = had;
-	return 0;
-}
-
-int route_prefix_format(const struct route_prefix *p, char *buf, size_t len)
-{
-	char addr[INET6_ADDRSTRLEN];
-	int n;
-
-	if (max_bits(p->family) < p->len)
-		return -EINVAL;
-	if (!inet_ntop(p->family, p->addr, addr, sizeof(addr)))
-		return -EINVAL;
-	n = snprintf(buf, len, "%s/%u", addr, p->len);
-	return n >= 0 && (size_t)n < len ? 0 : -ENOSPC;
-}
-
 struct route_table *route_table_new(void)
 {
 	return calloc(1, sizeof(struct route_table));
-}
-
-bool route_prefix_contains(const struct route_prefix *p, const uint8_t *addr)
-{
-	unsigned full = p->len / 8, rest = p->len % 8;
-
-	if (memcmp(p->addr, addr, full))
-		return false;
-	return !rest || !((p->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest)));
-}
-
-bool route_prefix_overlaps(const struct route_prefix *a, const struct route_prefix *b)
-{
-	const struct route_prefix *wide = a->len <= b->len ? a : b, *narrow = wide == a ? b : a;
-
-	return a->family == b->family && route_prefix_contains(wide, narrow->addr);
 }
 
 static void free_prefix(struct prefix *px)
@@ -227,9 +137,9 @@ static int rec_cmp(enum route_source src, const char *agent, const struct rec *r
 	return strcmp(agent, r->agent);
 }
 
-static int check_route(const struct route_prefix *p, enum route_source src, const char *agent)
+static int check_route(const struct nl_prefix *p, enum route_source src, const char *agent)
 {
-	int max = max_bits(p->family);
+	int max = nl_prefix_max_len(p->family);
 
 	if (max < 0 || p->len > max)
 		return -EINVAL;
@@ -274,10 +184,10 @@ static int prefix_add(struct prefix *px, enum route_source src, const char *agen
 	return 0;
 }
 
-int route_add(struct route_table *rt, const struct route_prefix *p, enum route_source src,
+int route_add(struct route_table *rt, const struct nl_prefix *p, enum route_source src,
 	const char *agent)
 {
-	struct route_prefix net;
+	struct nl_prefix net;
 	struct level *lv;
 	struct prefix *px;
 	bool found, added;
@@ -288,7 +198,7 @@ int route_add(struct route_table *rt, const struct route_prefix *p, enum route_s
 	if (err)
 		return err;
 	net = *p;
-	mask_addr(net.addr, net.len);
+	nl_prefix_mask(net.addr, net.len);
 	lv = level_of(rt, net.family, net.len);
 	at = level_find(lv, net.addr, &found);
 	px = found ? &lv->v[at] : level_insert(lv, at, net.addr);
@@ -329,18 +239,18 @@ static int prefix_del(struct level *lv, size_t at, enum route_source src, const 
 	return n;
 }
 
-int route_del(struct route_table *rt, const struct route_prefix *p, enum route_source src,
+int route_del(struct route_table *rt, const struct nl_prefix *p, enum route_source src,
 	const char *agent)
 {
-	struct route_prefix net = *p;
+	struct nl_prefix net = *p;
 	struct level *lv;
 	bool found;
 	size_t at;
 	int n;
 
-	if (max_bits(net.family) < net.len)
+	if (nl_prefix_max_len(net.family) < net.len)
 		return -ENOENT;
-	mask_addr(net.addr, net.len);
+	nl_prefix_mask(net.addr, net.len);
 	lv = level_of(rt, net.family, net.len);
 	at = level_find(lv, net.addr, &found);
 	if (!found)
@@ -375,9 +285,9 @@ int route_del_agent(struct route_table *rt, enum route_source src, const char *a
 }
 
 const char *route_lookup(const struct route_table *rt, int family, const void *addr,
-	struct route_prefix *matched)
+	struct nl_prefix *matched)
 {
-	int max = max_bits(family);
+	int max = nl_prefix_max_len(family);
 	uint8_t net[16] = { 0 };
 	bool found;
 
@@ -390,12 +300,12 @@ const char *route_lookup(const struct route_table *rt, int family, const void *a
 		if (!lv->n)
 			continue;
 		memcpy(net, addr, (size_t)max / 8);
-		mask_addr(net, len);
+		nl_prefix_mask(net, len);
 		at = level_find(lv, net, &found);
 		if (!found)
 			continue;
 		if (matched) {
-			*matched = (struct route_prefix){ .family = family, .len = (uint8_t)len };
+			*matched = (struct nl_prefix){ .family = family, .len = (uint8_t)len };
 			memcpy(matched->addr, net, 16);
 		}
 		return lv->v[at].recs[0].agent; /* NULL for an exclusion */
@@ -404,13 +314,13 @@ const char *route_lookup(const struct route_table *rt, int family, const void *a
 }
 
 static int walk_family(const struct route_table *rt, int family,
-	int (*fn)(const struct route_prefix *, enum route_source, const char *, void *), void *arg)
+	int (*fn)(const struct nl_prefix *, enum route_source, const char *, void *), void *arg)
 {
-	for (int len = 0; len <= max_bits(family); len++) {
+	for (int len = 0; len <= nl_prefix_max_len(family); len++) {
 		const struct level *lv = level_get(rt, family, len);
 
 		for (size_t i = 0; i < lv->n; i++) {
-			struct route_prefix p = { .family = family, .len = (uint8_t)len };
+			struct nl_prefix p = { .family = family, .len = (uint8_t)len };
 			const struct prefix *px = &lv->v[i];
 
 			memcpy(p.addr, px->addr, 16);
@@ -426,7 +336,7 @@ static int walk_family(const struct route_table *rt, int family,
 }
 
 int route_walk(const struct route_table *rt,
-	int (*fn)(const struct route_prefix *p, enum route_source src, const char *agent,
+	int (*fn)(const struct nl_prefix *p, enum route_source src, const char *agent,
 		void *arg),
 	void *arg)
 {

@@ -6,8 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netlink/prefix.h"
+
 #define ROUTE_AGENT_MAX 128    /* an agent id is 1..127 characters */
-#define ROUTE_PREFIX_STRLEN 50 /* "ffff:...:ffff/128" */
 
 struct route_table;
 
@@ -17,25 +18,6 @@ enum route_source {
 	ROUTE_CONFIGURED, /* --route */
 	ROUTE_ADVERTISED, /* from an agent's status */
 };
-
-struct route_prefix {
-	int family;	  /* AF_INET or AF_INET6 */
-	uint8_t addr[16]; /* network order, host bits zero; IPv4 in the first 4 bytes */
-	uint8_t len;	  /* 0..32 or 0..128 */
-};
-
-/* Parses "10.20.0.0/16" or "fd00::/64"; a bare address is a host prefix (/32,
- * /128), as with ip-route. Host bits are cleared, and *masked (if not NULL)
- * says whether there were any: "10.20.1.0/16" is 10.20.0.0/16, masked.
- * Returns 0 or -EINVAL. */
-int route_prefix_parse(const char *s, struct route_prefix *p, bool *masked);
-/* "10.20.0.0/16"; buf holds ROUTE_PREFIX_STRLEN. 0 or -EINVAL / -ENOSPC. */
-int route_prefix_format(const struct route_prefix *p, char *buf, size_t len);
-
-/* Whether address addr (4 or 16 bytes, of p's family) lies in p. */
-bool route_prefix_contains(const struct route_prefix *p, const uint8_t *addr);
-/* Whether a and b share an address (one contains the other). */
-bool route_prefix_overlaps(const struct route_prefix *a, const struct route_prefix *b);
 
 struct route_table *route_table_new(void);
 void route_table_free(struct route_table *rt);
@@ -48,11 +30,11 @@ void route_table_free(struct route_table *rt);
  * route that is there already changes nothing. Host bits of p are ignored.
  * Returns 0; -EINVAL for a bad prefix, source or agent; -ENOMEM.
  */
-int route_add(struct route_table *rt, const struct route_prefix *p, enum route_source src,
+int route_add(struct route_table *rt, const struct nl_prefix *p, enum route_source src,
 	const char *agent);
 /* Removes the route of prefix p and source src; agent NULL means any agent.
  * Returns 0 or -ENOENT. */
-int route_del(struct route_table *rt, const struct route_prefix *p, enum route_source src,
+int route_del(struct route_table *rt, const struct nl_prefix *p, enum route_source src,
 	const char *agent);
 /* Removes every route of agent from src (an agent went offline: its advertised
  * routes go); returns how many. */
@@ -67,14 +49,14 @@ int route_del_agent(struct route_table *rt, enum route_source src, const char *a
  * The string lives until the table next changes.
  */
 const char *route_lookup(
-	const struct route_table *rt, int family, const void *addr, struct route_prefix *matched);
+	const struct route_table *rt, int family, const void *addr, struct nl_prefix *matched);
 
 /* Calls fn for every route (agent NULL for exclusions), prefixes shortest
  * first; stops at and returns fn's first non-zero return. The table must not
  * change meanwhile. */
 int route_walk(const struct route_table *rt,
 	int (*fn)(
-		const struct route_prefix *p, enum route_source src, const char *agent, void *arg),
+		const struct nl_prefix *p, enum route_source src, const char *agent, void *arg),
 	void *arg);
 
 /* How many routes (exclusions included). */

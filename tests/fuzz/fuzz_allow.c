@@ -24,7 +24,7 @@
  */
 #define TRY_LEN 18
 #define TRIES_MAX 8
-#define RULE_STRLEN (ROUTE_PREFIX_STRLEN + ALLOW_PORT_RANGES * 12 + 2)
+#define RULE_STRLEN (NL_PREFIX_STRLEN + ALLOW_PORT_RANGES * 12 + 2)
 
 static const char other_rule[] = "192.0.2.0/24:1-100,8080";
 
@@ -72,7 +72,7 @@ static void format_rule(const struct allow_rule *r, char *buf, size_t len)
 {
 	size_t n;
 
-	check(route_prefix_format(&r->net, buf, len) == 0);
+	check(nl_prefix_format(&r->net, buf, len) == 0);
 	n = strlen(buf);
 	for (int i = 0; i < r->n_ranges; i++) {
 		int w = r->ports[i].lo == r->ports[i].hi

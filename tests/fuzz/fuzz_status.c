@@ -26,7 +26,7 @@ static bool all_zero(const void *p, size_t n)
 	return true;
 }
 
-static void check_route(const struct route_prefix *r)
+static void check_route(const struct nl_prefix *r)
 {
 	int bits = r->family == AF_INET ? 32 : 128;
 	uint8_t masked[16];
@@ -39,7 +39,7 @@ static void check_route(const struct route_prefix *r)
 	check(!memcmp(masked, r->addr, sizeof(masked))); /* host bits clear */
 }
 
-static bool same_route(const struct route_prefix *a, const struct route_prefix *b)
+static bool same_route(const struct nl_prefix *a, const struct nl_prefix *b)
 {
 	return a->family == b->family && a->len == b->len && !memcmp(a->addr, b->addr, 16);
 }
@@ -109,7 +109,7 @@ static void check_bad_route(const struct status *st)
 	*bad = *st;
 	if (bad->n_routes == STATUS_ROUTES_MAX)
 		bad->n_routes--;
-	bad->routes[bad->n_routes] = (struct route_prefix){.family = AF_INET, .len = 33};
+	bad->routes[bad->n_routes] = (struct nl_prefix){.family = AF_INET, .len = 33};
 	bad->n_routes++;
 	check(build(&buf, STATUS_JSON_MAX, bad) == -EINVAL);
 	free(buf);

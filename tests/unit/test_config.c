@@ -161,7 +161,7 @@ static void test_full(void **state)
 {
 	struct loaded l;
 	const struct config_role *r;
-	char cidr[ROUTE_PREFIX_STRLEN];
+	char cidr[NL_PREFIX_STRLEN];
 
 	(void)state;
 	load(&l, full_config);
@@ -220,9 +220,9 @@ static void test_full(void **state)
 	assert_int_equal(r->cfg.allow[1].n_ranges, 0);
 	assert_int_equal(r->cfg.allow[1].net.len, 32);
 	assert_int_equal(r->cfg.n_advertise, 2);
-	assert_int_equal(route_prefix_format(&r->cfg.advertise[0], cidr, sizeof(cidr)), 0);
+	assert_int_equal(nl_prefix_format(&r->cfg.advertise[0], cidr, sizeof(cidr)), 0);
 	assert_string_equal(cidr, "10.1.0.0/16");
-	assert_int_equal(route_prefix_format(&r->cfg.advertise[1], cidr, sizeof(cidr)), 0);
+	assert_int_equal(nl_prefix_format(&r->cfg.advertise[1], cidr, sizeof(cidr)), 0);
 	assert_string_equal(cidr, "fd00:1::/64");
 
 	r = config_role_named(c, "gateway");

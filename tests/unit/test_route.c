@@ -19,24 +19,24 @@
 #define ADV ROUTE_ADVERTISED
 #define EXCL ROUTE_EXCLUDED
 
-static struct route_prefix pfx(const char *s)
+static struct nl_prefix pfx(const char *s)
 {
-	struct route_prefix p;
+	struct nl_prefix p;
 
-	assert_int_equal(route_prefix_parse(s, &p, NULL), 0);
+	assert_int_equal(nl_prefix_parse(s, &p, NULL), 0);
 	return p;
 }
 
 static void add(struct route_table *rt, const char *cidr, enum route_source src, const char *agent)
 {
-	struct route_prefix p = pfx(cidr);
+	struct nl_prefix p = pfx(cidr);
 
 	assert_int_equal(route_add(rt, &p, src, agent), 0);
 }
 
 static int del(struct route_table *rt, const char *cidr, enum route_source src, const char *agent)
 {
-	struct route_prefix p = pfx(cidr);
+	struct nl_prefix p = pfx(cidr);
 
 	return route_del(rt, &p, src, agent);
 }
@@ -110,10 +110,10 @@ static void test_prefix_parse(void **state)
 	(void)state;
 	for (size_t i = 0; i < N_ELEMS(parse_cases); i++) {
 		const struct parse_case *c = &parse_cases[i];
-		struct route_prefix p;
-		char buf[ROUTE_PREFIX_STRLEN];
+		struct nl_prefix p;
+		char buf[NL_PREFIX_STRLEN];
 		bool masked = !c->masked;
-		int ret = route_prefix_parse(c->in, &p, &masked);
+		int ret = nl_prefix_parse(c->in, &p, &masked);
 
 		if (!c->want) {
 			if (ret != -EINVAL)
@@ -123,24 +123,24 @@ static void test_prefix_parse(void **state)
 		if (ret)
 			fail_msg("\"%s\" rejected", c->in);
 		assert_int_equal(masked, c->masked);
-		assert_int_equal(route_prefix_format(&p, buf, sizeof(buf)), 0);
+		assert_int_equal(nl_prefix_format(&p, buf, sizeof(buf)), 0);
 		assert_string_equal(buf, c->want);
 	}
 }
 
 static void test_prefix_format(void **state)
 {
-	struct route_prefix p = pfx("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
-	char buf[ROUTE_PREFIX_STRLEN];
+	struct nl_prefix p = pfx("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	char buf[NL_PREFIX_STRLEN];
 
 	(void)state;
-	assert_int_equal(route_prefix_format(&p, buf, sizeof(buf)), 0);
+	assert_int_equal(nl_prefix_format(&p, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128");
-	assert_int_equal(route_prefix_format(&p, buf, 10), -ENOSPC);
+	assert_int_equal(nl_prefix_format(&p, buf, 10), -ENOSPC);
 	p.len = 129;
-	assert_int_equal(route_prefix_format(&p, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(nl_prefix_format(&p, buf, sizeof(buf)), -EINVAL);
 	p.family = AF_UNIX;
-	assert_int_equal(route_prefix_format(&p, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(nl_prefix_format(&p, buf, sizeof(buf)), -EINVAL);
 }
 
 static void test_longest_prefix_v4(void **state)
@@ -172,9 +172,9 @@ static void test_longest_prefix_v4(void **state)
 static void test_longest_prefix_v6(void **state)
 {
 	struct route_table *rt = route_table_new();
-	struct route_prefix m;
+	struct nl_prefix m;
 	uint8_t addr[16];
-	char buf[ROUTE_PREFIX_STRLEN];
+	char buf[NL_PREFIX_STRLEN];
 
 	(void)state;
 	add(rt, "fd00::/8", CONF, "a");
@@ -191,7 +191,7 @@ static void test_longest_prefix_v6(void **state)
 	assert_route(rt, "10.0.0.1", NULL);
 	assert_int_equal(inet_pton(AF_INET6, "fd00:1:2:3:ffff::9", addr), 1);
 	assert_string_equal(route_lookup(rt, AF_INET6, addr, &m), "upper");
-	assert_int_equal(route_prefix_format(&m, buf, sizeof(buf)), 0);
+	assert_int_equal(nl_prefix_format(&m, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "fd00:1:2:3:8000::/65");
 	assert_null(route_lookup(rt, AF_UNIX, addr, NULL));
 	route_table_free(rt);
@@ -290,9 +290,9 @@ static void test_agent_withdrawal(void **state)
 static void test_excludes(void **state)
 {
 	struct route_table *rt = route_table_new();
-	struct route_prefix m;
+	struct nl_prefix m;
 	uint8_t addr[4] = { 10, 1, 2, 3 };
-	char buf[ROUTE_PREFIX_STRLEN];
+	char buf[NL_PREFIX_STRLEN];
 
 	(void)state;
 	add(rt, "10.0.0.0/8", CONF, "a");
@@ -300,7 +300,7 @@ static void test_excludes(void **state)
 	assert_route(rt, "10.1.2.3", NULL);
 	assert_route(rt, "10.2.0.1", "a");
 	assert_null(route_lookup(rt, AF_INET, addr, &m));
-	assert_int_equal(route_prefix_format(&m, buf, sizeof(buf)), 0);
+	assert_int_equal(nl_prefix_format(&m, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "10.1.0.0/16");
 	/* a route longer than the exclusion wins inside it */
 	add(rt, "10.1.2.0/24", ADV, "b");
@@ -322,7 +322,7 @@ static void test_excludes(void **state)
 static void test_add_invalid(void **state)
 {
 	struct route_table *rt = route_table_new();
-	struct route_prefix p = pfx("10.0.0.0/8");
+	struct nl_prefix p = pfx("10.0.0.0/8");
 	char agent[ROUTE_AGENT_MAX + 1];
 
 	(void)state;
@@ -348,17 +348,17 @@ static void test_add_invalid(void **state)
 }
 
 struct walk_log {
-	char lines[16][ROUTE_PREFIX_STRLEN + ROUTE_AGENT_MAX + 8];
+	char lines[16][NL_PREFIX_STRLEN + ROUTE_AGENT_MAX + 8];
 	int n, stop_at;
 };
 
-static int walk_fn(const struct route_prefix *p, enum route_source src, const char *agent,
+static int walk_fn(const struct nl_prefix *p, enum route_source src, const char *agent,
 	void *arg)
 {
 	struct walk_log *log = arg;
-	char buf[ROUTE_PREFIX_STRLEN];
+	char buf[NL_PREFIX_STRLEN];
 
-	assert_int_equal(route_prefix_format(p, buf, sizeof(buf)), 0);
+	assert_int_equal(nl_prefix_format(p, buf, sizeof(buf)), 0);
 	snprintf(log->lines[log->n], sizeof(log->lines[0]), "%s %d %s", buf, (int)src,
 		agent ? agent : "-");
 	return ++log->n == log->stop_at ? 42 : 0;
@@ -395,7 +395,7 @@ static void test_walk(void **state)
 #define M_ROUTES 3000
 
 struct mroute {
-	struct route_prefix p;
+	struct nl_prefix p;
 	enum route_source src;
 	char agent[8];
 	bool live;
@@ -411,7 +411,7 @@ static uint32_t rnd(uint32_t n)
 	return (uint32_t)(rng_state % n);
 }
 
-static bool covers(const struct route_prefix *p, int family, const uint8_t *addr)
+static bool covers(const struct nl_prefix *p, int family, const uint8_t *addr)
 {
 	if (p->family != family)
 		return false;
@@ -567,17 +567,17 @@ static void test_prefix_overlaps(void **state)
 		{ "fd00::/8", "fe00::/8", false },
 		{ "10.0.0.0/8", "a00::/8", false }, /* families differ */
 	};
-	struct route_prefix a, b;
+	struct nl_prefix a, b;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(route_prefix_parse(cases[i].a, &a, NULL), 0);
-		assert_int_equal(route_prefix_parse(cases[i].b, &b, NULL), 0);
-		if (route_prefix_overlaps(&a, &b) != cases[i].overlap)
+		assert_int_equal(nl_prefix_parse(cases[i].a, &a, NULL), 0);
+		assert_int_equal(nl_prefix_parse(cases[i].b, &b, NULL), 0);
+		if (nl_prefix_overlaps(&a, &b) != cases[i].overlap)
 			fail_msg("%s and %s: expected %s", cases[i].a, cases[i].b,
 				cases[i].overlap ? "overlap" : "none");
 		if (cases[i].overlap && a.len <= b.len)
-			assert_true(route_prefix_contains(&a, b.addr));
+			assert_true(nl_prefix_contains(&a, b.addr));
 	}
 }
 

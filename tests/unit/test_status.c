@@ -179,18 +179,18 @@ static void test_parse_odd_payloads(void **state)
 /* An agent's advertised subnets go out as "routes" and come back as prefixes. */
 static void test_routes_roundtrip(void **state)
 {
-	struct route_prefix in[STATUS_ROUTES_MAX];
-	char buf[STATUS_JSON_MAX], want[ROUTE_PREFIX_STRLEN], got[ROUTE_PREFIX_STRLEN];
+	struct nl_prefix in[STATUS_ROUTES_MAX];
+	char buf[STATUS_JSON_MAX], want[NL_PREFIX_STRLEN], got[NL_PREFIX_STRLEN];
 	struct status st;
 
 	(void)state;
 	for (int i = 0; i < STATUS_ROUTES_MAX; i++) {
-		char cidr[ROUTE_PREFIX_STRLEN];
+		char cidr[NL_PREFIX_STRLEN];
 		if (i % 2)
 			snprintf(cidr, sizeof(cidr), "10.%d.0.0/16", i);
 		else
 			snprintf(cidr, sizeof(cidr), "fd%02x:1234::/64", i);
-		assert_int_equal(route_prefix_parse(cidr, &in[i], NULL), 0);
+		assert_int_equal(nl_prefix_parse(cidr, &in[i], NULL), 0);
 	}
 	int n = status_build(buf, sizeof(buf), "agent", "agent-a", in, 2);
 	assert_true(n > 0);
@@ -202,8 +202,8 @@ static void test_routes_roundtrip(void **state)
 	assert_int_equal(st.max_packet, STATUS_MAX_PACKET);
 	assert_int_equal(st.n_routes, STATUS_ROUTES_MAX);
 	for (int i = 0; i < STATUS_ROUTES_MAX; i++) {
-		route_prefix_format(&in[i], want, sizeof(want));
-		route_prefix_format(&st.routes[i], got, sizeof(got));
+		nl_prefix_format(&in[i], want, sizeof(want));
+		nl_prefix_format(&st.routes[i], got, sizeof(got));
 		assert_string_equal(got, want);
 	}
 	/* a buffer one short of the whole status is refused */
