@@ -1,4 +1,4 @@
-/* libFuzzer target of socks/: greeting, credentials and request on any bytes and every prefix. */
+/* libFuzzer target of socks/: greeting, credentials and request on any bytes and every prefix, and the handshake machine fed them in pieces. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "socks/handshake.h"
 #include "socks/socks.h"
 
 #define check(cond)                                                                                \
@@ -265,6 +266,58 @@ static void check_reply(uint8_t code)
 	free(b);
 }
 
+/* What the handshake machine did to its client. */
+struct hs_client {
+	size_t sent;
+	int requests;
+};
+
+static bool hs_send(void *arg, const uint8_t *p, size_t n)
+{
+	struct hs_client *c = arg;
+
+	check(n == 2 || n == SOCKS_USERPASS_REPLY_LEN || n == SOCKS_REPLY_LEN);
+	check(p[0] == SOCKS_VERSION || p[0] == SOCKS_USERPASS_VERSION);
+	c->sent += n;
+	return true;
+}
+
+static void hs_request(void *arg, const struct socks_request *req, const uint8_t *early, size_t n)
+{
+	struct hs_client *c = arg;
+
+	check(req->cmd == SOCKS_CMD_CONNECT && memchr(req->host, '\0', sizeof(req->host)));
+	check(n < SOCKS_HANDSHAKE_BUF && (n == 0 || early));
+	c->requests++;
+}
+
+/* The bytes fed in pieces whose sizes the first byte picks: WAIT until one
+ * end, then nothing more is fed; a request is handed over at most once. */
+static void check_handshake(const uint8_t *data, size_t size, bool auth)
+{
+	static const struct socks_handshake_ops ops = { hs_send, hs_request };
+	static const struct socks_credentials creds = { "user", "pass" };
+	struct socks_handshake *h = malloc(sizeof(*h));
+	struct hs_client c = { 0, 0 };
+	enum socks_handshake_result r = SOCKS_HANDSHAKE_WAIT;
+	size_t step = size ? 1 + data[0] % 16 : 1;
+	const char *why = NULL;
+
+	check(h);
+	socks_handshake_init(h, auth ? &creds : NULL, &ops, &c);
+	for (size_t off = 0; off < size && r == SOCKS_HANDSHAKE_WAIT; off += step) {
+		size_t n = size - off < step ? size - off : step;
+		uint8_t *piece = copy_exact(data + off, n);
+		r = socks_handshake_input(h, piece, n, &why);
+		free(piece);
+	}
+	check(c.requests == (r == SOCKS_HANDSHAKE_DONE));
+	check(r != SOCKS_HANDSHAKE_REFUSED || (why && *why));
+	check(c.sent <= 2 + SOCKS_USERPASS_REPLY_LEN + SOCKS_REPLY_LEN);
+	socks_handshake_clear(h);
+	free(h);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -275,6 +328,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_greeting(data, size);
 	check_request(data, size);
 	check_userpass(data, size);
+	check_handshake(data, size, false);
+	check_handshake(data, size, true);
 	/* as a server reads them: the credentials or the request after the greeting */
 	n = greeting(data, size, &offers);
 	if (n > 0 && offers & 1u << SOCKS_METHOD_USERPASS) {
