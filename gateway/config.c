@@ -1,6 +1,8 @@
 /* The file of `net4mqtt run -c`: an INI file (libinih) of process-wide keys and one section per role. */
 #include "config.h"
 
+#include "gateway/roles/roles.h"
+
 #include <ctype.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -102,11 +104,12 @@ static void section_begin(struct loader *l, char *name, int line)
 		config_error(l, line, NULL, "too many sections (at most %d roles)", CONFIG_ROLES_MAX);
 		return;
 	}
-	struct config_role *r = &c->roles[c->n_roles++];
-	r->cmd = cmd;
+	struct config_role *r = config_add_role(c, cmd, name, &l->defaults);
+	if (!r) {
+		config_error(l, line, NULL, "out of memory");
+		return;
+	}
 	r->line = line;
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->cfg = l->defaults;
 	l->current = r;
 }
 
@@ -238,7 +241,7 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	case 'U':
 	case OPT_MAX_FLOWS:
 	case OPT_MAX_MEMORY:
-		if (option_apply(&option_commands[0], &l->defaults, opt, value, err))
+		if (option_apply(&option_commands[0], &l->defaults, NULL, opt, value, err))
 			config_error(l, l->rd.line, key, "%s", err);
 		return;
 	}
@@ -264,14 +267,14 @@ static void role_key(struct loader *l, struct config_role *r, const char *key, c
 	if (key_again(l, 1 + (int)(r - l->c->roles), opt, key))
 		return;
 	if (option_takes_value(opt)) {
-		if (option_apply(r->cmd, &r->cfg, opt, value, err))
+		if (option_apply(r->cmd, &r->cfg, r->role_cfg, opt, value, err))
 			config_error(l, l->rd.line, key, "%s", err);
 	} else if (parse_bool(value, &on)) {
 		config_error(l, l->rd.line, key, "want yes or no, not '%s'", value);
 	} else if (on) {
-		option_apply(r->cmd, &r->cfg, opt, NULL, err);
+		option_apply(r->cmd, &r->cfg, r->role_cfg, opt, NULL, err);
 	} else {
-		option_clear_flag(&r->cfg, opt);
+		option_clear_flag(r->cmd, r->role_cfg, opt);
 	}
 }
 
@@ -322,19 +325,42 @@ static void config_check_roles(struct loader *l)
 						  "or [local-socks] section");
 	for (int i = 0; i < c->n_roles; i++) {
 		struct config_role *r = &c->roles[i];
-		r->cfg.url = c->url;
-		snprintf(r->cfg.user, sizeof(r->cfg.user), "%s", c->user);
-		if (option_check(r->cmd, &r->cfg, err))
+		if (option_check(r->cmd, &c->url, &r->cfg, r->role_cfg, err))
 			config_error(l, r->line, NULL, "[%s]: %s", r->name, err);
-		if (r->cmd->role == option_command("gateway")->role && gateways++)
+		if (r->cmd->role == &gateway_role && gateways++)
 			config_error(l, r->line, NULL, "[%s]: one gateway per process", r->name);
 		int id_line = l->seen[1 + i]['i'] ? l->seen[1 + i]['i'] : r->line;
-		for (int j = 0; j < i && r->cmd->is_agent; j++)
-			if (c->roles[j].cmd->is_agent &&
+		for (int j = 0; j < i && r->cmd->role->is_agent; j++)
+			if (c->roles[j].cmd->role->is_agent &&
 				!strcmp(c->roles[j].cfg.agent_id, r->cfg.agent_id))
 				config_error(l, id_line, "id", "[%s]: agent id %s is [%s]'s too", r->name,
 					r->cfg.agent_id, c->roles[j].name);
 	}
+}
+
+struct config_role *config_add_role(struct config *c, const struct command *cmd,
+	const char *name, const struct node_config *base)
+{
+	struct config_role *r = &c->roles[c->n_roles];
+
+	if (c->n_roles >= CONFIG_ROLES_MAX || !(r->role_cfg = malloc(cmd->role->config_size)))
+		return NULL;
+	c->n_roles++;
+	r->cmd = cmd;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	option_defaults(cmd, &r->cfg, r->role_cfg);
+	if (base)
+		r->cfg = *base;
+	return r;
+}
+
+void config_free(struct config *c)
+{
+	for (int i = 0; i < c->n_roles; i++) {
+		free(c->roles[i].role_cfg);
+		c->roles[i].role_cfg = NULL;
+	}
+	c->n_roles = 0;
 }
 
 int config_load(const char *path, struct config *c, FILE *errors)
@@ -351,7 +377,7 @@ int config_load(const char *path, struct config *c, FILE *errors)
 	}
 	l->c = c;
 	l->errors = errors;
-	option_defaults(&l->defaults);
+	option_defaults(NULL, &l->defaults, NULL);
 	strcpy(c->status_listen, CONFIG_STATUS_LISTEN);
 	mqtt_url_parse(DEFAULT_MQTT_URL, &c->url, &why);
 	if (!(l->rd.f = fopen(path, "r"))) {

@@ -7,6 +7,7 @@
 
 #include "gateway/core/hub.h"
 #include "gateway/core/node.h"
+#include "mqtt/url.h"
 #include "options.h"
 
 #define CONFIG_ROLES_MAX HUB_NODES_MAX
@@ -18,6 +19,7 @@ struct config_role {
 	char name[64]; /* its section: "agent", "local-port web" */
 	int line;      /* of the section header */
 	struct node_config cfg;
+	void *role_cfg; /* the role's own options: cmd->role->config_size bytes */
 };
 
 struct config {
@@ -30,9 +32,17 @@ struct config {
 	int n_roles;
 };
 
-/* Reads path into c (which is large: allocate it). Returns 0, or EXIT_USAGE
- * after writing one "FILE:LINE: KEY: why" line per error to errors. */
+/* Reads path into c. Returns 0, or EXIT_USAGE after writing one
+ * "FILE:LINE: KEY: why" line per error to errors. Free c with config_free
+ * either way. */
 int config_load(const char *path, struct config *c, FILE *errors);
+/* Frees what c holds (its roles' options); c itself is the caller's. */
+void config_free(struct config *c);
+/* Adds a role of command cmd named name, with its defaults (and base's
+ * node options if not NULL); NULL when there are CONFIG_ROLES_MAX already or
+ * no memory. */
+struct config_role *config_add_role(struct config *c, const struct command *cmd,
+	const char *name, const struct node_config *base);
 
 /* The role of c named name ("local-port web"), or NULL. */
 const struct config_role *config_role_named(const struct config *c, const char *name);

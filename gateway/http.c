@@ -17,6 +17,9 @@
 #include "gateway/lib/addr.h"
 #include "gateway/core/flow.h"
 #include "gateway/core/hub.h"
+#include "gateway/core/peers.h"
+#include "gateway/lib/clock.h"
+#include "gateway/lib/json.h"
 #include "gateway/lib/log.h"
 #include "mqtt/client.h"
 #include "gateway/core/node.h"
@@ -34,13 +37,7 @@ struct http_status {
 
 static unsigned long long uptime_s(const struct hub *hub)
 {
-	return hub->n_nodes ? (node_now_ms() - hub->nodes[0]->started_ms) / 1000 : 0;
-}
-
-/* A flow still carrying data: not ended, not a tombstone. */
-static bool flow_open(const struct flow *f)
-{
-	return !f->lingering && !f->dead;
+	return hub->n_nodes ? (clock_ms() - hub->nodes[0]->started_ms) / 1000 : 0;
 }
 
 struct counter {
@@ -51,19 +48,19 @@ struct counter {
 
 #define STAT(field) offsetof(struct node_stats, field)
 static const struct counter counters[] = {
-	{ "flows_opened_total", NULL, STAT(flows_opened), false },
-	{ "flows_closed_total", NULL, STAT(flows_closed), false },
-	{ "flows_overflowed_total", NULL, STAT(flows_overflowed), false },
+	{ "flows_opened_total", NULL, STAT(flow.opened), false },
+	{ "flows_closed_total", NULL, STAT(flow.closed), false },
+	{ "flows_overflowed_total", NULL, STAT(flow.overflowed), false },
 	{ "mqtt_bytes_total", "direction=\"up\"", STAT(bytes_up), true },
 	{ "mqtt_bytes_total", "direction=\"down\"", STAT(bytes_down), true },
 	{ "mqtt_messages_total", "direction=\"up\"", STAT(msgs_up), true },
 	{ "mqtt_messages_total", "direction=\"down\"", STAT(msgs_down), true },
 	{ "drops_total", "reason=\"bad_topic\"", STAT(bad_topic), false },
-	{ "drops_total", "reason=\"bad_payload\"", STAT(bad_payload), false },
-	{ "drops_total", "reason=\"unknown_flow\"", STAT(unknown_flow), false },
-	{ "drops_total", "reason=\"udp_queue_full\"", STAT(udp_dropped), false },
+	{ "drops_total", "reason=\"bad_payload\"", STAT(flow.bad_payload), false },
+	{ "drops_total", "reason=\"unknown_flow\"", STAT(flow.unknown_flow), false },
+	{ "drops_total", "reason=\"udp_queue_full\"", STAT(flow.udp_dropped), false },
 	{ "drops_total", "reason=\"refused\"", STAT(refused), false },
-	{ "drops_total", "reason=\"over_limit\"", STAT(over_limit), false },
+	{ "drops_total", "reason=\"over_limit\"", STAT(flow.over_limit), false },
 };
 
 static const struct {
@@ -98,8 +95,8 @@ static void metrics_flows_open(struct hub *hub, struct evbuffer *o)
 	for (int i = 0; i < hub->n_nodes; i++) {
 		unsigned long open[4] = { 0 };
 		struct flow *f;
-		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link)
-			if (flow_open(f) && f->proto < 4)
+		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link)
+			if (flow_is_open(f) && f->proto < 4)
 				open[f->proto]++;
 		for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++)
 			evbuffer_add_printf(o, "net4mqtt_flows{role=\"%s\",protocol=\"%s\"} %lu\n",
@@ -138,7 +135,7 @@ static bool peer_is_agent(const char *key, const struct status *st)
 static struct node *peers_view(struct hub *hub)
 {
 	for (int i = 0; i < hub->n_nodes; i++)
-		if (!hub->nodes[i]->is_agent)
+		if (!hub->nodes[i]->role->is_agent)
 			return hub->nodes[i];
 	return hub->n_nodes ? hub->nodes[0] : NULL;
 }
@@ -176,7 +173,7 @@ static void metrics_process(struct hub *hub, struct evbuffer *o)
 	struct peer_count peers = { 0, 0 };
 
 	if (peers_view(hub))
-		node_peers_walk(peers_view(hub), count_peer, &peers);
+		peers_walk(peers_view(hub)->peers, count_peer, &peers);
 	family(o, "info", "gauge", "The version running.");
 	evbuffer_add_printf(o, "net4mqtt_info{version=\"%s\"} 1\n", N4M_VERSION);
 	family(o, "uptime_seconds", "gauge", "Seconds since start.");
@@ -214,24 +211,9 @@ static unsigned long flows_open(struct node *n)
 	unsigned long open = 0;
 	struct flow *f;
 
-	TAILQ_FOREACH(f, &n->flow_list, link)
-		open += flow_open(f);
+	TAILQ_FOREACH(f, &n->flows->list, link)
+		open += flow_is_open(f);
 	return open;
-}
-
-void http_json_string(struct evbuffer *out, const char *s)
-{
-	evbuffer_add(out, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			evbuffer_add_printf(out, "\\%c", c);
-		else if (c < 0x20)
-			evbuffer_add_printf(out, "\\u%04x", c);
-		else
-			evbuffer_add(out, s, 1);
-	}
-	evbuffer_add(out, "\"", 1);
 }
 
 struct agents_json {
@@ -250,9 +232,9 @@ static void agent_json(const char *key, const struct status *st, void *arg)
 	memcpy(agent, key, (size_t)(slash - key));
 	agent[slash - key] = '\0';
 	evbuffer_add_printf(a->out, "%s{\"id\":", a->n++ ? "," : "");
-	http_json_string(a->out, agent);
+	json_string(a->out, agent);
 	evbuffer_add_printf(a->out, ",\"online\":%s,\"role\":", st->online ? "true" : "false");
-	http_json_string(a->out, st->role);
+	json_string(a->out, st->role);
 	evbuffer_add_printf(a->out, ",\"routes\":[");
 	for (int i = 0; i < st->n_routes; i++) {
 		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
@@ -266,14 +248,14 @@ static void role_json(struct node *n, struct evbuffer *o)
 	const struct node_stats *s = &n->stats;
 
 	evbuffer_add_printf(o, "{\"name\":");
-	http_json_string(o, n->name);
+	json_string(o, n->name);
 	evbuffer_add_printf(o, ",\"role\":\"%s\",\"id\":", n->role->name);
-	http_json_string(o, n->is_agent ? n->cfg.agent_id : n->cfg.local_id);
+	json_string(o, node_id(n));
 	evbuffer_add_printf(o, ",\"flows_open\":%lu,\"flows_opened\":%lu,\"bytes_up\":%llu,"
 			       "\"bytes_down\":%llu,\"msgs_up\":%llu,\"msgs_down\":%llu,\"refused\":%lu,"
 			       "\"over_limit\":%lu",
-		flows_open(n), s->flows_opened, s->bytes_up,
-		s->bytes_down, s->msgs_up, s->msgs_down, s->refused, s->over_limit);
+		flows_open(n), s->flow.opened, s->bytes_up,
+		s->bytes_down, s->msgs_up, s->msgs_down, s->refused, s->flow.over_limit);
 	if (n->role->status_json)
 		n->role->status_json(n, o);
 	evbuffer_add_printf(o, "}");
@@ -281,22 +263,22 @@ static void role_json(struct node *n, struct evbuffer *o)
 
 static void flows_json(struct hub *hub, struct evbuffer *o)
 {
-	uint64_t now = node_now_ms();
+	uint64_t now = clock_ms();
 	unsigned long shown = 0, total = 0;
 
 	evbuffer_add_printf(o, ",\"flows\":[");
 	for (int i = 0; i < hub->n_nodes; i++) {
 		struct flow *f;
-		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link) {
-			if (!flow_open(f))
+		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link) {
+			if (!flow_is_open(f))
 				continue;
 			if (total++ >= HTTP_STATUS_FLOWS_MAX)
 				continue;
 			evbuffer_add_printf(o, "%s{\"role\":", shown++ ? "," : "");
-			http_json_string(o, hub->nodes[i]->name);
+			json_string(o, hub->nodes[i]->name);
 			evbuffer_add_printf(o, ",\"id\":%llu,\"proto\":\"%s\",\"key\":",
 				(unsigned long long)f->id, mqtt_proto_name(f->proto));
-			http_json_string(o, f->key);
+			json_string(o, f->key);
 			evbuffer_add_printf(o, ",\"bytes_up\":%llu,\"bytes_down\":%llu,\"age_s\":%llu}",
 				f->bytes_up, f->bytes_down,
 				(unsigned long long)(now - f->opened_ms) / 1000);
@@ -311,11 +293,11 @@ void http_status_json(struct hub *hub, struct evbuffer *o)
 
 	evbuffer_add_printf(o, "{\"version\":\"%s\",\"uptime_s\":%llu,\"mqtt\":{\"broker\":", N4M_VERSION,
 		uptime_s(hub));
-	http_json_string(o, hub->url.host);
+	json_string(o, hub->url.host);
 	evbuffer_add_printf(o, ",\"port\":%u,\"prefix\":", hub->url.port);
-	http_json_string(o, hub->url.prefix);
+	json_string(o, hub->url.prefix);
 	evbuffer_add_printf(o, ",\"client_id\":");
-	http_json_string(o, hub->client_id);
+	json_string(o, hub->client_id);
 	evbuffer_add_printf(o, ",\"connected\":%s,\"reconnects\":%lu},\"roles\":[",
 		mqtt_client_connected(hub->mqtt) ? "true" : "false", mqtt_client_reconnects(hub->mqtt));
 	for (int i = 0; i < hub->n_nodes; i++) {
@@ -325,7 +307,7 @@ void http_status_json(struct hub *hub, struct evbuffer *o)
 	}
 	evbuffer_add_printf(o, "],\"agents\":[");
 	if (peers_view(hub))
-		node_peers_walk(peers_view(hub), agent_json, &agents);
+		peers_walk(peers_view(hub)->peers, agent_json, &agents);
 	evbuffer_add_printf(o, "]");
 	flows_json(hub, o);
 	evbuffer_add_printf(o, "}\n");
@@ -365,7 +347,7 @@ static void agent_text(const char *key, const struct status *st, void *arg)
 
 static void flows_text(struct hub *hub, struct evbuffer *o)
 {
-	uint64_t now = node_now_ms();
+	uint64_t now = clock_ms();
 	char up[32], down[32];
 	unsigned long total = 0;
 
@@ -373,8 +355,8 @@ static void flows_text(struct hub *hub, struct evbuffer *o)
 		"AGE", "AGENT/LOCAL/PROTO/SRC/DST");
 	for (int i = 0; i < hub->n_nodes; i++) {
 		struct flow *f;
-		TAILQ_FOREACH(f, &hub->nodes[i]->flow_list, link) {
-			if (!flow_open(f) || total++ >= HTTP_STATUS_FLOWS_MAX)
+		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link) {
+			if (!flow_is_open(f) || total++ >= HTTP_STATUS_FLOWS_MAX)
 				continue;
 			evbuffer_add_printf(o, "  %-16s %-5s %10s %10s %6llus  %s\n", hub->nodes[i]->name,
 				mqtt_proto_name(f->proto), human_bytes(f->bytes_up, up, sizeof(up)),
@@ -404,14 +386,13 @@ void http_status_text(struct hub *hub, struct evbuffer *o)
 		struct node *n = hub->nodes[i];
 		const struct node_stats *s = &n->stats;
 		evbuffer_add_printf(o, "  %-16s %-16s %6lu %8lu %10s %10s %8lu\n", n->name,
-			n->is_agent ? n->cfg.agent_id : n->cfg.local_id,
-			flows_open(n), s->flows_opened,
+			node_id(n), flows_open(n), s->flow.opened,
 			human_bytes(s->bytes_up, up, sizeof(up)), human_bytes(s->bytes_down, down, sizeof(down)),
-			s->refused + s->over_limit);
+			s->refused + s->flow.over_limit);
 	}
 	evbuffer_add_printf(o, "\nAgents:\n  %-24s %-7s %s\n", "ID", "STATUS", "ROUTES");
 	if (peers_view(hub))
-		node_peers_walk(peers_view(hub), agent_text, o);
+		peers_walk(peers_view(hub)->peers, agent_text, o);
 	flows_text(hub, o);
 }
 

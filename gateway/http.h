@@ -25,7 +25,4 @@ void http_status_text(struct hub *hub, struct evbuffer *out);
  * 0, or -errno after saying why on stderr. */
 int http_status_fetch(const char *addr, const char *path, FILE *out);
 
-/* A JSON string literal of s (quotes and escapes). */
-void http_json_string(struct evbuffer *out, const char *s);
-
 #endif

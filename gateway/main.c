@@ -16,11 +16,11 @@
 #include "config.h"
 #include "http.h"
 #include "gateway/core/hub.h"
-#include "gateway/lib/log.h"
 #include "gateway/core/node.h"
+#include "gateway/lib/log.h"
+#include "gateway/roles/roles.h"
 #include "options.h"
 #include "privs.h"
-#include "gateway/roles/roles.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -56,23 +56,49 @@ static int bad_usage(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* The options every command takes that belong to the whole process, not to its role. */
+static int parse_process_option(struct config *conf, int opt, const char *arg, const char **url)
+{
+	char err[OPT_ERR_MAX];
+
+	switch (opt) {
+	case 'v':
+		conf->verbose++;
+		return 0;
+	case 'm':
+		*url = arg;
+		return 0;
+	case OPT_USER:
+		if (strlen(arg) >= sizeof(conf->user))
+			return bad_usage("--user too long (at most %s characters)", "63");
+		strcpy(conf->user, arg);
+		return 0;
+	case OPT_STATUS_LISTEN:
+		if (option_check_status_listen(arg, err))
+			return bad_usage("%s", err);
+		strcpy(conf->status_listen, arg);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /* A role command's argv into a config of one role. */
 static int parse_command(const struct command *c, int argc, char **argv, struct config *conf)
 {
 	const char *url = DEFAULT_MQTT_URL, *why = NULL;
-	struct config_role *r = &conf->roles[0];
 	char err[OPT_ERR_MAX];
-	int opt;
+	int opt, rc;
 
 	memset(conf, 0, sizeof(*conf));
-	conf->n_roles = 1;
-	r->cmd = c;
-	snprintf(r->name, sizeof(r->name), "%s", c->name);
-	option_defaults(&r->cfg);
+	struct config_role *r = config_add_role(conf, c, c->name, NULL);
+	if (!r)
+		return bad_usage("%s", "out of memory");
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, c->shortopts, option_long, NULL)) != -1) {
 		if (opt == 'h') {
 			option_usage(c, stdout);
+			config_free(conf);
 			exit(0);
 		}
 		if (opt == '?') {
@@ -81,24 +107,21 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 		}
 		if (!option_allowed(c, opt))
 			return bad_usage("option not valid for this command: %s", option_name(opt));
-		if (opt == 'v')
-			conf->verbose++;
-		else if (opt == 'm')
-			url = optarg;
-		else if (option_apply(c, &r->cfg, opt, optarg, err))
+		if ((rc = parse_process_option(conf, opt, optarg, &url)) >= 0) {
+			if (rc)
+				return rc;
+		} else if (option_apply(c, &r->cfg, r->role_cfg, opt, optarg, err)) {
 			return bad_usage("%s", err);
+		}
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument: %s", argv[optind]);
-	if (mqtt_url_parse(url, &r->cfg.url, &why)) {
+	if (mqtt_url_parse(url, &conf->url, &why)) {
 		fprintf(stderr, "net4mqtt: bad MQTT URL %s: %s\n", url, why);
 		return EXIT_USAGE;
 	}
-	if (option_check(c, &r->cfg, err))
+	if (option_check(c, &conf->url, &r->cfg, r->role_cfg, err))
 		return bad_usage("%s", err);
-	conf->url = r->cfg.url;
-	strcpy(conf->user, r->cfg.user);
-	strcpy(conf->status_listen, r->cfg.status_listen);
 	return 0;
 }
 
@@ -138,7 +161,7 @@ static void reload_apply(struct app *app, const struct config *fresh)
 			log_warnx("reload: [%s] is gone or changed role: that needs a restart",
 				now->roles[i].name);
 		else
-			node_reload(&app->nodes[i], &r->cfg);
+			node_reload(&app->nodes[i], &r->cfg, r->role_cfg);
 	}
 	for (int i = 0; i < fresh->n_roles; i++)
 		if (!config_role_named(now, fresh->roles[i].name))
@@ -173,10 +196,12 @@ static void reload(struct app *app)
 	int bad = config_load(app->path, fresh, out);
 	fflush(out);
 	if (bad) {
+		config_free(fresh);
 		reload_log_errors(errors);
 		log_warnx("reload: %s has errors: still running the config read before", app->path);
 	} else {
 		reload_apply(app, fresh);
+		config_free(fresh);
 		log_info("reload: done");
 	}
 	notify_systemd("READY=1");
@@ -245,9 +270,9 @@ static void start_roles(struct app *app)
 	for (int i = 0; i < c->n_roles; i++) {
 		struct config_role *r = &c->roles[i];
 		struct node *n = &app->nodes[i];
-		if ((err = node_init(n, app->base, &r->cfg, r->cmd->role, r->cmd->is_agent)))
+		if ((err = node_init(n, app->base, &app->hub.url, r->name, &r->cfg, r->role_cfg,
+			     r->cmd->role)))
 			fatalx("%s: cannot initialise: %s", r->name, strerror(-err));
-		snprintf(n->name, sizeof(n->name), "%s", r->name);
 		if ((err = hub_add(&app->hub, n)))
 			fatalx("%s: %s", r->name, strerror(-err));
 	}
@@ -367,17 +392,15 @@ static int cmd_run(int argc, char **argv, int verbose)
 		return EXIT_USAGE;
 	}
 	struct config *c = malloc(sizeof(*c));
-	if (!c || config_load(path, c, stderr)) {
-		free(c);
-		return EXIT_USAGE;
-	}
-	if (check) {
+	int err = c ? config_load(path, c, stderr) : EXIT_USAGE;
+	if (!err && check)
 		printf("%s: ok (%d role%s)\n", path, c->n_roles, c->n_roles == 1 ? "" : "s");
-		free(c);
-		return 0;
+	if (!err && !check) {
+		log_init(c->verbose + verbose, foreground);
+		err = run(c, path);
 	}
-	log_init(c->verbose + verbose, foreground);
-	int err = run(c, path);
+	if (c)
+		config_free(c);
 	free(c);
 	return err;
 }
@@ -407,7 +430,9 @@ static int cmd_status(int argc, char **argv)
 		}
 	}
 	if (path) {
-		if (config_load(path, &c, stderr))
+		int bad = config_load(path, &c, stderr);
+		config_free(&c);
+		if (bad)
 			return EXIT_USAGE;
 		if (!c.status_listen[0])
 			return bad_usage("%s has status-listen = off", path);
@@ -458,6 +483,7 @@ int main(int argc, char **argv)
 		log_init(verbose + conf->verbose, true);
 		err = run(conf, NULL);
 	}
+	config_free(conf);
 	free(conf);
 	return err;
 }

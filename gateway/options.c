@@ -4,30 +4,382 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway/core/node.h"
 #include "gateway/lib/addr.h"
 #include "gateway/roles/roles.h"
+#include "mqtt/url.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#define STATUS_LISTEN_MAX 64 /* as struct config holds it */
+
+/* ---- where an option's value goes ---- */
+
+enum field_kind {
+	FIELD_STRING, /* copied, at most size - 1 characters */
+	FIELD_INT,    /* min..max */
+	FIELD_MIB,    /* min..max MiB, kept in bytes (a size_t) */
+	FIELD_FLAG,   /* a bool */
+	FIELD_PARSE,  /* parse(role_cfg, arg, err) */
+};
+
+struct binding {
+	int opt;
+	bool in_node; /* in struct node_config, else in the role's own config */
+	enum field_kind kind;
+	size_t offset, size;
+	const char *what; /* how errors name it */
+	long min, max;
+	int (*parse)(void *role_cfg, const char *arg, char *err);
+};
+
+#define FIELD(type, field) offsetof(type, field), sizeof(((type *)0)->field)
+#define NODE_STRING(opt, field, what) { opt, true, FIELD_STRING, FIELD(struct node_config, field), what, 0, 0, NULL }
+#define ROLE_STRING(opt, type, field, what) { opt, false, FIELD_STRING, FIELD(type, field), what, 0, 0, NULL }
+#define ROLE_INT(opt, type, field, what, min, max) { opt, false, FIELD_INT, FIELD(type, field), what, min, max, NULL }
+#define ROLE_FLAG(opt, type, field) { opt, false, FIELD_FLAG, FIELD(type, field), NULL, 0, 0, NULL }
+#define ROLE_PARSE(opt, fn) { opt, false, FIELD_PARSE, 0, 0, NULL, 0, 0, fn }
+#define END_BINDINGS { 0, false, FIELD_STRING, 0, 0, NULL, 0, 0, NULL }
+
+__attribute__((format(printf, 2, 3))) static int fail(char err[OPT_ERR_MAX], const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, OPT_ERR_MAX, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+/* ---- the options that need more than a copy ---- */
+
+/* --socks-user USER:PASS, or @FILE whose first line is USER:PASS (keeps it out of ps). */
+static int parse_socks_user(void *role_cfg, const char *arg, char *err)
+{
+	struct socks_credentials *auth = &((struct local_socks_config *)role_cfg)->auth;
+	char line[600];
+	const char *spec = arg;
+
+	if (arg[0] == '@') {
+		FILE *f = fopen(arg + 1, "r");
+		if (!f)
+			return fail(err, "cannot read --socks-user file %s", arg + 1);
+		bool ok = fgets(line, sizeof(line), f) != NULL;
+		fclose(f);
+		if (!ok)
+			return fail(err, "--socks-user file %s is empty", arg + 1);
+		line[strcspn(line, "\r\n")] = '\0';
+		spec = line;
+	}
+	const char *colon = strchr(spec, ':');
+	size_t ulen = colon ? (size_t)(colon - spec) : 0;
+	/* RFC 1929, 2: each 1..255 bytes */
+	if (!colon || ulen == 0 || ulen >= sizeof(auth->user) || !colon[1] ||
+		strlen(colon + 1) >= sizeof(auth->pass))
+		return fail(err, "bad --socks-user: want USER:PASS (each 1..255 bytes) or @FILE");
+	memcpy(auth->user, spec, ulen);
+	auth->user[ulen] = '\0';
+	strcpy(auth->pass, colon + 1);
+	return 0;
+}
+
+/* --remote-domain SUFFIX=AGENT */
+static int parse_remote_domain(void *role_cfg, const char *arg, char *err)
+{
+	struct gateway_config *cfg = role_cfg;
+	const char *eq = strchr(arg, '=');
+	struct remote_domain *r = &cfg->remote_domains[cfg->n_remote_domains];
+	size_t len = eq ? (size_t)(eq - arg) : 0;
+
+	if (cfg->n_remote_domains >= (int)N_ELEMS(cfg->remote_domains))
+		return fail(err, "too many --remote-domain options (%s)", arg);
+	if (!eq || len == 0 || len >= sizeof(r->suffix) || strlen(eq + 1) >= sizeof(r->agent))
+		return fail(err, "bad --remote-domain %s: want SUFFIX=AGENT", arg);
+	memcpy(r->suffix, arg, len);
+	r->suffix[len] = '\0';
+	strcpy(r->agent, eq + 1);
+	if (!addr_valid_hostname(r->suffix) || !mqtt_level_valid(r->agent))
+		return fail(err, "bad --remote-domain %s: want SUFFIX=AGENT", arg);
+	cfg->n_remote_domains++;
+	return 0;
+}
+
+/* --dns-upstream IP or IP:PORT ([IPv6]:PORT), kept as IP:PORT */
+static int parse_dns_upstream(void *role_cfg, const char *arg, char *err)
+{
+	struct gateway_config *cfg = role_cfg;
+	char with_port[80];
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (strlen(arg) > 64)
+		return fail(err, "bad --dns-upstream %.64s...: want IP or IP:PORT", arg);
+	if (addr_parse(arg, &ss, &len)) {
+		snprintf(with_port, sizeof(with_port), strchr(arg, ':') ? "[%s]:53" : "%s:53", arg);
+		if (addr_parse(with_port, &ss, &len))
+			return fail(err, "bad --dns-upstream %s: want IP or IP:PORT", arg);
+	}
+	return addr_format((struct sockaddr *)&ss, cfg->dns_upstream, sizeof(cfg->dns_upstream))
+		? fail(err, "bad --dns-upstream %s", arg)
+		: 0;
+}
+
+/* --route CIDR[=AGENT] and --exclude CIDR: checked here, parsed again by the gateway. */
+static int parse_route_or_exclude(struct gateway_config *cfg, const char *arg, bool exclude, char *err)
+{
+	const char *what = exclude ? "--exclude" : "--route";
+	int *count = exclude ? &cfg->n_excludes : &cfg->n_routes;
+	char cidr[NL_PREFIX_STRLEN];
+	const char *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	struct nl_prefix p;
+
+	if (*count >= ROLE_LIST_MAX)
+		return fail(err, "too many %s options (%s)", what, arg);
+	if (len >= sizeof(cidr) || (exclude && eq))
+		return fail(err, "bad %s %s: want CIDR%s", what, arg, exclude ? "" : "[=AGENT]");
+	memcpy(cidr, arg, len);
+	cidr[len] = '\0';
+	if (nl_prefix_parse(cidr, &p, NULL) ||
+		(eq && (!mqtt_level_valid(eq + 1) || strlen(eq + 1) >= NODE_ID_MAX)))
+		return fail(err, "bad %s %s: want CIDR%s", what, arg, exclude ? "" : "[=AGENT]");
+	if (exclude)
+		strcpy(cfg->excludes[(*count)++], arg);
+	else
+		strcpy(cfg->routes[(*count)++], arg);
+	return 0;
+}
+
+static int parse_route(void *role_cfg, const char *arg, char *err)
+{
+	return parse_route_or_exclude(role_cfg, arg, false, err);
+}
+
+static int parse_exclude(void *role_cfg, const char *arg, char *err)
+{
+	return parse_route_or_exclude(role_cfg, arg, true, err);
+}
+
+static int parse_allow(void *role_cfg, const char *arg, char *err)
+{
+	struct agent_config *cfg = role_cfg;
+
+	if (cfg->n_allow >= (int)N_ELEMS(cfg->allow))
+		return fail(err, "too many --allow options (%s)", arg);
+	if (allow_parse(arg, &cfg->allow[cfg->n_allow]))
+		return fail(err, "bad --allow %s: want CIDR or CIDR:PORTS (80,443,8000-8100)", arg);
+	cfg->n_allow++;
+	return 0;
+}
+
+static int parse_advertise(void *role_cfg, const char *arg, char *err)
+{
+	struct agent_config *cfg = role_cfg;
+
+	if (cfg->n_advertise >= (int)N_ELEMS(cfg->advertise))
+		return fail(err, "too many --advertise options (%s)", arg);
+	if (nl_prefix_parse(arg, &cfg->advertise[cfg->n_advertise], NULL))
+		return fail(err, "bad --advertise %s: want CIDR", arg);
+	cfg->n_advertise++;
+	return 0;
+}
+
+/* ---- each command's options ---- */
+
+/* Every command's: the limits of its flows. */
+static const struct binding node_bindings[] = {
+	{ 'U', true, FIELD_INT, FIELD(struct node_config, limits.udp_timeout_s),
+		"--udp-timeout (seconds)", 1, 86400, NULL },
+	{ OPT_MAX_FLOWS, true, FIELD_INT, FIELD(struct node_config, limits.max_flows), "--max-flows",
+		1, 1 << 20, NULL },
+	{ OPT_MAX_MEMORY, true, FIELD_MIB, FIELD(struct node_config, limits.max_memory),
+		"--max-memory (MiB)", 16, 1 << 20, NULL },
+	END_BINDINGS,
+};
+
+static const struct binding agent_bindings[] = {
+	NODE_STRING('i', agent_id, "id"),
+	ROLE_STRING('t', struct agent_config, target, "target"),
+	ROLE_PARSE(OPT_ALLOW, parse_allow),
+	ROLE_PARSE(OPT_ADVERTISE, parse_advertise),
+	END_BINDINGS,
+};
+
+static const struct binding local_port_bindings[] = {
+	NODE_STRING('a', agent_id, "agent id"),
+	NODE_STRING('i', local_id, "id"),
+	ROLE_STRING('l', struct local_port_config, listen, "listen address"),
+	ROLE_STRING('t', struct local_port_config, target, "target"),
+	ROLE_FLAG('u', struct local_port_config, udp),
+	ROLE_FLAG('k', struct local_port_config, kcp),
+	END_BINDINGS,
+};
+
+static const struct binding local_socks_bindings[] = {
+	NODE_STRING('a', agent_id, "agent id"),
+	NODE_STRING('i', local_id, "id"),
+	ROLE_STRING('l', struct local_socks_config, listen, "listen address"),
+	ROLE_STRING('d', struct local_socks_config, domain, "domain"),
+	ROLE_FLAG('k', struct local_socks_config, kcp),
+	ROLE_PARSE(OPT_SOCKS_USER, parse_socks_user),
+	END_BINDINGS,
+};
+
+static const struct binding gateway_bindings[] = {
+	NODE_STRING('a', agent_id, "agent id"),
+	NODE_STRING('i', local_id, "id"),
+	ROLE_FLAG('k', struct gateway_config, kcp),
+	ROLE_STRING('T', struct gateway_config, tun_name, "TUN name"),
+	ROLE_INT('M', struct gateway_config, mtu, "--mtu", 1280, 65535),
+	ROLE_PARSE('R', parse_route),
+	ROLE_PARSE('X', parse_exclude),
+	ROLE_FLAG(OPT_AUTO_ROUTES, struct gateway_config, auto_routes),
+	ROLE_FLAG(OPT_DNS, struct gateway_config, dns),
+	ROLE_FLAG(OPT_DNS_HIJACK, struct gateway_config, dns_hijack),
+	ROLE_PARSE(OPT_REMOTE_DOMAIN, parse_remote_domain),
+	ROLE_PARSE(OPT_DNS_UPSTREAM, parse_dns_upstream),
+	END_BINDINGS,
+};
+
+/* ---- each command's defaults and checks ---- */
+
+static void agent_defaults(void *role_cfg)
+{
+	(void)role_cfg;
+}
+
+static void local_port_defaults(void *role_cfg)
+{
+	struct local_port_config *cfg = role_cfg;
+
+	strcpy(cfg->listen, "127.0.0.1:4444");
+}
+
+static void local_socks_defaults(void *role_cfg)
+{
+	struct local_socks_config *cfg = role_cfg;
+
+	strcpy(cfg->listen, "127.0.0.1:4444");
+	strcpy(cfg->domain, "net4mqtt.local");
+}
+
+static void gateway_defaults(void *role_cfg)
+{
+	struct gateway_config *cfg = role_cfg;
+
+	strcpy(cfg->tun_name, "n4m0");
+	cfg->mtu = 1500;
+	strcpy(cfg->domain, "net4mqtt.local");
+}
+
+static int check_target(const char *target, char *err)
+{
+	char host[ADDR_HOST_MAX];
+	uint16_t port;
+
+	if (strcmp(target, "-") && (addr_split(target, host, sizeof(host), &port) || port == 0 ||
+					   !mqtt_level_valid(target)))
+		return fail(err, "bad target %s: want HOST:PORT or [IPv6]:PORT", target);
+	return 0;
+}
+
+static int check_listen(const char *listen, char *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (addr_parse(listen, &ss, &len))
+		return fail(err, "bad listen address %s: want IP:PORT or [IPv6]:PORT", listen);
+	return 0;
+}
+
+static int check_domain(const char *domain, char *err)
+{
+	if (!domain[0] || !addr_valid_hostname(domain))
+		return fail(err, "bad domain '%s'", domain);
+	return 0;
+}
+
+static int agent_check(void *role_cfg, const struct node_config *node, char *err)
+{
+	struct agent_config *cfg = role_cfg;
+	(void)node;
+
+	if (!cfg->target[0])
+		strcpy(cfg->target, "127.0.0.1:7777");
+	return check_target(cfg->target, err);
+}
+
+static int local_port_check(void *role_cfg, const struct node_config *node, char *err)
+{
+	struct local_port_config *cfg = role_cfg;
+	(void)node;
+
+	if (cfg->kcp && cfg->udp)
+		return fail(err, "-k (kcp) carries TCP; it does not go with -u");
+	if (!cfg->target[0])
+		strcpy(cfg->target, "-");
+	if (check_target(cfg->target, err))
+		return EXIT_USAGE;
+	return check_listen(cfg->listen, err);
+}
+
+static int local_socks_check(void *role_cfg, const struct node_config *node, char *err)
+{
+	struct local_socks_config *cfg = role_cfg;
+	(void)node;
+
+	if (check_domain(cfg->domain, err))
+		return EXIT_USAGE;
+	return check_listen(cfg->listen, err);
+}
+
+/* Routes with no =AGENT go to -a: there must be one. */
+static int check_routes_have_agent(const struct gateway_config *cfg, const char *agent_id, char *err)
+{
+	for (int i = 0; i < cfg->n_routes; i++)
+		if (!strchr(cfg->routes[i], '=') && !strcmp(agent_id, MQTT_NIL))
+			return fail(err, "--route %s names no agent and there is no -a (agent-id)",
+				cfg->routes[i]);
+	return 0;
+}
+
+static int gateway_check(void *role_cfg, const struct node_config *node, char *err)
+{
+	struct gateway_config *cfg = role_cfg;
+
+	if (check_domain(cfg->domain, err))
+		return EXIT_USAGE;
+	if (cfg->n_routes == 0 && !cfg->auto_routes)
+		return fail(err, "gateway: give at least one --route CIDR[=AGENT], or --auto-routes");
+	if (check_routes_have_agent(cfg, node->agent_id, err))
+		return EXIT_USAGE;
+	if ((cfg->dns_hijack || cfg->n_remote_domains || cfg->dns_upstream[0]) && !cfg->dns)
+		return fail(err, "--dns-hijack, --remote-domain and --dns-upstream go with --dns");
+	if (cfg->dns_upstream[0] && !strcmp(node->agent_id, MQTT_NIL))
+		return fail(err, "--dns-upstream needs a default agent (-a) to reach it through");
+	return 0;
+}
 
 const struct command option_commands[] = {
 	{ "agent", "exit node: opens the flows that arrive on MQTT (like ss-server, v2ray freedom)",
 		"[-m URL] [-t TARGET] [-i ID] [--allow CIDR[:PORTS] ...] [--advertise CIDR ...]", &agent_role,
-		true, "m:t:i:vh" },
+		"m:t:i:vh", agent_bindings, agent_defaults, agent_check },
 	{ "local-port", "forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray dokodemo-door)",
 		"[-m URL] [-l LISTEN] [-t TARGET] [-a AGENT_ID] [-i ID] [-u] [-k]", &local_port_role,
-		false, "m:l:t:a:i:ukvh" },
+		"m:l:t:a:i:ukvh", local_port_bindings, local_port_defaults, local_port_check },
 	{ "local-socks", "SOCKS5 server; the client names the destination (like ss-local, v2ray socks)",
 		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [--socks-user USER:PASS|@FILE] [-k]",
-		&local_socks_role,
-		false, "m:l:d:a:i:kvh" },
+		&local_socks_role, "m:l:d:a:i:kvh", local_socks_bindings, local_socks_defaults,
+		local_socks_check },
 	{ "gateway", "TUN gateway: routes subnets into MQTT for every host behind it (like tun2socks)",
 		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] ... [--exclude CIDR ...]\n"
 		"         [--auto-routes] [--dns [--dns-hijack] [--remote-domain SUFFIX=AGENT ...] [--dns-upstream IP]] [-k]",
-		&gateway_role, false, "m:a:i:kvh" },
+		&gateway_role, "m:a:i:kvh", gateway_bindings, gateway_defaults, gateway_check },
 };
 const size_t option_n_commands = N_ELEMS(option_commands);
 
@@ -79,7 +431,7 @@ void option_usage(const struct command *c, FILE *out)
 	if (strchr(c->shortopts, 'l'))
 		fprintf(out, "  -l, --listen ADDR    listen on IP:PORT or [IPv6]:PORT (default 127.0.0.1:4444)\n");
 	if (strchr(c->shortopts, 't'))
-		fprintf(out, c->is_agent
+		fprintf(out, c->role->is_agent
 			? "  -t, --target ADDR    default target, for flows that name none (default 127.0.0.1:7777)\n"
 			: "  -t, --target ADDR    HOST:PORT the agent connects to (default: the agent's own target)\n");
 	if (strchr(c->shortopts, 'd'))
@@ -97,7 +449,7 @@ void option_usage(const struct command *c, FILE *out)
 		     "      --user NAME      run as NAME after start-up (when started as root)\n"
 		     "      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n",
 		DEFAULT_MAX_FLOWS, DEFAULT_MAX_MEMORY_MIB);
-	if (c->is_agent)
+	if (c->role->is_agent)
 		fprintf(out, "      --allow CIDR[:PORTS]  open only these destinations (repeatable; PORTS: 80,443,8000-8100);\n"
 			     "                       without it, any (the default target always)\n"
 			     "      --advertise CIDR  tell gateways (--auto-routes) this subnet is reachable here\n");
@@ -146,216 +498,99 @@ bool option_takes_value(int opt)
 	return false;
 }
 
+/* Where c keeps opt, or NULL: every command's limits first, then c's own options. */
+static const struct binding *binding_of(const struct command *c, int opt)
+{
+	for (const struct binding *b = node_bindings; b->opt; b++)
+		if (b->opt == opt)
+			return b;
+	for (const struct binding *b = c->bindings; b->opt; b++)
+		if (b->opt == opt)
+			return b;
+	return NULL;
+}
+
 bool option_allowed(const struct command *c, int opt)
 {
 	switch (opt) {
-	case 'U':
 	case 'h':
 	case '?':
-	case OPT_MAX_FLOWS:
-	case OPT_MAX_MEMORY:
 	case OPT_USER:
 	case OPT_STATUS_LISTEN:
 		return true;
-	case OPT_ADVERTISE:
-	case OPT_ALLOW:
-		return c->is_agent;
-	case OPT_SOCKS_USER:
-		return c->role == &local_socks_role;
-	case 'T':
-	case 'M':
-	case 'R':
-	case 'X':
-	case OPT_AUTO_ROUTES:
-	case OPT_DNS:
-	case OPT_DNS_HIJACK:
-	case OPT_REMOTE_DOMAIN:
-	case OPT_DNS_UPSTREAM:
-		return c->role == &gateway_role;
+	case 'm':
+	case 'v':
+		return strchr(c->shortopts, opt) != NULL;
 	default:
-		return opt < 256 && strchr(c->shortopts, opt);
+		return binding_of(c, opt) != NULL;
 	}
 }
 
-void option_defaults(struct node_config *cfg)
+void option_defaults(const struct command *c, struct node_config *node, void *role_cfg)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	strcpy(cfg->agent_id, "-");
-	strcpy(cfg->local_id, "-");
-	strcpy(cfg->listen, "127.0.0.1:4444");
-	strcpy(cfg->domain, "net4mqtt.local");
-	strcpy(cfg->tun_name, "n4m0");
-	cfg->mtu = 1500;
-	cfg->udp_timeout_s = 60;
-	cfg->max_flows = DEFAULT_MAX_FLOWS;
-	cfg->max_memory = (size_t)DEFAULT_MAX_MEMORY_MIB << 20;
+	memset(node, 0, sizeof(*node));
+	strcpy(node->agent_id, "-");
+	strcpy(node->local_id, "-");
+	node->limits.udp_timeout_s = 60;
+	node->limits.max_flows = DEFAULT_MAX_FLOWS;
+	node->limits.max_memory = (size_t)DEFAULT_MAX_MEMORY_MIB << 20;
+	if (!role_cfg)
+		return;
+	memset(role_cfg, 0, c->role->config_size);
+	c->defaults(role_cfg);
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(char err[OPT_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, OPT_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
-static int copy_opt(char *dst, size_t len, const char *arg, const char *what, char *err)
-{
-	if (strlen(arg) >= len)
-		return fail(err, "%s too long (at most %zu characters)", what, len - 1);
-	strcpy(dst, arg);
-	return 0;
-}
-
-static int parse_number(const char *arg, long min, long max, const char *what, int *out, char *err)
+static int parse_number(const char *arg, long min, long max, const char *what, long *out, char *err)
 {
 	char *end;
 	long v = strtol(arg, &end, 10);
 
 	if (!*arg || *end || v < min || v > max)
 		return fail(err, "%s wants %ld..%ld, not %s", what, min, max, arg);
-	*out = (int)v;
+	*out = v;
 	return 0;
 }
 
-/* --socks-user USER:PASS, or @FILE whose first line is USER:PASS (keeps it out of ps). */
-static int parse_socks_user(struct node_config *cfg, const char *arg, char *err)
+int option_apply(const struct command *c, struct node_config *node, void *role_cfg, int opt,
+	const char *arg, char err[OPT_ERR_MAX])
 {
-	char line[600];
-	const char *spec = arg;
+	const struct binding *b = binding_of(c, opt);
+	long v;
 
-	if (arg[0] == '@') {
-		FILE *f = fopen(arg + 1, "r");
-		if (!f)
-			return fail(err, "cannot read --socks-user file %s", arg + 1);
-		bool ok = fgets(line, sizeof(line), f) != NULL;
-		fclose(f);
-		if (!ok)
-			return fail(err, "--socks-user file %s is empty", arg + 1);
-		line[strcspn(line, "\r\n")] = '\0';
-		spec = line;
-	}
-	const char *colon = strchr(spec, ':');
-	size_t ulen = colon ? (size_t)(colon - spec) : 0;
-	/* RFC 1929, 2: each 1..255 bytes */
-	if (!colon || ulen == 0 || ulen >= sizeof(cfg->socks_user) || !colon[1] ||
-		strlen(colon + 1) >= sizeof(cfg->socks_pass))
-		return fail(err, "bad --socks-user: want USER:PASS (each 1..255 bytes) or @FILE");
-	memcpy(cfg->socks_user, spec, ulen);
-	cfg->socks_user[ulen] = '\0';
-	strcpy(cfg->socks_pass, colon + 1);
-	return 0;
-}
-
-/* --remote-domain SUFFIX=AGENT */
-static int parse_remote_domain(struct node_config *cfg, const char *arg, char *err)
-{
-	const char *eq = strchr(arg, '=');
-	struct remote_domain *r = &cfg->remote_domains[cfg->n_remote_domains];
-	size_t len = eq ? (size_t)(eq - arg) : 0;
-
-	if (cfg->n_remote_domains >= (int)N_ELEMS(cfg->remote_domains))
-		return fail(err, "too many --remote-domain options (%s)", arg);
-	if (!eq || len == 0 || len >= sizeof(r->suffix) || strlen(eq + 1) >= sizeof(r->agent))
-		return fail(err, "bad --remote-domain %s: want SUFFIX=AGENT", arg);
-	memcpy(r->suffix, arg, len);
-	r->suffix[len] = '\0';
-	strcpy(r->agent, eq + 1);
-	if (!addr_valid_hostname(r->suffix) || !mqtt_level_valid(r->agent))
-		return fail(err, "bad --remote-domain %s: want SUFFIX=AGENT", arg);
-	cfg->n_remote_domains++;
-	return 0;
-}
-
-/* --dns-upstream IP or IP:PORT ([IPv6]:PORT), kept as IP:PORT */
-static int parse_dns_upstream(struct node_config *cfg, const char *arg, char *err)
-{
-	char with_port[80];
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	if (strlen(arg) > 64)
-		return fail(err, "bad --dns-upstream %.64s...: want IP or IP:PORT", arg);
-	if (addr_parse(arg, &ss, &len)) {
-		snprintf(with_port, sizeof(with_port), strchr(arg, ':') ? "[%s]:53" : "%s:53", arg);
-		if (addr_parse(with_port, &ss, &len))
-			return fail(err, "bad --dns-upstream %s: want IP or IP:PORT", arg);
-	}
-	return addr_format((struct sockaddr *)&ss, cfg->dns_upstream, sizeof(cfg->dns_upstream))
-		? fail(err, "bad --dns-upstream %s", arg)
-		: 0;
-}
-
-/* --route CIDR[=AGENT] and --exclude CIDR: checked here, parsed again by the gateway. */
-static int parse_route(struct node_config *cfg, const char *arg, bool exclude, char *err)
-{
-	const char *what = exclude ? "--exclude" : "--route";
-	int *count = exclude ? &cfg->n_excludes : &cfg->n_routes;
-	char cidr[NL_PREFIX_STRLEN];
-	const char *eq = strchr(arg, '=');
-	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-	struct nl_prefix p;
-
-	if (*count >= (int)N_ELEMS(cfg->routes))
-		return fail(err, "too many %s options (%s)", what, arg);
-	if (len >= sizeof(cidr) || (exclude && eq))
-		return fail(err, "bad %s %s: want CIDR%s", what, arg, exclude ? "" : "[=AGENT]");
-	memcpy(cidr, arg, len);
-	cidr[len] = '\0';
-	if (nl_prefix_parse(cidr, &p, NULL) ||
-		(eq && (!mqtt_level_valid(eq + 1) || strlen(eq + 1) >= NODE_ID_MAX)))
-		return fail(err, "bad %s %s: want CIDR%s", what, arg, exclude ? "" : "[=AGENT]");
-	if (exclude)
-		strcpy(cfg->excludes[(*count)++], arg);
-	else
-		strcpy(cfg->routes[(*count)++], arg);
-	return 0;
-}
-
-static int parse_list_item(struct node_config *cfg, int opt, const char *arg, char *err)
-{
-	if (opt == OPT_ALLOW) {
-		if (cfg->n_allow >= (int)N_ELEMS(cfg->allow))
-			return fail(err, "too many --allow options (%s)", arg);
-		if (allow_parse(arg, &cfg->allow[cfg->n_allow]))
-			return fail(err, "bad --allow %s: want CIDR or CIDR:PORTS (80,443,8000-8100)", arg);
-		cfg->n_allow++;
+	if (!b)
+		return fail(err, "option not valid for %s: %s", c->name, option_name(opt));
+	char *field = (char *)(b->in_node ? (void *)node : role_cfg) + b->offset;
+	switch (b->kind) {
+	case FIELD_STRING:
+		if (strlen(arg) >= b->size)
+			return fail(err, "%s too long (at most %zu characters)", b->what, b->size - 1);
+		strcpy(field, arg);
 		return 0;
+	case FIELD_INT:
+		if (parse_number(arg, b->min, b->max, b->what, &v, err))
+			return EXIT_USAGE;
+		*(int *)field = (int)v;
+		return 0;
+	case FIELD_MIB:
+		if (parse_number(arg, b->min, b->max, b->what, &v, err))
+			return EXIT_USAGE;
+		*(size_t *)field = (size_t)v << 20;
+		return 0;
+	case FIELD_FLAG:
+		*(bool *)field = true;
+		return 0;
+	case FIELD_PARSE:
+		return b->parse(role_cfg, arg, err);
 	}
-	if (cfg->n_advertise >= (int)N_ELEMS(cfg->advertise))
-		return fail(err, "too many --advertise options (%s)", arg);
-	if (nl_prefix_parse(arg, &cfg->advertise[cfg->n_advertise], NULL))
-		return fail(err, "bad --advertise %s: want CIDR", arg);
-	cfg->n_advertise++;
-	return 0;
+	return EXIT_USAGE;
 }
 
-static bool *option_flag(struct node_config *cfg, int opt)
+void option_clear_flag(const struct command *c, void *role_cfg, int opt)
 {
-	switch (opt) {
-	case 'u':
-		return &cfg->udp;
-	case 'k':
-		return &cfg->kcp;
-	case OPT_AUTO_ROUTES:
-		return &cfg->auto_routes;
-	case OPT_DNS:
-		return &cfg->dns;
-	case OPT_DNS_HIJACK:
-		return &cfg->dns_hijack;
-	default:
-		return NULL;
-	}
-}
+	const struct binding *b = binding_of(c, opt);
 
-void option_clear_flag(struct node_config *cfg, int opt)
-{
-	bool *flag = option_flag(cfg, opt);
-
-	if (flag)
-		*flag = false;
+	if (b && b->kind == FIELD_FLAG && !b->in_node)
+		*(bool *)((char *)role_cfg + b->offset) = false;
 }
 
 int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX])
@@ -363,8 +598,7 @@ int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX])
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (strlen(arg) >= sizeof(((struct node_config *)0)->status_listen) ||
-		addr_parse(arg, &ss, &len))
+	if (strlen(arg) >= STATUS_LISTEN_MAX || addr_parse(arg, &ss, &len))
 		return fail(err, "bad status address %s: want IP:PORT or [IPv6]:PORT", arg);
 	if (!addr_is_loopback((struct sockaddr *)&ss))
 		return fail(err, "status address %s is not a loopback address: metrics and flows "
@@ -372,111 +606,17 @@ int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX])
 	return 0;
 }
 
-int option_apply(const struct command *c, struct node_config *cfg, int opt, const char *arg,
-	char err[OPT_ERR_MAX])
+int option_check(const struct command *c, const struct mqtt_url *url, struct node_config *node,
+	void *role_cfg, char err[OPT_ERR_MAX])
 {
-	bool *flag = option_flag(cfg, opt);
-
-	if (flag) {
-		*flag = true;
-		return 0;
-	}
-	switch (opt) {
-	case 'l':
-		return copy_opt(cfg->listen, sizeof(cfg->listen), arg, "listen address", err);
-	case 't':
-		return copy_opt(cfg->target, sizeof(cfg->target), arg, "target", err);
-	case 'a':
-		return copy_opt(cfg->agent_id, sizeof(cfg->agent_id), arg, "agent id", err);
-	case 'i':
-		return copy_opt(c->is_agent ? cfg->agent_id : cfg->local_id, NODE_ID_MAX, arg, "id", err);
-	case 'd':
-		return copy_opt(cfg->domain, sizeof(cfg->domain), arg, "domain", err);
-	case 'U':
-		return parse_number(arg, 1, 86400, "--udp-timeout (seconds)", &cfg->udp_timeout_s, err);
-	case 'T':
-		return copy_opt(cfg->tun_name, sizeof(cfg->tun_name), arg, "TUN name", err);
-	case 'M':
-		return parse_number(arg, 1280, 65535, "--mtu", &cfg->mtu, err);
-	case 'R':
-	case 'X':
-		return parse_route(cfg, arg, opt == 'X', err);
-	case OPT_ALLOW:
-	case OPT_ADVERTISE:
-		return parse_list_item(cfg, opt, arg, err);
-	case OPT_SOCKS_USER:
-		return parse_socks_user(cfg, arg, err);
-	case OPT_MAX_FLOWS:
-		return parse_number(arg, 1, 1 << 20, "--max-flows", &cfg->max_flows, err);
-	case OPT_MAX_MEMORY: {
-		int mib, bad = parse_number(arg, 16, 1 << 20, "--max-memory (MiB)", &mib, err);
-		if (!bad)
-			cfg->max_memory = (size_t)mib << 20;
-		return bad;
-	}
-	case OPT_USER:
-		return copy_opt(cfg->user, sizeof(cfg->user), arg, "--user", err);
-	case OPT_STATUS_LISTEN:
-		if (option_check_status_listen(arg, err))
-			return EXIT_USAGE;
-		strcpy(cfg->status_listen, arg);
-		return 0;
-	case OPT_REMOTE_DOMAIN:
-		return parse_remote_domain(cfg, arg, err);
-	case OPT_DNS_UPSTREAM:
-		return parse_dns_upstream(cfg, arg, err);
-	default:
-		return fail(err, "option not valid for %s: %s", c->name, option_name(opt));
-	}
-}
-
-/* Routes with no =AGENT go to -a: there must be one. */
-static int check_routes_have_agent(const struct node_config *cfg, char *err)
-{
-	for (int i = 0; i < cfg->n_routes; i++)
-		if (!strchr(cfg->routes[i], '=') && !strcmp(cfg->agent_id, MQTT_NIL))
-			return fail(err, "--route %s names no agent and there is no -a (agent-id)",
-				cfg->routes[i]);
-	return 0;
-}
-
-int option_check(const struct command *c, struct node_config *cfg, char err[OPT_ERR_MAX])
-{
-	uint16_t port;
-	char host[ADDR_HOST_MAX];
-
-	if (!mqtt_level_valid(cfg->agent_id) || !mqtt_level_valid(cfg->local_id) ||
-		strpbrk(cfg->agent_id, "\"\\") || strpbrk(cfg->local_id, "\"\\"))
+	if (!mqtt_level_valid(node->agent_id) || !mqtt_level_valid(node->local_id) ||
+		strpbrk(node->agent_id, "\"\\") || strpbrk(node->local_id, "\"\\"))
 		return fail(err, "ids must be non-empty and hold no '/', '+', '#', '\"' or '\\'");
-	if (cfg->kcp && cfg->udp)
-		return fail(err, "-k (kcp) carries TCP; it does not go with -u");
-	if (c->is_agent && !cfg->target[0])
-		strcpy(cfg->target, "127.0.0.1:7777");
-	if (!c->is_agent && !cfg->target[0])
-		strcpy(cfg->target, "-");
-	if (strcmp(cfg->target, "-") && (addr_split(cfg->target, host, sizeof(host), &port) ||
-						port == 0 || !mqtt_level_valid(cfg->target)))
-		return fail(err, "bad target %s: want HOST:PORT or [IPv6]:PORT", cfg->target);
-	if (!cfg->domain[0] || !addr_valid_hostname(cfg->domain))
-		return fail(err, "bad domain '%s'", cfg->domain);
-	const char *files[] = { cfg->url.cafile, cfg->url.capath, cfg->url.cert, cfg->url.key };
+	if (c->check(role_cfg, node, err))
+		return EXIT_USAGE;
+	const char *files[] = { url->cafile, url->capath, url->cert, url->key };
 	for (size_t i = 0; i < N_ELEMS(files); i++)
 		if (files[i][0] && access(files[i], R_OK))
 			return fail(err, "cannot read %s from the MQTT URL", files[i]);
-	if (c->role == &gateway_role && cfg->n_routes == 0 && !cfg->auto_routes)
-		return fail(err, "gateway: give at least one --route CIDR[=AGENT], or --auto-routes");
-	if (check_routes_have_agent(cfg, err))
-		return EXIT_USAGE;
-	if ((cfg->dns_hijack || cfg->n_remote_domains || cfg->dns_upstream[0]) && !cfg->dns)
-		return fail(err, "--dns-hijack, --remote-domain and --dns-upstream go with --dns");
-	if (cfg->dns_upstream[0] && !strcmp(cfg->agent_id, MQTT_NIL))
-		return fail(err, "--dns-upstream needs a default agent (-a) to reach it through");
-	if (!c->is_agent && c->role != &gateway_role) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		if (addr_parse(cfg->listen, &ss, &len))
-			return fail(err, "bad listen address %s: want IP:PORT or [IPv6]:PORT",
-				cfg->listen);
-	}
 	return 0;
 }

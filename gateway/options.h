@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "gateway/core/node.h"
+struct mqtt_url;
+struct node_config;
+struct role_ops;
+struct binding;
 
 #define EXIT_USAGE 2
 #define OPT_ERR_MAX 320
@@ -30,13 +33,17 @@ enum long_only_option { /* past every short option's character */
 	OPT_STATUS_LISTEN,
 };
 
+/* A command that runs one role, and where each of its options goes. */
 struct command {
 	const char *name;
 	const char *summary;
 	const char *usage;
 	const struct role_ops *role;
-	bool is_agent;
 	const char *shortopts;
+	const struct binding *bindings; /* its options, past those of every command */
+	void (*defaults)(void *role_cfg);
+	/* the role's options once all are in: checks, and fills in defaults that depend on others */
+	int (*check)(void *role_cfg, const struct node_config *node, char *err);
 };
 
 extern const struct command option_commands[];
@@ -53,14 +60,16 @@ const char *option_name(int opt);
 bool option_takes_value(int opt);
 bool option_allowed(const struct command *c, int opt);
 
-void option_defaults(struct node_config *cfg);
-/* Sets opt from arg (NULL for a flag) in cfg; 0, or EXIT_USAGE with why in err. */
-int option_apply(const struct command *c, struct node_config *cfg, int opt, const char *arg,
-	char err[OPT_ERR_MAX]);
+/* The defaults of every command's options (node) and of c's role (role_cfg, c->role->config_size bytes). */
+void option_defaults(const struct command *c, struct node_config *node, void *role_cfg);
+/* Sets opt from arg (NULL for a flag) in node or role_cfg; 0, or EXIT_USAGE with why in err. */
+int option_apply(const struct command *c, struct node_config *node, void *role_cfg, int opt,
+	const char *arg, char err[OPT_ERR_MAX]);
 /* Unsets a flag (a config file's "no"). */
-void option_clear_flag(struct node_config *cfg, int opt);
-/* Checks the whole of cfg once every option is in; fills in defaults that depend on the command. */
-int option_check(const struct command *c, struct node_config *cfg, char err[OPT_ERR_MAX]);
+void option_clear_flag(const struct command *c, void *role_cfg, int opt);
+/* Checks the whole once every option is in; fills in defaults that depend on the command. */
+int option_check(const struct command *c, const struct mqtt_url *url, struct node_config *node,
+	void *role_cfg, char err[OPT_ERR_MAX]);
 /* "127.0.0.1:9810" and the like: a loopback IP:PORT for the status server. */
 int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX]);
 

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/lib/log.h"
 
 #define BACKLOG_HIGH (4u << 20) /* stop reading flow sockets above this */
 #define BACKLOG_LOW (1u << 20)	/* resume below this */

@@ -5,15 +5,18 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/lib/addr.h"
-#include "kcpflow.h"
+#include "gateway/lib/clock.h"
 #include "gateway/lib/log.h"
 #include "gateway/lib/map.h"
+#include "kcpflow.h"
 #include "status.h"
 
 #define READS_PER_EVENT 4 /* bounded drain so one busy socket can't starve the rest */
@@ -22,49 +25,87 @@ static void flow_read_cb(evutil_socket_t fd, short what, void *arg);
 static void flow_write_cb(evutil_socket_t fd, short what, void *arg);
 static void flow_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void flow_flush(struct flow *f);
+static void flow_update_read(struct flow *f);
+static int flow_write_down(struct flow *f, const uint8_t *p, size_t len);
+static void flow_check_done(struct flow *f);
+static void flow_down_finished(struct flow *f);
+static int flow_publish(struct flow *f, const void *p, size_t len);
+static const struct kcpflow_ops flow_kcp_ops;
 
-struct flow *flow_find(struct node *n, const char *key)
+int flow_key(char *buf, size_t len, const char *agent, const char *local, enum mqtt_proto proto,
+	const char *src, const char *dst)
 {
-	return map_get(n->flows, key);
+	int n = snprintf(buf, len, "%s/%s/%s/%s/%s", agent, local, mqtt_proto_name(proto), src, dst);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-struct flow *flow_new(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
-	const char *key, const char *topic, size_t chunk)
+/* One allocation: the flow, its role's bytes, then its key and topic. */
+static struct flow *flow_alloc(const struct flow_spec *spec)
+{
+	size_t priv = (spec->priv_size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+	size_t klen = strlen(spec->key) + 1, tlen = strlen(spec->topic) + 1;
+	struct flow *f = calloc(1, sizeof(*f) + priv + klen + tlen);
+
+	if (!f)
+		return NULL;
+	char *key = (char *)f->priv + priv, *topic = key + klen;
+	memcpy(key, spec->key, klen);
+	memcpy(topic, spec->topic, tlen);
+	f->key = key;
+	f->topic = topic;
+	return f;
+}
+
+static int flow_kcp_init(struct flow *f)
+{
+	struct flow_table *t = f->table;
+
+	return kcpflow_new(t->base, f->chunk > STATUS_COMPAT_PACKET, f->chunk, t->rbuf, t->rbuf_size,
+		&flow_kcp_ops, f, &f->kcp);
+}
+
+struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
 {
 	struct flow *f;
 
-	if (!node_admit_flow(n) || !(f = calloc(1, sizeof(*f))))
+	if (!flow_table_admit(t) || !(f = flow_alloc(spec)))
 		return NULL;
 	f->out = evbuffer_new();
 	if (!f->out)
 		goto err_free;
-	f->node = n;
-	f->id = ++n->next_flow_id;
-	f->kind = kind;
-	f->proto = proto;
+	f->table = t;
+	f->id = ++t->next_id;
+	f->kind = spec->kind;
+	f->proto = spec->proto;
 	f->fd = -1;
-	f->chunk = chunk;
+	f->chunk = spec->chunk;
+	f->sink = spec->sink;
 	f->last_active = time(NULL);
-	f->opened_ms = node_now_ms();
-	snprintf(f->key, sizeof(f->key), "%s", key);
-	snprintf(f->topic, sizeof(f->topic), "%s", topic);
-	if (proto == MQTT_PROTO_KCP && kcpflow_init(f, chunk > STATUS_COMPAT_PACKET))
+	f->opened_ms = clock_ms();
+	if (f->proto == MQTT_PROTO_KCP && flow_kcp_init(f))
 		goto err_buf;
-	if (map_put(n->flows, f->key, f))
+	if (map_put(t->index, f->key, f))
 		goto err_kcp;
-	TAILQ_INSERT_TAIL(&n->flow_list, f, link);
-	evtimer_assign(&f->ev_timer, n->base, flow_timer_cb, f);
-	n->stats.flows_opened++;
-	log_debug("flow %llu: new %s %s", (unsigned long long)f->id, mqtt_proto_name(proto), key);
+	TAILQ_INSERT_TAIL(&t->list, f, link);
+	evtimer_assign(&f->ev_timer, t->base, flow_timer_cb, f);
+	t->stats->opened++;
+	log_debug("flow %llu: new %s %s", (unsigned long long)f->id, mqtt_proto_name(f->proto),
+		f->key);
 	return f;
 
 err_kcp:
-	kcpflow_free(f);
+	kcpflow_free(f->kcp);
 err_buf:
 	evbuffer_free(f->out);
 err_free:
 	free(f);
 	return NULL;
+}
+
+void flow_touch(struct flow *f)
+{
+	f->last_active = time(NULL);
 }
 
 /* Streams and the agent's datagram flows have a socket of their own. */
@@ -75,11 +116,11 @@ static bool flow_owns_fd(const struct flow *f)
 
 static bool flow_wants_read(const struct flow *f)
 {
-	return f->events_ready && !f->dead && !f->rd_eof && !f->connecting && !f->node->paused &&
-	       flow_owns_fd(f) && (!f->kcp || kcpflow_wants_more(f));
+	return f->events_ready && !f->dead && !f->rd_eof && !f->connecting && !f->table->paused &&
+	       flow_owns_fd(f) && (!f->kcp || kcpflow_wants_more(f->kcp));
 }
 
-void flow_update_read(struct flow *f)
+static void flow_update_read(struct flow *f)
 {
 	bool want = flow_wants_read(f);
 
@@ -105,13 +146,13 @@ static void flow_set_writing(struct flow *f, bool want)
 
 static void flow_arm_idle(struct flow *f)
 {
-	struct timeval tv = { f->node->cfg.udp_timeout_s, 0 };
+	struct timeval tv = { f->table->limits.udp_timeout_s, 0 };
 	evtimer_add(&f->ev_timer, &tv);
 }
 
 static void flow_events_init(struct flow *f)
 {
-	struct event_base *base = f->node->base;
+	struct event_base *base = f->table->base;
 
 	event_assign(&f->ev_read, base, f->fd, EV_READ | EV_PERSIST, flow_read_cb, f);
 	event_assign(&f->ev_write, base, f->fd, EV_WRITE | EV_PERSIST, flow_write_cb, f);
@@ -147,7 +188,7 @@ static void flow_connect_next(struct flow *f)
 		int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
-				f->node->stats.over_limit++;
+				f->table->stats->over_limit++;
 				log_warn("flow %llu: no socket for the destination", (unsigned long long)f->id);
 				break; /* the next address would fare no better */
 			}
@@ -205,15 +246,18 @@ static void flow_connect_done(struct flow *f)
 	flow_attach(f, f->fd);
 }
 
-void flow_check_done(struct flow *f)
+/* Both directions ended (and the end signal went out): close. */
+static void flow_check_done(struct flow *f)
 {
 	if (f->rd_eof && f->end_sent && f->wr_shut)
 		flow_close(f, "both directions ended", false);
 }
 
-int flow_publish(struct flow *f, const void *p, size_t len)
+/* Publishes on the flow's topic; on failure the flow is closed and < 0 returned. */
+static int flow_publish(struct flow *f, const void *p, size_t len)
 {
-	int err = node_publish(f->node, f->topic, p, len);
+	struct flow_table *t = f->table;
+	int err = t->publish(t->publish_arg, f->topic, p, len);
 
 	if (err) {
 		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
@@ -226,17 +270,43 @@ int flow_publish(struct flow *f, const void *p, size_t len)
 	return 0;
 }
 
+/* Stream bytes from the socket into KCP. */
+static void flow_kcp_up(struct flow *f, const uint8_t *p, size_t len)
+{
+	if (kcpflow_send(f->kcp, p, len)) {
+		flow_close(f, "out of memory", true);
+		return;
+	}
+	f->bytes_up += len;
+	flow_update_read(f);
+}
+
+/* The socket ended its stream: say so, at once (tcp) or once the peer has everything (kcp). */
+static void flow_read_eof(struct flow *f)
+{
+	f->rd_eof = true;
+	flow_update_read(f);
+	log_debug("flow %llu: socket ended its stream", (unsigned long long)f->id);
+	if (f->kcp) {
+		kcpflow_end(f->kcp);
+		return;
+	}
+	if (flow_publish(f, "", 0))
+		return;
+	flow_check_done(f);
+}
+
 static void flow_read_stream(struct flow *f)
 {
-	struct node *n = f->node;
-	size_t want = f->chunk < n->rbuf_size ? f->chunk : n->rbuf_size;
+	struct flow_table *t = f->table;
+	size_t want = f->chunk < t->rbuf_size ? f->chunk : t->rbuf_size;
 
 	for (int i = 0; i < READS_PER_EVENT && f->reading; i++) {
-		ssize_t r = read(f->fd, n->rbuf, want);
+		ssize_t r = read(f->fd, t->rbuf, want);
 		if (r > 0) {
 			if (f->kcp)
-				kcpflow_up(f, n->rbuf, (size_t)r);
-			else if (flow_publish(f, n->rbuf, (size_t)r))
+				flow_kcp_up(f, t->rbuf, (size_t)r);
+			else if (flow_publish(f, t->rbuf, (size_t)r))
 				return;
 			if ((size_t)r < want)
 				return; /* drained: spare the read that would say EAGAIN */
@@ -248,39 +318,30 @@ static void flow_read_stream(struct flow *f)
 			flow_close(f, strerror(errno), true);
 			return;
 		}
-		f->rd_eof = true;
-		flow_update_read(f);
-		log_debug("flow %llu: socket ended its stream", (unsigned long long)f->id);
-		if (f->kcp) {
-			kcpflow_up_end(f); /* the end signal waits until the peer has it all */
-			return;
-		}
-		if (flow_publish(f, "", 0))
-			return;
-		flow_check_done(f);
+		flow_read_eof(f);
 		return;
 	}
 }
 
 static void flow_read_dgram(struct flow *f)
 {
-	struct node *n = f->node;
+	struct flow_table *t = f->table;
 
 	for (int i = 0; i < READS_PER_EVENT && f->reading; i++) {
-		ssize_t r = recv(f->fd, n->rbuf, n->rbuf_size, 0);
+		ssize_t r = recv(f->fd, t->rbuf, t->rbuf_size, 0);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
 				flow_close(f, strerror(errno), true);
 			return;
 		}
-		flow_up(f, n->rbuf, (size_t)r);
+		flow_up(f, t->rbuf, (size_t)r);
 	}
 }
 
 void flow_up(struct flow *f, const uint8_t *payload, size_t len)
 {
 	if (f->kcp) {
-		kcpflow_up(f, payload, len);
+		flow_kcp_up(f, payload, len);
 		return;
 	}
 	if (f->kind == FLOW_STREAM) {
@@ -294,7 +355,7 @@ void flow_up(struct flow *f, const uint8_t *payload, size_t len)
 		return;
 	}
 	if (len > f->chunk) {
-		f->node->stats.udp_dropped++;
+		f->table->stats->udp_dropped++;
 		log_debug("flow %llu: %zu-byte datagram exceeds the peer's %zu, dropped",
 			(unsigned long long)f->id, len, f->chunk);
 		return;
@@ -326,19 +387,19 @@ static void flow_flush_stream(struct flow *f)
 	}
 	bool pending = evbuffer_get_length(f->out) > 0;
 	flow_set_writing(f, pending);
-	if (!pending && f->kcp) {
-		kcpflow_deliver(f); /* room again: take more from KCP */
+	if (pending)
 		return;
-	}
-	if (!pending)
-		flow_down_finished(f);
+	if (f->kcp)
+		kcpflow_deliver(f->kcp); /* room again: take more from KCP */
+	flow_down_finished(f);
 }
 
-void flow_down_finished(struct flow *f)
+/* The receiving direction is complete: shut the socket's sending side once its queue is empty. */
+static void flow_down_finished(struct flow *f)
 {
 	if (f->dead || !f->wr_eof || f->wr_shut || f->fd < 0 || f->connecting)
 		return;
-	if (evbuffer_get_length(f->out) > 0 || (f->kcp && !kcpflow_drained(f)))
+	if (evbuffer_get_length(f->out) > 0 || (f->kcp && !kcpflow_drained(f->kcp)))
 		return;
 	shutdown(f->fd, SHUT_WR);
 	f->wr_shut = true;
@@ -348,13 +409,13 @@ void flow_down_finished(struct flow *f)
 /* Datagrams wait in `out` as a 2-byte length and the bytes, until connected. */
 static void flow_flush_dgram(struct flow *f)
 {
-	uint8_t *buf = f->node->rbuf;
+	uint8_t *buf = f->table->rbuf;
 	uint16_t len;
 
 	while (evbuffer_remove(f->out, &len, sizeof(len)) == sizeof(len)) {
 		evbuffer_remove(f->out, buf, len);
 		if (send(f->fd, buf, len, 0) < 0)
-			f->node->stats.udp_dropped++;
+			f->table->stats->udp_dropped++;
 	}
 }
 
@@ -379,7 +440,8 @@ static void flow_write_cb(evutil_socket_t fd, short what, void *arg)
 		flow_flush(f);
 }
 
-int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
+/* Writes to the socket what it takes, queueing the rest (capped); 0, or < 0 if the flow ended. */
+static int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 {
 	if (evbuffer_get_length(f->out) == 0 && f->fd >= 0 && !f->connecting) {
 		ssize_t w = write(f->fd, p, len); /* the common case: no copy */
@@ -394,9 +456,9 @@ int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 		if (len == 0)
 			return 0;
 	}
-	size_t cap = node_flow_cap(f->node, evbuffer_get_length(f->out) + len);
+	size_t cap = flow_table_cap(f->table, evbuffer_get_length(f->out) + len);
 	if (evbuffer_get_length(f->out) + len > cap) {
-		f->node->stats.flows_overflowed++;
+		f->table->stats->overflowed++;
 		flow_close(f, cap < FLOW_OUT_CAP
 				? "destination too slow: 1 MiB queued while the heap is over --max-memory"
 				: "destination too slow: send buffer over its cap",
@@ -418,17 +480,18 @@ static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 	if (len == 0) {
 		f->wr_eof = true;
 		if (f->kcp)
-			kcpflow_deliver(f);
-		else
-			flow_down_finished(f);
+			kcpflow_deliver(f->kcp);
+		flow_down_finished(f);
 		return;
 	}
 	if (f->kcp) {
-		kcpflow_input(f, p, len);
+		if (kcpflow_input(f->kcp, p, len))
+			f->table->stats->bad_payload++;
+		flow_down_finished(f);
 		return;
 	}
 	if (f->wr_eof) {
-		f->node->stats.bad_payload++;
+		f->table->stats->bad_payload++;
 		return; /* data after the end of the stream */
 	}
 	f->bytes_down += len;
@@ -438,23 +501,18 @@ static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 {
 	f->bytes_down += len;
-	if (f->kind == FLOW_DGRAM_TUN) {
-		f->node->role->dgram_reply(f->node, f, p, len);
-		return;
-	}
-	if (f->kind == FLOW_DGRAM_SHARED) {
-		if (sendto(f->fd, p, len, 0, (struct sockaddr *)&f->peer, f->peerlen) < 0)
-			f->node->stats.udp_dropped++;
+	if (f->kind == FLOW_DGRAM_SINK) {
+		f->sink(f, p, len);
 		return;
 	}
 	if (f->fd >= 0 && !f->connecting) {
 		if (send(f->fd, p, len, 0) < 0)
-			f->node->stats.udp_dropped++;
+			f->table->stats->udp_dropped++;
 		return;
 	}
 	uint16_t l = (uint16_t)len;
-	if (len > UINT16_MAX || evbuffer_get_length(f->out) + len > 256 * 1024) {
-		f->node->stats.udp_dropped++;
+	if (len > UINT16_MAX || evbuffer_get_length(f->out) + len > FLOW_DGRAM_QUEUE_MAX) {
+		f->table->stats->udp_dropped++;
 		return;
 	}
 	evbuffer_add(f->out, &l, sizeof(l));
@@ -464,17 +522,18 @@ static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 /* Data for a flow this side ended with an error: say so again, at a bounded rate. */
 static void flow_tombstone_input(struct flow *f, size_t len)
 {
+	struct flow_table *t = f->table;
 	struct timeval now, diff;
 
 	if (len == 0 || f->proto == MQTT_PROTO_UDP)
 		return;
-	f->node->stats.unknown_flow++;
-	event_base_gettimeofday_cached(f->node->base, &now);
+	t->stats->unknown_flow++;
+	event_base_gettimeofday_cached(t->base, &now);
 	timersub(&now, &f->last_abort, &diff);
 	if (diff.tv_sec == 0 && diff.tv_usec < FLOW_ABORT_REPEAT_MS * 1000)
 		return;
 	f->last_abort = now;
-	node_publish(f->node, f->topic, "", 0);
+	t->publish(t->publish_arg, f->topic, "", 0);
 }
 
 void flow_await_agent(struct flow *f)
@@ -502,15 +561,74 @@ void flow_input(struct flow *f, const uint8_t *payload, size_t len)
 		flow_input_dgram(f, payload, len);
 }
 
+/* ---- KCP: the session's callbacks ---- */
+
+static int flow_kcp_output(void *arg, const uint8_t *p, size_t len)
+{
+	struct flow *f = arg;
+
+	/* a failed publish is a lost datagram to KCP; the broker's loss closes flows elsewhere */
+	return f->table->publish(f->table->publish_arg, f->topic, p, len);
+}
+
+static bool flow_kcp_can_take(void *arg)
+{
+	struct flow *f = arg;
+
+	return !f->dead && f->fd >= 0 && !f->connecting && evbuffer_get_length(f->out) == 0;
+}
+
+static int flow_kcp_deliver(void *arg, const uint8_t *p, size_t len)
+{
+	struct flow *f = arg;
+
+	f->bytes_down += len;
+	return flow_write_down(f, p, len);
+}
+
+static int flow_kcp_end(void *arg, bool acked)
+{
+	struct flow *f = arg;
+
+	if (!acked)
+		log_info("flow %llu: peer did not acknowledge the end of the stream in time",
+			(unsigned long long)f->id);
+	if (flow_publish(f, "", 0))
+		return -EPIPE;
+	flow_check_done(f);
+	return f->dead ? -EPIPE : 0;
+}
+
+static void flow_kcp_room(void *arg)
+{
+	flow_update_read(arg);
+}
+
+static void flow_kcp_peer_gone(void *arg)
+{
+	flow_close(arg, "kcp peer stopped answering", true);
+}
+
+static const struct kcpflow_ops flow_kcp_ops = {
+	.output = flow_kcp_output,
+	.can_take = flow_kcp_can_take,
+	.deliver = flow_kcp_deliver,
+	.end = flow_kcp_end,
+	.room = flow_kcp_room,
+	.peer_gone = flow_kcp_peer_gone,
+};
+
+/* ---- teardown ---- */
+
 static void flow_free(struct flow *f)
 {
-	struct node *n = f->node;
+	struct flow_table *t = f->table;
 
-	if (map_get(n->flows, f->key) == f)
-		map_del(n->flows, f->key);
+	if (map_get(t->index, f->key) == f)
+		map_del(t->index, f->key);
 	if (f->dead && f->lingering)
-		n->stats.flows_lingering--;
-	TAILQ_REMOVE(&n->flow_list, f, link);
+		t->stats->lingering--;
+	TAILQ_REMOVE(&t->list, f, link);
 	evtimer_del(&f->ev_timer);
 	free(f);
 }
@@ -518,6 +636,7 @@ static void flow_free(struct flow *f)
 static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
+	int timeout = f->table->limits.udp_timeout_s;
 	(void)fd, (void)what;
 
 	if (f->dead) {
@@ -541,11 +660,11 @@ static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	time_t idle = time(NULL) - f->last_active;
-	if (idle >= f->node->cfg.udp_timeout_s) {
+	if (idle >= timeout) {
 		flow_close(f, "idle timeout", false);
 		return;
 	}
-	struct timeval tv = { f->node->cfg.udp_timeout_s - idle, 0 };
+	struct timeval tv = { timeout - idle, 0 };
 	evtimer_add(&f->ev_timer, &tv);
 }
 
@@ -571,7 +690,8 @@ static void flow_release(struct flow *f, bool error)
 			close(f->fd);
 	}
 	f->fd = -1;
-	kcpflow_free(f);
+	kcpflow_free(f->kcp);
+	f->kcp = NULL;
 	if (f->ai_head)
 		evutil_freeaddrinfo(f->ai_head);
 	f->ai_head = f->ai_next = NULL;
@@ -580,7 +700,37 @@ static void flow_release(struct flow *f, bool error)
 	evtimer_del(&f->ev_timer);
 }
 
-static void flow_end(struct flow *f, const char *why, bool error, bool may_linger);
+static void flow_end(struct flow *f, const char *why, bool error, bool may_linger)
+{
+	if (!f || f->dead)
+		return;
+	struct flow_table *t = f->table;
+	f->dead = true;
+	if (f->proto != MQTT_PROTO_UDP && !f->end_sent) {
+		f->end_sent = true;
+		/* end of stream: the peer ends its side */
+		t->publish(t->publish_arg, f->topic, "", 0);
+	}
+	flow_release(f, error);
+	t->stats->closed++;
+	if (error)
+		log_info("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)",
+			(unsigned long long)f->id, why, f->bytes_up, f->bytes_down);
+	else
+		log_debug("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)",
+			(unsigned long long)f->id, why, f->bytes_up, f->bytes_down);
+	if (may_linger && error && f->proto != MQTT_PROTO_UDP && !t->stopping) {
+		struct timeval tv = { FLOW_LINGER_S, 0 };
+		f->lingering = true;
+		t->stats->lingering++;
+		/* the first data after this answers at once; repeats are rate-limited */
+		f->last_abort = (struct timeval){ 0, 0 };
+		evtimer_add(&f->ev_timer, &tv);
+		return;
+	}
+	/* freed from the loop, never under a caller that may still look at f->dead */
+	event_active(&f->ev_timer, EV_TIMEOUT, 0);
+}
 
 void flow_close(struct flow *f, const char *why, bool error)
 {
@@ -593,47 +743,13 @@ void flow_destroy(struct flow *f)
 	flow_free(f);
 }
 
-static void flow_end(struct flow *f, const char *why, bool error, bool may_linger)
-{
-	if (!f || f->dead)
-		return;
-	struct node *n = f->node;
-	f->dead = true;
-	if (f->proto != MQTT_PROTO_UDP && !f->end_sent) {
-		f->end_sent = true;
-		node_publish(n, f->topic, "", 0); /* end of stream: the peer ends its side */
-	}
-	flow_release(f, error);
-	n->stats.flows_closed++;
-	if (error)
-		log_info("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)", (unsigned long long)f->id,
-			why, f->bytes_up, f->bytes_down);
-	else
-		log_debug("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)",
-			(unsigned long long)f->id, why, f->bytes_up, f->bytes_down);
-	if (may_linger && error && f->proto != MQTT_PROTO_UDP && !n->stopping) {
-		struct timeval tv = { FLOW_LINGER_S, 0 };
-		f->lingering = true;
-		n->stats.flows_lingering++;
-		/* the first data after this answers at once; repeats are rate-limited */
-		f->last_abort = (struct timeval){ 0, 0 };
-		evtimer_add(&f->ev_timer, &tv);
-		return;
-	}
-	/* freed from the loop, never under a caller that may still look at f->dead */
-	event_active(&f->ev_timer, EV_TIMEOUT, 0);
-}
-
-
-void flow_pause_all(struct node *n, bool paused)
+void flow_pause_all(struct flow_table *t, bool paused)
 {
 	struct flow *f;
 
-	n->paused = paused;
-	TAILQ_FOREACH(f, &n->flow_list, link)
+	t->paused = paused;
+	TAILQ_FOREACH(f, &t->list, link)
 		flow_update_read(f);
-	if (n->role->on_pause)
-		n->role->on_pause(n, paused);
 }
 
 /* Does level `idx` (0 agent, 1 local) of a flow key equal id? */
@@ -649,12 +765,12 @@ static bool key_level_is(const char *key, int idx, const char *id)
 	return strlen(id) == n && !strncmp(key, id, n);
 }
 
-void flow_close_all(struct node *n, const char *why, const char *only_peer_agent,
+void flow_close_all(struct flow_table *t, const char *why, const char *only_peer_agent,
 	const char *only_peer_local)
 {
 	struct flow *f, *next;
 
-	for (f = TAILQ_FIRST(&n->flow_list); f; f = next) {
+	for (f = TAILQ_FIRST(&t->list); f; f = next) {
 		next = TAILQ_NEXT(f, link);
 		if (f->dead)
 			continue;
@@ -666,11 +782,11 @@ void flow_close_all(struct node *n, const char *why, const char *only_peer_agent
 	}
 }
 
-void flow_destroy_all(struct node *n)
+void flow_destroy_all(struct flow_table *t)
 {
 	struct flow *f;
 
-	while ((f = TAILQ_FIRST(&n->flow_list))) {
+	while ((f = TAILQ_FIRST(&t->list))) {
 		if (!f->dead)
 			flow_release(f, false);
 		flow_free(f);

@@ -42,15 +42,11 @@ int hub_add(struct hub *h, struct node *n)
 	if (h->n_nodes >= HUB_NODES_MAX)
 		return -ENOSPC;
 	for (int i = 0; i < h->n_nodes; i++)
-		if (n->is_agent && h->nodes[i]->is_agent &&
+		if (n->role->is_agent && h->nodes[i]->role->is_agent &&
 			!strcmp(n->cfg.agent_id, h->nodes[i]->cfg.agent_id))
 			return -EEXIST;
-	if (!n->is_agent) {
-		map_free(n->flows);
-		n->flows = h->local_flows;
-		n->flows_shared = true;
-	}
-	n->hub = h;
+	if (!n->role->is_agent)
+		flow_table_share_index(n->flows, h->local_flows);
 	n->quiet_peers = h->n_nodes > 0;
 	h->nodes[h->n_nodes++] = n;
 	return 0;
@@ -84,12 +80,20 @@ static void hub_on_disconnect(void *arg)
 		node_disconnected(h->nodes[i]);
 }
 
+static void hub_on_congested(void *arg)
+{
+	struct hub *h = arg;
+
+	for (int i = 0; i < h->n_nodes; i++)
+		node_congested(h->nodes[i], true);
+}
+
 static void hub_on_drain(void *arg)
 {
 	struct hub *h = arg;
 
 	for (int i = 0; i < h->n_nodes; i++)
-		node_drained(h->nodes[i]);
+		node_congested(h->nodes[i], false);
 }
 
 /* Data for a local id: its node, or, when locals share the id, the node whose flow it is. */
@@ -101,22 +105,25 @@ static struct node *hub_local_for(struct hub *h, const struct mqtt_topic *t)
 
 	for (int i = 0; i < h->n_nodes && !shared; i++) {
 		struct node *n = h->nodes[i];
-		if (n->is_agent || strcmp(n->cfg.local_id, t->local))
+		if (n->role->is_agent || strcmp(n->cfg.local_id, t->local))
 			continue;
 		shared = first != NULL;
 		if (!first)
 			first = n;
 	}
-	if (!shared || node_flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst))
+	if (!shared || flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst))
 		return first;
 	struct flow *f = map_get(h->local_flows, key);
-	return f ? f->node : first;
+	for (int i = 0; f && i < h->n_nodes; i++)
+		if (h->nodes[i]->flows == f->table)
+			return h->nodes[i];
+	return first;
 }
 
 static struct node *hub_agent_for(struct hub *h, const struct mqtt_topic *t)
 {
 	for (int i = 0; i < h->n_nodes; i++)
-		if (h->nodes[i]->is_agent && !strcmp(h->nodes[i]->cfg.agent_id, t->agent))
+		if (h->nodes[i]->role->is_agent && !strcmp(h->nodes[i]->cfg.agent_id, t->agent))
 			return h->nodes[i];
 	return NULL;
 }
@@ -172,6 +179,7 @@ static const struct mqtt_client_ops hub_mqtt_ops = {
 	.on_connect = hub_on_connect,
 	.on_disconnect = hub_on_disconnect,
 	.on_message = hub_on_message,
+	.on_congested = hub_on_congested,
 	.on_drain = hub_on_drain,
 	.on_log = hub_on_log,
 };
@@ -181,8 +189,8 @@ int hub_open(struct hub *h)
 	struct node *owner = h->n_nodes ? h->nodes[0] : NULL;
 	int err;
 
-	for (int i = 0; i < h->n_nodes && !owner->is_agent; i++)
-		if (h->nodes[i]->is_agent)
+	for (int i = 0; i < h->n_nodes && !owner->role->is_agent; i++)
+		if (h->nodes[i]->role->is_agent)
 			owner = h->nodes[i];
 	if (!owner)
 		return -EINVAL;

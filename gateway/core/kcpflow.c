@@ -1,12 +1,12 @@
-/* The kcp protocol of a stream flow: the socket's bytes ride in KCP segments, one timer per busy flow. */
+/* A stream carried in KCP segments on the event loop: one timer per busy session, the end-of-stream wait, a silent peer detected. */
 #include "kcpflow.h"
 
-#include <event2/buffer.h>
+#include <errno.h>
 #include <event2/event.h>
-#include <time.h>
+#include <event2/event_struct.h>
+#include <stdlib.h>
 
-#include "flow.h"
-#include "gateway/lib/log.h"
+#include "gateway/lib/clock.h"
 #include "mqtt/kcp.h"
 
 #define KCP_FAST_MTU (32 * 1024) /* segment + header per publish between our peers */
@@ -26,165 +26,165 @@ static const struct kcp_config kcp_fast_config = {
 	.nocwnd = true,
 };
 
+struct kcpflow {
+	struct kcp *kcp;
+	const struct kcpflow_ops *ops;
+	void *arg;
+	uint8_t *buf;
+	size_t size;
+	struct event ev_timer; /* armed only while KCP has something to time */
+	bool timer_armed, eof_pending;
+	uint32_t eof_since_ms, heard_ms;
+};
+
 /* KCP's clock: milliseconds that wrap around (ikcp compares them modulo 2^32). */
 static uint32_t now_ms(void)
 {
-	return (uint32_t)node_now_ms();
+	return (uint32_t)clock_ms();
 }
 
-static int kcpflow_output(const uint8_t *buf, size_t len, void *arg)
+static int kcp_output_cb(const uint8_t *buf, size_t len, void *arg)
 {
-	struct flow *f = arg;
+	struct kcpflow *k = arg;
 
-	/* a failed publish is a lost datagram to KCP; the broker's loss closes flows elsewhere */
-	return node_publish(f->node, f->topic, buf, len);
+	return k->ops->output(k->arg, buf, len);
 }
 
-/* Sends the end signal once everything we sent is acknowledged, or after a bounded wait. */
-static void kcpflow_try_end(struct flow *f, uint32_t now)
+/* The end signal goes once everything sent is acknowledged, or after a bounded wait. */
+static int try_end(struct kcpflow *k, uint32_t now)
 {
-	if (!f->eof_pending)
-		return;
-	bool acked = kcp_unacked(f->kcp) == 0;
-	if (!acked && (int32_t)(now - f->eof_since_ms) < KCP_EOF_WAIT_MS)
-		return;
-	if (!acked)
-		log_info("flow %llu: peer did not acknowledge the end of the stream in time",
-			(unsigned long long)f->id);
-	f->eof_pending = false;
-	if (flow_publish(f, "", 0))
-		return;
-	flow_check_done(f);
+	if (!k->eof_pending)
+		return 0;
+	bool acked = kcp_unacked(k->kcp) == 0;
+	if (!acked && (int32_t)(now - k->eof_since_ms) < KCP_EOF_WAIT_MS)
+		return 0;
+	k->eof_pending = false;
+	return k->ops->end(k->arg, acked);
 }
 
-static void kcpflow_schedule(struct flow *f);
-
-static void kcpflow_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct flow *f = arg;
-	uint32_t now = now_ms();
-	(void)fd, (void)what;
-
-	f->kcp_timer = false;
-	if (kcp_unacked(f->kcp) > 0 && (int32_t)(now - f->kcp_heard_ms) > KCP_DEAD_MS) {
-		flow_close(f, "kcp peer stopped answering", true);
-		return;
-	}
-	kcp_update(f->kcp, now);
-	flow_update_read(f);
-	kcpflow_try_end(f, now);
-	if (!f->dead)
-		kcpflow_schedule(f);
-}
-
-/* One timer per flow, armed only while KCP has something to time. */
-static void kcpflow_schedule(struct flow *f)
+/* One timer per session, armed only while KCP has something to time. */
+static void schedule(struct kcpflow *k)
 {
 	uint32_t now = now_ms();
 
-	if (kcp_idle(f->kcp) && !f->eof_pending) {
-		if (f->kcp_timer)
-			event_del(&f->ev_kcp);
-		f->kcp_timer = false;
+	if (kcp_idle(k->kcp) && !k->eof_pending) {
+		if (k->timer_armed)
+			event_del(&k->ev_timer);
+		k->timer_armed = false;
 		return;
 	}
-	uint32_t wait = kcp_check(f->kcp, now) - now;
+	uint32_t wait = kcp_check(k->kcp, now) - now;
 	if (wait > 1000)
 		wait = 1000;
 	struct timeval tv = { 0, (suseconds_t)wait * 1000 };
-	evtimer_add(&f->ev_kcp, &tv);
-	f->kcp_timer = true;
+	evtimer_add(&k->ev_timer, &tv);
+	k->timer_armed = true;
 }
 
-int kcpflow_init(struct flow *f, bool peer_is_ours)
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kcpflow *k = arg;
+	uint32_t now = now_ms();
+	(void)fd, (void)what;
+
+	k->timer_armed = false;
+	if (kcp_unacked(k->kcp) > 0 && (int32_t)(now - k->heard_ms) > KCP_DEAD_MS) {
+		k->ops->peer_gone(k->arg);
+		return;
+	}
+	kcp_update(k->kcp, now);
+	k->ops->room(k->arg);
+	if (try_end(k, now) < 0)
+		return;
+	schedule(k);
+}
+
+int kcpflow_new(struct event_base *base, bool peer_is_ours, size_t chunk, uint8_t *buf,
+	size_t size, const struct kcpflow_ops *ops, void *arg, struct kcpflow **out)
 {
 	struct kcp_config cfg = peer_is_ours ? kcp_fast_config : kcp_compat_config;
+	struct kcpflow *k = calloc(1, sizeof(*k));
 
-	if (peer_is_ours && cfg.mtu > f->chunk)
-		cfg.mtu = (uint32_t)f->chunk;
+	if (!k)
+		return -ENOMEM;
+	if (peer_is_ours && cfg.mtu > chunk)
+		cfg.mtu = (uint32_t)chunk;
 	if (!peer_is_ours)
 		cfg.interval = 20; /* a local choice: acks sooner than net4mqtt's 100 ms */
-	f->kcp = kcp_new(0, &cfg, kcpflow_output, f);
-	if (!f->kcp)
-		return -1;
-	evtimer_assign(&f->ev_kcp, f->node->base, kcpflow_timer_cb, f);
-	f->kcp_heard_ms = now_ms();
+	k->kcp = kcp_new(0, &cfg, kcp_output_cb, k);
+	if (!k->kcp) {
+		free(k);
+		return -ENOMEM;
+	}
+	k->ops = ops;
+	k->arg = arg;
+	k->buf = buf;
+	k->size = size;
+	evtimer_assign(&k->ev_timer, base, timer_cb, k);
+	k->heard_ms = now_ms();
+	*out = k;
 	return 0;
 }
 
-void kcpflow_free(struct flow *f)
+void kcpflow_free(struct kcpflow *k)
 {
-	if (!f->kcp)
+	if (!k)
 		return;
-	if (f->kcp_timer)
-		event_del(&f->ev_kcp);
-	f->kcp_timer = false;
-	kcp_free(f->kcp);
-	f->kcp = NULL;
+	if (k->timer_armed)
+		event_del(&k->ev_timer);
+	kcp_free(k->kcp);
+	free(k);
 }
 
-bool kcpflow_wants_more(const struct flow *f)
+bool kcpflow_wants_more(const struct kcpflow *k)
 {
-	return kcp_unacked(f->kcp) < (size_t)KCP_SEND_QUEUE_WNDS * 256;
+	return kcp_unacked(k->kcp) < (size_t)KCP_SEND_QUEUE_WNDS * 256;
 }
 
-bool kcpflow_drained(const struct flow *f)
+bool kcpflow_drained(const struct kcpflow *k)
 {
-	return kcp_readable(f->kcp) == 0;
+	return kcp_readable(k->kcp) == 0;
 }
 
-void kcpflow_up(struct flow *f, const uint8_t *p, size_t len)
+int kcpflow_send(struct kcpflow *k, const uint8_t *p, size_t len)
 {
-	if (kcp_send(f->kcp, p, len)) {
-		flow_close(f, "out of memory", true);
+	if (kcp_send(k->kcp, p, len))
+		return -ENOMEM;
+	kcp_flush(k->kcp, now_ms());
+	schedule(k);
+	return 0;
+}
+
+void kcpflow_end(struct kcpflow *k)
+{
+	k->eof_pending = true;
+	k->eof_since_ms = now_ms();
+	if (try_end(k, k->eof_since_ms) < 0)
 		return;
-	}
-	f->bytes_up += len;
-	kcp_flush(f->kcp, now_ms());
-	if (f->dead)
-		return;
-	flow_update_read(f);
-	kcpflow_schedule(f);
+	schedule(k);
 }
 
-void kcpflow_up_end(struct flow *f)
+void kcpflow_deliver(struct kcpflow *k)
 {
-	f->eof_pending = true;
-	f->eof_since_ms = now_ms();
-	kcpflow_try_end(f, f->eof_since_ms);
-	if (!f->dead)
-		kcpflow_schedule(f);
-}
-
-void kcpflow_deliver(struct flow *f)
-{
-	struct node *n = f->node;
-
-	while (!f->dead && f->fd >= 0 && !f->connecting && evbuffer_get_length(f->out) == 0) {
-		size_t got = kcp_recv(f->kcp, n->rbuf, n->rbuf_size);
+	while (k->ops->can_take(k->arg)) {
+		size_t got = kcp_recv(k->kcp, k->buf, k->size);
 		if (got == 0)
 			break;
-		f->bytes_down += got;
-		if (flow_write_down(f, n->rbuf, got))
+		if (k->ops->deliver(k->arg, k->buf, got) < 0)
 			return;
 	}
-	if (f->dead)
-		return;
-	kcp_flush(f->kcp, now_ms()); /* a window that opened again is told at once */
-	if (f->dead)
-		return;
-	flow_down_finished(f);
-	if (!f->dead)
-		kcpflow_schedule(f);
+	kcp_flush(k->kcp, now_ms()); /* a window that opened again is told at once */
+	schedule(k);
 }
 
-void kcpflow_input(struct flow *f, const uint8_t *p, size_t len)
+int kcpflow_input(struct kcpflow *k, const uint8_t *p, size_t len)
 {
-	f->kcp_heard_ms = now_ms();
-	if (kcp_input(f->kcp, p, len))
-		f->node->stats.bad_payload++;
-	flow_update_read(f); /* acks may have made room to send */
-	kcpflow_try_end(f, now_ms());
-	if (!f->dead)
-		kcpflow_deliver(f);
+	int bad = kcp_input(k->kcp, p, len) ? -EBADMSG : 0;
+
+	k->heard_ms = now_ms();
+	k->ops->room(k->arg); /* acks may have made room to send */
+	if (try_end(k, now_ms()) < 0)
+		return bad;
+	kcpflow_deliver(k);
+	return bad;
 }

@@ -1,4 +1,4 @@
-/* The kcp protocol of a stream flow: the socket's bytes ride in KCP segments, one timer per busy flow. */
+/* A stream carried in KCP segments on the event loop: one timer per busy session, the end-of-stream wait, a silent peer detected. */
 #ifndef N4M_KCPFLOW_H
 #define N4M_KCPFLOW_H
 
@@ -6,23 +6,45 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct flow;
+struct event_base;
+struct kcpflow;
 
-/* Sets up KCP for a kcp flow; fast settings when the peer is one of ours. */
-int kcpflow_init(struct flow *f, bool peer_is_ours);
-void kcpflow_free(struct flow *f);
+/* What a session asks of its owner (a flow). A callback that may end the
+ * owner returns < 0 when it did: the owner has freed the session, and the
+ * session touches nothing more. */
+struct kcpflow_ops {
+	/* a KCP datagram for the peer; a failure is a lost datagram, which KCP resends */
+	int (*output)(void *arg, const uint8_t *p, size_t len);
+	/* whether the socket takes received bytes now */
+	bool (*can_take)(void *arg);
+	/* bytes received, in order, for the socket */
+	int (*deliver)(void *arg, const uint8_t *p, size_t len);
+	/* everything sent before kcpflow_end is acknowledged (acked), or the wait
+	 * for it ran out: the owner sends the end signal */
+	int (*end)(void *arg, bool acked);
+	/* acknowledgements made room in the send queue */
+	void (*room)(void *arg);
+	/* the peer said nothing for too long while data waited for it: the owner ends */
+	void (*peer_gone)(void *arg);
+};
 
-/* Bytes read from the socket. */
-void kcpflow_up(struct flow *f, const uint8_t *p, size_t len);
-/* The socket ended its stream: the end signal follows once the peer has everything. */
-void kcpflow_up_end(struct flow *f);
-/* A datagram from MQTT. */
-void kcpflow_input(struct flow *f, const uint8_t *p, size_t len);
-/* Moves received bytes to the socket while it takes them. */
-void kcpflow_deliver(struct flow *f);
+/* peer_is_ours: large segments and fast timers; else net4mqtt's sizes. chunk
+ * caps a segment's size; buf (size bytes, the owner's) receives into. */
+int kcpflow_new(struct event_base *base, bool peer_is_ours, size_t chunk, uint8_t *buf,
+	size_t size, const struct kcpflow_ops *ops, void *arg, struct kcpflow **out);
+void kcpflow_free(struct kcpflow *k); /* accepts NULL */
+
+/* Bytes from the socket, to send: 0, or -ENOMEM. */
+int kcpflow_send(struct kcpflow *k, const uint8_t *p, size_t len);
+/* The socket ended its stream: ops->end once the peer has everything. */
+void kcpflow_end(struct kcpflow *k);
+/* A datagram from the peer; -EBADMSG if KCP refused it (the rest goes on). */
+int kcpflow_input(struct kcpflow *k, const uint8_t *p, size_t len);
+/* The socket takes bytes again: hand it what was received. */
+void kcpflow_deliver(struct kcpflow *k);
 /* Should the socket be read (is the send queue short enough)? */
-bool kcpflow_wants_more(const struct flow *f);
-/* Everything received has reached the socket? */
-bool kcpflow_drained(const struct flow *f);
+bool kcpflow_wants_more(const struct kcpflow *k);
+/* Has everything received reached the socket? */
+bool kcpflow_drained(const struct kcpflow *k);
 
 #endif

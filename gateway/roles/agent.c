@@ -1,6 +1,4 @@
 /* The agent role (exit node): opens each flow that arrives on MQTT to its destination, never blocking. */
-#include "roles.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/dns.h>
@@ -9,10 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/lib/addr.h"
 #include "gateway/core/flow.h"
+#include "gateway/lib/addr.h"
 #include "gateway/lib/log.h"
 #include "mqtt/kcp.h"
+#include "mqtt/url.h"
+#include "roles.h"
+
+/* What the agent keeps while it runs: the resolver, made at the first name. */
+struct agent {
+	struct evdns_base *dns;
+};
+
+static const struct agent_config *agent_cfg(const struct node *n)
+{
+	return n->role_cfg;
+}
 
 /* A pending name lookup; the flow may be gone by the time it answers. */
 struct lookup {
@@ -27,11 +37,12 @@ struct lookup {
 static void agent_connect_allowed(struct node *n, struct flow *f, struct evutil_addrinfo *ai,
 	bool default_target)
 {
+	const struct agent_config *cfg = agent_cfg(n);
 	struct evutil_addrinfo **link = &ai;
 
-	while (!default_target && n->cfg.n_allow && *link) {
+	while (!default_target && cfg->n_allow && *link) {
 		struct evutil_addrinfo *a = *link;
-		if (allow_match(n->cfg.allow, n->cfg.n_allow, a->ai_addr)) {
+		if (allow_match(cfg->allow, cfg->n_allow, a->ai_addr)) {
 			link = &a->ai_next;
 			continue;
 		}
@@ -54,7 +65,7 @@ static void agent_connect_allowed(struct node *n, struct flow *f, struct evutil_
 static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
 {
 	struct lookup *l = arg;
-	struct flow *f = flow_find(l->node, l->key);
+	struct flow *f = flow_table_find(l->node->flows, l->key);
 
 	if (!f || f->id != l->flow_id || !f->resolving || f->dead) {
 		if (ai)
@@ -63,6 +74,7 @@ static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
 		return;
 	}
 	bool default_target = l->default_target;
+	struct node *l_node = l->node;
 	free(l);
 	if (result) {
 		log_info("flow %llu: cannot resolve the destination: %s", (unsigned long long)f->id,
@@ -70,16 +82,17 @@ static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
 		flow_close(f, "name resolution failed", true);
 		return;
 	}
-	agent_connect_allowed(f->node, f, ai, default_target);
+	agent_connect_allowed(l_node, f, ai, default_target);
 }
 
-static int agent_dns(struct node *n)
+static struct evdns_base *agent_dns(struct node *n)
 {
-	if (n->dns)
-		return 0;
-	n->dns = evdns_base_new(n->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-						 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	return n->dns ? 0 : -ENOMEM;
+	struct agent *a = n->role_data;
+
+	if (!a->dns)
+		a->dns = evdns_base_new(n->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+							 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	return a->dns;
 }
 
 /* Resolves "host:port" (numeric at once, names through evdns) and connects. */
@@ -108,7 +121,8 @@ static void agent_open(struct node *n, struct flow *f, const char *dst, bool def
 		agent_connect_allowed(n, f, ai, default_target);
 		return;
 	}
-	if (!addr_valid_hostname(host) || agent_dns(n)) {
+	struct evdns_base *dns = addr_valid_hostname(host) ? agent_dns(n) : NULL;
+	if (!dns) {
 		n->stats.bad_topic++;
 		flow_close(f, "bad destination name", true);
 		return;
@@ -123,14 +137,14 @@ static void agent_open(struct node *n, struct flow *f, const char *dst, bool def
 	l->default_target = default_target;
 	snprintf(l->key, sizeof(l->key), "%s", f->key);
 	f->resolving = true;
-	evdns_getaddrinfo(n->dns, host, port, &hints, lookup_done, l);
+	evdns_getaddrinfo(dns, host, port, &hints, lookup_done, l);
 }
 
 static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const char *key,
 	const uint8_t *payload, size_t len)
 {
 	char topic[MQTT_TOPIC_MAX];
-	int tlen = mqtt_topic_build(topic, sizeof(topic), n->cfg.url.prefix, t->agent, t->local,
+	int tlen = mqtt_topic_build(topic, sizeof(topic), n->url->prefix, t->agent, t->local,
 		MQTT_LABEL_O, t->proto, t->src, t->dst);
 
 	if (tlen < 0) {
@@ -138,16 +152,21 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 		return;
 	}
 	if (len == 0 && t->proto != MQTT_PROTO_UDP) {
-		n->stats.unknown_flow++; /* the end of a stream we don't know */
+		n->stats.flow.unknown_flow++; /* the end of a stream we don't know */
 		return;
 	}
 	if (t->proto == MQTT_PROTO_KCP && !kcp_opens_stream(0, payload, len)) {
-		n->stats.unknown_flow++; /* junk, or the tail of a stream that ended */
+		n->stats.flow.unknown_flow++; /* junk, or the tail of a stream that ended */
 		return;
 	}
-	size_t chunk = node_chunk_for(n, MQTT_NIL, t->local, (size_t)tlen);
-	enum flow_kind kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM;
-	struct flow *f = flow_new(n, kind, t->proto, key, topic, chunk);
+	struct flow_spec spec = {
+		.kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM,
+		.proto = t->proto,
+		.key = key,
+		.topic = topic,
+		.chunk = node_chunk_for(n, MQTT_NIL, t->local, (size_t)tlen),
+	};
+	struct flow *f = flow_new(n->flows, &spec);
 	if (!f) {
 		/* over a limit: a stream's local hears an abort (two end signals) at once */
 		if (t->proto != MQTT_PROTO_UDP && !node_publish(n, topic, "", 0))
@@ -155,7 +174,7 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 		return;
 	}
 	bool dflt = !strcmp(t->dst, MQTT_NIL);
-	const char *dst = dflt ? n->cfg.target : t->dst;
+	const char *dst = dflt ? agent_cfg(n)->target : t->dst;
 	log_debug("flow %llu: %s %s from %s/%s to %s%s%s", (unsigned long long)f->id,
 		mqtt_proto_name(t->proto), t->src, t->local, t->agent, dflt ? "- (default target " : "",
 		dst, dflt ? ")" : "");
@@ -169,11 +188,11 @@ static void agent_on_data(struct node *n, const struct mqtt_topic *t, const uint
 {
 	char key[FLOW_KEY_MAX];
 
-	if (node_flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst)) {
+	if (flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst)) {
 		n->stats.bad_topic++;
 		return;
 	}
-	struct flow *f = flow_find(n, key);
+	struct flow *f = flow_table_find(n->flows, key);
 	if (f)
 		flow_input(f, payload, len);
 	else
@@ -182,16 +201,64 @@ static void agent_on_data(struct node *n, const struct mqtt_topic *t, const uint
 
 static int agent_start(struct node *n)
 {
-	log_info("agent %s: default target %s, %d --allow rules", n->cfg.agent_id, n->cfg.target,
-		n->cfg.n_allow);
-	if (!n->cfg.n_allow)
+	const struct agent_config *cfg = agent_cfg(n);
+
+	if (!(n->role_data = calloc(1, sizeof(struct agent))))
+		return -ENOMEM;
+	log_info("agent %s: default target %s, %d --allow rules", n->cfg.agent_id, cfg->target,
+		cfg->n_allow);
+	if (!cfg->n_allow)
 		log_warnx("agent %s: no --allow: whoever may publish to %s/%s/+/i/# can reach any "
-			  "address this host can", n->cfg.agent_id, n->cfg.url.prefix, n->cfg.agent_id);
+			  "address this host can", n->cfg.agent_id, n->url->prefix, n->cfg.agent_id);
+	return 0;
+}
+
+static void agent_stop(struct node *n)
+{
+	struct agent *a = n->role_data;
+
+	if (!a)
+		return;
+	if (a->dns)
+		evdns_base_free(a->dns, 0);
+	free(a);
+	n->role_data = NULL;
+}
+
+static int agent_advertised(const struct node *n, const struct nl_prefix **routes)
+{
+	*routes = agent_cfg(n)->advertise;
+	return agent_cfg(n)->n_advertise;
+}
+
+static void agent_reloadable(void *dst, const void *src)
+{
+	struct agent_config *d = dst;
+	const struct agent_config *s = src;
+
+	memcpy(d->allow, s->allow, sizeof(d->allow));
+	d->n_allow = s->n_allow;
+	memcpy(d->advertise, s->advertise, sizeof(d->advertise));
+	d->n_advertise = s->n_advertise;
+}
+
+static int agent_reload(struct node *n, const void *next)
+{
+	const struct agent_config *cfg = next;
+
+	log_info("reload: [%s]: now %d allow rules, %d advertised subnets", n->name, cfg->n_allow,
+		cfg->n_advertise);
 	return 0;
 }
 
 const struct role_ops agent_role = {
 	.name = "agent",
+	.is_agent = true,
+	.config_size = sizeof(struct agent_config),
 	.start = agent_start,
 	.on_data = agent_on_data,
+	.on_stop = agent_stop,
+	.advertised = agent_advertised,
+	.reloadable = agent_reloadable,
+	.reload = agent_reload,
 };

@@ -20,9 +20,12 @@
 #include "dns.h"
 #include "fakeip.h"
 #include "gateway/core/flow.h"
+#include "gateway/core/node.h"
+#include "gateway/lib/clock.h"
 #include "gateway/lib/listener.h"
 #include "gateway/lib/log.h"
 #include "mqtt/client.h"
+#include "local.h"
 #include "roles.h"
 #include "tun/packet.h"
 #include "tun/tun.h"
@@ -85,6 +88,11 @@ struct gwdns {
 
 static void tcp_close(struct dns_tcp *c);
 
+static const struct gateway_config *gwdns_cfg(const struct gwdns *d)
+{
+	return d->n->role_cfg;
+}
+
 /* ---- answers ---- */
 
 static void send_answer(struct gwdns *d, const struct sink *s, const uint8_t *p, size_t len)
@@ -134,10 +142,11 @@ static void send_error(struct gwdns *d, const struct sink *s, const uint8_t *msg
  * agents' domain (exactly AGENT.DOMAIN), then --remote-domain suffixes. */
 static int match_name(struct gwdns *d, const char *name, char *agent, size_t len, bool *agent_default)
 {
-	const char *domain = d->n->cfg.domain;
+	const struct gateway_config *cfg = gwdns_cfg(d);
+	const char *domain = cfg->domain;
 
-	for (int i = 0; i < d->n->cfg.n_remote_domains; i++) {
-		const struct remote_domain *r = &d->n->cfg.remote_domains[i];
+	for (int i = 0; i < cfg->n_remote_domains; i++) {
+		const struct remote_domain *r = &cfg->remote_domains[i];
 		if (dns_name_under(name, r->suffix)) {
 			snprintf(agent, len, "%s", r->agent);
 			*agent_default = false;
@@ -169,7 +178,7 @@ static void answer_fake(struct gwdns *d, const struct sink *s, const struct dns_
 	}
 	if (q->qtype != DNS_TYPE_A && q->qtype != DNS_TYPE_AAAA) {
 		olen = dns_build_answer(buf, size, q, msg, NULL, 0, GWDNS_TTL); /* NODATA */
-	} else if ((err = fakeip_assign(d->pool, q->name, agent, agent_default, node_now_ms(), &e))) {
+	} else if ((err = fakeip_assign(d->pool, q->name, agent, agent_default, clock_ms(), &e))) {
 		/* a full pool is what a flood of names looks like: counted, not logged each time */
 		d->pool_full += err == -ENOSPC;
 		log_debug("dns: no fake address for %s: %s", q->name,
@@ -190,19 +199,24 @@ static void answer_fake(struct gwdns *d, const struct sink *s, const struct dns_
 
 /* ---- forwarding through the default agent ---- */
 
+static void upstream_reply(struct flow *f, const uint8_t *p, size_t len);
+
+/* The one udp flow through the default agent to --dns-upstream. */
 static struct flow *upstream_flow(struct gwdns *d)
 {
 	struct node *n = d->n;
-	struct flow *f = flow_find(n, d->fwd_key);
+	struct flow *f = flow_table_find(n->flows, d->fwd_key);
 
 	if (f && !f->dead)
 		return f;
 	if (!node_peer_online(n, n->cfg.agent_id, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
 		return NULL;
-	f = local_open_flow_named(n, FLOW_DGRAM_TUN, MQTT_PROTO_UDP, d->fwd_src, n->cfg.agent_id,
-		d->upstream);
-	if (f)
-		flow_attach(f, -1);
+	f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, d->fwd_src, n->cfg.agent_id,
+		d->upstream, upstream_reply, sizeof(d));
+	if (!f)
+		return NULL;
+	memcpy(flow_priv(f), &d, sizeof(d));
+	flow_attach(f, -1);
 	return f;
 }
 
@@ -241,7 +255,7 @@ static struct pending *pending_new(struct gwdns *d, uint64_t now)
 static void forward(struct gwdns *d, const struct sink *s, const struct dns_query *q,
 	const uint8_t *msg, size_t len)
 {
-	uint64_t now = node_now_ms();
+	uint64_t now = clock_ms();
 	struct pending *p;
 	struct flow *f;
 
@@ -263,7 +277,7 @@ static void forward(struct gwdns *d, const struct sink *s, const struct dns_quer
 	if (msg != d->msg)
 		memmove(d->msg, msg, len);
 	dns_set_id(d->msg, p->id);
-	f->last_active = time(NULL);
+	flow_touch(f);
 	flow_up(f, d->msg, len);
 	d->forwarded++;
 }
@@ -279,22 +293,22 @@ static bool same_question(const struct pending *q, const uint8_t *p, size_t len)
 	return true;
 }
 
-bool gwdns_upstream_reply(struct gwdns *d, const struct flow *f, const uint8_t *p, size_t len)
+/* An answer from the upstream: to whoever asked, with the id they used. */
+static void upstream_reply(struct flow *f, const uint8_t *p, size_t len)
 {
+	struct gwdns *d;
 	struct pending *q;
 
-	if (strcmp(f->key, d->fwd_key))
-		return false;
+	memcpy(&d, flow_priv(f), sizeof(d));
 	if (len < DNS_HEADER_LEN || !(q = pending_find(d, dns_get_id(p))) || !same_question(q, p, len))
-		return true; /* late, spoofed, or not an answer to us */
+		return; /* late, spoofed, or not an answer to us */
 	struct sink s = q->sink;
 	q->used = false;
 	if (len > sizeof(d->msg))
-		return true;
+		return;
 	memcpy(d->msg, p, len);
 	dns_set_id(d->msg, q->orig_id);
 	send_answer(d, &s, d->msg, len);
-	return true;
 }
 
 /* ---- one query, from any transport ---- */
@@ -466,12 +480,12 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 	d->udp_fd[0] = d->udp_fd[1] = -1;
 	TAILQ_INIT(&d->conns);
 	*out = d;
-	snprintf(d->upstream, sizeof(d->upstream), "%s", n->cfg.dns_upstream);
+	snprintf(d->upstream, sizeof(d->upstream), "%s", gwdns_cfg(d)->dns_upstream);
 	if (!(d->pool = fakeip_new(FAKEIP_CAPACITY_MAX, GWDNS_HOLD_MS)))
 		return -ENOMEM;
 	tun_addr_to_sockaddr(self4, GWDNS_PORT, &ss);
 	addr_format((struct sockaddr *)&ss, d->fwd_src, sizeof(d->fwd_src));
-	if (d->upstream[0] && (err = node_flow_key(d->fwd_key, sizeof(d->fwd_key), n->cfg.agent_id,
+	if (d->upstream[0] && (err = flow_key(d->fwd_key, sizeof(d->fwd_key), n->cfg.agent_id,
 				       n->cfg.local_id, MQTT_PROTO_UDP, d->fwd_src, d->upstream)))
 		return err;
 	for (int i = 0; i < 2; i++) {
@@ -481,7 +495,8 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 		}
 	}
 	log_info("gateway: dns on port %d: *.%s and %d remote domains from 198.19.0.0/16 and "
-		 "fdfe:dcba:9876:1::/64, others %s%s", GWDNS_PORT, n->cfg.domain, n->cfg.n_remote_domains,
+		 "fdfe:dcba:9876:1::/64, others %s%s", GWDNS_PORT, gwdns_cfg(d)->domain,
+		gwdns_cfg(d)->n_remote_domains,
 		d->upstream[0] ? "to " : "refused", d->upstream);
 	return 0;
 }
@@ -513,7 +528,7 @@ bool gwdns_in_pool(const struct tun_addr *a)
 
 const struct fakeip_entry *gwdns_fake(struct gwdns *d, const struct tun_addr *a)
 {
-	return fakeip_lookup(d->pool, a->family, a->ip, node_now_ms());
+	return fakeip_lookup(d->pool, a->family, a->ip, clock_ms());
 }
 
 void gwdns_metrics(const struct gwdns *d, struct evbuffer *o)

@@ -38,10 +38,6 @@ void gwdns_from_tun(struct gwdns *d, const struct tun_pkt *pkt);
 /* --dns-hijack: a TCP connection to port 53 accepted through the NAT; takes fd. */
 void gwdns_tcp(struct gwdns *d, int fd);
 
-/* A datagram from MQTT for flow f: true if f is the forwarding flow (and the
- * answer went to whoever asked), false if it is not ours. */
-bool gwdns_upstream_reply(struct gwdns *d, const struct flow *f, const uint8_t *p, size_t len);
-
 struct evbuffer;
 /* Its counters and the pool's use, as Prometheus lines. */
 void gwdns_metrics(const struct gwdns *d, struct evbuffer *out);

@@ -12,9 +12,16 @@
 #include <unistd.h>
 
 #include "gateway/config.h"
+#include "gateway/roles/roles.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define NO_LINE (-1) /* an error line whose number is not checked */
+
+/* A role's own options, as its command keeps them. */
+#define AGENT(r) ((const struct agent_config *)(r)->role_cfg)
+#define GATEWAY(r) ((const struct gateway_config *)(r)->role_cfg)
+#define SOCKS(r) ((const struct local_socks_config *)(r)->role_cfg)
+#define PORT(r) ((const struct local_port_config *)(r)->role_cfg)
 
 /* A config file under /tmp (removed once read), what config_load made of it and said. */
 struct loaded {
@@ -52,6 +59,7 @@ static void load(struct loaded *l, const char *text)
 
 static void loaded_free(struct loaded *l)
 {
+	config_free(l->c);
 	free(l->c);
 	free(l->errors);
 }
@@ -199,78 +207,76 @@ static void test_full(void **state)
 		assert_int_equal(r->line, roles[i].line);
 		assert_ptr_equal(config_role_named(c, roles[i].name), r);
 		/* [net4mqtt]'s defaults, unless the section has its own */
-		assert_int_equal(r->cfg.max_flows, roles[i].max_flows);
-		assert_int_equal(r->cfg.max_memory, (size_t)roles[i].max_memory_mib << 20);
-		assert_int_equal(r->cfg.udp_timeout_s, roles[i].udp_timeout);
-		/* process-wide keys reach every role */
-		assert_string_equal(r->cfg.url.host, "broker.example");
-		assert_string_equal(r->cfg.url.client_id, "box1");
-		assert_string_equal(r->cfg.user, "nobody");
+		assert_int_equal(r->cfg.limits.max_flows, roles[i].max_flows);
+		assert_int_equal(r->cfg.limits.max_memory, (size_t)roles[i].max_memory_mib << 20);
+		assert_int_equal(r->cfg.limits.udp_timeout_s, roles[i].udp_timeout);
+		/* process-wide keys (mqtt-url, user) are the process's alone, checked above */
+		assert_non_null(r->role_cfg);
 	}
 	assert_null(config_role_named(c, "local-port"));
 	assert_null(config_role_named(c, "local-port nope"));
 
 	r = config_role_named(c, "agent");
 	assert_string_equal(r->cfg.agent_id, "site-b");
-	assert_string_equal(r->cfg.target, "127.0.0.1:8080");
-	assert_int_equal(r->cfg.n_allow, 2);
-	assert_int_equal(r->cfg.allow[0].n_ranges, 2);
-	assert_int_equal(r->cfg.allow[0].ports[0].lo, 80);
-	assert_int_equal(r->cfg.allow[0].ports[1].hi, 443);
-	assert_int_equal(r->cfg.allow[1].n_ranges, 0);
-	assert_int_equal(r->cfg.allow[1].net.len, 32);
-	assert_int_equal(r->cfg.n_advertise, 2);
-	assert_int_equal(nl_prefix_format(&r->cfg.advertise[0], cidr, sizeof(cidr)), 0);
+	assert_string_equal(AGENT(r)->target, "127.0.0.1:8080");
+	assert_int_equal(AGENT(r)->n_allow, 2);
+	assert_int_equal(AGENT(r)->allow[0].n_ranges, 2);
+	assert_int_equal(AGENT(r)->allow[0].ports[0].lo, 80);
+	assert_int_equal(AGENT(r)->allow[0].ports[1].hi, 443);
+	assert_int_equal(AGENT(r)->allow[1].n_ranges, 0);
+	assert_int_equal(AGENT(r)->allow[1].net.len, 32);
+	assert_int_equal(AGENT(r)->n_advertise, 2);
+	assert_int_equal(nl_prefix_format(&AGENT(r)->advertise[0], cidr, sizeof(cidr)), 0);
 	assert_string_equal(cidr, "10.1.0.0/16");
-	assert_int_equal(nl_prefix_format(&r->cfg.advertise[1], cidr, sizeof(cidr)), 0);
+	assert_int_equal(nl_prefix_format(&AGENT(r)->advertise[1], cidr, sizeof(cidr)), 0);
 	assert_string_equal(cidr, "fd00:1::/64");
 
 	r = config_role_named(c, "gateway");
 	assert_string_equal(r->cfg.local_id, "gw1");
 	assert_string_equal(r->cfg.agent_id, "site-b");
-	assert_string_equal(r->cfg.tun_name, "n4m9");
-	assert_int_equal(r->cfg.mtu, 1400);
-	assert_int_equal(r->cfg.n_routes, 2);
-	assert_string_equal(r->cfg.routes[0], "10.1.0.0/16=site-b");
-	assert_string_equal(r->cfg.routes[1], "10.2.0.0/16");
-	assert_int_equal(r->cfg.n_excludes, 2);
-	assert_string_equal(r->cfg.excludes[0], "10.1.9.0/24");
-	assert_string_equal(r->cfg.excludes[1], "10.2.9.0/24");
-	assert_true(r->cfg.auto_routes);
-	assert_true(r->cfg.dns);
-	assert_true(r->cfg.dns_hijack);
-	assert_int_equal(r->cfg.n_remote_domains, 2);
-	assert_string_equal(r->cfg.remote_domains[0].suffix, "corp.example");
-	assert_string_equal(r->cfg.remote_domains[0].agent, "site-b");
-	assert_string_equal(r->cfg.remote_domains[1].suffix, "lab.example");
-	assert_string_equal(r->cfg.remote_domains[1].agent, "site-c");
-	assert_string_equal(r->cfg.dns_upstream, "10.1.0.53:53");
-	assert_false(r->cfg.kcp);
+	assert_string_equal(GATEWAY(r)->tun_name, "n4m9");
+	assert_int_equal(GATEWAY(r)->mtu, 1400);
+	assert_int_equal(GATEWAY(r)->n_routes, 2);
+	assert_string_equal(GATEWAY(r)->routes[0], "10.1.0.0/16=site-b");
+	assert_string_equal(GATEWAY(r)->routes[1], "10.2.0.0/16");
+	assert_int_equal(GATEWAY(r)->n_excludes, 2);
+	assert_string_equal(GATEWAY(r)->excludes[0], "10.1.9.0/24");
+	assert_string_equal(GATEWAY(r)->excludes[1], "10.2.9.0/24");
+	assert_true(GATEWAY(r)->auto_routes);
+	assert_true(GATEWAY(r)->dns);
+	assert_true(GATEWAY(r)->dns_hijack);
+	assert_int_equal(GATEWAY(r)->n_remote_domains, 2);
+	assert_string_equal(GATEWAY(r)->remote_domains[0].suffix, "corp.example");
+	assert_string_equal(GATEWAY(r)->remote_domains[0].agent, "site-b");
+	assert_string_equal(GATEWAY(r)->remote_domains[1].suffix, "lab.example");
+	assert_string_equal(GATEWAY(r)->remote_domains[1].agent, "site-c");
+	assert_string_equal(GATEWAY(r)->dns_upstream, "10.1.0.53:53");
+	assert_false(GATEWAY(r)->kcp);
 
 	r = config_role_named(c, "local-socks");
-	assert_string_equal(r->cfg.listen, "127.0.0.1:1080");
-	assert_string_equal(r->cfg.domain, "n4m.example");
+	assert_string_equal(SOCKS(r)->listen, "127.0.0.1:1080");
+	assert_string_equal(SOCKS(r)->domain, "n4m.example");
 	assert_string_equal(r->cfg.agent_id, "site-b");
 	assert_string_equal(r->cfg.local_id, "socks1");
-	assert_string_equal(r->cfg.socks_user, "alice");
-	assert_string_equal(r->cfg.socks_pass, "pa#ss"); /* '#' after a value is no comment */
-	assert_false(r->cfg.kcp);
+	assert_string_equal(SOCKS(r)->auth.user, "alice");
+	assert_string_equal(SOCKS(r)->auth.pass, "pa#ss"); /* '#' after a value is no comment */
+	assert_false(SOCKS(r)->kcp);
 
 	r = config_role_named(c, "local-port web");
-	assert_string_equal(r->cfg.listen, "0.0.0.0:8080");
-	assert_string_equal(r->cfg.target, "10.1.0.5:80");
+	assert_string_equal(PORT(r)->listen, "0.0.0.0:8080");
+	assert_string_equal(PORT(r)->target, "10.1.0.5:80");
 	assert_string_equal(r->cfg.agent_id, "site-b");
 	assert_string_equal(r->cfg.local_id, "lp1");
-	assert_false(r->cfg.udp);
-	assert_true(r->cfg.kcp);
+	assert_false(PORT(r)->udp);
+	assert_true(PORT(r)->kcp);
 
 	r = config_role_named(c, "local-port dns");
-	assert_string_equal(r->cfg.listen, "127.0.0.1:5353");
-	assert_string_equal(r->cfg.target, "10.1.0.53:53");
+	assert_string_equal(PORT(r)->listen, "127.0.0.1:5353");
+	assert_string_equal(PORT(r)->target, "10.1.0.53:53");
 	assert_string_equal(r->cfg.agent_id, "-"); /* defaults of the command line */
 	assert_string_equal(r->cfg.local_id, "-");
-	assert_true(r->cfg.udp);
-	assert_false(r->cfg.kcp);
+	assert_true(PORT(r)->udp);
+	assert_false(PORT(r)->kcp);
 	loaded_free(&l);
 }
 
@@ -296,10 +302,10 @@ static void test_defaults(void **state)
 	assert_string_equal(l.c->url.prefix, "net4mqtt");
 	const struct config_role *r = &l.c->roles[0];
 	assert_string_equal(r->name, "local-port");
-	assert_int_equal(r->cfg.max_flows, 7);
-	assert_int_equal(r->cfg.max_memory, (size_t)DEFAULT_MAX_MEMORY_MIB << 20);
-	assert_string_equal(r->cfg.target, "-");
-	assert_false(r->cfg.udp);
+	assert_int_equal(r->cfg.limits.max_flows, 7);
+	assert_int_equal(r->cfg.limits.max_memory, (size_t)DEFAULT_MAX_MEMORY_MIB << 20);
+	assert_string_equal(PORT(r)->target, "-");
+	assert_false(PORT(r)->udp);
 	loaded_free(&l);
 
 	/* indented lines are lines of their own, not continuations of the key above */
@@ -310,8 +316,8 @@ static void test_defaults(void **state)
 	load(&l, "[agent]\nid = a\n  target = 127.0.0.1:80\n\tallow = 10.0.0.0/8\n");
 	if (l.rc)
 		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
-	assert_string_equal(l.c->roles[0].cfg.target, "127.0.0.1:80");
-	assert_int_equal(l.c->roles[0].cfg.n_allow, 1);
+	assert_string_equal(AGENT(&l.c->roles[0])->target, "127.0.0.1:80");
+	assert_int_equal(AGENT(&l.c->roles[0])->n_allow, 1);
 	loaded_free(&l);
 
 	/* status-listen = off; a 199-character line is the longest allowed */
@@ -326,7 +332,7 @@ static void test_defaults(void **state)
 		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
 	assert_string_equal(l.c->status_listen, "");
 	assert_int_equal(l.c->verbose, 3);
-	assert_string_equal(l.c->roles[0].cfg.target, "127.0.0.1:7777");
+	assert_string_equal(AGENT(&l.c->roles[0])->target, "127.0.0.1:7777");
 	loaded_free(&l);
 
 	/* CRLF line ends; a byte order mark right before a section header */
@@ -337,9 +343,9 @@ static void test_defaults(void **state)
 	assert_int_equal(l.c->n_roles, 2);
 	assert_string_equal(l.c->roles[0].name, "agent");
 	assert_string_equal(l.c->roles[0].cfg.agent_id, "crlf");
-	assert_string_equal(l.c->roles[0].cfg.target, "127.0.0.1:81");
+	assert_string_equal(AGENT(&l.c->roles[0])->target, "127.0.0.1:81");
 	assert_string_equal(l.c->roles[1].name, "local-port x");
-	assert_true(l.c->roles[1].cfg.udp);
+	assert_true(PORT(&l.c->roles[1])->udp);
 	loaded_free(&l);
 }
 
@@ -533,8 +539,8 @@ static void test_socks_user_file(void **state)
 	unlink(secret);
 	if (l.rc)
 		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
-	assert_string_equal(l.c->roles[0].cfg.socks_user, "bob");
-	assert_string_equal(l.c->roles[0].cfg.socks_pass, "hunter2");
+	assert_string_equal(SOCKS(&l.c->roles[0])->auth.user, "bob");
+	assert_string_equal(SOCKS(&l.c->roles[0])->auth.pass, "hunter2");
 	loaded_free(&l);
 
 	snprintf(text, sizeof(text), "[local-socks]\nsocks-user = @%s\n", secret);

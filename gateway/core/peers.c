@@ -1,0 +1,118 @@
+/* What each peer last said on its status topic: who is online, with which capabilities and routes. */
+#include "peers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gateway/lib/map.h"
+#include "mqtt/topic.h"
+#include "status.h"
+
+#define PEER_KEY_MAX (2 * MQTT_LEVEL_MAX + 2)
+
+struct peer {
+	char key[PEER_KEY_MAX]; /* "AGENT/LOCAL" */
+	struct status st;
+};
+
+struct peers {
+	struct map *by_key;
+};
+
+struct peers *peers_new(void)
+{
+	struct peers *p = calloc(1, sizeof(*p));
+
+	if (p && !(p->by_key = map_new())) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void peers_free(struct peers *p)
+{
+	if (!p)
+		return;
+	map_clear(p->by_key, free);
+	map_free(p->by_key);
+	free(p);
+}
+
+static struct peer *peer_get(const struct peers *p, const char *agent, const char *local)
+{
+	char key[PEER_KEY_MAX];
+
+	snprintf(key, sizeof(key), "%s/%s", agent, local);
+	return map_get(p->by_key, key);
+}
+
+static struct peer *peer_new(struct peers *p, const char *agent, const char *local)
+{
+	struct peer *peer = calloc(1, sizeof(*peer));
+
+	if (!peer)
+		return NULL;
+	snprintf(peer->key, sizeof(peer->key), "%s/%s", agent, local);
+	if (map_put(p->by_key, peer->key, peer)) {
+		free(peer);
+		return NULL;
+	}
+	return peer;
+}
+
+enum peer_change peers_update(struct peers *p, const char *agent, const char *local,
+	const void *payload, size_t len, const struct status **st_out)
+{
+	struct peer *peer = peer_get(p, agent, local);
+	struct status st;
+
+	status_parse(payload, len, &st);
+	if (st_out)
+		*st_out = NULL;
+	if (!st.online) {
+		bool was_online = peer && peer->st.online;
+		if (len == 0 && peer) { /* the retained status was cleared: unknown again */
+			map_del(p->by_key, peer->key);
+			free(peer);
+		} else if (len > 0 && (peer || (peer = peer_new(p, agent, local)))) {
+			peer->st = st; /* known to be offline: new flows to it fail fast */
+			if (st_out)
+				*st_out = &peer->st;
+		}
+		return was_online ? PEER_WENT_OFFLINE : PEER_UNCHANGED;
+	}
+	if (!peer && !(peer = peer_new(p, agent, local)))
+		return PEER_UNCHANGED;
+	peer->st = st;
+	if (st_out)
+		*st_out = &peer->st;
+	return PEER_ONLINE;
+}
+
+const struct status *peers_get(const struct peers *p, const char *agent, const char *local)
+{
+	struct peer *peer = peer_get(p, agent, local);
+
+	return peer ? &peer->st : NULL;
+}
+
+struct walk {
+	void (*fn)(const char *key, const struct status *st, void *arg);
+	void *arg;
+};
+
+static void visit(const char *key, void *val, void *arg)
+{
+	struct walk *w = arg;
+
+	w->fn(key, &((struct peer *)val)->st, w->arg);
+}
+
+void peers_walk(const struct peers *p, void (*fn)(const char *key, const struct status *st, void *arg),
+	void *arg)
+{
+	struct walk w = { fn, arg };
+
+	map_walk(p->by_key, visit, &w);
+}

@@ -1,0 +1,71 @@
+/* The gateway role's insides, shared by its files: gw.c (start, stop, reload), gw_packet.c (the
+ * packet path), gw_routes.c (routes and the netlink policy), gw_metrics.c (its figures). */
+#ifndef N4M_GW_H
+#define N4M_GW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netlink/prefix.h"
+#include "tun/packet.h"
+#include "tun/tun.h"
+
+struct evbuffer;
+struct event;
+struct evconnlistener;
+struct gateway_config;
+struct gwdns;
+struct node;
+struct nl;
+struct nl_monitor;
+struct route_table;
+struct status;
+struct tun_nat;
+
+#define GW_TABLE 1883	  /* our routing table */
+#define GW_RULE_PRIO 1883 /* from all lookup GW_TABLE */
+#define GW_PIN_PRIO 1882  /* to BROKER lookup main, when the broker is in a routed subnet */
+#define GW_MAIN_TABLE 254
+#define GW_BROKER_ADDRS 8
+
+struct gw {
+	struct node *node;
+	struct tun *tun;
+	struct event *ev_tun, *ev_expire;
+	struct tun_nat *nat;
+	struct route_table *routes;
+	struct nl *nl;
+	struct nl_monitor *monitor;
+	struct event *ev_reapply;
+	int ifindex;
+	struct evconnlistener *listen4, *listen6;
+	uint16_t port4, port6;
+	struct tun_addr self4, pseudo4, self6, pseudo6;
+	bool rule4, rule6, pinned;
+	struct nl_prefix pin;
+	struct nl_prefix broker[GW_BROKER_ADDRS];
+	int n_broker;
+	struct gwdns *dns; /* --dns */
+	unsigned long bad_packets, fragments, no_agent, tun_drops;
+	struct virtio_net_hdr vnet; /* of the packet in pkt, as read */
+	uint8_t pkt[TUN_PACKET_MAX + 1];
+};
+
+/* gw_packet.c: the TUN's packets, the NAT listeners, udp flows' replies. */
+int gw_packet_start(struct gw *g);
+void gw_packet_stop(struct gw *g);
+
+/* gw_routes.c: the route table (configured, advertised) and the kernel's copy of it. */
+int gw_routes_parse(const struct gateway_config *cfg, const char *default_agent,
+	struct route_table *rt);
+int gw_routes_configure_tun(struct gw *g);
+int gw_routes_start(struct gw *g);
+void gw_routes_stop(struct gw *g);
+int gw_routes_reload(struct gw *g, const struct gateway_config *next);
+void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st);
+
+/* gw_metrics.c */
+void gw_metrics(struct node *n, struct evbuffer *out);
+void gw_status_json(struct node *n, struct evbuffer *out);
+
+#endif

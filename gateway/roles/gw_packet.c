@@ -1,0 +1,363 @@
+/* The gateway's packet path: TCP from the TUN goes through a NAT rewrite to the kernel's listener, UDP becomes flows, replies go back as packets. */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fakeip.h"
+#include "gateway/core/flow.h"
+#include "gateway/core/node.h"
+#include "gateway/lib/addr.h"
+#include "gateway/lib/clock.h"
+#include "gateway/lib/listener.h"
+#include "gateway/lib/log.h"
+#include "gw.h"
+#include "gwdns.h"
+#include "local.h"
+#include "mqtt/client.h"
+#include "roles.h"
+#include "route.h"
+#include "tun/nat.h"
+
+#define GW_PACKETS_PER_EVENT 64
+#define GW_EXPIRE_BUDGET 1024
+#define GW_LISTEN_BACKLOG 4096
+
+/* A udp flow's two ends, as the client addressed them: replies are built from dst to src. */
+struct gw_udp_ends {
+	struct gw *g;
+	struct tun_addr client, dest;
+	uint16_t client_port, dest_port;
+};
+
+static const struct gateway_config *gw_cfg(const struct gw *g)
+{
+	return g->node->role_cfg;
+}
+
+static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+
+	tun_addr_to_sockaddr(a, port, &ss);
+	addr_format((struct sockaddr *)&ss, buf, len);
+}
+
+/* The agent that serves dst, if it is online; NULL otherwise. For a fake-ip
+ * address (--dns) *fake is its entry, else NULL. */
+static const char *gw_agent_for(struct gw *g, const struct tun_addr *dst,
+	const struct fakeip_entry **fake)
+{
+	struct node *n = g->node;
+	const char *agent;
+
+	*fake = NULL;
+	if (g->dns && gwdns_in_pool(dst)) {
+		*fake = gwdns_fake(g->dns, dst);
+		agent = *fake ? (*fake)->agent : NULL;
+	} else {
+		agent = route_lookup(g->routes, dst->family, dst->ip, NULL);
+	}
+	if (!agent || !node_peer_online(n, agent, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
+		return NULL;
+	return agent;
+}
+
+/* DST of a flow: the address, or for a fake one "-" (the agent's default
+ * target) or the name it stands for, which the agent resolves. */
+static void gw_flow_dst(const struct fakeip_entry *fake, const struct tun_addr *d, uint16_t port,
+	char *buf, size_t len)
+{
+	if (!fake)
+		tun_addr_format(d, port, buf, len);
+	else if (fake->agent_default)
+		snprintf(buf, len, "%s", MQTT_NIL);
+	else
+		snprintf(buf, len, "%s:%u", fake->name, port);
+}
+
+static bool gw_hijacks(struct gw *g, uint16_t dport)
+{
+	return gw_cfg(g)->dns_hijack && dport == GWDNS_PORT;
+}
+
+/* A packet we built, with final checksums. */
+static void gw_write(struct gw *g, const uint8_t *p, int len)
+{
+	if (len > 0 && tun_write(g->tun, p, (size_t)len, NULL))
+		g->tun_drops++;
+}
+
+/* The packet read, rewritten: its offload header (segmentation, partial checksum) still holds. */
+static void gw_forward(struct gw *g, const struct tun_pkt *pkt)
+{
+	if (tun_write(g->tun, pkt->data, pkt->len, &g->vnet))
+		g->tun_drops++;
+}
+
+/* No agent for this packet: a TCP reset or an ICMP unreachable, so the client fails fast. */
+static void gw_refuse(struct gw *g, struct tun_pkt *pkt)
+{
+	static uint8_t reply[TUN_IPV6_MIN_MTU];
+	int len;
+
+	g->no_agent++;
+	if (pkt->proto == TUN_IPPROTO_TCP)
+		len = tun_build_rst(reply, sizeof(reply), pkt);
+	else
+		len = tun_build_unreach(reply, sizeof(reply), pkt, TUN_UNREACH_HOST, NULL);
+	gw_write(g, reply, len);
+}
+
+static const struct tun_addr *gw_self(struct gw *g, int family)
+{
+	return family == AF_INET ? &g->self4 : &g->self6;
+}
+
+static const struct tun_addr *gw_pseudo(struct gw *g, int family)
+{
+	return family == AF_INET ? &g->pseudo4 : &g->pseudo6;
+}
+
+static uint16_t gw_port(struct gw *g, int family)
+{
+	return family == AF_INET ? g->port4 : g->port6;
+}
+
+/* The kernel's reply from the listener to NAT port n: back to D:d -> C:c. */
+static void gw_tcp_from_listener(struct gw *g, struct tun_pkt *pkt)
+{
+	struct tun_nat_tuple t;
+	struct tun_addr c, d;
+
+	if (tun_nat_reverse(g->nat, pkt->src.family, pkt->dport, pkt->tcp_flags, clock_ms(), &t))
+		return; /* the entry expired: the kernel will time out */
+	tun_addr_set(&c, t.family, t.src);
+	tun_addr_set(&d, t.family, t.dst);
+	if (!tun_rewrite(pkt, &d, t.dport, &c, t.sport))
+		gw_forward(g, pkt);
+}
+
+/* A client's segment C:c -> D:d: to the listener as pseudo:n -> self:P. */
+static void gw_tcp_from_client(struct gw *g, struct tun_pkt *pkt)
+{
+	struct tun_nat_tuple t = { .family = pkt->src.family, .sport = pkt->sport, .dport = pkt->dport };
+	const struct fakeip_entry *fake;
+	uint16_t port;
+
+	if ((pkt->tcp_flags & TUN_TCP_SYN) && !(pkt->tcp_flags & TUN_TCP_ACK) &&
+		!gw_hijacks(g, pkt->dport) && !gw_agent_for(g, &pkt->dst, &fake)) {
+		gw_refuse(g, pkt);
+		return;
+	}
+	memcpy(t.src, pkt->src.ip, 16);
+	memcpy(t.dst, pkt->dst.ip, 16);
+	int err = tun_nat_forward(g->nat, &t, pkt->tcp_flags, clock_ms(), &port);
+	if (err) {
+		if (!(pkt->tcp_flags & TUN_TCP_RST))
+			gw_refuse(g, pkt); /* no entry (or no room): reset */
+		return;
+	}
+	int fam = pkt->src.family;
+	if (!tun_rewrite(pkt, gw_pseudo(g, fam), port, gw_self(g, fam), gw_port(g, fam)))
+		gw_forward(g, pkt);
+}
+
+/* A datagram from MQTT for a udp flow: a UDP packet from the address the client sent to. */
+static void gw_udp_reply(struct flow *f, const uint8_t *payload, size_t len)
+{
+	struct gw_udp_ends *e = flow_priv(f);
+	struct gw *g = e->g;
+
+	gw_write(g, g->pkt, tun_build_udp(g->pkt, sizeof(g->pkt), &e->dest, e->dest_port, &e->client,
+				    e->client_port, payload, len));
+}
+
+static void gw_udp(struct gw *g, struct tun_pkt *pkt)
+{
+	struct node *n = g->node;
+	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX], key[FLOW_KEY_MAX];
+	const struct fakeip_entry *fake;
+
+	if (gw_hijacks(g, pkt->dport)) {
+		gwdns_from_tun(g->dns, pkt);
+		return;
+	}
+	const char *agent = gw_agent_for(g, &pkt->dst, &fake);
+	if (!agent) {
+		gw_refuse(g, pkt);
+		return;
+	}
+	tun_addr_format(&pkt->src, pkt->sport, src, sizeof(src));
+	gw_flow_dst(fake, &pkt->dst, pkt->dport, dst, sizeof(dst));
+	flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_UDP, src, dst);
+	struct flow *f = flow_table_find(n->flows, key);
+	if (!f || f->dead) {
+		f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, src, agent, dst, gw_udp_reply,
+			sizeof(struct gw_udp_ends));
+		if (!f)
+			return;
+		struct gw_udp_ends *e = flow_priv(f);
+		*e = (struct gw_udp_ends){ g, pkt->src, pkt->dst, pkt->sport, pkt->dport };
+		flow_attach(f, -1);
+	}
+	flow_touch(f);
+	flow_up(f, pkt->data + pkt->payload_off, pkt->payload_len);
+}
+
+static void gw_icmp(struct gw *g, struct tun_pkt *pkt)
+{
+	bool echo = pkt->icmp_type == (pkt->proto == TUN_IPPROTO_ICMP ? TUN_ICMP_ECHO : TUN_ICMP6_ECHO_REQUEST);
+
+	if (echo && tun_addr_eq(&pkt->dst, gw_self(g, pkt->dst.family)))
+		gw_write(g, pkt->data, tun_build_echo_reply(pkt->data, sizeof(g->pkt), pkt));
+}
+
+static void gw_packet(struct gw *g, size_t len)
+{
+	struct tun_pkt pkt;
+
+	if (tun_parse(&pkt, g->pkt, len)) {
+		g->bad_packets++;
+		return;
+	}
+	pkt.l4_csum_partial = g->vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	if (pkt.frag != TUN_FRAG_NONE) {
+		g->fragments++;
+		return;
+	}
+	switch (pkt.proto) {
+	case TUN_IPPROTO_TCP:
+		if (tun_addr_eq(&pkt.src, gw_self(g, pkt.src.family)) &&
+			pkt.sport == gw_port(g, pkt.src.family))
+			gw_tcp_from_listener(g, &pkt);
+		else
+			gw_tcp_from_client(g, &pkt);
+		break;
+	case TUN_IPPROTO_UDP:
+		gw_udp(g, &pkt);
+		break;
+	case TUN_IPPROTO_ICMP:
+	case TUN_IPPROTO_ICMPV6:
+		gw_icmp(g, &pkt);
+		break;
+	}
+}
+
+static void gw_tun_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *g = arg;
+	(void)fd, (void)what;
+
+	for (int i = 0; i < GW_PACKETS_PER_EVENT; i++) {
+		ssize_t r = tun_read(g->tun, g->pkt, sizeof(g->pkt), &g->vnet);
+		if (r == -EAGAIN)
+			return;
+		if (r < 0) {
+			g->bad_packets++;
+			continue;
+		}
+		gw_packet(g, (size_t)r);
+	}
+}
+
+static void gw_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *g = arg;
+	uint64_t next;
+	(void)fd, (void)what;
+
+	tun_nat_expire(g->nat, clock_ms(), GW_EXPIRE_BUDGET, &next);
+}
+
+/* The kernel accepted a NATed connection: its peer's port names the client and destination. */
+static void gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+	int salen, void *arg)
+{
+	struct gw *g = arg;
+	struct node *n = g->node;
+	struct tun_nat_tuple t;
+	struct tun_addr c, d, pseudo;
+	const struct fakeip_entry *fake;
+	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX];
+	(void)l, (void)salen;
+
+	uint16_t port = tun_addr_from_sockaddr(sa, &pseudo);
+	if (tun_nat_lookup(g->nat, sa->sa_family, port, clock_ms(), &t)) {
+		close(fd); /* no entry: not ours, or expired */
+		return;
+	}
+	tun_addr_set(&c, t.family, t.src);
+	tun_addr_set(&d, t.family, t.dst);
+	if (gw_hijacks(g, t.dport)) {
+		gwdns_tcp(g->dns, fd);
+		return;
+	}
+	const char *agent = gw_agent_for(g, &d, &fake);
+	tun_addr_format(&c, t.sport, src, sizeof(src));
+	gw_flow_dst(fake, &d, t.dport, dst, sizeof(dst));
+	enum mqtt_proto proto = gw_cfg(g)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;
+	struct flow *f = agent ? local_open_flow(n, FLOW_STREAM, proto, src, agent, dst, NULL, 0) : NULL;
+	if (!f) {
+		flow_close_reset(fd);
+		return;
+	}
+	flow_attach(f, fd);
+}
+
+static struct evconnlistener *gw_listen(struct gw *g, const struct tun_addr *a, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = tun_addr_to_sockaddr(a, 0, &ss);
+	struct evconnlistener *l = evconnlistener_new_bind(g->node->base, gw_accept_cb, g,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, GW_LISTEN_BACKLOG,
+		(struct sockaddr *)&ss, (int)len);
+	if (!l)
+		return NULL;
+	listener_guard(l);
+	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
+	*port = ntohs(a->family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					   : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return l;
+}
+
+int gw_packet_start(struct gw *g)
+{
+	struct event_base *base = g->node->base;
+	struct timeval second = { 1, 0 };
+	struct tun_nat_config nc;
+
+	tun_nat_config_default(&nc);
+	evutil_secure_rng_get_bytes(nc.hash_key, sizeof(nc.hash_key));
+	if (tun_nat_new(&g->nat, &nc))
+		return -ENOMEM;
+	g->listen4 = gw_listen(g, &g->self4, &g->port4);
+	g->listen6 = gw_listen(g, &g->self6, &g->port6);
+	if (!g->listen4 || !g->listen6) {
+		log_warn("gateway: cannot listen on %s", tun_name(g->tun));
+		return -EADDRNOTAVAIL;
+	}
+	g->ev_tun = event_new(base, tun_fd(g->tun), EV_READ | EV_PERSIST, gw_tun_cb, g);
+	g->ev_expire = event_new(base, -1, EV_PERSIST, gw_expire_cb, g);
+	if (!g->ev_tun || !g->ev_expire)
+		return -ENOMEM;
+	event_add(g->ev_tun, NULL);
+	event_add(g->ev_expire, &second);
+	return 0;
+}
+
+void gw_packet_stop(struct gw *g)
+{
+	if (g->ev_tun)
+		event_free(g->ev_tun);
+	if (g->ev_expire)
+		event_free(g->ev_expire);
+	listener_free(g->listen4);
+	listener_free(g->listen6);
+	if (g->nat)
+		tun_nat_free(g->nat);
+}

@@ -1,0 +1,33 @@
+/* What the local-side roles (local-port, local-socks, the gateway) share: opening a flow toward an agent, and what comes back for it. */
+#ifndef N4M_LOCAL_H
+#define N4M_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "gateway/core/flow.h"
+
+struct node;
+struct evconnlistener;
+struct mqtt_topic;
+
+/* A flow from client src ("ip:port") through agent to dst ("host:port" or
+ * "-"), replacing a flow (or tombstone) with the same addresses; a tcp flow
+ * to an agent not known online gets FLOW_AGENT_SILENCE_S. NULL: over a limit,
+ * a name too long, or no memory. */
+struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
+	const char *src, const char *agent, const char *dst, flow_sink_fn *sink, size_t priv_size);
+/* The same, for a client's socket address. */
+struct flow *local_open_flow_from(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
+	const struct sockaddr *client, const char *agent, const char *dst);
+/* What every local does with data from MQTT: hand it to its flow. */
+void local_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len);
+/* Whether a new client may be served now (the broker is connected); if not, resets fd. */
+bool local_can_open(struct node *n, int fd);
+/* A guarded TCP listener on addr (IP:PORT) for n's clients, or NULL (said why). */
+struct evconnlistener *local_listen_tcp(struct node *n, const char *addr,
+	void (*accept)(struct evconnlistener *, int, struct sockaddr *, int, void *));
+
+#endif
