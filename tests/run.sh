@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the cmocka unit binaries, then each end-to-end script.
-# An e2e script prints "PASS: what" / "FAIL: what" / "SKIP: what" lines and
-# exits non-zero when anything failed. The last line is "N passed, M failed".
+# Runs every test: the cmocka unit binaries, the checks of the source tree
+# (tests/checks), then each end-to-end script. A check or e2e script prints
+# "PASS: what" / "FAIL: what" / "SKIP: what" lines and exits non-zero when
+# anything failed. The last line is "N passed, M failed".
 set -u
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,8 +37,10 @@ for t in "$build"/tests/test_*; do
 done
 
 only=${TESTS:-}
-for t in tests/e2e/*.sh; do
+for t in tests/checks/*.sh tests/e2e/*.sh; do
 	name=$(basename "$t" .sh)
+	kind=$(basename "$(dirname "$t")")
+	[ "$kind" = checks ] && kind=check
 	if [ -n "$only" ] && ! grep -qw "$name" <<<"$only"; then continue; fi
 	out=$log_dir/e2e-$name.log
 	start=$(date +%s)
@@ -51,10 +54,10 @@ for t in tests/e2e/*.sh; do
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 	secs=$(($(date +%s) - start))
 	if [ "$f" -eq 0 ]; then
-		echo "ok   e2e  $name ($p checks, ${secs}s)"
+		printf 'ok   %-6s%s (%s checks, %ss)\n' "$kind" "$name" "$p" "$secs"
 		grep '^SKIP: ' "$out"
 	else
-		echo "FAIL e2e  $name (${secs}s), log: $out"
+		printf 'FAIL %-6s%s (%ss), log: %s\n' "$kind" "$name" "$secs" "$out"
 		grep -E '^(FAIL|SKIP): ' "$out"
 		tail -n 30 "$out" | sed 's/^/    | /'
 	fi
