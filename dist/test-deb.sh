@@ -69,6 +69,8 @@ check "contents: net4mqtt@.service" has_file -rw-r--r-- lib/systemd/system/net4m
 check "contents: man page" has_file -rw-r--r-- usr/share/man/man8/net4mqtt.8.gz
 check "contents: conffile 0640" has_file -rw-r----- etc/net4mqtt/net4mqtt.conf
 check "contents: copyright" has_file -rw-r--r-- usr/share/doc/net4mqtt/copyright
+copyright_license() { dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/net4mqtt/copyright | grep -x 'License: Expat'; }
+check "copyright: the MIT (Expat) license of LICENSE" copyright_license
 check "contents: examples/acl" has_file -rw-r--r-- usr/share/doc/net4mqtt/examples/acl
 all_root() { ! awk '$2 != "root/root"' <<<"$contents" | grep -q .; }
 stripped() { ! readelf -S "$1" | grep -qF .symtab; }
