@@ -153,8 +153,9 @@ image-test: image
 install: $(BUILD)/net4mqtt
 	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(PREFIX)/bin/net4mqtt
 
+# The style of .clang-format, on every C file git knows (tests/checks/format.sh checks it).
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD)

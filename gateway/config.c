@@ -26,14 +26,14 @@ struct loader {
 	FILE *errors;
 	int n_errors;
 	struct reader rd;
-	bool roles_pass;		  /* first pass: [net4mqtt]; second: the roles */
-	struct node_config defaults;	  /* [net4mqtt]'s max-flows and the like, for every role */
-	struct config_role *current;	  /* the section being read (second pass) */
+	bool roles_pass;	     /* first pass: [net4mqtt]; second: the roles */
+	struct node_config defaults; /* [net4mqtt]'s max-flows and the like, for every role */
+	struct config_role *current; /* the section being read (second pass) */
 	int seen[CONFIG_ROLES_MAX + 1][SEEN_MAX]; /* the line each key was given on, per section */
 };
 
-__attribute__((format(printf, 4, 5))) static void config_error(struct loader *l, int line,
-	const char *key, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void config_error(
+	struct loader *l, int line, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -90,18 +90,23 @@ static void section_begin(struct loader *l, char *name, int line)
 	if (!strcmp(name, CONFIG_SECTION))
 		return;
 	if (!cmd) {
-		config_error(l, line, NULL, "unknown section [%s]: want [%s], [agent], [gateway], "
-					    "[local-port NAME] or [local-socks NAME]", name, CONFIG_SECTION);
+		config_error(l, line, NULL,
+			"unknown section [%s]: want [%s], [agent], [gateway], "
+			"[local-port NAME] or [local-socks NAME]",
+			name, CONFIG_SECTION);
 		return;
 	}
 	const struct config_role *dup = config_role_named(c, name);
 	if (dup) {
-		config_error(l, line, NULL, "section [%s] again (first on line %d): give each its "
-					    "own name, e.g. [%s 2]", name, dup->line, cmd->name);
+		config_error(l, line, NULL,
+			"section [%s] again (first on line %d): give each its "
+			"own name, e.g. [%s 2]",
+			name, dup->line, cmd->name);
 		return;
 	}
 	if (c->n_roles >= CONFIG_ROLES_MAX) {
-		config_error(l, line, NULL, "too many sections (at most %d roles)", CONFIG_ROLES_MAX);
+		config_error(
+			l, line, NULL, "too many sections (at most %d roles)", CONFIG_ROLES_MAX);
 		return;
 	}
 	struct config_role *r = config_add_role(c, cmd, name, &l->defaults);
@@ -138,7 +143,8 @@ static void reader_check(struct loader *l, char *raw)
 		return;
 	}
 	if (!strpbrk(s, "=:") && l->roles_pass)
-		config_error(l, n, NULL, "want KEY = VALUE, [SECTION] or a comment, not '%.40s'", s);
+		config_error(
+			l, n, NULL, "want KEY = VALUE, [SECTION] or a comment, not '%.40s'", s);
 }
 
 /* libinih's line reader: counts lines, refuses long ones, and checks each before libinih parses it. */
@@ -168,7 +174,8 @@ static char *reader_line(char *str, int num, void *stream)
 
 static int parse_bool(const char *v, bool *out)
 {
-	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no",
+		"false", "off", "0" };
 
 	for (size_t i = 0; i < 4; i++) {
 		if (!strcasecmp(v, yes[i]) || !strcasecmp(v, no[i])) {
@@ -182,7 +189,7 @@ static int parse_bool(const char *v, bool *out)
 static bool option_repeatable(int opt)
 {
 	return opt == 'R' || opt == 'X' || opt == OPT_ALLOW || opt == OPT_ADVERTISE ||
-		opt == OPT_REMOTE_DOMAIN;
+	       opt == OPT_REMOTE_DOMAIN;
 }
 
 /* A key given twice where the second would silently replace the first. */
@@ -214,7 +221,8 @@ static void global_key(struct loader *l, const char *key, const char *value)
 			if (!strcasecmp(value, log_levels[i]))
 				c->verbose = i;
 		if (strcasecmp(value, log_levels[c->verbose]))
-			config_error(l, l->rd.line, key, "want warn, info, debug or trace, not '%s'", value);
+			config_error(l, l->rd.line, key,
+				"want warn, info, debug or trace, not '%s'", value);
 		return;
 	}
 	if (opt >= 0 && key_again(l, 0, opt, key))
@@ -245,8 +253,10 @@ static void global_key(struct loader *l, const char *key, const char *value)
 			config_error(l, l->rd.line, key, "%s", err);
 		return;
 	}
-	config_error(l, l->rd.line, key, "not a key of [%s]: it takes mqtt-url, log-level, user, "
-					 "status-listen, max-flows, max-memory and udp-timeout", CONFIG_SECTION);
+	config_error(l, l->rd.line, key,
+		"not a key of [%s]: it takes mqtt-url, log-level, user, "
+		"status-listen, max-flows, max-memory and udp-timeout",
+		CONFIG_SECTION);
 }
 
 static void role_key(struct loader *l, struct config_role *r, const char *key, const char *value)
@@ -256,7 +266,8 @@ static void role_key(struct loader *l, struct config_role *r, const char *key, c
 	bool on;
 
 	if (opt == 'm' || opt == OPT_USER || opt == OPT_STATUS_LISTEN) {
-		config_error(l, l->rd.line, key, "goes in [%s]: one for the whole process", CONFIG_SECTION);
+		config_error(l, l->rd.line, key, "goes in [%s]: one for the whole process",
+			CONFIG_SECTION);
 		return;
 	}
 	if (opt < 0 || opt == 'h' || !option_allowed(r->cmd, opt)) {
@@ -321,8 +332,9 @@ static void config_check_roles(struct loader *l)
 	int gateways = 0;
 
 	if (c->n_roles == 0 && !l->n_errors)
-		config_error(l, l->rd.line, NULL, "no role: add an [agent], [gateway], [local-port] "
-						  "or [local-socks] section");
+		config_error(l, l->rd.line, NULL,
+			"no role: add an [agent], [gateway], [local-port] "
+			"or [local-socks] section");
 	for (int i = 0; i < c->n_roles; i++) {
 		struct config_role *r = &c->roles[i];
 		if (option_check(r->cmd, &c->url, &r->cfg, r->role_cfg, err))
@@ -333,13 +345,13 @@ static void config_check_roles(struct loader *l)
 		for (int j = 0; j < i && r->cmd->role->is_agent; j++)
 			if (c->roles[j].cmd->role->is_agent &&
 				!strcmp(c->roles[j].cfg.agent_id, r->cfg.agent_id))
-				config_error(l, id_line, "id", "[%s]: agent id %s is [%s]'s too", r->name,
-					r->cfg.agent_id, c->roles[j].name);
+				config_error(l, id_line, "id", "[%s]: agent id %s is [%s]'s too",
+					r->name, r->cfg.agent_id, c->roles[j].name);
 	}
 }
 
-struct config_role *config_add_role(struct config *c, const struct command *cmd,
-	const char *name, const struct node_config *base)
+struct config_role *config_add_role(struct config *c, const struct command *cmd, const char *name,
+	const struct node_config *base)
 {
 	struct config_role *r = &c->roles[c->n_roles];
 
@@ -390,7 +402,8 @@ int config_load(const char *path, struct config *c, FILE *errors)
 	if (!l->n_errors)
 		config_check_roles(l);
 	if (l->n_errors > CONFIG_ERRORS_MAX)
-		fprintf(errors, "net4mqtt: %s: %d more errors\n", path, l->n_errors - CONFIG_ERRORS_MAX);
+		fprintf(errors, "net4mqtt: %s: %d more errors\n", path,
+			l->n_errors - CONFIG_ERRORS_MAX);
 	bad = l->n_errors;
 	fclose(l->rd.f);
 	free(l->rd.buf);

@@ -41,8 +41,8 @@ void config_free(struct config *c);
 /* Adds a role of command cmd named name, with its defaults (and base's
  * node options if not NULL); NULL when there are CONFIG_ROLES_MAX already or
  * no memory. */
-struct config_role *config_add_role(struct config *c, const struct command *cmd,
-	const char *name, const struct node_config *base);
+struct config_role *config_add_role(struct config *c, const struct command *cmd, const char *name,
+	const struct node_config *base);
 
 /* The role of c named name ("local-port web"), or NULL. */
 const struct config_role *config_role_named(const struct config *c, const char *name);

@@ -76,8 +76,8 @@ static const struct {
 
 static void family(struct evbuffer *o, const char *name, const char *type, const char *help)
 {
-	evbuffer_add_printf(o, "# HELP net4mqtt_%s %s\n# TYPE net4mqtt_%s %s\n", name, help, name,
-		type);
+	evbuffer_add_printf(
+		o, "# HELP net4mqtt_%s %s\n# TYPE net4mqtt_%s %s\n", name, help, name, type);
 }
 
 static unsigned long long counter_value(const struct node_stats *s, const struct counter *c)
@@ -96,8 +96,8 @@ static void metrics_flows_open(struct hub *hub, struct evbuffer *o)
 		unsigned long open[4] = { 0 };
 		struct flow *f;
 		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link)
-			if (flow_is_open(f) && f->proto < 4)
-				open[f->proto]++;
+		if (flow_is_open(f) && f->proto < 4)
+			open[f->proto]++;
 		for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++)
 			evbuffer_add_printf(o, "net4mqtt_flows{role=\"%s\",protocol=\"%s\"} %lu\n",
 				hub->nodes[i]->name, mqtt_proto_name(protos[p]), open[protos[p]]);
@@ -177,13 +177,14 @@ static void metrics_process(struct hub *hub, struct evbuffer *o)
 	family(o, "info", "gauge", "The version running.");
 	evbuffer_add_printf(o, "net4mqtt_info{version=\"%s\"} 1\n", N4M_VERSION);
 	family(o, "uptime_seconds", "gauge", "Seconds since start.");
-	evbuffer_add_printf(o, "net4mqtt_uptime_seconds %llu\n",
-		uptime_s(hub));
+	evbuffer_add_printf(o, "net4mqtt_uptime_seconds %llu\n", uptime_s(hub));
 	family(o, "mqtt_connected", "gauge", "1 while connected to the broker.");
 	evbuffer_add_printf(o, "net4mqtt_mqtt_connected %d\n", mqtt_client_connected(hub->mqtt));
 	family(o, "mqtt_reconnects_total", "counter", "Connections to the broker after the first.");
-	evbuffer_add_printf(o, "net4mqtt_mqtt_reconnects_total %lu\n", mqtt_client_reconnects(hub->mqtt));
-	family(o, "mqtt_backlog_bytes", "gauge", "Bytes handed to the MQTT client, not yet written.");
+	evbuffer_add_printf(
+		o, "net4mqtt_mqtt_reconnects_total %lu\n", mqtt_client_reconnects(hub->mqtt));
+	family(o, "mqtt_backlog_bytes", "gauge",
+		"Bytes handed to the MQTT client, not yet written.");
 	evbuffer_add_printf(o, "net4mqtt_mqtt_backlog_bytes %zu\n", mqtt_client_backlog(hub->mqtt));
 	family(o, "peers_online", "gauge", "Peers whose status says online.");
 	evbuffer_add_printf(o, "net4mqtt_peers_online{kind=\"agent\"} %lu\n", peers.agents);
@@ -212,7 +213,7 @@ static unsigned long flows_open(struct node *n)
 	struct flow *f;
 
 	TAILQ_FOREACH(f, &n->flows->list, link)
-		open += flow_is_open(f);
+	open += flow_is_open(f);
 	return open;
 }
 
@@ -251,11 +252,12 @@ static void role_json(struct node *n, struct evbuffer *o)
 	json_string(o, n->name);
 	evbuffer_add_printf(o, ",\"role\":\"%s\",\"id\":", n->role->name);
 	json_string(o, node_id(n));
-	evbuffer_add_printf(o, ",\"flows_open\":%lu,\"flows_opened\":%lu,\"bytes_up\":%llu,"
-			       "\"bytes_down\":%llu,\"msgs_up\":%llu,\"msgs_down\":%llu,\"refused\":%lu,"
-			       "\"over_limit\":%lu",
-		flows_open(n), s->flow.opened, s->bytes_up,
-		s->bytes_down, s->msgs_up, s->msgs_down, s->refused, s->flow.over_limit);
+	evbuffer_add_printf(o,
+		",\"flows_open\":%lu,\"flows_opened\":%lu,\"bytes_up\":%llu,"
+		"\"bytes_down\":%llu,\"msgs_up\":%llu,\"msgs_down\":%llu,\"refused\":%lu,"
+		"\"over_limit\":%lu",
+		flows_open(n), s->flow.opened, s->bytes_up, s->bytes_down, s->msgs_up, s->msgs_down,
+		s->refused, s->flow.over_limit);
 	if (n->role->status_json)
 		n->role->status_json(n, o);
 	evbuffer_add_printf(o, "}");
@@ -269,17 +271,20 @@ static void flows_json(struct hub *hub, struct evbuffer *o)
 	evbuffer_add_printf(o, ",\"flows\":[");
 	for (int i = 0; i < hub->n_nodes; i++) {
 		struct flow *f;
-		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link) {
+		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link)
+		{
 			if (!flow_is_open(f))
 				continue;
 			if (total++ >= HTTP_STATUS_FLOWS_MAX)
 				continue;
 			evbuffer_add_printf(o, "%s{\"role\":", shown++ ? "," : "");
 			json_string(o, hub->nodes[i]->name);
-			evbuffer_add_printf(o, ",\"id\":%llu,\"proto\":\"%s\",\"key\":",
-				(unsigned long long)f->id, mqtt_proto_name(f->proto));
+			evbuffer_add_printf(o,
+				",\"id\":%llu,\"proto\":\"%s\",\"key\":", (unsigned long long)f->id,
+				mqtt_proto_name(f->proto));
 			json_string(o, f->key);
-			evbuffer_add_printf(o, ",\"bytes_up\":%llu,\"bytes_down\":%llu,\"age_s\":%llu}",
+			evbuffer_add_printf(o,
+				",\"bytes_up\":%llu,\"bytes_down\":%llu,\"age_s\":%llu}",
 				f->bytes_up, f->bytes_down,
 				(unsigned long long)(now - f->opened_ms) / 1000);
 		}
@@ -291,7 +296,8 @@ void http_status_json(struct hub *hub, struct evbuffer *o)
 {
 	struct agents_json agents = { o, 0 };
 
-	evbuffer_add_printf(o, "{\"version\":\"%s\",\"uptime_s\":%llu,\"mqtt\":{\"broker\":", N4M_VERSION,
+	evbuffer_add_printf(o,
+		"{\"version\":\"%s\",\"uptime_s\":%llu,\"mqtt\":{\"broker\":", N4M_VERSION,
 		uptime_s(hub));
 	json_string(o, hub->url.host);
 	evbuffer_add_printf(o, ",\"port\":%u,\"prefix\":", hub->url.port);
@@ -299,7 +305,8 @@ void http_status_json(struct hub *hub, struct evbuffer *o)
 	evbuffer_add_printf(o, ",\"client_id\":");
 	json_string(o, hub->client_id);
 	evbuffer_add_printf(o, ",\"connected\":%s,\"reconnects\":%lu},\"roles\":[",
-		mqtt_client_connected(hub->mqtt) ? "true" : "false", mqtt_client_reconnects(hub->mqtt));
+		mqtt_client_connected(hub->mqtt) ? "true" : "false",
+		mqtt_client_reconnects(hub->mqtt));
 	for (int i = 0; i < hub->n_nodes; i++) {
 		if (i)
 			evbuffer_add(o, ",", 1);
@@ -337,7 +344,8 @@ static void agent_text(const char *key, const struct status *st, void *arg)
 
 	if (!slash || !peer_is_agent(key, st))
 		return;
-	evbuffer_add_printf(o, "  %-24.*s %-7s ", (int)(slash - key), key, st->online ? "online" : "offline");
+	evbuffer_add_printf(
+		o, "  %-24.*s %-7s ", (int)(slash - key), key, st->online ? "online" : "offline");
 	for (int i = 0; i < st->n_routes; i++) {
 		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
 		evbuffer_add_printf(o, "%s%s", i ? " " : "", cidr);
@@ -351,15 +359,17 @@ static void flows_text(struct hub *hub, struct evbuffer *o)
 	char up[32], down[32];
 	unsigned long total = 0;
 
-	evbuffer_add_printf(o, "\nFlows:\n  %-16s %-5s %10s %10s %7s  %s\n", "ROLE", "PROTO", "UP", "DOWN",
-		"AGE", "AGENT/LOCAL/PROTO/SRC/DST");
+	evbuffer_add_printf(o, "\nFlows:\n  %-16s %-5s %10s %10s %7s  %s\n", "ROLE", "PROTO", "UP",
+		"DOWN", "AGE", "AGENT/LOCAL/PROTO/SRC/DST");
 	for (int i = 0; i < hub->n_nodes; i++) {
 		struct flow *f;
-		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link) {
+		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link)
+		{
 			if (!flow_is_open(f) || total++ >= HTTP_STATUS_FLOWS_MAX)
 				continue;
-			evbuffer_add_printf(o, "  %-16s %-5s %10s %10s %6llus  %s\n", hub->nodes[i]->name,
-				mqtt_proto_name(f->proto), human_bytes(f->bytes_up, up, sizeof(up)),
+			evbuffer_add_printf(o, "  %-16s %-5s %10s %10s %6llus  %s\n",
+				hub->nodes[i]->name, mqtt_proto_name(f->proto),
+				human_bytes(f->bytes_up, up, sizeof(up)),
 				human_bytes(f->bytes_down, down, sizeof(down)),
 				(unsigned long long)(now - f->opened_ms) / 1000, f->key);
 		}
@@ -374,20 +384,21 @@ void http_status_text(struct hub *hub, struct evbuffer *o)
 {
 	char up[32], down[32];
 
-	evbuffer_add_printf(o, "net4mqtt %s, up %llus\nBroker: %s:%u prefix %s, client id %s: %s, %lu reconnects\n",
-		N4M_VERSION,
-		uptime_s(hub),
-		hub->url.host, hub->url.port, hub->url.prefix, hub->client_id,
-		mqtt_client_connected(hub->mqtt) ? "connected" : "NOT CONNECTED",
+	evbuffer_add_printf(o,
+		"net4mqtt %s, up %llus\nBroker: %s:%u prefix %s, client id %s: %s, %lu "
+		"reconnects\n",
+		N4M_VERSION, uptime_s(hub), hub->url.host, hub->url.port, hub->url.prefix,
+		hub->client_id, mqtt_client_connected(hub->mqtt) ? "connected" : "NOT CONNECTED",
 		mqtt_client_reconnects(hub->mqtt));
-	evbuffer_add_printf(o, "\nRoles:\n  %-16s %-16s %6s %8s %10s %10s %8s\n", "ROLE", "ID", "FLOWS",
-		"OPENED", "UP", "DOWN", "REFUSED");
+	evbuffer_add_printf(o, "\nRoles:\n  %-16s %-16s %6s %8s %10s %10s %8s\n", "ROLE", "ID",
+		"FLOWS", "OPENED", "UP", "DOWN", "REFUSED");
 	for (int i = 0; i < hub->n_nodes; i++) {
 		struct node *n = hub->nodes[i];
 		const struct node_stats *s = &n->stats;
 		evbuffer_add_printf(o, "  %-16s %-16s %6lu %8lu %10s %10s %8lu\n", n->name,
 			node_id(n), flows_open(n), s->flow.opened,
-			human_bytes(s->bytes_up, up, sizeof(up)), human_bytes(s->bytes_down, down, sizeof(down)),
+			human_bytes(s->bytes_up, up, sizeof(up)),
+			human_bytes(s->bytes_down, down, sizeof(down)),
 			s->refused + s->flow.over_limit);
 	}
 	evbuffer_add_printf(o, "\nAgents:\n  %-24s %-7s %s\n", "ID", "STATUS", "ROUTES");
@@ -435,8 +446,8 @@ static void not_found_cb(struct evhttp_request *req, void *arg)
 	evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics, /status or /status.txt");
 }
 
-int http_status_start(struct event_base *base, const char *addr, struct hub *hub,
-	struct http_status **out)
+int http_status_start(
+	struct event_base *base, const char *addr, struct hub *hub, struct http_status **out)
 {
 	struct http_status *h = calloc(1, sizeof(*h));
 	char host[ADDR_HOST_MAX];
@@ -498,8 +509,10 @@ static int fetch_connect(const char *addr)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&ss, len)) {
 		int err = errno;
-		fprintf(stderr, "net4mqtt: cannot reach the status server on %s: %s "
-				"(is net4mqtt running, with status-listen there?)\n", addr, strerror(err));
+		fprintf(stderr,
+			"net4mqtt: cannot reach the status server on %s: %s "
+			"(is net4mqtt running, with status-listen there?)\n",
+			addr, strerror(err));
 		close(fd);
 		return -err;
 	}

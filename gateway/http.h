@@ -12,8 +12,8 @@ struct http_status;
 #define HTTP_STATUS_FLOWS_MAX 1000 /* flows listed in /status; all are counted */
 
 /* Listens on addr (IP:PORT, [IPv6]:PORT). 0 or -errno. */
-int http_status_start(struct event_base *base, const char *addr, struct hub *hub,
-	struct http_status **out);
+int http_status_start(
+	struct event_base *base, const char *addr, struct hub *hub, struct http_status **out);
 void http_status_free(struct http_status *h); /* accepts NULL */
 
 /* The documents, into out (for the server, and for tests). */

@@ -36,12 +36,15 @@ struct app {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "net4mqtt %s: TCP and UDP over MQTT\n\n"
-		     "Usage: net4mqtt [-v...] COMMAND [OPTIONS]\n\nCommands:\n", N4M_VERSION);
+	fprintf(out,
+		"net4mqtt %s: TCP and UDP over MQTT\n\n"
+		"Usage: net4mqtt [-v...] COMMAND [OPTIONS]\n\nCommands:\n",
+		N4M_VERSION);
 	for (size_t i = 0; i < option_n_commands; i++)
 		fprintf(out, "  %-12s %s\n", option_commands[i].name, option_commands[i].summary);
-	fprintf(out, "  %-12s %s\n  %-12s %s\n", "run", "runs the roles of a config file on one MQTT connection",
-		"status", "what a running net4mqtt is doing (flows, agents, counters)");
+	fprintf(out, "  %-12s %s\n  %-12s %s\n", "run",
+		"runs the roles of a config file on one MQTT connection", "status",
+		"what a running net4mqtt is doing (flows, agents, counters)");
 	fprintf(out, "\nOptions:\n"
 		     "  -v...          verbose: warn by default, -v info, -vv debug, -vvv trace\n"
 		     "  -h, --help     this help; COMMAND -h for a command's options\n"
@@ -349,13 +352,14 @@ static const struct option run_options[] = {
 
 static void run_usage(FILE *out)
 {
-	fprintf(out, "Usage: net4mqtt run -c FILE [-f] [--check] [-v...]\n\n"
-		     "Runs every role section of FILE (an INI file: see net4mqtt(8)) in one process,\n"
-		     "on one MQTT connection. SIGHUP re-reads routes, allowlists, advertised subnets,\n"
-		     "SOCKS users and limits without ending flows.\n\n"
-		     "  -c, --config FILE  the config file\n"
-		     "  -f, --foreground   log to stderr (default: syslog)\n"
-		     "      --check        check FILE, say \"FILE: ok\" and exit\n");
+	fprintf(out,
+		"Usage: net4mqtt run -c FILE [-f] [--check] [-v...]\n\n"
+		"Runs every role section of FILE (an INI file: see net4mqtt(8)) in one process,\n"
+		"on one MQTT connection. SIGHUP re-reads routes, allowlists, advertised subnets,\n"
+		"SOCKS users and limits without ending flows.\n\n"
+		"  -c, --config FILE  the config file\n"
+		"  -f, --foreground   log to stderr (default: syslog)\n"
+		"      --check        check FILE, say \"FILE: ok\" and exit\n");
 }
 
 static int cmd_run(int argc, char **argv, int verbose)
@@ -422,11 +426,13 @@ static int cmd_status(int argc, char **argv)
 			break;
 		case 'h':
 			printf("Usage: net4mqtt status [-c FILE | --status-listen ADDR]\n\n"
-			       "Shows a running net4mqtt's connection, roles, agents and flows, from\n"
+			       "Shows a running net4mqtt's connection, roles, agents and flows, "
+			       "from\n"
 			       "its status server (default " CONFIG_STATUS_LISTEN ").\n");
 			return 0;
 		default:
-			return bad_usage("%s", "usage: net4mqtt status [-c FILE | --status-listen ADDR]");
+			return bad_usage(
+				"%s", "usage: net4mqtt status [-c FILE | --status-listen ADDR]");
 		}
 	}
 	if (path) {

@@ -38,12 +38,30 @@ struct binding {
 };
 
 #define FIELD(type, field) offsetof(type, field), sizeof(((type *)0)->field)
-#define NODE_STRING(opt, field, what) { opt, true, FIELD_STRING, FIELD(struct node_config, field), what, 0, 0, NULL }
-#define ROLE_STRING(opt, type, field, what) { opt, false, FIELD_STRING, FIELD(type, field), what, 0, 0, NULL }
-#define ROLE_INT(opt, type, field, what, min, max) { opt, false, FIELD_INT, FIELD(type, field), what, min, max, NULL }
-#define ROLE_FLAG(opt, type, field) { opt, false, FIELD_FLAG, FIELD(type, field), NULL, 0, 0, NULL }
-#define ROLE_PARSE(opt, fn) { opt, false, FIELD_PARSE, 0, 0, NULL, 0, 0, fn }
-#define END_BINDINGS { 0, false, FIELD_STRING, 0, 0, NULL, 0, 0, NULL }
+#define NODE_STRING(opt, field, what)                                                              \
+	{                                                                                          \
+		opt, true, FIELD_STRING, FIELD(struct node_config, field), what, 0, 0, NULL        \
+	}
+#define ROLE_STRING(opt, type, field, what)                                                        \
+	{                                                                                          \
+		opt, false, FIELD_STRING, FIELD(type, field), what, 0, 0, NULL                     \
+	}
+#define ROLE_INT(opt, type, field, what, min, max)                                                 \
+	{                                                                                          \
+		opt, false, FIELD_INT, FIELD(type, field), what, min, max, NULL                    \
+	}
+#define ROLE_FLAG(opt, type, field)                                                                \
+	{                                                                                          \
+		opt, false, FIELD_FLAG, FIELD(type, field), NULL, 0, 0, NULL                       \
+	}
+#define ROLE_PARSE(opt, fn)                                                                        \
+	{                                                                                          \
+		opt, false, FIELD_PARSE, 0, 0, NULL, 0, 0, fn                                      \
+	}
+#define END_BINDINGS                                                                               \
+	{                                                                                          \
+		0, false, FIELD_STRING, 0, 0, NULL, 0, 0, NULL                                     \
+	}
 
 __attribute__((format(printf, 2, 3))) static int fail(char err[OPT_ERR_MAX], const char *fmt, ...)
 {
@@ -124,12 +142,13 @@ static int parse_dns_upstream(void *role_cfg, const char *arg, char *err)
 			return fail(err, "bad --dns-upstream %s: want IP or IP:PORT", arg);
 	}
 	return addr_format((struct sockaddr *)&ss, cfg->dns_upstream, sizeof(cfg->dns_upstream))
-		? fail(err, "bad --dns-upstream %s", arg)
-		: 0;
+		       ? fail(err, "bad --dns-upstream %s", arg)
+		       : 0;
 }
 
 /* --route CIDR[=AGENT] and --exclude CIDR: checked here, parsed again by the gateway. */
-static int parse_route_or_exclude(struct gateway_config *cfg, const char *arg, bool exclude, char *err)
+static int parse_route_or_exclude(
+	struct gateway_config *cfg, const char *arg, bool exclude, char *err)
 {
 	const char *what = exclude ? "--exclude" : "--route";
 	int *count = exclude ? &cfg->n_excludes : &cfg->n_routes;
@@ -194,8 +213,8 @@ static int parse_advertise(void *role_cfg, const char *arg, char *err)
 static const struct binding node_bindings[] = {
 	{ 'U', true, FIELD_INT, FIELD(struct node_config, limits.udp_timeout_s),
 		"--udp-timeout (seconds)", 1, 86400, NULL },
-	{ OPT_MAX_FLOWS, true, FIELD_INT, FIELD(struct node_config, limits.max_flows), "--max-flows",
-		1, 1 << 20, NULL },
+	{ OPT_MAX_FLOWS, true, FIELD_INT, FIELD(struct node_config, limits.max_flows),
+		"--max-flows", 1, 1 << 20, NULL },
 	{ OPT_MAX_MEMORY, true, FIELD_MIB, FIELD(struct node_config, limits.max_memory),
 		"--max-memory (MiB)", 16, 1 << 20, NULL },
 	END_BINDINGS,
@@ -339,7 +358,8 @@ static int local_socks_check(void *role_cfg, const struct node_config *node, cha
 }
 
 /* Routes with no =AGENT go to -a: there must be one. */
-static int check_routes_have_agent(const struct gateway_config *cfg, const char *agent_id, char *err)
+static int check_routes_have_agent(
+	const struct gateway_config *cfg, const char *agent_id, char *err)
 {
 	for (int i = 0; i < cfg->n_routes; i++)
 		if (!strchr(cfg->routes[i], '=') && !strcmp(agent_id, MQTT_NIL))
@@ -355,7 +375,8 @@ static int gateway_check(void *role_cfg, const struct node_config *node, char *e
 	if (check_domain(cfg->domain, err))
 		return EXIT_USAGE;
 	if (cfg->n_routes == 0 && !cfg->auto_routes)
-		return fail(err, "gateway: give at least one --route CIDR[=AGENT], or --auto-routes");
+		return fail(
+			err, "gateway: give at least one --route CIDR[=AGENT], or --auto-routes");
 	if (check_routes_have_agent(cfg, node->agent_id, err))
 		return EXIT_USAGE;
 	if ((cfg->dns_hijack || cfg->n_remote_domains || cfg->dns_upstream[0]) && !cfg->dns)
@@ -367,18 +388,26 @@ static int gateway_check(void *role_cfg, const struct node_config *node, char *e
 
 const struct command option_commands[] = {
 	{ "agent", "exit node: opens the flows that arrive on MQTT (like ss-server, v2ray freedom)",
-		"[-m URL] [-t TARGET] [-i ID] [--allow CIDR[:PORTS] ...] [--advertise CIDR ...]", &agent_role,
-		"m:t:i:vh", agent_bindings, agent_defaults, agent_check },
-	{ "local-port", "forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray dokodemo-door)",
-		"[-m URL] [-l LISTEN] [-t TARGET] [-a AGENT_ID] [-i ID] [-u] [-k]", &local_port_role,
-		"m:l:t:a:i:ukvh", local_port_bindings, local_port_defaults, local_port_check },
-	{ "local-socks", "SOCKS5 server; the client names the destination (like ss-local, v2ray socks)",
-		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [--socks-user USER:PASS|@FILE] [-k]",
+		"[-m URL] [-t TARGET] [-i ID] [--allow CIDR[:PORTS] ...] [--advertise CIDR ...]",
+		&agent_role, "m:t:i:vh", agent_bindings, agent_defaults, agent_check },
+	{ "local-port",
+		"forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray "
+		"dokodemo-door)",
+		"[-m URL] [-l LISTEN] [-t TARGET] [-a AGENT_ID] [-i ID] [-u] [-k]",
+		&local_port_role, "m:l:t:a:i:ukvh", local_port_bindings, local_port_defaults,
+		local_port_check },
+	{ "local-socks",
+		"SOCKS5 server; the client names the destination (like ss-local, v2ray socks)",
+		"[-m URL] [-l LISTEN] [-d DOMAIN] [-a AGENT_ID] [-i ID] [--socks-user "
+		"USER:PASS|@FILE] [-k]",
 		&local_socks_role, "m:l:d:a:i:kvh", local_socks_bindings, local_socks_defaults,
 		local_socks_check },
-	{ "gateway", "TUN gateway: routes subnets into MQTT for every host behind it (like tun2socks)",
-		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] ... [--exclude CIDR ...]\n"
-		"         [--auto-routes] [--dns [--dns-hijack] [--remote-domain SUFFIX=AGENT ...] [--dns-upstream IP]] [-k]",
+	{ "gateway",
+		"TUN gateway: routes subnets into MQTT for every host behind it (like tun2socks)",
+		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] "
+		"... [--exclude CIDR ...]\n"
+		"         [--auto-routes] [--dns [--dns-hijack] [--remote-domain SUFFIX=AGENT ...] "
+		"[--dns-upstream IP]] [-k]",
 		&gateway_role, "m:a:i:kvh", gateway_bindings, gateway_defaults, gateway_check },
 };
 const size_t option_n_commands = N_ELEMS(option_commands);
@@ -425,47 +454,62 @@ void option_usage(const struct command *c, FILE *out)
 {
 	fprintf(out,
 		"Usage: net4mqtt %s %s\n\n%s\n\n"
-		"  -m, --mqtt-url URL   broker: mqtt[s]://[user[:pass]@]host[:port]/PREFIX[?client_id=ID]\n"
+		"  -m, --mqtt-url URL   broker: "
+		"mqtt[s]://[user[:pass]@]host[:port]/PREFIX[?client_id=ID]\n"
 		"                       (default " DEFAULT_MQTT_URL ")\n",
 		c->name, c->usage, c->summary);
 	if (strchr(c->shortopts, 'l'))
-		fprintf(out, "  -l, --listen ADDR    listen on IP:PORT or [IPv6]:PORT (default 127.0.0.1:4444)\n");
+		fprintf(out, "  -l, --listen ADDR    listen on IP:PORT or [IPv6]:PORT (default "
+			     "127.0.0.1:4444)\n");
 	if (strchr(c->shortopts, 't'))
-		fprintf(out, c->role->is_agent
-			? "  -t, --target ADDR    default target, for flows that name none (default 127.0.0.1:7777)\n"
-			: "  -t, --target ADDR    HOST:PORT the agent connects to (default: the agent's own target)\n");
+		fprintf(out, c->role->is_agent ? "  -t, --target ADDR    default target, for flows "
+						 "that name none (default 127.0.0.1:7777)\n"
+					       : "  -t, --target ADDR    HOST:PORT the agent "
+						 "connects to (default: the agent's own target)\n");
 	if (strchr(c->shortopts, 'd'))
-		fprintf(out, "  -d, --domain DOMAIN  AGENT.DOMAIN names an agent (default net4mqtt.local)\n");
+		fprintf(out, "  -d, --domain DOMAIN  AGENT.DOMAIN names an agent (default "
+			     "net4mqtt.local)\n");
 	if (strchr(c->shortopts, 'a'))
 		fprintf(out, "  -a, --agent-id ID    the agent to use (default -)\n");
 	fprintf(out, "  -i, --id ID          this node's id (default -)\n");
 	if (strchr(c->shortopts, 'u'))
 		fprintf(out, "  -u, --udp            forward UDP instead of TCP\n");
 	if (strchr(c->shortopts, 'k'))
-		fprintf(out, "  -k, --kcp            carry TCP inside KCP: survives lost messages, flow-controlled\n");
-	fprintf(out, "      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n"
-		     "      --max-flows N    refuse new flows while N are open (default %d)\n"
-		     "      --max-memory MIB refuse new flows above this much heap (default %d)\n"
-		     "      --user NAME      run as NAME after start-up (when started as root)\n"
-		     "      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n",
+		fprintf(out, "  -k, --kcp            carry TCP inside KCP: survives lost messages, "
+			     "flow-controlled\n");
+	fprintf(out,
+		"      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n"
+		"      --max-flows N    refuse new flows while N are open (default %d)\n"
+		"      --max-memory MIB refuse new flows above this much heap (default %d)\n"
+		"      --user NAME      run as NAME after start-up (when started as root)\n"
+		"      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n",
 		DEFAULT_MAX_FLOWS, DEFAULT_MAX_MEMORY_MIB);
 	if (c->role->is_agent)
-		fprintf(out, "      --allow CIDR[:PORTS]  open only these destinations (repeatable; PORTS: 80,443,8000-8100);\n"
+		fprintf(out, "      --allow CIDR[:PORTS]  open only these destinations "
+			     "(repeatable; PORTS: 80,443,8000-8100);\n"
 			     "                       without it, any (the default target always)\n"
-			     "      --advertise CIDR  tell gateways (--auto-routes) this subnet is reachable here\n");
+			     "      --advertise CIDR  tell gateways (--auto-routes) this subnet is "
+			     "reachable here\n");
 	if (c->role == &local_socks_role)
-		fprintf(out, "      --socks-user USER:PASS  require this SOCKS5 username/password (RFC 1929);\n"
-			     "                       @FILE reads USER:PASS from the file's first line\n");
+		fprintf(out, "      --socks-user USER:PASS  require this SOCKS5 username/password "
+			     "(RFC 1929);\n"
+			     "                       @FILE reads USER:PASS from the file's first "
+			     "line\n");
 	if (c->role == &gateway_role)
-		fprintf(out, "      --tun NAME       the TUN device (default n4m0)\n"
-			     "      --mtu N          its MTU (default 1500)\n"
-			     "      --route CIDR[=AGENT]  send this subnet into the TUN, to AGENT (default: -a)\n"
-			     "      --exclude CIDR   never route this part of a routed subnet\n"
-			     "      --auto-routes    also route the subnets online agents advertise\n"
-			     "      --dns            answer DNS on the TUN's addresses (198.18.0.1, fdfe:dcba:9876::1)\n"
-			     "      --dns-hijack     ... and every port 53 query routed into the TUN\n"
-			     "      --remote-domain SUFFIX=AGENT  names under SUFFIX are resolved by AGENT\n"
-			     "      --dns-upstream IP[:PORT]  other names: this resolver, through the default agent\n");
+		fprintf(out,
+			"      --tun NAME       the TUN device (default n4m0)\n"
+			"      --mtu N          its MTU (default 1500)\n"
+			"      --route CIDR[=AGENT]  send this subnet into the TUN, to AGENT "
+			"(default: -a)\n"
+			"      --exclude CIDR   never route this part of a routed subnet\n"
+			"      --auto-routes    also route the subnets online agents advertise\n"
+			"      --dns            answer DNS on the TUN's addresses (198.18.0.1, "
+			"fdfe:dcba:9876::1)\n"
+			"      --dns-hijack     ... and every port 53 query routed into the TUN\n"
+			"      --remote-domain SUFFIX=AGENT  names under SUFFIX are resolved by "
+			"AGENT\n"
+			"      --dns-upstream IP[:PORT]  other names: this resolver, through the "
+			"default agent\n");
 }
 
 int option_by_name(const char *name)
@@ -563,7 +607,8 @@ int option_apply(const struct command *c, struct node_config *node, void *role_c
 	switch (b->kind) {
 	case FIELD_STRING:
 		if (strlen(arg) >= b->size)
-			return fail(err, "%s too long (at most %zu characters)", b->what, b->size - 1);
+			return fail(
+				err, "%s too long (at most %zu characters)", b->what, b->size - 1);
 		strcpy(field, arg);
 		return 0;
 	case FIELD_INT:
@@ -601,8 +646,10 @@ int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX])
 	if (strlen(arg) >= STATUS_LISTEN_MAX || addr_parse(arg, &ss, &len))
 		return fail(err, "bad status address %s: want IP:PORT or [IPv6]:PORT", arg);
 	if (!addr_is_loopback((struct sockaddr *)&ss))
-		return fail(err, "status address %s is not a loopback address: metrics and flows "
-				 "are for this host only", arg);
+		return fail(err,
+			"status address %s is not a loopback address: metrics and flows "
+			"are for this host only",
+			arg);
 	return 0;
 }
 

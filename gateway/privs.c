@@ -39,7 +39,8 @@ static void bounding_drop(uint64_t keep)
 {
 	for (int cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
 		if (!(keep >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
-			log_debug("privileges: cannot drop capability %d from the bounding set", cap);
+			log_debug(
+				"privileges: cannot drop capability %d from the bounding set", cap);
 }
 
 static int switch_user(const char *user)

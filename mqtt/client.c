@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define BACKLOG_HIGH (4u << 20) /* stop reading flow sockets above this */
 #define BACKLOG_LOW (1u << 20)	/* resume below this */
 #define BACKOFF_MIN_MS 200
@@ -50,8 +49,8 @@ struct mqtt_client {
 static void client_sync_write(struct mqtt_client *c);
 static void client_lost(struct mqtt_client *c, const char *why);
 
-__attribute__((format(printf, 3, 4))) static void client_log(struct mqtt_client *c,
-	enum mqtt_log_level level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void client_log(
+	struct mqtt_client *c, enum mqtt_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -96,7 +95,8 @@ static int fifo_push(struct mqtt_client *c, int mid, size_t bytes)
 		c->fifo_cap = ncap;
 		c->fifo_head = 0;
 	}
-	c->fifo[(c->fifo_head + c->fifo_len) % c->fifo_cap] = (struct pending){ mid, (uint32_t)bytes };
+	c->fifo[(c->fifo_head + c->fifo_len) % c->fifo_cap] =
+		(struct pending){ mid, (uint32_t)bytes };
 	c->fifo_len++;
 	c->backlog += bytes;
 	if (c->backlog > BACKLOG_HIGH)
@@ -143,8 +143,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	(void)mosq;
 
 	if (rc) {
-		client_log(c, MQTT_LOG_WARN, "mqtt: broker %s:%u refused the connection: %s", c->url->host,
-			c->url->port, mosquitto_connack_string(rc));
+		client_log(c, MQTT_LOG_WARN, "mqtt: broker %s:%u refused the connection: %s",
+			c->url->host, c->url->port, mosquitto_connack_string(rc));
 		return; /* libmosquitto drops the socket; on_disconnect schedules the retry */
 	}
 	client_log(c, MQTT_LOG_INFO, "mqtt: connected to %s:%u", c->url->host, c->url->port);
@@ -230,12 +230,12 @@ static void lost_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->lost_connected) {
 		c->lost_connected = false;
-		client_log(c, MQTT_LOG_WARN, "mqtt: lost connection to %s:%u: %s; reconnecting", c->url->host,
-			c->url->port, c->lost_why);
+		client_log(c, MQTT_LOG_WARN, "mqtt: lost connection to %s:%u: %s; reconnecting",
+			c->url->host, c->url->port, c->lost_why);
 		c->ops->on_disconnect(c->arg);
 	} else {
-		client_log(c, MQTT_LOG_WARN, "mqtt: cannot connect to %s:%u: %s; retrying in %d ms", c->url->host,
-			c->url->port, c->lost_why, c->backoff_ms);
+		client_log(c, MQTT_LOG_WARN, "mqtt: cannot connect to %s:%u: %s; retrying in %d ms",
+			c->url->host, c->url->port, c->lost_why, c->backoff_ms);
 	}
 	schedule_retry(c);
 }
@@ -332,7 +332,8 @@ static void connect_now(struct mqtt_client *c)
 	int rc;
 
 	if (c->attempts++ == 0)
-		rc = mosquitto_connect_async(c->mosq, c->url->host, c->url->port, c->url->keepalive);
+		rc = mosquitto_connect_async(
+			c->mosq, c->url->host, c->url->port, c->url->keepalive);
 	else
 		rc = mosquitto_reconnect_async(c->mosq);
 	if (rc == MOSQ_ERR_SUCCESS && sock_events_add(c) == 0)
@@ -403,12 +404,13 @@ static int client_configure(struct mqtt_client *c, const struct mqtt_will *will)
 
 	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-	if (u->user[0] && mosquitto_username_pw_set(c->mosq, u->user,
-				  u->has_password ? u->password : NULL))
+	if (u->user[0] &&
+		mosquitto_username_pw_set(c->mosq, u->user, u->has_password ? u->password : NULL))
 		return -ENOMEM;
 	if (u->tls && client_configure_tls(c))
 		return -EINVAL;
-	if (will && mosquitto_will_set(c->mosq, will->topic, (int)will->len, will->payload, 1, true))
+	if (will &&
+		mosquitto_will_set(c->mosq, will->topic, (int)will->len, will->payload, 1, true))
 		return -EINVAL;
 	mosquitto_connect_callback_set(c->mosq, on_connect);
 	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
@@ -526,7 +528,8 @@ static int publish(struct mqtt_client *c, const char *topic, const void *payload
 	 * the mid: the entry waits in the FIFO as MID_UNKNOWN until then. */
 	if (qos == 0 && fifo_push(c, MID_UNKNOWN, len + strlen(topic)))
 		return -ENOMEM;
-	err = publish_rc(c, mosquitto_publish(c->mosq, &mid, topic, (int)len, payload, qos, retain));
+	err = publish_rc(
+		c, mosquitto_publish(c->mosq, &mid, topic, (int)len, payload, qos, retain));
 	if (qos == 0 && c->fifo_len > 0) {
 		struct pending *last = &c->fifo[(c->fifo_head + c->fifo_len - 1) % c->fifo_cap];
 		if (last->mid == MID_UNKNOWN) {
@@ -548,8 +551,8 @@ int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *pa
 	return publish(c, topic, payload, len, 0, false);
 }
 
-int mqtt_client_publish_retained(struct mqtt_client *c, const char *topic, const void *payload,
-	size_t len)
+int mqtt_client_publish_retained(
+	struct mqtt_client *c, const char *topic, const void *payload, size_t len)
 {
 	return publish(c, topic, payload, len, 1, true);
 }

@@ -42,8 +42,8 @@ int mqtt_client_subscribe(struct mqtt_client *c, const char *pattern);
 /* QoS 0 data publish; returns 0, -ENOTCONN, -EMSGSIZE or -ENOMEM. */
 int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *payload, size_t len);
 /* QoS 1 retained publish (status). */
-int mqtt_client_publish_retained(struct mqtt_client *c, const char *topic, const void *payload,
-	size_t len);
+int mqtt_client_publish_retained(
+	struct mqtt_client *c, const char *topic, const void *payload, size_t len);
 
 bool mqtt_client_connected(const struct mqtt_client *c);
 /* Above the high watermark of bytes handed to libmosquitto and not yet written? */

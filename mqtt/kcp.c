@@ -596,7 +596,7 @@ static int ack_push(struct kcp *k, uint32_t sn, uint32_t ts)
 		k->acks = a;
 		k->acks_cap = cap;
 	}
-	k->acks[k->nacks++] = (struct kcp_ack){.sn = sn, .ts = ts};
+	k->acks[k->nacks++] = (struct kcp_ack){ .sn = sn, .ts = ts };
 	return 0;
 }
 
@@ -714,7 +714,7 @@ static int input_seg(
 int kcp_input(struct kcp *k, const uint8_t *data, size_t len)
 {
 	uint32_t prev_una = k->snd_una;
-	struct ack_max am = {0};
+	struct ack_max am = { 0 };
 	int err = len < KCP_OVERHEAD ? -EINVAL : 0;
 
 	while (!err && len) {
@@ -992,7 +992,8 @@ static void cwnd_react(struct kcp *k, uint32_t prior_cwnd, const struct resent *
  * 65535 and then 0 must not make us send 65535 datagrams. */
 static uint32_t peer_owed(const struct kcp *k)
 {
-	if (!k->cfg.peer_reads_once || k->snd_queue.count || k->nsnd_buf || k->rmt_wnd >= k->peer_wnd)
+	if (!k->cfg.peer_reads_once || k->snd_queue.count || k->nsnd_buf ||
+		k->rmt_wnd >= k->peer_wnd)
 		return 0;
 	return min_u32(min_u32(k->peer_wnd - k->rmt_wnd, k->snd_nxt), KCP_NUDGE_MAX_OWED);
 }
@@ -1029,7 +1030,7 @@ static void start(struct kcp *k, uint32_t now_ms)
 void kcp_flush(struct kcp *k, uint32_t now_ms)
 {
 	uint32_t prior_cwnd = k->cwnd;
-	struct resent r = {0};
+	struct resent r = { 0 };
 
 	start(k, now_ms);
 	k->current = now_ms;

@@ -8,7 +8,8 @@
 #include <sys/types.h>
 
 #define KCP_SEGMENT_MAX (256 * 1024) /* a longer len field is bad input, whatever our own mtu */
-#define KCP_OVERHEAD 24 /* conv u32, cmd u8, frg u8, wnd u16, ts u32, sn u32, una u32, len u32; little-endian */
+#define KCP_OVERHEAD                                                                               \
+	24 /* conv u32, cmd u8, frg u8, wnd u16, ts u32, sn u32, una u32, len u32; little-endian */
 
 enum kcp_cmd { /* ikcp.c */
 	KCP_CMD_PUSH = 81,
@@ -18,13 +19,13 @@ enum kcp_cmd { /* ikcp.c */
 };
 
 struct kcp_config {
-	uint32_t mtu;	     /* largest datagram handed to output(); segments carry mtu - 24 bytes */
-	uint32_t snd_wnd;    /* segments */
-	uint32_t rcv_wnd;    /* segments; also what we advertise */
-	uint32_t interval;   /* ms between flushes */
-	bool nodelay;	     /* ikcp nodelay: smaller minimum RTO, no RTO doubling */
-	uint32_t fastresend; /* resend after this many later acks (0: off) */
-	bool nocwnd;	     /* no congestion window: send up to min(snd_wnd, rmt_wnd) */
+	uint32_t mtu;	   /* largest datagram handed to output(); segments carry mtu - 24 bytes */
+	uint32_t snd_wnd;  /* segments */
+	uint32_t rcv_wnd;  /* segments; also what we advertise */
+	uint32_t interval; /* ms between flushes */
+	bool nodelay;	   /* ikcp nodelay: smaller minimum RTO, no RTO doubling */
+	uint32_t fastresend;  /* resend after this many later acks (0: off) */
+	bool nocwnd;	      /* no congestion window: send up to min(snd_wnd, rmt_wnd) */
 	bool peer_reads_once; /* the peer (net4mqtt) calls recv once per datagram: nudge it */
 };
 

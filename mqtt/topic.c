@@ -120,8 +120,8 @@ int mqtt_topic_build(char *buf, size_t len, const char *prefix, const char *agen
 	return n;
 }
 
-int mqtt_topic_status(char *buf, size_t len, const char *prefix, const char *agent,
-	const char *local)
+int mqtt_topic_status(
+	char *buf, size_t len, const char *prefix, const char *agent, const char *local)
 {
 	if (!mqtt_level_valid(agent) || !mqtt_level_valid(local))
 		return -EINVAL;

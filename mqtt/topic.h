@@ -46,8 +46,8 @@ int mqtt_topic_build(char *buf, size_t len, const char *prefix, const char *agen
 	const char *dst);
 
 /* The status topic of a node: PREFIX/AGENT/LOCAL/v/- */
-int mqtt_topic_status(char *buf, size_t len, const char *prefix, const char *agent,
-	const char *local);
+int mqtt_topic_status(
+	char *buf, size_t len, const char *prefix, const char *agent, const char *local);
 
 /* Is s usable as one topic level (non-empty, no '/', '+', '#', no control characters)? */
 int mqtt_level_valid(const char *s);

@@ -151,7 +151,10 @@ struct query_key {
 	size_t size;
 };
 
-#define QK(name, field) { name, offsetof(struct mqtt_url, field), sizeof(((struct mqtt_url *)0)->field) }
+#define QK(name, field)                                                                            \
+	{                                                                                          \
+		name, offsetof(struct mqtt_url, field), sizeof(((struct mqtt_url *)0)->field)      \
+	}
 static const struct query_key query_keys[] = {
 	QK("client_id", client_id),
 	QK("cafile", cafile),

@@ -13,7 +13,7 @@ struct mqtt_url {
 	bool tls;
 	char host[MQTT_URL_FIELD];
 	uint16_t port;
-	char user[MQTT_URL_FIELD];     /* empty: no authentication */
+	char user[MQTT_URL_FIELD]; /* empty: no authentication */
 	char password[MQTT_URL_FIELD];
 	bool has_password;
 	char prefix[MQTT_URL_FIELD];

@@ -94,7 +94,7 @@ static bool parse_addr(const struct nlmsghdr *nlh, struct nl_event *ev)
 	ev->addr.len = ifa->ifa_prefixlen;
 	/* IFA_LOCAL is the address itself; IFA_ADDRESS is the peer on point-to-point links */
 	return copy_addr(tb[IFA_LOCAL], ifa->ifa_family, ev->addr.addr) ||
-		copy_addr(tb[IFA_ADDRESS], ifa->ifa_family, ev->addr.addr);
+	       copy_addr(tb[IFA_ADDRESS], ifa->ifa_family, ev->addr.addr);
 }
 
 /* A multipath route: the first nexthop stands for all. */

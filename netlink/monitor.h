@@ -17,7 +17,7 @@ enum nl_event_kind {
 	NL_EV_ADDR_REMOVED,
 	NL_EV_ROUTE_ADDED,
 	NL_EV_ROUTE_REMOVED,
-	NL_EV_RULE_ADDED,   /* route.table and route.dst.family are set */
+	NL_EV_RULE_ADDED, /* route.table and route.dst.family are set */
 	NL_EV_RULE_REMOVED,
 	NL_EV_RESYNC, /* the socket overran (ENOBUFS): events were lost, read the state again */
 };

@@ -334,8 +334,9 @@ static int on_route(struct nl_msg *msg, void *arg)
 int nl_route_get(struct nl *nl, int family, const void *addr, struct nl_route *r)
 {
 	int alen = addr_len(family);
-	struct rtmsg rtm = { .rtm_family = family, .rtm_dst_len = alen * 8,
-		.rtm_flags = RTM_F_LOOKUP_TABLE };
+	struct rtmsg rtm = {
+		.rtm_family = family, .rtm_dst_len = alen * 8, .rtm_flags = RTM_F_LOOKUP_TABLE
+	};
 	struct rtnl_route *route = NULL;
 	struct nl_sock *sk = begin(nl);
 	struct nl_msg *msg;
@@ -380,7 +381,8 @@ err_msg:
 }
 
 /* Runs cb over a snapshot of every route of family (all tables). */
-static int foreach_route(struct nl *nl, int family, void (*cb)(struct nl_object *, void *), void *arg)
+static int foreach_route(
+	struct nl *nl, int family, void (*cb)(struct nl_object *, void *), void *arg)
 {
 	struct nl_cache *cache;
 	int err;

@@ -100,5 +100,5 @@ bool nl_prefix_overlaps(const struct nl_prefix *a, const struct nl_prefix *b)
 bool nl_prefix_equal(const struct nl_prefix *a, const struct nl_prefix *b)
 {
 	return a->family == b->family && a->len == b->len &&
-		!memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+	       !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
 }

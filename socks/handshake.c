@@ -12,7 +12,7 @@ enum step {
 	STEP_NEXT,    /* moved to the next state: run it on what is left */
 	STEP_REFUSED, /* h->why says why */
 	STEP_GONE,
-	STEP_DONE,    /* handed over: h is the caller's again */
+	STEP_DONE, /* handed over: h is the caller's again */
 };
 
 void socks_handshake_init(struct socks_handshake *h, const struct socks_credentials *auth,
@@ -172,8 +172,8 @@ static enum step (*const states[])(struct socks_handshake *) = {
 	[SOCKS_HS_REQUEST] = on_request,
 };
 
-enum socks_handshake_result socks_handshake_input(struct socks_handshake *h, const uint8_t *p,
-	size_t n, const char **why)
+enum socks_handshake_result socks_handshake_input(
+	struct socks_handshake *h, const uint8_t *p, size_t n, const char **why)
 {
 	enum step step;
 

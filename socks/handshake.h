@@ -9,7 +9,8 @@
 
 #include "socks.h"
 
-#define SOCKS_HANDSHAKE_BUF 600 /* greeting (257) + request (262), or the RFC 1929 request (513) alone */
+#define SOCKS_HANDSHAKE_BUF                                                                        \
+	600 /* greeting (257) + request (262), or the RFC 1929 request (513) alone */
 #define SOCKS_WHY_MAX (4 * SOCKS_USERPASS_FIELD_MAX + 64) /* a refusal, with the user name shown */
 
 /* What a server requires: an empty user means no authentication. Each field
@@ -24,14 +25,15 @@ struct socks_handshake_ops {
 	/* the request is complete, and the rest is the caller's (its reply, the
 	 * connection); early holds what the client sent after it. The handshake
 	 * is not touched again: the caller may free it here. */
-	void (*request)(void *arg, const struct socks_request *req, const uint8_t *early, size_t n_early);
+	void (*request)(
+		void *arg, const struct socks_request *req, const uint8_t *early, size_t n_early);
 };
 
 enum socks_handshake_result {
-	SOCKS_HANDSHAKE_WAIT,	 /* more bytes needed */
-	SOCKS_HANDSHAKE_DONE,	 /* the request went to ops->request */
+	SOCKS_HANDSHAKE_WAIT, /* more bytes needed */
+	SOCKS_HANDSHAKE_DONE, /* the request went to ops->request */
 	SOCKS_HANDSHAKE_REFUSED, /* close: *why says why (the reply the RFCs ask for, if any, was sent) */
-	SOCKS_HANDSHAKE_GONE,	 /* close, nothing to say: a reply could not be sent, or far more than a
+	SOCKS_HANDSHAKE_GONE, /* close, nothing to say: a reply could not be sent, or far more than a
 				    handshake arrived */
 };
 
@@ -52,8 +54,8 @@ struct socks_handshake {
 void socks_handshake_init(struct socks_handshake *h, const struct socks_credentials *auth,
 	const struct socks_handshake_ops *ops, void *arg);
 /* Bytes from the client; runs every state they complete. *why is set for REFUSED. */
-enum socks_handshake_result socks_handshake_input(struct socks_handshake *h, const uint8_t *p,
-	size_t n, const char **why);
+enum socks_handshake_result socks_handshake_input(
+	struct socks_handshake *h, const uint8_t *p, size_t n, const char **why);
 /* Wipes what the buffer held: it may hold a password. */
 void socks_handshake_clear(struct socks_handshake *h);
 

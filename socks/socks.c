@@ -36,8 +36,8 @@ static int copy_field(const uint8_t *p, size_t n, char *out, size_t size)
 	return 0;
 }
 
-int socks_parse_userpass(const uint8_t *buf, size_t len, char *user, size_t ulen, char *pass,
-	size_t plen)
+int socks_parse_userpass(
+	const uint8_t *buf, size_t len, char *user, size_t ulen, char *pass, size_t plen)
 {
 	if (len < 1)
 		return 0;
@@ -82,8 +82,8 @@ static int parse_domain(const uint8_t *p, size_t n, char *host)
 	return 0;
 }
 
-int socks_parse_request(const uint8_t *buf, size_t len, struct socks_request *req,
-	enum socks_reply *reply)
+int socks_parse_request(
+	const uint8_t *buf, size_t len, struct socks_request *req, enum socks_reply *reply)
 {
 	size_t need;
 

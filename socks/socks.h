@@ -42,9 +42,9 @@ enum socks_reply { /* RFC 1928, 6 */
 };
 
 /* RFC 1929, 2: the username/password sub-negotiation, after method 0x02 is selected */
-#define SOCKS_USERPASS_VERSION 0x01 /* "the current version of the subnegotiation" */
+#define SOCKS_USERPASS_VERSION 0x01  /* "the current version of the subnegotiation" */
 #define SOCKS_USERPASS_FIELD_MAX 255 /* UNAME and PASSWD: 1 to 255 bytes each */
-#define SOCKS_USERPASS_REPLY_LEN 2 /* VER STATUS */
+#define SOCKS_USERPASS_REPLY_LEN 2   /* VER STATUS */
 
 enum socks_userpass_status { /* RFC 1929, 2: any STATUS but 0x00 is a failure */
 	SOCKS_USERPASS_SUCCESS = 0x00,
@@ -66,8 +66,8 @@ int socks_parse_greeting(const uint8_t *buf, size_t len, uint32_t *offers);
 /* The request. Returns bytes consumed (> 0), 0 when more are needed;
  * -EPROTO for a broken request (close without reply); -ENOTSUP when the
  * request is well formed but can't be served, with *reply saying why. */
-int socks_parse_request(const uint8_t *buf, size_t len, struct socks_request *req,
-	enum socks_reply *reply);
+int socks_parse_request(
+	const uint8_t *buf, size_t len, struct socks_request *req, enum socks_reply *reply);
 
 /* The username/password request (VER ULEN UNAME PLEN PASSWD). Returns bytes
  * consumed (> 0) with UNAME and PASSWD copied to user and pass as strings,
@@ -75,8 +75,8 @@ int socks_parse_request(const uint8_t *buf, size_t len, struct socks_request *re
  * (close without reply). A well-formed request whose credentials can't match
  * a configured string gets -EINVAL when a field holds a NUL byte, or
  * -ENAMETOOLONG when ulen or plen has no room for it and its NUL. */
-int socks_parse_userpass(const uint8_t *buf, size_t len, char *user, size_t ulen, char *pass,
-	size_t plen);
+int socks_parse_userpass(
+	const uint8_t *buf, size_t len, char *user, size_t ulen, char *pass, size_t plen);
 
 /* Writes the SOCKS_USERPASS_REPLY_LEN-byte reply: STATUS success or failure. */
 size_t socks_build_userpass_reply(uint8_t out[SOCKS_USERPASS_REPLY_LEN], bool ok);

@@ -195,10 +195,10 @@ static const struct ip_family ip_families[] = {
 
 /* [why][0] for ICMP, [why][1] for ICMPv6, in ip_families' order. */
 static const uint8_t unreach_codes[][2] = {
-	[TUN_UNREACH_NET] = {ICMP_NET_UNREACH, ICMP6_NO_ROUTE},
-	[TUN_UNREACH_HOST] = {ICMP_HOST_UNREACH, ICMP6_ADDR_UNREACH},
-	[TUN_UNREACH_PORT] = {ICMP_PORT_UNREACH, ICMP6_PORT_UNREACH},
-	[TUN_UNREACH_ADMIN] = {ICMP_ADMIN_PROHIBITED, ICMP6_ADMIN_PROHIBITED},
+	[TUN_UNREACH_NET] = { ICMP_NET_UNREACH, ICMP6_NO_ROUTE },
+	[TUN_UNREACH_HOST] = { ICMP_HOST_UNREACH, ICMP6_ADDR_UNREACH },
+	[TUN_UNREACH_PORT] = { ICMP_PORT_UNREACH, ICMP6_PORT_UNREACH },
+	[TUN_UNREACH_ADMIN] = { ICMP_ADMIN_PROHIBITED, ICMP6_ADMIN_PROHIBITED },
 };
 
 static const struct ip_family *family_of(int family)
@@ -375,10 +375,10 @@ struct l4_proto {
 };
 
 static const struct l4_proto l4_protos[] = {
-	{TUN_IPPROTO_TCP, TUN_TCP_HLEN, 16, 1, parse_tcp},
-	{TUN_IPPROTO_UDP, TUN_UDP_HLEN, 6, 1, parse_udp},
-	{TUN_IPPROTO_ICMP, TUN_ICMP_HLEN, 2, 0, parse_icmp},
-	{TUN_IPPROTO_ICMPV6, TUN_ICMP_HLEN, 2, 1, parse_icmp},
+	{ TUN_IPPROTO_TCP, TUN_TCP_HLEN, 16, 1, parse_tcp },
+	{ TUN_IPPROTO_UDP, TUN_UDP_HLEN, 6, 1, parse_udp },
+	{ TUN_IPPROTO_ICMP, TUN_ICMP_HLEN, 2, 0, parse_icmp },
+	{ TUN_IPPROTO_ICMPV6, TUN_ICMP_HLEN, 2, 1, parse_icmp },
 };
 
 static const struct l4_proto *l4_find(uint8_t proto)
@@ -637,7 +637,7 @@ int tun_build_rst(uint8_t *buf, size_t size, const struct tun_pkt *orig)
  * unspecified, multicast or broadcast addresses (RFC 1122 3.2.2, RFC 4443 2.4 (e)). */
 static int is_unicast(const struct tun_addr *a)
 {
-	static const uint8_t zero[16], bcast[4] = {0xff, 0xff, 0xff, 0xff};
+	static const uint8_t zero[16], bcast[4] = { 0xff, 0xff, 0xff, 0xff };
 
 	if (a->family == AF_INET)
 		return memcmp(a->ip, zero, 4) && memcmp(a->ip, bcast, 4) &&

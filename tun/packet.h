@@ -73,7 +73,8 @@ struct tun_addr {
 void tun_addr_set(struct tun_addr *a, int family, const uint8_t *ip);
 bool tun_addr_eq(const struct tun_addr *a, const struct tun_addr *b);
 /* a and port (host order) as a sockaddr_in or sockaddr_in6; returns its length. */
-socklen_t tun_addr_to_sockaddr(const struct tun_addr *a, uint16_t port, struct sockaddr_storage *ss);
+socklen_t tun_addr_to_sockaddr(
+	const struct tun_addr *a, uint16_t port, struct sockaddr_storage *ss);
 /* The reverse (AF_INET or AF_INET6): sets a, returns the port in host order. */
 uint16_t tun_addr_from_sockaddr(const struct sockaddr *sa, struct tun_addr *a);
 

@@ -109,7 +109,8 @@ ssize_t tun_read(struct tun *t, uint8_t *buf, size_t len, struct virtio_net_hdr 
 int tun_write(struct tun *t, const uint8_t *buf, size_t len, const struct virtio_net_hdr *vnet)
 {
 	static const struct virtio_net_hdr whole;
-	struct iovec iov[2] = { { (void *)(vnet ? vnet : &whole), sizeof(whole) }, { (void *)buf, len } };
+	struct iovec iov[2] = { { (void *)(vnet ? vnet : &whole), sizeof(whole) },
+		{ (void *)buf, len } };
 	size_t want = len;
 	ssize_t n;
 

@@ -35,7 +35,8 @@ static const struct kcpflow_ops flow_kcp_ops;
 int flow_key(char *buf, size_t len, const char *agent, const char *local, enum mqtt_proto proto,
 	const char *src, const char *dst)
 {
-	int n = snprintf(buf, len, "%s/%s/%s/%s/%s", agent, local, mqtt_proto_name(proto), src, dst);
+	int n = snprintf(
+		buf, len, "%s/%s/%s/%s/%s", agent, local, mqtt_proto_name(proto), src, dst);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -61,8 +62,8 @@ static int flow_kcp_init(struct flow *f)
 {
 	struct flow_table *t = f->table;
 
-	return kcpflow_new(t->base, f->chunk > STATUS_COMPAT_PACKET, f->chunk, t->rbuf, t->rbuf_size,
-		&flow_kcp_ops, f, &f->kcp);
+	return kcpflow_new(t->base, f->chunk > STATUS_COMPAT_PACKET, f->chunk, t->rbuf,
+		t->rbuf_size, &flow_kcp_ops, f, &f->kcp);
 }
 
 struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
@@ -189,7 +190,8 @@ static void flow_connect_next(struct flow *f)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				f->table->stats->over_limit++;
-				log_warn("flow %llu: no socket for the destination", (unsigned long long)f->id);
+				log_warn("flow %llu: no socket for the destination",
+					(unsigned long long)f->id);
 				break; /* the next address would fare no better */
 			}
 			continue;
@@ -459,9 +461,10 @@ static int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 	size_t cap = flow_table_cap(f->table, evbuffer_get_length(f->out) + len);
 	if (evbuffer_get_length(f->out) + len > cap) {
 		f->table->stats->overflowed++;
-		flow_close(f, cap < FLOW_OUT_CAP
-				? "destination too slow: 1 MiB queued while the heap is over --max-memory"
-				: "destination too slow: send buffer over its cap",
+		flow_close(f,
+			cap < FLOW_OUT_CAP ? "destination too slow: 1 MiB queued while the heap is "
+					     "over --max-memory"
+					   : "destination too slow: send buffer over its cap",
 			true);
 		return -ENOBUFS;
 	}
@@ -653,9 +656,11 @@ static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (f->awaiting_agent) {
-		log_warnx("flow %llu: no answer in %d s from agent %.*s, whose status was never seen: "
-			  "is its id right?", (unsigned long long)f->id, FLOW_AGENT_SILENCE_S,
-			(int)strcspn(f->key, "/"), f->key);
+		log_warnx("flow %llu: no answer in %d s from agent %.*s, whose status was never "
+			  "seen: "
+			  "is its id right?",
+			(unsigned long long)f->id, FLOW_AGENT_SILENCE_S, (int)strcspn(f->key, "/"),
+			f->key);
 		flow_close(f, "no answer from the agent", true);
 		return;
 	}
@@ -749,7 +754,7 @@ void flow_pause_all(struct flow_table *t, bool paused)
 
 	t->paused = paused;
 	TAILQ_FOREACH(f, &t->list, link)
-		flow_update_read(f);
+	flow_update_read(f);
 }
 
 /* Does level `idx` (0 agent, 1 local) of a flow key equal id? */

@@ -32,8 +32,8 @@ struct kcpflow;
 #define FLOW_DGRAM_QUEUE_MAX (256 * 1024) /* datagrams waiting for a socket still connecting */
 
 enum flow_kind {
-	FLOW_STREAM, /* tcp or kcp: a connected socket of its own */
-	FLOW_DGRAM,  /* udp with a connected socket of its own (the agent's) */
+	FLOW_STREAM,	 /* tcp or kcp: a connected socket of its own */
+	FLOW_DGRAM,	 /* udp with a connected socket of its own (the agent's) */
 	FLOW_DGRAM_SINK, /* udp without one: datagrams from MQTT go to the flow's sink, which
 			    its role set (a listener's socket shared by clients, the TUN) */
 };
@@ -71,8 +71,8 @@ struct flow {
 	bool awaiting_agent; /* FLOW_AGENT_SILENCE_S is running */
 	struct kcpflow *kcp; /* kcp flows only */
 	time_t last_active;
-	uint64_t opened_ms;	   /* clock_ms() */
-	struct timeval last_abort; /* when a tombstone last repeated the end signal */
+	uint64_t opened_ms;			 /* clock_ms() */
+	struct timeval last_abort;		 /* when a tombstone last repeated the end signal */
 	unsigned long long bytes_up, bytes_down; /* socket -> MQTT, MQTT -> socket */
 	_Alignas(max_align_t) unsigned char priv[];
 };

@@ -60,7 +60,7 @@ struct flow_table_config {
 	const char *name;
 	struct flow_limits limits;
 	struct flow_stats *stats; /* where the counters go; the caller's */
-	struct map *index;	  /* a shared index (the caller keeps it longer), or NULL: its own */
+	struct map *index; /* a shared index (the caller keeps it longer), or NULL: its own */
 };
 
 /* 0, -ENOMEM. */

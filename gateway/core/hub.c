@@ -15,7 +15,8 @@
 
 static void random_client_id(char *buf, size_t len)
 {
-	static const char alnum[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	static const char alnum[] =
+		"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	unsigned char r[7];
 
 	evutil_secure_rng_get_bytes(r, sizeof(r));
@@ -195,8 +196,8 @@ int hub_open(struct hub *h)
 	if (!owner)
 		return -EINVAL;
 	struct mqtt_will will = { owner->status_topic, STATUS_WILL, strlen(STATUS_WILL) };
-	if ((err = mqtt_client_new(h->base, &h->url, h->client_id, &will, &hub_mqtt_ops, h,
-		     &h->mqtt)))
+	if ((err = mqtt_client_new(
+		     h->base, &h->url, h->client_id, &will, &hub_mqtt_ops, h, &h->mqtt)))
 		return err;
 	for (int i = 0; i < h->n_nodes; i++)
 		h->nodes[i]->mqtt = h->mqtt;

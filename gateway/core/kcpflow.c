@@ -99,8 +99,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	schedule(k);
 }
 
-int kcpflow_new(struct event_base *base, bool peer_is_ours, size_t chunk, uint8_t *buf,
-	size_t size, const struct kcpflow_ops *ops, void *arg, struct kcpflow **out)
+int kcpflow_new(struct event_base *base, bool peer_is_ours, size_t chunk, uint8_t *buf, size_t size,
+	const struct kcpflow_ops *ops, void *arg, struct kcpflow **out)
 {
 	struct kcp_config cfg = peer_is_ours ? kcp_fast_config : kcp_compat_config;
 	struct kcpflow *k = calloc(1, sizeof(*k));

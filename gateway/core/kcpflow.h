@@ -30,8 +30,8 @@ struct kcpflow_ops {
 
 /* peer_is_ours: large segments and fast timers; else net4mqtt's sizes. chunk
  * caps a segment's size; buf (size bytes, the owner's) receives into. */
-int kcpflow_new(struct event_base *base, bool peer_is_ours, size_t chunk, uint8_t *buf,
-	size_t size, const struct kcpflow_ops *ops, void *arg, struct kcpflow **out);
+int kcpflow_new(struct event_base *base, bool peer_is_ours, size_t chunk, uint8_t *buf, size_t size,
+	const struct kcpflow_ops *ops, void *arg, struct kcpflow **out);
 void kcpflow_free(struct kcpflow *k); /* accepts NULL */
 
 /* Bytes from the socket, to send: 0, or -ENOMEM. */

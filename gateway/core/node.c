@@ -15,7 +15,8 @@
 #include "peers.h"
 #include "status.h"
 
-#define PUBLISH_OVERHEAD 8 /* fixed header (1 + up to 4 length bytes) + 2-byte topic length, and one spare */
+#define PUBLISH_OVERHEAD                                                                           \
+	8 /* fixed header (1 + up to 4 length bytes) + 2-byte topic length, and one spare */
 
 const char *node_id(const struct node *n)
 {
@@ -27,9 +28,8 @@ static int node_flow_publish(void *arg, const char *topic, const void *payload, 
 	return node_publish(arg, topic, payload, len);
 }
 
-int node_init(struct node *n, struct event_base *base, const struct mqtt_url *url,
-	const char *name, const struct node_config *cfg, const void *role_cfg,
-	const struct role_ops *role)
+int node_init(struct node *n, struct event_base *base, const struct mqtt_url *url, const char *name,
+	const struct node_config *cfg, const void *role_cfg, const struct role_ops *role)
 {
 	memset(n, 0, sizeof(*n));
 	n->base = base;
@@ -39,7 +39,8 @@ int node_init(struct node *n, struct event_base *base, const struct mqtt_url *ur
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	n->started_ms = clock_ms();
 	if (mqtt_topic_status(n->status_topic, sizeof(n->status_topic), url->prefix,
-		    role->is_agent ? cfg->agent_id : MQTT_NIL, role->is_agent ? MQTT_NIL : cfg->local_id) < 0)
+		    role->is_agent ? cfg->agent_id : MQTT_NIL,
+		    role->is_agent ? MQTT_NIL : cfg->local_id) < 0)
 		return -EINVAL;
 	struct flow_table_config fc = {
 		.base = base,
@@ -57,8 +58,8 @@ int node_init(struct node *n, struct event_base *base, const struct mqtt_url *ur
 	return 0;
 }
 
-size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
-	size_t topic_len)
+size_t node_chunk_for(
+	struct node *n, const char *peer_agent, const char *peer_local, size_t topic_len)
 {
 	const struct status *st = peers_get(n->peers, peer_agent, peer_local);
 	size_t max = STATUS_COMPAT_PACKET;
@@ -110,7 +111,8 @@ static int node_status_json(struct node *n, char *buf, size_t len)
 void node_publish_status(struct node *n, bool online)
 {
 	char buf[STATUS_JSON_MAX];
-	int len = online ? node_status_json(n, buf, sizeof(buf)) : (int)strlen(strcpy(buf, STATUS_WILL));
+	int len = online ? node_status_json(n, buf, sizeof(buf))
+			 : (int)strlen(strcpy(buf, STATUS_WILL));
 
 	if (len > 0)
 		mqtt_client_publish_retained(n->mqtt, n->status_topic, buf, (size_t)len);
@@ -174,7 +176,8 @@ void node_status_message(struct node *n, const struct mqtt_topic *t, const char 
 	case PEER_ONLINE:
 		if (!n->quiet_peers)
 			log_info("peer %s/%s online (role %s, max_packet %d, %d routes)", t->agent,
-				t->local, st->role[0] ? st->role : "?", st->max_packet, st->n_routes);
+				t->local, st->role[0] ? st->role : "?", st->max_packet,
+				st->n_routes);
 		if (n->role->on_peer)
 			n->role->on_peer(n, t->agent, t->local, st);
 		break;
@@ -205,7 +208,8 @@ void node_log_stats(const struct node *n, bool always)
 
 	out("%s stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 	    "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
-	    "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu over_limit %lu; "
+	    "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu "
+	    "over_limit %lu; "
 	    "mqtt reconnects %lu",
 		n->name, f->opened - f->closed, f->lingering, f->opened, f->closed, f->overflowed,
 		s->msgs_up, s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, f->bad_payload,
@@ -251,7 +255,7 @@ static bool node_restart_keys_changed(const struct node *n, const struct node_co
 	if (n->role->reloadable)
 		n->role->reloadable(scratch, n->role_cfg);
 	return memcmp(&others, &n->cfg, sizeof(others)) ||
-		memcmp(scratch, n->role_cfg, n->role->config_size);
+	       memcmp(scratch, n->role_cfg, n->role->config_size);
 }
 
 void node_reload(struct node *n, const struct node_config *fresh, const void *fresh_role)
@@ -266,7 +270,8 @@ void node_reload(struct node *n, const struct node_config *fresh, const void *fr
 	}
 	if (node_restart_keys_changed(n, fresh, fresh_role, next))
 		log_warnx("reload: [%s]: keys other than route, exclude, allow, advertise, "
-			  "socks-user, max-flows and max-memory changed: they take a restart", n->name);
+			  "socks-user, max-flows and max-memory changed: they take a restart",
+			n->name);
 	memcpy(next, n->role_cfg, size);
 	if (n->role->reloadable)
 		n->role->reloadable(next, fresh_role);

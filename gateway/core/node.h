@@ -26,11 +26,14 @@ struct role_ops {
 	bool is_agent;	    /* the exit node: flows arrive on its i topics; else a local */
 	size_t config_size; /* its options (struct agent_config, ...), of which the node keeps a copy */
 	int (*start)(struct node *n);
-	void (*on_data)(struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len);
-	void (*on_pause)(struct node *n, bool paused); /* stop/resume reading what its flows do not own */
+	void (*on_data)(
+		struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len);
+	void (*on_pause)(
+		struct node *n, bool paused); /* stop/resume reading what its flows do not own */
 	void (*on_stop)(struct node *n);
 	/* a peer's status arrived (st) or it went offline (st NULL) */
-	void (*on_peer)(struct node *n, const char *agent, const char *local, const struct status *st);
+	void (*on_peer)(
+		struct node *n, const char *agent, const char *local, const struct status *st);
 	/* the subnets its status advertises; returns how many */
 	int (*advertised)(const struct node *n, const struct nl_prefix **routes);
 	/* copies the options a reload applies (routes, allowlists, ...) from src to dst */
@@ -74,9 +77,8 @@ struct node {
 };
 
 /* The node is added to a hub (hub.h) next, which sets up its connection. */
-int node_init(struct node *n, struct event_base *base, const struct mqtt_url *url,
-	const char *name, const struct node_config *cfg, const void *role_cfg,
-	const struct role_ops *role);
+int node_init(struct node *n, struct event_base *base, const struct mqtt_url *url, const char *name,
+	const struct node_config *cfg, const void *role_cfg, const struct role_ops *role);
 /* Stops the role and its flows, says offline; the hub then disconnects. */
 void node_stop(struct node *n);
 void node_free(struct node *n);
@@ -104,8 +106,8 @@ void node_log_stats(const struct node *n, bool always);
 /* This node's own id: the agent's, or the local's. */
 const char *node_id(const struct node *n);
 /* Largest payload a peer takes on this topic: 64 KiB peers, else net4mqtt's 10 KiB. */
-size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
-	size_t topic_len);
+size_t node_chunk_for(
+	struct node *n, const char *peer_agent, const char *peer_local, size_t topic_len);
 /* Has this peer published an online status (and not gone offline since)? */
 bool node_peer_online(struct node *n, const char *agent, const char *local);
 /* Is its last status offline (its will "{}")? A net4mqtt peer that never

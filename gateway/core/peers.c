@@ -109,8 +109,8 @@ static void visit(const char *key, void *val, void *arg)
 	w->fn(key, &((struct peer *)val)->st, w->arg);
 }
 
-void peers_walk(const struct peers *p, void (*fn)(const char *key, const struct status *st, void *arg),
-	void *arg)
+void peers_walk(const struct peers *p,
+	void (*fn)(const char *key, const struct status *st, void *arg), void *arg)
 {
 	struct walk w = { fn, arg };
 

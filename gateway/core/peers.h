@@ -10,8 +10,8 @@ struct status;
 
 /* What a status message changed. */
 enum peer_change {
-	PEER_UNCHANGED,	 /* offline and still offline, or unknown */
-	PEER_ONLINE,	 /* says online (again: every online status is one) */
+	PEER_UNCHANGED,	   /* offline and still offline, or unknown */
+	PEER_ONLINE,	   /* says online (again: every online status is one) */
 	PEER_WENT_OFFLINE, /* was online, is not any more */
 };
 
@@ -28,7 +28,7 @@ enum peer_change peers_update(struct peers *p, const char *agent, const char *lo
 const struct status *peers_get(const struct peers *p, const char *agent, const char *local);
 
 /* Every peer whose status was seen: key "AGENT/LOCAL", its last status. */
-void peers_walk(const struct peers *p, void (*fn)(const char *key, const struct status *st, void *arg),
-	void *arg);
+void peers_walk(const struct peers *p,
+	void (*fn)(const char *key, const struct status *st, void *arg), void *arg);
 
 #endif

@@ -12,7 +12,8 @@ int status_build(char *buf, size_t len, const char *role, const char *id,
 {
 	size_t used;
 	int n = snprintf(buf, len,
-		"{\"online\":true,\"id\":\"%s\",\"role\":\"%s\",\"version\":\"%s\",\"max_packet\":%d",
+		"{\"online\":true,\"id\":\"%s\",\"role\":\"%s\",\"version\":\"%s\",\"max_packet\":%"
+		"d",
 		id, role, N4M_VERSION, STATUS_MAX_PACKET);
 
 	if (n < 0 || (size_t)n >= len)

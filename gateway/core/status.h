@@ -8,7 +8,7 @@
 #include "netlink/prefix.h"
 
 #define STATUS_WILL "{}"
-#define STATUS_MAX_PACKET 65536 /* what our peers accept in one publish */
+#define STATUS_MAX_PACKET 65536	   /* what our peers accept in one publish */
 #define STATUS_COMPAT_PACKET 10240 /* what a net4mqtt (rumqttc) peer accepts */
 #define STATUS_ROUTES_MAX 64	   /* subnets an agent advertises */
 #define STATUS_JSON_MAX 8192	   /* the longest status we build or read */

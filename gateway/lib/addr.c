@@ -138,7 +138,7 @@ bool addr_is_loopback(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET6) {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		return IN6_IS_ADDR_LOOPBACK(a) ||
-			(IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 	}
 	return false;
 }

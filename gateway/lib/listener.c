@@ -40,7 +40,8 @@ static void error_cb(struct evconnlistener *l, void *arg)
 	(void)arg;
 
 	if (now - logged >= 1000 || !logged) {
-		log_warnx("accept: %s: not accepting for a second", evutil_socket_error_to_string(err));
+		log_warnx("accept: %s: not accepting for a second",
+			evutil_socket_error_to_string(err));
 		logged = now;
 	}
 	for (int i = 0; i < GUARDED_MAX; i++)

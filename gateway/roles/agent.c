@@ -34,8 +34,8 @@ struct lookup {
 
 /* --allow: drops the addresses it does not list (the default target is always
  * allowed) and connects to what is left, or ends the flow. */
-static void agent_connect_allowed(struct node *n, struct flow *f, struct evutil_addrinfo *ai,
-	bool default_target)
+static void agent_connect_allowed(
+	struct node *n, struct flow *f, struct evutil_addrinfo *ai, bool default_target)
 {
 	const struct agent_config *cfg = agent_cfg(n);
 	struct evutil_addrinfo **link = &ai;
@@ -48,8 +48,8 @@ static void agent_connect_allowed(struct node *n, struct flow *f, struct evutil_
 		}
 		char addr[ADDR_STRLEN];
 		addr_format(a->ai_addr, addr, sizeof(addr));
-		log_warnx("flow %llu: %s is not allowed (--allow): refused", (unsigned long long)f->id,
-			addr);
+		log_warnx("flow %llu: %s is not allowed (--allow): refused",
+			(unsigned long long)f->id, addr);
 		*link = a->ai_next;
 		a->ai_next = NULL;
 		evutil_freeaddrinfo(a);
@@ -90,8 +90,8 @@ static struct evdns_base *agent_dns(struct node *n)
 	struct agent *a = n->role_data;
 
 	if (!a->dns)
-		a->dns = evdns_base_new(n->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-							 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		a->dns = evdns_base_new(n->base,
+			EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	return a->dns;
 }
 
@@ -176,15 +176,15 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 	bool dflt = !strcmp(t->dst, MQTT_NIL);
 	const char *dst = dflt ? agent_cfg(n)->target : t->dst;
 	log_debug("flow %llu: %s %s from %s/%s to %s%s%s", (unsigned long long)f->id,
-		mqtt_proto_name(t->proto), t->src, t->local, t->agent, dflt ? "- (default target " : "",
-		dst, dflt ? ")" : "");
+		mqtt_proto_name(t->proto), t->src, t->local, t->agent,
+		dflt ? "- (default target " : "", dst, dflt ? ")" : "");
 	flow_input(f, payload, len); /* waits in the flow's buffer until connected */
 	if (!f->dead)
 		agent_open(n, f, dst, dflt);
 }
 
-static void agent_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload,
-	size_t len)
+static void agent_on_data(
+	struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len)
 {
 	char key[FLOW_KEY_MAX];
 
@@ -209,7 +209,8 @@ static int agent_start(struct node *n)
 		cfg->n_allow);
 	if (!cfg->n_allow)
 		log_warnx("agent %s: no --allow: whoever may publish to %s/%s/+/i/# can reach any "
-			  "address this host can", n->cfg.agent_id, n->url->prefix, n->cfg.agent_id);
+			  "address this host can",
+			n->cfg.agent_id, n->url->prefix, n->cfg.agent_id);
 	return 0;
 }
 

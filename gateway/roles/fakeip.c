@@ -8,8 +8,8 @@
 
 #include "gateway/lib/map.h"
 
-const uint8_t fakeip_net4[4] = {198, 19, 0, 0};
-const uint8_t fakeip_net6[16] = {0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x00, 0x01};
+const uint8_t fakeip_net4[4] = { 198, 19, 0, 0 };
+const uint8_t fakeip_net6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x00, 0x01 };
 
 struct slot {
 	struct fakeip_entry e; /* first: an entry is its slot */

@@ -34,8 +34,8 @@ static int gw_open_tun(struct node *n, struct gw *g)
 		return err;
 	}
 	if ((err = tun_open(gw_cfg(n)->tun_name, TUN_OFFLOAD, &g->tun))) {
-		log_warnx("gateway: cannot open TUN %s: %s (needs CAP_NET_ADMIN)", gw_cfg(n)->tun_name,
-			strerror(-err));
+		log_warnx("gateway: cannot open TUN %s: %s (needs CAP_NET_ADMIN)",
+			gw_cfg(n)->tun_name, strerror(-err));
 		return err;
 	}
 	if ((err = gw_routes_configure_tun(g))) {
@@ -91,7 +91,8 @@ static void gw_stop(struct node *n)
 	n->role_data = NULL;
 }
 
-static void gw_on_peer(struct node *n, const char *agent, const char *local, const struct status *st)
+static void gw_on_peer(
+	struct node *n, const char *agent, const char *local, const struct status *st)
 {
 	struct gw *g = n->role_data;
 

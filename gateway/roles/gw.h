@@ -56,8 +56,8 @@ int gw_packet_start(struct gw *g);
 void gw_packet_stop(struct gw *g);
 
 /* gw_routes.c: the route table (configured, advertised) and the kernel's copy of it. */
-int gw_routes_parse(const struct gateway_config *cfg, const char *default_agent,
-	struct route_table *rt);
+int gw_routes_parse(
+	const struct gateway_config *cfg, const char *default_agent, struct route_table *rt);
 int gw_routes_configure_tun(struct gw *g);
 int gw_routes_start(struct gw *g);
 void gw_routes_stop(struct gw *g);

@@ -16,20 +16,23 @@ void gw_metrics(struct node *n, struct evbuffer *o)
 	if (!g)
 		return;
 	tun_nat_stats(g->nat, &st);
-	evbuffer_add_printf(o, "# HELP net4mqtt_nat_entries TCP connections in the gateway's NAT table.\n"
-			       "# TYPE net4mqtt_nat_entries gauge\nnet4mqtt_nat_entries %llu\n"
-			       "# HELP net4mqtt_nat_refused_total SYNs refused: no NAT port or entry left.\n"
-			       "# TYPE net4mqtt_nat_refused_total counter\nnet4mqtt_nat_refused_total %llu\n",
+	evbuffer_add_printf(o,
+		"# HELP net4mqtt_nat_entries TCP connections in the gateway's NAT table.\n"
+		"# TYPE net4mqtt_nat_entries gauge\nnet4mqtt_nat_entries %llu\n"
+		"# HELP net4mqtt_nat_refused_total SYNs refused: no NAT port or entry left.\n"
+		"# TYPE net4mqtt_nat_refused_total counter\nnet4mqtt_nat_refused_total %llu\n",
 		(unsigned long long)st.entries, (unsigned long long)st.refused);
-	evbuffer_add_printf(o, "# HELP net4mqtt_gateway_routes Routes and exclusions in the gateway's table.\n"
-			       "# TYPE net4mqtt_gateway_routes gauge\nnet4mqtt_gateway_routes %zu\n",
+	evbuffer_add_printf(o,
+		"# HELP net4mqtt_gateway_routes Routes and exclusions in the gateway's table.\n"
+		"# TYPE net4mqtt_gateway_routes gauge\nnet4mqtt_gateway_routes %zu\n",
 		route_count(g->routes));
-	evbuffer_add_printf(o, "# HELP net4mqtt_tun_drops_total Packets from the TUN dropped, by reason.\n"
-			       "# TYPE net4mqtt_tun_drops_total counter\n"
-			       "net4mqtt_tun_drops_total{reason=\"malformed\"} %lu\n"
-			       "net4mqtt_tun_drops_total{reason=\"fragment\"} %lu\n"
-			       "net4mqtt_tun_drops_total{reason=\"no_agent\"} %lu\n"
-			       "net4mqtt_tun_drops_total{reason=\"write_failed\"} %lu\n",
+	evbuffer_add_printf(o,
+		"# HELP net4mqtt_tun_drops_total Packets from the TUN dropped, by reason.\n"
+		"# TYPE net4mqtt_tun_drops_total counter\n"
+		"net4mqtt_tun_drops_total{reason=\"malformed\"} %lu\n"
+		"net4mqtt_tun_drops_total{reason=\"fragment\"} %lu\n"
+		"net4mqtt_tun_drops_total{reason=\"no_agent\"} %lu\n"
+		"net4mqtt_tun_drops_total{reason=\"write_failed\"} %lu\n",
 		g->bad_packets, g->fragments, g->no_agent, g->tun_drops);
 	if (g->dns)
 		gwdns_metrics(g->dns, o);
@@ -40,16 +43,17 @@ struct routes_json {
 	int n;
 };
 
-static int gw_route_json(const struct nl_prefix *p, enum route_source src, const char *agent,
-	void *arg)
+static int gw_route_json(
+	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	static const char *const sources[] = { "exclude", "configured", "advertised" };
 	struct routes_json *r = arg;
 	char cidr[NL_PREFIX_STRLEN];
 
 	nl_prefix_format(p, cidr, sizeof(cidr));
-	evbuffer_add_printf(r->out, "%s{\"prefix\":\"%s\",\"source\":\"%s\",\"agent\":",
-		r->n++ ? "," : "", cidr, sources[src]);
+	evbuffer_add_printf(r->out,
+		"%s{\"prefix\":\"%s\",\"source\":\"%s\",\"agent\":", r->n++ ? "," : "", cidr,
+		sources[src]);
 	json_string(r->out, agent ? agent : "");
 	evbuffer_add_printf(r->out, "}");
 	return 0;

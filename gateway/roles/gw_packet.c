@@ -49,8 +49,8 @@ static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, 
 
 /* The agent that serves dst, if it is online; NULL otherwise. For a fake-ip
  * address (--dns) *fake is its entry, else NULL. */
-static const char *gw_agent_for(struct gw *g, const struct tun_addr *dst,
-	const struct fakeip_entry **fake)
+static const char *gw_agent_for(
+	struct gw *g, const struct tun_addr *dst, const struct fakeip_entry **fake)
 {
 	struct node *n = g->node;
 	const char *agent;
@@ -145,7 +145,9 @@ static void gw_tcp_from_listener(struct gw *g, struct tun_pkt *pkt)
 /* A client's segment C:c -> D:d: to the listener as pseudo:n -> self:P. */
 static void gw_tcp_from_client(struct gw *g, struct tun_pkt *pkt)
 {
-	struct tun_nat_tuple t = { .family = pkt->src.family, .sport = pkt->sport, .dport = pkt->dport };
+	struct tun_nat_tuple t = {
+		.family = pkt->src.family, .sport = pkt->sport, .dport = pkt->dport
+	};
 	const struct fakeip_entry *fake;
 	uint16_t port;
 
@@ -173,8 +175,9 @@ static void gw_udp_reply(struct flow *f, const uint8_t *payload, size_t len)
 	struct gw_udp_ends *e = flow_priv(f);
 	struct gw *g = e->g;
 
-	gw_write(g, g->pkt, tun_build_udp(g->pkt, sizeof(g->pkt), &e->dest, e->dest_port, &e->client,
-				    e->client_port, payload, len));
+	gw_write(g, g->pkt,
+		tun_build_udp(g->pkt, sizeof(g->pkt), &e->dest, e->dest_port, &e->client,
+			e->client_port, payload, len));
 }
 
 static void gw_udp(struct gw *g, struct tun_pkt *pkt)
@@ -197,8 +200,8 @@ static void gw_udp(struct gw *g, struct tun_pkt *pkt)
 	flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_UDP, src, dst);
 	struct flow *f = flow_table_find(n->flows, key);
 	if (!f || f->dead) {
-		f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, src, agent, dst, gw_udp_reply,
-			sizeof(struct gw_udp_ends));
+		f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, src, agent, dst,
+			gw_udp_reply, sizeof(struct gw_udp_ends));
 		if (!f)
 			return;
 		struct gw_udp_ends *e = flow_priv(f);
@@ -211,7 +214,8 @@ static void gw_udp(struct gw *g, struct tun_pkt *pkt)
 
 static void gw_icmp(struct gw *g, struct tun_pkt *pkt)
 {
-	bool echo = pkt->icmp_type == (pkt->proto == TUN_IPPROTO_ICMP ? TUN_ICMP_ECHO : TUN_ICMP6_ECHO_REQUEST);
+	bool echo = pkt->icmp_type ==
+		    (pkt->proto == TUN_IPPROTO_ICMP ? TUN_ICMP_ECHO : TUN_ICMP6_ECHO_REQUEST);
 
 	if (echo && tun_addr_eq(&pkt->dst, gw_self(g, pkt->dst.family)))
 		gw_write(g, pkt->data, tun_build_echo_reply(pkt->data, sizeof(g->pkt), pkt));
@@ -275,8 +279,8 @@ static void gw_expire_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The kernel accepted a NATed connection: its peer's port names the client and destination. */
-static void gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-	int salen, void *arg)
+static void gw_accept_cb(
+	struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct gw *g = arg;
 	struct node *n = g->node;
@@ -301,7 +305,8 @@ static void gw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct so
 	tun_addr_format(&c, t.sport, src, sizeof(src));
 	gw_flow_dst(fake, &d, t.dport, dst, sizeof(dst));
 	enum mqtt_proto proto = gw_cfg(g)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;
-	struct flow *f = agent ? local_open_flow(n, FLOW_STREAM, proto, src, agent, dst, NULL, 0) : NULL;
+	struct flow *f =
+		agent ? local_open_flow(n, FLOW_STREAM, proto, src, agent, dst, NULL, 0) : NULL;
 	if (!f) {
 		flow_close_reset(fd);
 		return;
@@ -314,8 +319,8 @@ static struct evconnlistener *gw_listen(struct gw *g, const struct tun_addr *a, 
 	struct sockaddr_storage ss;
 	socklen_t len = tun_addr_to_sockaddr(a, 0, &ss);
 	struct evconnlistener *l = evconnlistener_new_bind(g->node->base, gw_accept_cb, g,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, GW_LISTEN_BACKLOG,
-		(struct sockaddr *)&ss, (int)len);
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+		GW_LISTEN_BACKLOG, (struct sockaddr *)&ss, (int)len);
 	if (!l)
 		return NULL;
 	listener_guard(l);

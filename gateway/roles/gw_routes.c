@@ -31,8 +31,8 @@ static const struct gateway_config *gw_cfg(const struct gw *g)
 	return g->node->role_cfg;
 }
 
-int gw_routes_parse(const struct gateway_config *cfg, const char *default_agent,
-	struct route_table *rt)
+int gw_routes_parse(
+	const struct gateway_config *cfg, const char *default_agent, struct route_table *rt)
 {
 	for (int i = 0; i < cfg->n_routes + cfg->n_excludes; i++) {
 		bool exclude = i >= cfg->n_routes;
@@ -60,25 +60,28 @@ int gw_routes_parse(const struct gateway_config *cfg, const char *default_agent,
 }
 
 /* A route of ours into the TUN; an exclusion is a throw route: those addresses fall through to main. */
-static int gw_kernel_route(const struct nl_prefix *p, enum route_source src, const char *agent,
-	void *arg)
+static int gw_kernel_route(
+	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	struct gw *g = arg;
-	struct nl_route r = { .table = GW_TABLE, .dst = *p, .oif = g->ifindex, .throw = src == ROUTE_EXCLUDED };
+	struct nl_route r = {
+		.table = GW_TABLE, .dst = *p, .oif = g->ifindex, .throw = src == ROUTE_EXCLUDED
+	};
 	(void)agent;
 
 	int err = nl_route_add(g->nl, &r);
 	if (err && err != -EEXIST) {
 		char s[NL_PREFIX_STRLEN];
 		nl_prefix_format(p, s, sizeof(s));
-		log_warnx("gateway: cannot route %s into %s: %s", s, tun_name(g->tun), strerror(-err));
+		log_warnx("gateway: cannot route %s into %s: %s", s, tun_name(g->tun),
+			strerror(-err));
 		return err;
 	}
 	return 0;
 }
 
-static int gw_same_prefix(const struct nl_prefix *p, enum route_source src, const char *agent,
-	void *arg)
+static int gw_same_prefix(
+	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	(void)src, (void)agent;
 	return nl_prefix_equal(p, arg);
@@ -103,8 +106,8 @@ struct advertised {
 	int n;
 };
 
-static int gw_collect_advertised(const struct nl_prefix *p, enum route_source src,
-	const char *agent, void *arg)
+static int gw_collect_advertised(
+	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	struct advertised *a = arg;
 
@@ -121,8 +124,8 @@ static bool prefix_listed(const struct nl_prefix *p, const struct nl_prefix *lis
 	return false;
 }
 
-static int gw_exclusion_overlaps(const struct nl_prefix *p, enum route_source src,
-	const char *agent, void *arg)
+static int gw_exclusion_overlaps(
+	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	(void)agent;
 	return src == ROUTE_EXCLUDED && nl_prefix_overlaps(p, arg);
@@ -149,8 +152,14 @@ static int gw_connected_overlaps(const struct nl_route *r, void *arg)
 static const char *gw_advert_refused(struct gw *g, const struct nl_prefix *p)
 {
 	static const char *const reserved[] = {
-		"198.18.0.0/15", "fdfe:dcba:9876::/48", /* the TUN's and the fake-ip pool's */
-		"127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3", "::1/128", "fe80::/10", "ff00::/8",
+		"198.18.0.0/15",
+		"fdfe:dcba:9876::/48", /* the TUN's and the fake-ip pool's */
+		"127.0.0.0/8",
+		"169.254.0.0/16",
+		"224.0.0.0/3",
+		"::1/128",
+		"fe80::/10",
+		"ff00::/8",
 	};
 	struct nl_prefix r;
 
@@ -195,7 +204,8 @@ void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st)
 		route_del(g->routes, &old.list[i], ROUTE_ADVERTISED, agent);
 		gw_kernel_unroute(g, &old.list[i], false);
 		nl_prefix_format(&old.list[i], cidr, sizeof(cidr));
-		log_info("gateway: %s withdrawn (agent %s %s)", cidr, agent, st ? "stopped advertising it" : "offline");
+		log_info("gateway: %s withdrawn (agent %s %s)", cidr, agent,
+			st ? "stopped advertising it" : "offline");
 	}
 	for (int i = 0; i < n_new; i++) {
 		if (prefix_listed(&st->routes[i], old.list, old.n))
@@ -203,7 +213,8 @@ void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st)
 		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
 		const char *why = gw_advert_refused(g, &st->routes[i]);
 		if (why) {
-			log_warnx("gateway: agent %s advertises %s: ignored (%s)", agent, cidr, why);
+			log_warnx(
+				"gateway: agent %s advertises %s: ignored (%s)", agent, cidr, why);
 			continue;
 		}
 		if (route_add(g->routes, &st->routes[i], ROUTE_ADVERTISED, agent))
@@ -246,7 +257,8 @@ static void gw_resolve_broker(struct gw *g)
 		struct nl_prefix *b = &g->broker[g->n_broker++];
 		b->family = a->ai_family;
 		b->len = a->ai_family == AF_INET ? 32 : 128;
-		memcpy(b->addr, a->ai_family == AF_INET
+		memcpy(b->addr,
+			a->ai_family == AF_INET
 				? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
 				: (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr,
 			a->ai_family == AF_INET ? 4 : 16);
@@ -312,8 +324,8 @@ static void gw_monitor_cb(const struct nl_event *ev, void *arg)
 		return;
 	}
 	bool ours = ev->ifindex == g->ifindex || ev->kind == NL_EV_RESYNC ||
-		((ev->kind == NL_EV_ROUTE_REMOVED || ev->kind == NL_EV_RULE_REMOVED) &&
-			ev->route.table == GW_TABLE);
+		    ((ev->kind == NL_EV_ROUTE_REMOVED || ev->kind == NL_EV_RULE_REMOVED) &&
+			    ev->route.table == GW_TABLE);
 	if (ours && !evtimer_pending(g->ev_reapply, NULL))
 		evtimer_add(g->ev_reapply, &soon);
 }
@@ -362,8 +374,8 @@ struct configured {
 	int n;
 };
 
-static int gw_collect_configured(const struct nl_prefix *p, enum route_source src,
-	const char *agent, void *arg)
+static int gw_collect_configured(
+	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	struct configured *c = arg;
 
@@ -390,13 +402,14 @@ static void gw_log_route(const char *what, const struct configured_route *r)
 	char cidr[NL_PREFIX_STRLEN];
 
 	nl_prefix_format(&r->p, cidr, sizeof(cidr));
-	log_info("gateway: reload: %s %s %s%s%s", what, r->src == ROUTE_EXCLUDED ? "exclude" : "route",
-		cidr, r->agent[0] ? " to " : "", r->agent);
+	log_info("gateway: reload: %s %s %s%s%s", what,
+		r->src == ROUTE_EXCLUDED ? "exclude" : "route", cidr, r->agent[0] ? " to " : "",
+		r->agent);
 }
 
 /* Applies the difference between the configured routes of before and after. */
-static int gw_routes_apply(struct gw *g, const struct configured *before,
-	const struct configured *after)
+static int gw_routes_apply(
+	struct gw *g, const struct configured *before, const struct configured *after)
 {
 	int err;
 
@@ -427,7 +440,8 @@ int gw_routes_reload(struct gw *g, const struct gateway_config *next)
 {
 	struct route_table *fresh = route_table_new();
 	struct configured *before = calloc(1, sizeof(*before)), *after = calloc(1, sizeof(*after));
-	int err = fresh && before && after ? gw_routes_parse(next, g->node->cfg.agent_id, fresh) : -ENOMEM;
+	int err = fresh && before && after ? gw_routes_parse(next, g->node->cfg.agent_id, fresh)
+					   : -ENOMEM;
 
 	if (!err) {
 		route_walk(g->routes, gw_collect_configured, before);

@@ -31,7 +31,8 @@
 #include "tun/tun.h"
 
 #define GWDNS_TCP_IDLE_S 10
-#define GWDNS_TCP_OUT_CAP (64 * 1024) /* answers queued to a TCP client before it stops being read */
+#define GWDNS_TCP_OUT_CAP                                                                          \
+	(64 * 1024) /* answers queued to a TCP client before it stops being read */
 #define GWDNS_UDP_BATCH 64
 #define GWDNS_TCP_MAX 64 /* clients at once: a new one beyond it closes the oldest */
 
@@ -82,7 +83,7 @@ struct gwdns {
 	int n_conns;
 	struct pending pending[GWDNS_PENDING_MAX];
 	unsigned long queries, fake, forwarded, refused, malformed, lost, pool_full;
-	uint8_t msg[65536];		     /* a query read, or being forwarded */
+	uint8_t msg[65536];		    /* a query read, or being forwarded */
 	uint8_t out[TUN_IPV6_HLEN + 65536]; /* an answer, with room for its IP/UDP headers */
 };
 
@@ -103,8 +104,8 @@ static void send_answer(struct gwdns *d, const struct sink *s, const uint8_t *p,
 		break;
 	case SINK_TUN: {
 		/* p may be d->out's payload area already: tun_build_udp allows overlap */
-		int plen = tun_build_udp(d->out, sizeof(d->out), &s->server, s->server_port, &s->client,
-			s->client_port, p, len);
+		int plen = tun_build_udp(d->out, sizeof(d->out), &s->server, s->server_port,
+			&s->client, s->client_port, p, len);
 		if (plen > 0)
 			tun_write(d->tun, d->out, (size_t)plen, NULL);
 		break;
@@ -140,7 +141,8 @@ static void send_error(struct gwdns *d, const struct sink *s, const uint8_t *msg
 
 /* Which agent serves name, and whether with its default target ("-"): the
  * agents' domain (exactly AGENT.DOMAIN), then --remote-domain suffixes. */
-static int match_name(struct gwdns *d, const char *name, char *agent, size_t len, bool *agent_default)
+static int match_name(
+	struct gwdns *d, const char *name, char *agent, size_t len, bool *agent_default)
 {
 	const struct gateway_config *cfg = gwdns_cfg(d);
 	const char *domain = cfg->domain;
@@ -155,7 +157,8 @@ static int match_name(struct gwdns *d, const char *name, char *agent, size_t len
 	}
 	if (dns_name_under(name, domain)) {
 		if (!addr_kxdns_agent(name, domain, agent, len) ||
-			strlen(agent) + 1 + strlen(domain) != strlen(name) || !mqtt_level_valid(agent))
+			strlen(agent) + 1 + strlen(domain) != strlen(name) ||
+			!mqtt_level_valid(agent))
 			return -ENOENT; /* the domain itself, or deeper names: no such agent */
 		*agent_default = true;
 		return 0;
@@ -182,7 +185,8 @@ static void answer_fake(struct gwdns *d, const struct sink *s, const struct dns_
 		/* a full pool is what a flood of names looks like: counted, not logged each time */
 		d->pool_full += err == -ENOSPC;
 		log_debug("dns: no fake address for %s: %s", q->name,
-			err == -ENOSPC ? "every one was used in the last hold time" : strerror(-err));
+			err == -ENOSPC ? "every one was used in the last hold time"
+				       : strerror(-err));
 		send_error(d, s, msg, q->question_end, q->question_end,
 			err == -ENOSPC ? DNS_RCODE_SERVFAIL : DNS_RCODE_REFUSED);
 		return;
@@ -300,7 +304,8 @@ static void upstream_reply(struct flow *f, const uint8_t *p, size_t len)
 	struct pending *q;
 
 	memcpy(&d, flow_priv(f), sizeof(d));
-	if (len < DNS_HEADER_LEN || !(q = pending_find(d, dns_get_id(p))) || !same_question(q, p, len))
+	if (len < DNS_HEADER_LEN || !(q = pending_find(d, dns_get_id(p))) ||
+		!same_question(q, p, len))
 		return; /* late, spoofed, or not an answer to us */
 	struct sink s = q->sink;
 	q->used = false;
@@ -350,7 +355,8 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (int i = 0; i < GWDNS_UDP_BATCH; i++) {
 		struct sink s = { .kind = SINK_SOCKET, .fd = fd, .peerlen = sizeof(s.peer) };
-		ssize_t r = recvfrom(fd, d->msg, sizeof(d->msg), 0, (struct sockaddr *)&s.peer, &s.peerlen);
+		ssize_t r = recvfrom(
+			fd, d->msg, sizeof(d->msg), 0, (struct sockaddr *)&s.peer, &s.peerlen);
 		if (r < 0)
 			return;
 		handle_query(d, &s, d->msg, (size_t)r);
@@ -359,8 +365,11 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 
 void gwdns_from_tun(struct gwdns *d, const struct tun_pkt *pkt)
 {
-	struct sink s = { .kind = SINK_TUN, .client = pkt->src, .server = pkt->dst,
-		.client_port = pkt->sport, .server_port = pkt->dport };
+	struct sink s = { .kind = SINK_TUN,
+		.client = pkt->src,
+		.server = pkt->dst,
+		.client_port = pkt->sport,
+		.server_port = pkt->dport };
 
 	handle_query(d, &s, pkt->data + pkt->payload_off, pkt->payload_len);
 }
@@ -437,8 +446,8 @@ void gwdns_tcp(struct gwdns *d, int fd)
 	d->n_conns++;
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-	void *arg)
+static void accept_cb(
+	struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	(void)l, (void)sa, (void)salen;
 	gwdns_tcp(arg, fd);
@@ -490,13 +499,14 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 		return err;
 	for (int i = 0; i < 2; i++) {
 		if ((err = listen_on(d, i, i ? self6 : self4))) {
-			log_warnx("gateway: dns: cannot listen on port %d: %s", GWDNS_PORT, strerror(-err));
+			log_warnx("gateway: dns: cannot listen on port %d: %s", GWDNS_PORT,
+				strerror(-err));
 			return err;
 		}
 	}
 	log_info("gateway: dns on port %d: *.%s and %d remote domains from 198.19.0.0/16 and "
-		 "fdfe:dcba:9876:1::/64, others %s%s", GWDNS_PORT, gwdns_cfg(d)->domain,
-		gwdns_cfg(d)->n_remote_domains,
+		 "fdfe:dcba:9876:1::/64, others %s%s",
+		GWDNS_PORT, gwdns_cfg(d)->domain, gwdns_cfg(d)->n_remote_domains,
 		d->upstream[0] ? "to " : "refused", d->upstream);
 	return 0;
 }
@@ -505,9 +515,10 @@ void gwdns_free(struct gwdns *d)
 {
 	if (!d)
 		return;
-	log_info("gateway: dns: %lu queries, %lu fake answers, %lu failed for a full pool, %lu forwarded "
-		 "(%lu unanswered), %lu refused, %lu malformed", d->queries, d->fake, d->pool_full,
-		d->forwarded, d->lost, d->refused, d->malformed);
+	log_info("gateway: dns: %lu queries, %lu fake answers, %lu failed for a full pool, %lu "
+		 "forwarded "
+		 "(%lu unanswered), %lu refused, %lu malformed",
+		d->queries, d->fake, d->pool_full, d->forwarded, d->lost, d->refused, d->malformed);
 	while (!TAILQ_EMPTY(&d->conns))
 		tcp_close(TAILQ_FIRST(&d->conns));
 	for (int i = 0; i < 2; i++) {
@@ -533,21 +544,25 @@ const struct fakeip_entry *gwdns_fake(struct gwdns *d, const struct tun_addr *a)
 
 void gwdns_metrics(const struct gwdns *d, struct evbuffer *o)
 {
-	evbuffer_add_printf(o, "# HELP net4mqtt_dns_queries_total DNS queries the gateway read.\n"
-			       "# TYPE net4mqtt_dns_queries_total counter\n"
-			       "net4mqtt_dns_queries_total %lu\n", d->queries);
-	evbuffer_add_printf(o, "# HELP net4mqtt_dns_answers_total DNS queries by outcome.\n"
-			       "# TYPE net4mqtt_dns_answers_total counter\n"
-			       "net4mqtt_dns_answers_total{result=\"fake\"} %lu\n"
-			       "net4mqtt_dns_answers_total{result=\"forwarded\"} %lu\n"
-			       "net4mqtt_dns_answers_total{result=\"refused\"} %lu\n"
-			       "net4mqtt_dns_answers_total{result=\"malformed\"} %lu\n"
-			       "net4mqtt_dns_answers_total{result=\"lost\"} %lu\n"
-			       "net4mqtt_dns_answers_total{result=\"pool_full\"} %lu\n",
+	evbuffer_add_printf(o,
+		"# HELP net4mqtt_dns_queries_total DNS queries the gateway read.\n"
+		"# TYPE net4mqtt_dns_queries_total counter\n"
+		"net4mqtt_dns_queries_total %lu\n",
+		d->queries);
+	evbuffer_add_printf(o,
+		"# HELP net4mqtt_dns_answers_total DNS queries by outcome.\n"
+		"# TYPE net4mqtt_dns_answers_total counter\n"
+		"net4mqtt_dns_answers_total{result=\"fake\"} %lu\n"
+		"net4mqtt_dns_answers_total{result=\"forwarded\"} %lu\n"
+		"net4mqtt_dns_answers_total{result=\"refused\"} %lu\n"
+		"net4mqtt_dns_answers_total{result=\"malformed\"} %lu\n"
+		"net4mqtt_dns_answers_total{result=\"lost\"} %lu\n"
+		"net4mqtt_dns_answers_total{result=\"pool_full\"} %lu\n",
 		d->fake, d->forwarded, d->refused, d->malformed, d->lost, d->pool_full);
-	evbuffer_add_printf(o, "# HELP net4mqtt_fakeip_used Fake addresses assigned now.\n"
-			       "# TYPE net4mqtt_fakeip_used gauge\nnet4mqtt_fakeip_used %zu\n"
-			       "# HELP net4mqtt_fakeip_capacity Fake addresses in the pool.\n"
-			       "# TYPE net4mqtt_fakeip_capacity gauge\nnet4mqtt_fakeip_capacity %d\n",
+	evbuffer_add_printf(o,
+		"# HELP net4mqtt_fakeip_used Fake addresses assigned now.\n"
+		"# TYPE net4mqtt_fakeip_used gauge\nnet4mqtt_fakeip_used %zu\n"
+		"# HELP net4mqtt_fakeip_capacity Fake addresses in the pool.\n"
+		"# TYPE net4mqtt_fakeip_capacity gauge\nnet4mqtt_fakeip_capacity %d\n",
 		fakeip_size(d->pool), FAKEIP_CAPACITY_MAX);
 }

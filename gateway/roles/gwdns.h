@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 #define GWDNS_PORT 53
-#define GWDNS_TTL 10		/* seconds: fake answers are short-lived */
-#define GWDNS_HOLD_MS 120000	/* a fake address is not recycled this long after its last use */
-#define GWDNS_PENDING_MAX 256	/* forwarded queries awaiting their answer */
+#define GWDNS_TTL 10	      /* seconds: fake answers are short-lived */
+#define GWDNS_HOLD_MS 120000  /* a fake address is not recycled this long after its last use */
+#define GWDNS_PENDING_MAX 256 /* forwarded queries awaiting their answer */
 #define GWDNS_FORWARD_TIMEOUT_MS 5000
 
 struct node;

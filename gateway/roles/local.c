@@ -19,8 +19,8 @@ struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mqtt_prot
 {
 	char key[FLOW_KEY_MAX], topic[MQTT_TOPIC_MAX];
 	const char *local = n->cfg.local_id;
-	int tlen = mqtt_topic_build(topic, sizeof(topic), n->url->prefix, agent, local,
-		MQTT_LABEL_I, proto, src, dst);
+	int tlen = mqtt_topic_build(
+		topic, sizeof(topic), n->url->prefix, agent, local, MQTT_LABEL_I, proto, src, dst);
 	if (tlen < 0 || flow_key(key, sizeof(key), agent, local, proto, src, dst))
 		return NULL;
 	struct flow *old = flow_table_find(n->flows, key);

@@ -40,8 +40,8 @@ static enum mqtt_proto port_stream_proto(const struct node *n)
 	return port_cfg(n)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;
 }
 
-static void port_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-	int salen, void *arg)
+static void port_accept_cb(
+	struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct node *n = arg;
 	(void)l, (void)salen;
@@ -53,8 +53,8 @@ static void port_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct 
 		flow_close_reset(fd);
 		return;
 	}
-	struct flow *f = local_open_flow_from(n, FLOW_STREAM, port_stream_proto(n), sa,
-		n->cfg.agent_id, port_cfg(n)->target);
+	struct flow *f = local_open_flow_from(
+		n, FLOW_STREAM, port_stream_proto(n), sa, n->cfg.agent_id, port_cfg(n)->target);
 	if (!f) {
 		close(fd);
 		return;

@@ -86,8 +86,8 @@ static int socks_route(struct node *n, const struct socks_request *req, char *ag
 }
 
 /* The handshake is complete: reply, and the connection becomes a flow. */
-static void socks_request(void *arg, const struct socks_request *req, const uint8_t *early_p,
-	size_t n_early)
+static void socks_request(
+	void *arg, const struct socks_request *req, const uint8_t *early_p, size_t n_early)
 {
 	struct socks_conn *sc = arg;
 	struct node *n = sc->node;
@@ -111,8 +111,8 @@ static void socks_request(void *arg, const struct socks_request *req, const uint
 		return;
 	}
 	enum mqtt_proto proto = socks_cfg(n)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;
-	struct flow *f = local_open_flow_from(n, FLOW_STREAM, proto, (struct sockaddr *)&sc->client,
-		agent, dst);
+	struct flow *f = local_open_flow_from(
+		n, FLOW_STREAM, proto, (struct sockaddr *)&sc->client, agent, dst);
 	if (!f) {
 		socks_fail(sc, SOCKS_GENERAL_FAILURE, "cannot open a flow");
 		return;
@@ -174,8 +174,8 @@ static void socks_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	socks_conn_free(sc);
 }
 
-static void socks_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-	int salen, void *arg)
+static void socks_accept_cb(
+	struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct node *n = arg;
 	struct socks_front *front = n->role_data;
@@ -189,7 +189,8 @@ static void socks_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct
 	}
 	sc->node = n;
 	sc->fd = fd;
-	memcpy(&sc->client, sa, (size_t)salen < sizeof(sc->client) ? (size_t)salen : sizeof(sc->client));
+	memcpy(&sc->client, sa,
+		(size_t)salen < sizeof(sc->client) ? (size_t)salen : sizeof(sc->client));
 	socks_handshake_init(&sc->hs, &socks_cfg(n)->auth, &socks_ops, sc);
 	sc->ev_read = event_new(n->base, fd, EV_READ | EV_PERSIST, socks_read_cb, sc);
 	sc->ev_timeout = evtimer_new(n->base, socks_timeout_cb, sc);

@@ -19,7 +19,7 @@ extern const struct role_ops local_socks_role;
 extern const struct role_ops gateway_role;
 
 struct agent_config {
-	char target[MQTT_LEVEL_MAX]; /* the default target: flows whose DST is "-" */
+	char target[MQTT_LEVEL_MAX];		/* the default target: flows whose DST is "-" */
 	struct allow_rule allow[ROLE_LIST_MAX]; /* none: every destination */
 	int n_allow;
 	struct nl_prefix advertise[ROLE_LIST_MAX]; /* in its status, for gateways' --auto-routes */

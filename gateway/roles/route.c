@@ -184,8 +184,8 @@ static int prefix_add(struct prefix *px, enum route_source src, const char *agen
 	return 0;
 }
 
-int route_add(struct route_table *rt, const struct nl_prefix *p, enum route_source src,
-	const char *agent)
+int route_add(
+	struct route_table *rt, const struct nl_prefix *p, enum route_source src, const char *agent)
 {
 	struct nl_prefix net;
 	struct level *lv;
@@ -239,8 +239,8 @@ static int prefix_del(struct level *lv, size_t at, enum route_source src, const 
 	return n;
 }
 
-int route_del(struct route_table *rt, const struct nl_prefix *p, enum route_source src,
-	const char *agent)
+int route_del(
+	struct route_table *rt, const struct nl_prefix *p, enum route_source src, const char *agent)
 {
 	struct nl_prefix net = *p;
 	struct level *lv;
@@ -284,8 +284,8 @@ int route_del_agent(struct route_table *rt, enum route_source src, const char *a
 	return n;
 }
 
-const char *route_lookup(const struct route_table *rt, int family, const void *addr,
-	struct nl_prefix *matched)
+const char *route_lookup(
+	const struct route_table *rt, int family, const void *addr, struct nl_prefix *matched)
 {
 	int max = nl_prefix_max_len(family);
 	uint8_t net[16] = { 0 };
@@ -336,8 +336,7 @@ static int walk_family(const struct route_table *rt, int family,
 }
 
 int route_walk(const struct route_table *rt,
-	int (*fn)(const struct nl_prefix *p, enum route_source src, const char *agent,
-		void *arg),
+	int (*fn)(const struct nl_prefix *p, enum route_source src, const char *agent, void *arg),
 	void *arg)
 {
 	int ret = walk_family(rt, AF_INET, fn, arg);

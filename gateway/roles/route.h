@@ -8,7 +8,7 @@
 
 #include "netlink/prefix.h"
 
-#define ROUTE_AGENT_MAX 128    /* an agent id is 1..127 characters */
+#define ROUTE_AGENT_MAX 128 /* an agent id is 1..127 characters */
 
 struct route_table;
 
@@ -55,8 +55,7 @@ const char *route_lookup(
  * first; stops at and returns fn's first non-zero return. The table must not
  * change meanwhile. */
 int route_walk(const struct route_table *rt,
-	int (*fn)(
-		const struct nl_prefix *p, enum route_source src, const char *agent, void *arg),
+	int (*fn)(const struct nl_prefix *p, enum route_source src, const char *agent, void *arg),
 	void *arg);
 
 /* How many routes (exclusions included). */

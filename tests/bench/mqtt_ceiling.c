@@ -524,7 +524,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct bench b = {0};
+	struct bench b = { 0 };
 	long pid = (long)getpid();
 	pid_t child;
 	int status;

@@ -115,7 +115,7 @@ static char topic_label(const char *topic, const char *prefix)
 static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 {
 	struct dir *d = arg;
-	char *subs[2] = {d->data_filter, d->status_filter};
+	char *subs[2] = { d->data_filter, d->status_filter };
 
 	if (rc) {
 		fprintf(stderr, "mqtt_lossy_relay: %s: connect refused: %s\n", d->name,

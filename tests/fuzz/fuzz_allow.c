@@ -136,7 +136,7 @@ static struct sockaddr *make_sa(int family, const uint8_t *ip, uint16_t port, bo
 
 static bool v4_mapped(const uint8_t *ip)
 {
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return !memcmp(ip, prefix, sizeof(prefix));
 }
@@ -156,7 +156,7 @@ static void check_tries(const struct allow_rule *r, const uint8_t *try)
 {
 	int fam = r->net.family, bits = bits_of(fam);
 	uint16_t port = (uint16_t)(try[16] << 8 | try[17]);
-	uint8_t in[16] = {0}, out[16];
+	uint8_t in[16] = { 0 }, out[16];
 	/* a v4-mapped IPv6 address counts as IPv4: no IPv6 rule has it */
 	bool want;
 
@@ -212,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t rest = nul ? size - slen - 1 : 0;
 	char *s = malloc(slen + 1); /* exact: ASan sees reads past the NUL */
 	struct allow_rule r;
-	uint8_t zero[TRY_LEN] = {0};
+	uint8_t zero[TRY_LEN] = { 0 };
 	int err;
 
 	check(s);

@@ -13,8 +13,8 @@
 			abort();                                                                   \
 	} while (0)
 
-static const uint8_t addr4[4] = {198, 18, 0, 1};
-static const uint8_t addr6[16] = {0xfd, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+static const uint8_t addr4[4] = { 198, 18, 0, 1 };
+static const uint8_t addr6[16] = { 0xfd, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01 };
 
 static uint16_t rd16(const uint8_t *p)
 {

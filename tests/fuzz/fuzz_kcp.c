@@ -175,7 +175,7 @@ static void queue_push(struct queue *q, const uint8_t *data, size_t len)
 	copy = malloc(len ? len : 1);
 	check(copy);
 	memcpy(copy, data, len);
-	q->q[q->n++] = (struct dgram){.data = copy, .len = len};
+	q->q[q->n++] = (struct dgram){ .data = copy, .len = len };
 }
 
 static struct dgram queue_take(struct queue *q, int i)
@@ -457,10 +457,10 @@ static void setup(const uint8_t *hdr)
 	memset(&w, 0, sizeof(w));
 	w.conv = rd32le(hdr + 1);
 	w.now = rd32le(hdr + 5);
-	w.a = (struct end){.cfg = hdr[0] & 1 ? &fast_config : &kcp_compat_config,
+	w.a = (struct end){ .cfg = hdr[0] & 1 ? &fast_config : &kcp_compat_config,
 		.out = &w.ab,
-		.is_sender = true};
-	w.b = (struct end){.cfg = hdr[0] & 2 ? &fast_config : &kcp_compat_config, .out = &w.ba};
+		.is_sender = true };
+	w.b = (struct end){ .cfg = hdr[0] & 2 ? &fast_config : &kcp_compat_config, .out = &w.ba };
 	w.a.k = kcp_new(w.conv, w.a.cfg, output, &w.a);
 	w.b.k = kcp_new(w.conv, w.b.cfg, output, &w.b);
 	check(w.a.k && w.b.k);
@@ -546,7 +546,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	check_bad_configs();
 	setup(copy);
-	in = (struct input){.p = copy + HDR_LEN, .left = size - HDR_LEN};
+	in = (struct input){ .p = copy + HDR_LEN, .left = size - HDR_LEN };
 	while (in.left && w.dgrams < FLOOD_MAX)
 		step(&in);
 	if (!w.junk_in_a && w.dgrams < FLOOD_MAX)

@@ -203,7 +203,7 @@ static void check_created(
 	for (int i = 0; i < N_TUPLES; i++)
 		if (m->cur[i] == q)
 			m->cur[i] = 0;
-	*s = (struct shadow){.valid = true, .tuple = tuple};
+	*s = (struct shadow){ .valid = true, .tuple = tuple };
 	track(s, flags, 1, m->now);
 	m->cur[tuple] = q;
 	m->created++;

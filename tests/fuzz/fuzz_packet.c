@@ -294,7 +294,7 @@ static size_t hlen_of(int family)
 
 static bool unicast(const struct tun_addr *a)
 {
-	static const uint8_t zero[16], bcast[4] = {0xff, 0xff, 0xff, 0xff};
+	static const uint8_t zero[16], bcast[4] = { 0xff, 0xff, 0xff, 0xff };
 
 	if (a->family == AF_INET)
 		return memcmp(a->ip, zero, 4) && memcmp(a->ip, bcast, 4) && a->ip[0] >> 4 != 0xe;
@@ -415,7 +415,7 @@ static bool icmp_error(int family, uint8_t type)
 static void check_unreach(
 	const uint8_t *pkt_bytes, size_t len, const struct tun_pkt *o, const struct unreach_arg *u)
 {
-	static const uint8_t codes4[] = {0, 1, 3, 13}, codes6[] = {0, 3, 4, 1};
+	static const uint8_t codes4[] = { 0, 1, 3, 13 }, codes6[] = { 0, 3, 4, 1 };
 	int fam = o->src.family;
 	bool v6 = fam == AF_INET6;
 	uint8_t icmp = v6 ? TUN_IPPROTO_ICMPV6 : TUN_IPPROTO_ICMP;

@@ -217,7 +217,7 @@ static int model_userpass(const uint8_t *b, size_t len)
 
 static void check_userpass(const uint8_t *data, size_t size)
 {
-	struct creds c = {malloc(USER_SIZE), malloc(PASS_SIZE)};
+	struct creds c = { malloc(USER_SIZE), malloc(PASS_SIZE) };
 	int ret, want = model_userpass(data, size), prev = 0;
 
 	check(c.user && c.pass);
@@ -334,7 +334,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = greeting(data, size, &offers);
 	if (n > 0 && offers & 1u << SOCKS_METHOD_USERPASS) {
 		int m;
-		struct creds c = {malloc(USER_SIZE), malloc(PASS_SIZE)};
+		struct creds c = { malloc(USER_SIZE), malloc(PASS_SIZE) };
 
 		check(c.user && c.pass);
 		check_userpass(data + n, size - (size_t)n);

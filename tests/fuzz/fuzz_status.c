@@ -109,7 +109,7 @@ static void check_bad_route(const struct status *st)
 	*bad = *st;
 	if (bad->n_routes == STATUS_ROUTES_MAX)
 		bad->n_routes--;
-	bad->routes[bad->n_routes] = (struct nl_prefix){.family = AF_INET, .len = 33};
+	bad->routes[bad->n_routes] = (struct nl_prefix){ .family = AF_INET, .len = 33 };
 	bad->n_routes++;
 	check(build(&buf, STATUS_JSON_MAX, bad) == -EINVAL);
 	free(buf);

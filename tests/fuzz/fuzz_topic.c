@@ -82,8 +82,8 @@ static void split_levels(const char *s, struct split *sp)
 /* Does the reference model accept the levels? Sets the expected label and protocol. */
 static bool model_accepts(const struct split *sp, enum mqtt_label *label, enum mqtt_proto *proto)
 {
-	static const char *const labels[] = {"i", "o", "v", "x"};
-	static const char *const protos[] = {"tcp", "udp", "kcp"};
+	static const char *const labels[] = { "i", "o", "v", "x" };
+	static const char *const protos[] = { "tcp", "udp", "kcp" };
 	int l = -1;
 
 	if (sp->n < 3 || sp->n > N_LEVELS)
@@ -188,7 +188,7 @@ static void check_status(const char *prefix, const struct mqtt_topic *t)
 
 static void check_parsed(const struct mqtt_topic *t, enum mqtt_label label, enum mqtt_proto proto)
 {
-	const char *const fields[] = {t->agent, t->local, t->src, t->dst};
+	const char *const fields[] = { t->agent, t->local, t->src, t->dst };
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		check(in_level(fields[i], MQTT_LEVEL_MAX));
@@ -225,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mqtt_topic *t = malloc(sizeof(*t));
 	enum mqtt_label label;
 	enum mqtt_proto proto;
-	struct split sp = {.n = 0};
+	struct split sp = { .n = 0 };
 	bool accept = false;
 	int err;
 

@@ -233,8 +233,8 @@ static int cmd_addr(struct nl *nl, char **argv)
 		err = parse_prefix(argv[2], &p);
 	if (err)
 		return err;
-	return strcmp(argv[0], "add") ? nl_address_del(nl, ifindex, &p) :
-					nl_address_add(nl, ifindex, &p);
+	return strcmp(argv[0], "add") ? nl_address_del(nl, ifindex, &p)
+				      : nl_address_add(nl, ifindex, &p);
 }
 
 /* route add|del TABLE PREFIX IFNAME [GATEWAY] */
@@ -274,8 +274,8 @@ static int cmd_get(struct nl *nl, char **argv)
 /* flush inet|inet6 TABLE */
 static int cmd_flush(struct nl *nl, char **argv)
 {
-	int n = nl_route_flush(nl, strcmp(argv[0], "inet6") ? AF_INET : AF_INET6,
-		strtoul(argv[1], NULL, 10));
+	int n = nl_route_flush(
+		nl, strcmp(argv[0], "inet6") ? AF_INET : AF_INET6, strtoul(argv[1], NULL, 10));
 
 	if (n < 0)
 		return n;
@@ -293,8 +293,8 @@ static int cmd_rule(struct nl *nl, char **argv)
 	err = parse_prefix(argv[1], &p);
 	if (err)
 		return err;
-	return strcmp(argv[0], "add") ? nl_rule_del(nl, &p, table, prio) :
-					nl_rule_add(nl, &p, table, prio);
+	return strcmp(argv[0], "add") ? nl_rule_del(nl, &p, table, prio)
+				      : nl_rule_add(nl, &p, table, prio);
 }
 
 static int cmd_rpfilter(struct nl *nl, char **argv)

@@ -36,7 +36,8 @@ static int answer(uint8_t *buf, size_t size, size_t len, unsigned long *bad)
 		return 0;
 	memcpy(payload, buf + pkt.payload_off, pkt.payload_len);
 	struct tun_addr src = pkt.dst, dst = pkt.src;
-	int n = tun_build_udp(buf, size, &src, pkt.dport, &dst, pkt.sport, payload, pkt.payload_len);
+	int n = tun_build_udp(
+		buf, size, &src, pkt.dport, &dst, pkt.sport, payload, pkt.payload_len);
 	return n > 0 ? n : 0;
 }
 

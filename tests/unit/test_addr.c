@@ -83,10 +83,10 @@ static const struct split_case split_cases[] = {
 	{ "[2001:db8::1]:8080", 0, "2001:db8::1", 8080 },
 	{ "[::ffff:1.2.3.4]:1", 0, "::ffff:1.2.3.4", 1 },
 	/* rejected */
-	{ .in = "1.2.3.4", .ret = -EINVAL }, /* missing port */
+	{ .in = "1.2.3.4", .ret = -EINVAL },	 /* missing port */
 	{ .in = "example.org", .ret = -EINVAL }, /* missing port */
-	{ .in = "1.2.3.4:", .ret = -EINVAL }, /* empty port */
-	{ .in = "h:65536", .ret = -EINVAL }, /* port > 65535 */
+	{ .in = "1.2.3.4:", .ret = -EINVAL },	 /* empty port */
+	{ .in = "h:65536", .ret = -EINVAL },	 /* port > 65535 */
 	{ .in = "h:99999999999999999999999", .ret = -EINVAL },
 	{ .in = "h:x", .ret = -EINVAL }, /* non-numeric port */
 	{ .in = "h:8x", .ret = -EINVAL },
@@ -225,23 +225,13 @@ struct hostname_case {
 };
 
 static const struct hostname_case hostname_cases[] = {
-	{ "example.org", 1 },
-	{ "a", 1 },
-	{ "agent-7.net4mqtt.local", 1 },
-	{ "under_score.local", 1 },
-	{ "1.2.3.4", 1 },
-	{ "xn--bcher-kva.example", 1 },
-	{ "", 0 },
-	{ ".example.org", 0 },
-	{ "-example.org", 0 },
-	{ "a..b", 0 },
-	{ "a b", 0 },
-	{ "a/b", 0 },
-	{ "a:80", 0 },
-	{ "a@b", 0 },
-	{ "a\nb", 0 },
-	{ "[::1]", 0 },
-	{ "b\xc3\xbc" "cher.example", 0 }, /* raw UTF-8 */
+	{ "example.org", 1 }, { "a", 1 }, { "agent-7.net4mqtt.local", 1 },
+	{ "under_score.local", 1 }, { "1.2.3.4", 1 }, { "xn--bcher-kva.example", 1 }, { "", 0 },
+	{ ".example.org", 0 }, { "-example.org", 0 }, { "a..b", 0 }, { "a b", 0 }, { "a/b", 0 },
+	{ "a:80", 0 }, { "a@b", 0 }, { "a\nb", 0 }, { "[::1]", 0 },
+	{ "b\xc3\xbc"
+	  "cher.example",
+		0 }, /* raw UTF-8 */
 };
 
 static void test_valid_hostname(void **state)
@@ -314,8 +304,8 @@ static void test_kxdns_agent(void **state)
 
 		int ret = addr_kxdns_agent(c->host, c->domain, agent, sizeof(agent));
 		if (ret != c->ret)
-			print_error("addr_kxdns_agent(\"%s\", \"%s\") = %d\n", c->host, c->domain,
-				ret);
+			print_error(
+				"addr_kxdns_agent(\"%s\", \"%s\") = %d\n", c->host, c->domain, ret);
 		assert_int_equal(ret, c->ret);
 		if (c->ret)
 			assert_string_equal(agent, c->agent);

@@ -110,7 +110,8 @@ static void test_match(void **state)
 		assert_int_equal(allow_parse(specs[i], &rules[i]), 0);
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		struct sockaddr_storage ss = sa_of(cases[i].ip, cases[i].port);
-		if (allow_match(rules, (int)N_ELEMS(rules), (struct sockaddr *)&ss) != cases[i].allowed)
+		if (allow_match(rules, (int)N_ELEMS(rules), (struct sockaddr *)&ss) !=
+			cases[i].allowed)
 			fail_msg("%s port %u: expected %s", cases[i].ip, cases[i].port,
 				cases[i].allowed ? "allowed" : "refused");
 	}

@@ -79,8 +79,8 @@ static bool has_error(const struct loaded *l, int line, const char *key, const c
 {
 	char prefix[256];
 	int n = line == NO_LINE ? snprintf(prefix, sizeof(prefix), "net4mqtt: %s:", l->path)
-		: snprintf(prefix, sizeof(prefix), "net4mqtt: %s:%d: %s%s", l->path, line,
-			  key ? key : "", key ? ": " : "");
+				: snprintf(prefix, sizeof(prefix), "net4mqtt: %s:%d: %s%s", l->path,
+					  line, key ? key : "", key ? ": " : "");
 
 	for (const char *s = l->errors; s && *s;) {
 		const char *end = strchr(s, '\n');
@@ -358,21 +358,21 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ "[agent]\nid = a\n[bogus]\nx = 1\n", 3, NULL, "unknown section [bogus]" },
-	{ "[agent]\nid = a\n[local-port web]\nlisten = 127.0.0.1:1\n[local-port web]\nid = b\n",
-		5, NULL, "section [local-port web] again (first on line 3)" },
+	{ "[agent]\nid = a\n[local-port web]\nlisten = 127.0.0.1:1\n[local-port web]\nid = b\n", 5,
+		NULL, "section [local-port web] again (first on line 3)" },
 	{ "[agent]\nid = a\nfrobnicate = 1\n", 3, "frobnicate", "not a key of [agent]" },
 	{ "[agent]\nid = a\ntun = n4m1\n", 3, "tun", "not a key of [agent]" },
-	{ "[local-port web]\nsocks-user = a:b\n",
-		2, "socks-user", "not a key of [local-port web]" },
+	{ "[local-port web]\nsocks-user = a:b\n", 2, "socks-user",
+		"not a key of [local-port web]" },
 	{ "[agent]\nhelp = yes\n", 2, "help", "not a key of [agent]" },
 	{ "[net4mqtt]\ntun = n4m1\n[agent]\n", 2, "tun", "not a key of [net4mqtt]" },
 	{ "[agent]\nid = a\nmqtt-url = mqtt://localhost/x\n", 3, "mqtt-url", "goes in [net4mqtt]" },
-	{ "[local-socks]\nstatus-listen = 127.0.0.1:1\n",
-		2, "status-listen", "goes in [net4mqtt]" },
+	{ "[local-socks]\nstatus-listen = 127.0.0.1:1\n", 2, "status-listen",
+		"goes in [net4mqtt]" },
 	{ "[gateway]\nroute = 10.0.0.0/8=a\nmtu = 99\n", 3, "mtu", "1280..65535, not 99" },
 	{ "[gateway]\nroute = 10.0.0.0/33=a\n", 2, "route", "bad --route 10.0.0.0/33=a" },
-	{ "[gateway]\nroute = 10.0.0.0/8=a\nexclude = 10.0.0.0/8=a\n",
-		3, "exclude", "bad --exclude" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\nexclude = 10.0.0.0/8=a\n", 3, "exclude",
+		"bad --exclude" },
 	{ "[agent]\nallow = 10.0.0.0/8:0\n", 2, "allow", "bad --allow 10.0.0.0/8:0" },
 	{ "[agent]\nallow = 10.0.0.300/8\n", 2, "allow", "bad --allow" },
 	{ "[agent]\nadvertise = 10.0.0.0/40\n", 2, "advertise", "bad --advertise 10.0.0.0/40" },
@@ -388,18 +388,17 @@ static const struct bad_case bad_cases[] = {
 	{ "id = a\n[agent]\n", 1, "id", "comes before any [section]" },
 	{ "[agent]\nid = a\njust some words\n", 3, NULL, "want KEY = VALUE" },
 	{ "[agent]\nid = a\n[local-port web\n", 3, NULL, "section header without ']'" },
-	{ "[gateway]\nroute = 10.0.0.0/8=a\n[gateway 2]\nroute = 10.0.0.0/8=a\ntun = n4m1\n",
-		3, NULL,
-		"[gateway 2]: one gateway per process" },
-	{ "[agent]\nid = a\n[agent b]\nid = a\n",
-		4, "id", "[agent b]: agent id a is [agent]'s too" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\n[gateway 2]\nroute = 10.0.0.0/8=a\ntun = n4m1\n", 3,
+		NULL, "[gateway 2]: one gateway per process" },
+	{ "[agent]\nid = a\n[agent b]\nid = a\n", 4, "id",
+		"[agent b]: agent id a is [agent]'s too" },
 	{ "[agent]\n[agent 2]\n", 2, "id", "agent id - is [agent]'s too" },
 	{ "[agent]\nid = a\n\n[gateway]\nid = g\n", 4, NULL,
 		"[gateway]: gateway: give at least one --route" },
-	{ "[local-port x]\nudp = yes\nkcp = yes\n",
-		1, NULL, "[local-port x]: -k (kcp) carries TCP" },
-	{ "[local-port x]\nlisten = nowhere\n",
-		1, NULL, "[local-port x]: bad listen address nowhere" },
+	{ "[local-port x]\nudp = yes\nkcp = yes\n", 1, NULL,
+		"[local-port x]: -k (kcp) carries TCP" },
+	{ "[local-port x]\nlisten = nowhere\n", 1, NULL,
+		"[local-port x]: bad listen address nowhere" },
 	{ "[agent]\nid = a/b\n", 1, NULL, "[agent]: ids must be non-empty" },
 	{ "[agent]\ntarget = 127.0.0.1:80 # no comment\n", 1, NULL, "[agent]: bad target" },
 	{ "[net4mqtt]\nstatus-listen = 0.0.0.0:9810\n[agent]\n", 2, "status-listen",
@@ -426,8 +425,8 @@ static void test_bad(void **state)
 				b->text);
 		if (!has_error(&l, b->line, b->key, b->what))
 			fail_msg("case %zu: no error line %d key %s with \"%s\" for:\n%s\n"
-				 "got:\n%s", i,
-				b->line, b->key ? b->key : "(none)", b->what, b->text, l.errors);
+				 "got:\n%s",
+				i, b->line, b->key ? b->key : "(none)", b->what, b->text, l.errors);
 		if (count_lines(l.errors) != 1)
 			fail_msg("case %zu: %d error lines, not 1:\n%s", i, count_lines(l.errors),
 				l.errors);

@@ -400,50 +400,50 @@ struct bad_case {
 #define HDR(qd) 0xab, 0xcd, 0x01, 0x00, 0x00, qd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00
 #define Q_EXAMPLE 0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x00, 0x00, 0x01, 0x00, 0x01
 
-static const uint8_t bad_qd0[] = {HDR(0), Q_EXAMPLE};
-static const uint8_t bad_qd2[] = {HDR(2), Q_EXAMPLE, Q_EXAMPLE};
-static const uint8_t bad_qd0_empty[] = {HDR(0)};
-static const uint8_t bad_no_question[] = {HDR(1)};
-static const uint8_t bad_name_cut[] = {HDR(1), 0x07, 'e', 'x', 'a', 'm'};
-static const uint8_t bad_no_root[] = {HDR(1), 0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e'};
-static const uint8_t bad_qtype_cut[] = {
-	HDR(1), 0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x00, 0x00};
-static const uint8_t bad_qclass_cut[] = {
-	HDR(1), 0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x00, 0x00, 0x01, 0x00};
-static const uint8_t bad_pointer[] = {HDR(1), 0x01, 'a', 0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01};
-static const uint8_t bad_pointer_first[] = {HDR(1), 0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01};
-static const uint8_t bad_label_0x80[] = {HDR(1), 0x81, 'a', 0x00, 0x00, 0x01, 0x00, 0x01};
-static const uint8_t bad_ok_qr[] = {
-	0xab, 0xcd, 0x81, 0x80, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, Q_EXAMPLE};
-static const uint8_t bad_qr_status[] = {
-	0xab, 0xcd, 0x90, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, Q_EXAMPLE};
-static const uint8_t bad_short[] = {HDR(1)};
-static const uint8_t bad_status[] = {
-	0xab, 0xcd, 0x10, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, Q_EXAMPLE};
-static const uint8_t bad_iquery[] = {
-	0xab, 0xcd, 0x08, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, Q_EXAMPLE};
-static const uint8_t bad_update_qd0[] = {
-	0xab, 0xcd, 0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+static const uint8_t bad_qd0[] = { HDR(0), Q_EXAMPLE };
+static const uint8_t bad_qd2[] = { HDR(2), Q_EXAMPLE, Q_EXAMPLE };
+static const uint8_t bad_qd0_empty[] = { HDR(0) };
+static const uint8_t bad_no_question[] = { HDR(1) };
+static const uint8_t bad_name_cut[] = { HDR(1), 0x07, 'e', 'x', 'a', 'm' };
+static const uint8_t bad_no_root[] = { HDR(1), 0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e' };
+static const uint8_t bad_qtype_cut[] = { HDR(1), 0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x00,
+	0x00 };
+static const uint8_t bad_qclass_cut[] = { HDR(1), 0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x00,
+	0x00, 0x01, 0x00 };
+static const uint8_t bad_pointer[] = { HDR(1), 0x01, 'a', 0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01 };
+static const uint8_t bad_pointer_first[] = { HDR(1), 0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01 };
+static const uint8_t bad_label_0x80[] = { HDR(1), 0x81, 'a', 0x00, 0x00, 0x01, 0x00, 0x01 };
+static const uint8_t bad_ok_qr[] = { 0xab, 0xcd, 0x81, 0x80, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, Q_EXAMPLE };
+static const uint8_t bad_qr_status[] = { 0xab, 0xcd, 0x90, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, Q_EXAMPLE };
+static const uint8_t bad_short[] = { HDR(1) };
+static const uint8_t bad_status[] = { 0xab, 0xcd, 0x10, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, Q_EXAMPLE };
+static const uint8_t bad_iquery[] = { 0xab, 0xcd, 0x08, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, Q_EXAMPLE };
+static const uint8_t bad_update_qd0[] = { 0xab, 0xcd, 0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00 };
 
 static const struct bad_case bad_cases[] = {
-	{"qdcount 0", MSG(bad_qd0), -EINVAL},
-	{"qdcount 2", MSG(bad_qd2), -EINVAL},
-	{"qdcount 0, header only", MSG(bad_qd0_empty), -EINVAL},
-	{"qdcount 1, header only", MSG(bad_no_question), -EINVAL},
-	{"name cut in a label", MSG(bad_name_cut), -EINVAL},
-	{"name without its root label", MSG(bad_no_root), -EINVAL},
-	{"qtype cut", MSG(bad_qtype_cut), -EINVAL},
-	{"qclass cut", MSG(bad_qclass_cut), -EINVAL},
-	{"pointer after a label", MSG(bad_pointer), -EINVAL},
-	{"pointer as the name", MSG(bad_pointer_first), -EINVAL},
-	{"label type 10", MSG(bad_label_0x80), -EINVAL},
-	{"a response", MSG(bad_ok_qr), -EBADMSG},
-	{"a response, opcode STATUS", MSG(bad_qr_status), -EBADMSG},
-	{"11 bytes", bad_short, DNS_HEADER_LEN - 1, -EBADMSG},
-	{"empty", bad_short, 0, -EBADMSG},
-	{"opcode STATUS", MSG(bad_status), -EOPNOTSUPP},
-	{"opcode IQUERY", MSG(bad_iquery), -EOPNOTSUPP},
-	{"opcode UPDATE, qdcount 0", MSG(bad_update_qd0), -EOPNOTSUPP},
+	{ "qdcount 0", MSG(bad_qd0), -EINVAL },
+	{ "qdcount 2", MSG(bad_qd2), -EINVAL },
+	{ "qdcount 0, header only", MSG(bad_qd0_empty), -EINVAL },
+	{ "qdcount 1, header only", MSG(bad_no_question), -EINVAL },
+	{ "name cut in a label", MSG(bad_name_cut), -EINVAL },
+	{ "name without its root label", MSG(bad_no_root), -EINVAL },
+	{ "qtype cut", MSG(bad_qtype_cut), -EINVAL },
+	{ "qclass cut", MSG(bad_qclass_cut), -EINVAL },
+	{ "pointer after a label", MSG(bad_pointer), -EINVAL },
+	{ "pointer as the name", MSG(bad_pointer_first), -EINVAL },
+	{ "label type 10", MSG(bad_label_0x80), -EINVAL },
+	{ "a response", MSG(bad_ok_qr), -EBADMSG },
+	{ "a response, opcode STATUS", MSG(bad_qr_status), -EBADMSG },
+	{ "11 bytes", bad_short, DNS_HEADER_LEN - 1, -EBADMSG },
+	{ "empty", bad_short, 0, -EBADMSG },
+	{ "opcode STATUS", MSG(bad_status), -EOPNOTSUPP },
+	{ "opcode IQUERY", MSG(bad_iquery), -EOPNOTSUPP },
+	{ "opcode UPDATE, qdcount 0", MSG(bad_update_qd0), -EOPNOTSUPP },
 };
 
 static void test_parse_bad(void **state)
@@ -513,7 +513,7 @@ static void test_parse_truncated(void **state)
 	static const struct {
 		const uint8_t *msg;
 		size_t len, qend;
-	} cases[] = {{MSG(dig_a), DIG_A_QEND}, {MSG(dig_aaaa), DIG_AAAA_QEND}};
+	} cases[] = { { MSG(dig_a), DIG_A_QEND }, { MSG(dig_aaaa), DIG_AAAA_QEND } };
 
 	(void)state;
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -528,8 +528,8 @@ static void test_parse_truncated(void **state)
 
 /* ---- building answers ---- */
 
-static const uint8_t addr4[4] = {198, 18, 0, 5};
-static const uint8_t addr6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+static const uint8_t addr4[4] = { 198, 18, 0, 5 };
+static const uint8_t addr6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01 };
 
 static const uint8_t want_a[] = {
 	0xdb,
@@ -749,9 +749,9 @@ static void test_build_answer_nospc(void **state)
 		const void *addr;
 		size_t alen, need;
 	} cases[] = {
-		{MSG(dig_a), addr4, 4, sizeof(want_a)},
-		{MSG(dig_aaaa), addr6, 16, sizeof(want_aaaa)},
-		{MSG(dig_aaaa), NULL, 0, sizeof(want_nodata)},
+		{ MSG(dig_a), addr4, 4, sizeof(want_a) },
+		{ MSG(dig_aaaa), addr6, 16, sizeof(want_aaaa) },
+		{ MSG(dig_aaaa), NULL, 0, sizeof(want_nodata) },
 	};
 	uint8_t buf[DNS_UDP_MAX];
 
@@ -781,7 +781,7 @@ static void test_build_answer_nospc(void **state)
 
 static void test_build_answer_einval(void **state)
 {
-	static const uint16_t types[] = {DNS_TYPE_CNAME, DNS_TYPE_ANY, 15 /* MX */, 0, 0xffff};
+	static const uint16_t types[] = { DNS_TYPE_CNAME, DNS_TYPE_ANY, 15 /* MX */, 0, 0xffff };
 	uint8_t m[DNS_UDP_MAX], buf[DNS_UDP_MAX];
 	struct dns_query q;
 	size_t len;
@@ -823,7 +823,7 @@ static void test_build_error(void **state)
 		dns_build_error(buf, sizeof(buf), MSG(bad_qd2), q.question_end, DNS_RCODE_FORMERR),
 		DNS_HEADER_LEN);
 	assert_memory_equal(buf,
-		((const uint8_t[]){0xab, 0xcd, 0x81, 0x81, 0, 0, 0, 0, 0, 0, 0, 0, 0xa5}),
+		((const uint8_t[]){ 0xab, 0xcd, 0x81, 0x81, 0, 0, 0, 0, 0, 0, 0, 0, 0xa5 }),
 		DNS_HEADER_LEN + 1);
 
 	/* NOTIMP: opcode STATUS copied, RD clear */
@@ -832,13 +832,13 @@ static void test_build_error(void **state)
 				 DNS_RCODE_NOTIMP),
 		DNS_HEADER_LEN);
 	assert_memory_equal(buf,
-		((const uint8_t[]){0xab, 0xcd, 0x90, 0x84, 0, 0, 0, 0, 0, 0, 0, 0}),
+		((const uint8_t[]){ 0xab, 0xcd, 0x90, 0x84, 0, 0, 0, 0, 0, 0, 0, 0 }),
 		DNS_HEADER_LEN);
 
 	/* SERVFAIL with the question: RD copied, AD not, the EDNS record dropped */
 	assert_int_equal(parse_exact(&q, MSG(dig_aaaa)), 0);
 	memcpy(want, dig_aaaa, DIG_AAAA_QEND);
-	memcpy(want, ((const uint8_t[]){0x97, 0x61, 0x81, 0x82, 0, 1, 0, 0, 0, 0, 0, 0}),
+	memcpy(want, ((const uint8_t[]){ 0x97, 0x61, 0x81, 0x82, 0, 1, 0, 0, 0, 0, 0, 0 }),
 		DNS_HEADER_LEN);
 	memset(buf, 0xa5, sizeof(buf));
 	assert_int_equal(dns_build_error(buf, sizeof(buf), MSG(dig_aaaa), q.question_end,
@@ -922,24 +922,24 @@ static void test_name_under(void **state)
 		const char *name, *suffix;
 		bool under;
 	} cases[] = {
-		{"a.example.internal", "example.internal", true},
-		{"example.internal", "example.internal", true},
-		{"x.y.z.example.internal", "example.internal", true},
-		{"badexample.internal", "example.internal", false},
-		{"example.internal.evil", "example.internal", false},
-		{"internal", "example.internal", false},
-		{"", "example.internal", false},
-		{"a.example.internal", "EXAMPLE.Internal", true},
-		{"a.example.internal", "example.internal.", true},
-		{"a.example.internal", "internal", true},
-		{"a.example.internal", "", true},
-		{"a.example.internal", ".", true},
-		{"", "", true},
-		{"a\\046example.internal", "example.internal", false},
-		{"a\\046example.internal", "internal", true},
-		{"a\\046example.internal", "a\\046example.internal", true},
-		{"x\\046a.example", "a.example", false},
-		{"\\000.example", "example", true},
+		{ "a.example.internal", "example.internal", true },
+		{ "example.internal", "example.internal", true },
+		{ "x.y.z.example.internal", "example.internal", true },
+		{ "badexample.internal", "example.internal", false },
+		{ "example.internal.evil", "example.internal", false },
+		{ "internal", "example.internal", false },
+		{ "", "example.internal", false },
+		{ "a.example.internal", "EXAMPLE.Internal", true },
+		{ "a.example.internal", "example.internal.", true },
+		{ "a.example.internal", "internal", true },
+		{ "a.example.internal", "", true },
+		{ "a.example.internal", ".", true },
+		{ "", "", true },
+		{ "a\\046example.internal", "example.internal", false },
+		{ "a\\046example.internal", "internal", true },
+		{ "a\\046example.internal", "a\\046example.internal", true },
+		{ "x\\046a.example", "a.example", false },
+		{ "\\000.example", "example", true },
 	};
 
 	(void)state;
@@ -1049,7 +1049,7 @@ static size_t rnd_seed(uint8_t *m)
 	}
 }
 
-static const uint8_t interesting[] = {0x00, 0x01, 0x3f, 0x40, 0x41, 0x80, 0xbf, 0xc0, 0xff};
+static const uint8_t interesting[] = { 0x00, 0x01, 0x3f, 0x40, 0x41, 0x80, 0xbf, 0xc0, 0xff };
 
 static size_t mutate(uint8_t *m, size_t n)
 {
@@ -1110,7 +1110,7 @@ static void check_parsed(const struct dns_query *q, const uint8_t *m, size_t n)
 static void test_random_messages(void **state)
 {
 	static uint8_t m[RND_MAX + 64];
-	size_t counts[4] = {0};
+	size_t counts[4] = { 0 };
 
 	(void)state;
 	for (int i = 0; i < 100000; i++) {

@@ -117,7 +117,7 @@ static void test_stable(void **state)
 static void test_distinct(void **state)
 {
 	struct fakeip_pool *p = fakeip_new(300, 1000);
-	bool seen[300] = {false};
+	bool seen[300] = { false };
 	char name[32];
 
 	(void)state;
@@ -313,7 +313,7 @@ static void test_bounds(void **state)
 		"::1",
 	};
 	struct fakeip_pool *p = fakeip_new(10, 1000);
-	uint8_t v4[4] = {198, 19, 0, 1};
+	uint8_t v4[4] = { 198, 19, 0, 1 };
 	char name[16];
 
 	(void)state;
@@ -542,7 +542,7 @@ static void m_lookup(struct fakeip_pool *p, struct model *m)
 	const struct fakeip_entry *e;
 	uint32_t host = rnd(m->capacity + 2); /* 0 and capacity + 1 are outside */
 	int family = rnd(2) ? AF_INET : AF_INET6;
-	uint8_t ip[16] = {0};
+	uint8_t ip[16] = { 0 };
 
 	if (family == AF_INET) {
 		memcpy(ip, fakeip_net4, 4);
@@ -581,7 +581,7 @@ static void m_check(struct fakeip_pool *p, const struct model *m)
 	assert_int_equal(fakeip_size(p), m->nused);
 	for (uint32_t i = 0; i < m->nused; i++) {
 		const struct fakeip_entry *e;
-		uint8_t v4[4] = {198, 19, (i + 1) >> 8, (i + 1) & 0xff}, v6[16];
+		uint8_t v4[4] = { 198, 19, (i + 1) >> 8, (i + 1) & 0xff }, v6[16];
 
 		for (uint32_t j = i + 1; j < m->nused; j++)
 			assert_string_not_equal(m->slots[i].name, m->slots[j].name);
@@ -612,7 +612,7 @@ static void m_step_time(struct model *m)
 static void run_model(uint32_t capacity, uint32_t hold_ms, int ops)
 {
 	struct fakeip_pool *p = fakeip_new(capacity, hold_ms);
-	struct model m = {.capacity = capacity, .hold_ms = hold_ms, .now_ms = 1000000};
+	struct model m = { .capacity = capacity, .hold_ms = hold_ms, .now_ms = 1000000 };
 
 	assert_non_null(p);
 	m.slots = calloc(capacity, sizeof(*m.slots));

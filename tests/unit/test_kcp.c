@@ -68,7 +68,7 @@ static void test_wire_push_in_ack_out(void **state)
 		0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
 	/* clang-format on */
-	struct capture c = {.n = 0};
+	struct capture c = { .n = 0 };
 	struct kcp *k = kcp_new(0, &kcp_compat_config, capture_output, &c);
 	uint8_t out[16];
 
@@ -121,7 +121,7 @@ static void test_wire_push_out_ack_in(void **state)
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
 	/* clang-format on */
-	struct capture c = {.n = 0};
+	struct capture c = { .n = 0 };
 	struct kcp *k = kcp_new(0, &kcp_compat_config, capture_output, &c);
 
 	(void)state;
@@ -153,7 +153,7 @@ static void test_wire_push_out_ack_in(void **state)
 static void test_new_rejects_bad_config(void **state)
 {
 	struct kcp_config cfg = kcp_compat_config;
-	struct capture c = {.n = 0};
+	struct capture c = { .n = 0 };
 
 	(void)state;
 	assert_null(kcp_new(0, &cfg, NULL, NULL));
@@ -227,7 +227,7 @@ static uint32_t clk(const struct net *n)
 
 static void fill_random(uint8_t *p, size_t len, uint64_t seed)
 {
-	struct net tmp = {.rng = seed};
+	struct net tmp = { .rng = seed };
 
 	for (size_t i = 0; i < len; i += 8) {
 		uint64_t v = rnd(&tmp);
@@ -733,7 +733,8 @@ static size_t recv_once_transfer(bool nudge)
 				continue;
 			}
 			kcp_input(b, ab->buf[i], ab->len[i]);
-			have += kcp_recv(b, got + have, sizeof(got) - have < 1376 ? sizeof(got) - have : 1376);
+			have += kcp_recv(b, got + have,
+				sizeof(got) - have < 1376 ? sizeof(got) - have : 1376);
 			kcp_flush(b, t);
 		}
 		ab->n = 0;
@@ -795,7 +796,7 @@ static void test_nudges_bounded(void **state)
 /* Only a well-formed datagram carrying the stream's first PUSH may open a flow. */
 static void test_opens_stream(void **state)
 {
-	struct capture c = {.n = 0};
+	struct capture c = { .n = 0 };
 	struct kcp *k = kcp_new(0, &kcp_compat_config, capture_output, &c);
 	uint8_t p[KCP_OVERHEAD * 2 + 8];
 	size_t n;
@@ -805,7 +806,7 @@ static void test_opens_stream(void **state)
 	kcp_flush(k, 1000);
 	assert_int_equal(c.n, 1);
 	assert_true(kcp_opens_stream(0, c.buf[0], c.len[0]));
-	assert_false(kcp_opens_stream(1, c.buf[0], c.len[0]));     /* other conv */
+	assert_false(kcp_opens_stream(1, c.buf[0], c.len[0]));	   /* other conv */
 	assert_false(kcp_opens_stream(0, c.buf[0], c.len[0] - 1)); /* truncated */
 	n = put_hdr(p, 0, KCP_CMD_ACK, 128, 0, 0);
 	assert_false(kcp_opens_stream(0, p, n)); /* an ack alone */
@@ -823,7 +824,7 @@ static void test_opens_stream(void **state)
 
 static void test_bad_input_alone(void **state)
 {
-	struct capture c = {.n = 0};
+	struct capture c = { .n = 0 };
 	struct kcp *k = kcp_new(0, &kcp_compat_config, capture_output, &c);
 	uint8_t *p = malloc(KCP_OVERHEAD + KCP_SEGMENT_MAX + 1);
 
@@ -851,7 +852,7 @@ static void test_bad_input_during_transfer(void **state)
 {
 	struct net n;
 	uint8_t *p = malloc(KCP_OVERHEAD + KCP_SEGMENT_MAX + 1);
-	unsigned long injected[2] = {0, 0};
+	unsigned long injected[2] = { 0, 0 };
 	unsigned steps = 0;
 
 	(void)state;

@@ -34,10 +34,7 @@ static int teardown(void **state)
 static const char *const keys[] = {
 	"net4mqtt/a/l/i/tcp/1.2.3.4:5000/10.0.0.1:80",
 	"net4mqtt/a/l/i/tcp/1.2.3.4:5001/10.0.0.1:80",
-	"net4mqtt/a/l/i/udp/1.2.3.4:5000/10.0.0.1:80",
-	"[::1]:80",
-	"a",
-	"b",
+	"net4mqtt/a/l/i/udp/1.2.3.4:5000/10.0.0.1:80", "[::1]:80", "a", "b",
 	"", /* the empty key is a key like any other */
 };
 

@@ -51,13 +51,13 @@ static const char *lookup(const struct route_table *rt, const char *ip)
 }
 
 /* A macro, so a failure names the test's line. */
-#define assert_route(rt, ip, want)                                            \
-	do {                                                                  \
-		const char *got_ = lookup(rt, ip), *want_ = (want);           \
-		if (want_)                                                    \
-			assert_string_equal(got_ ? got_ : "(null)", want_);   \
-		else                                                          \
-			assert_null(got_);                                    \
+#define assert_route(rt, ip, want)                                                                 \
+	do {                                                                                       \
+		const char *got_ = lookup(rt, ip), *want_ = (want);                                \
+		if (want_)                                                                         \
+			assert_string_equal(got_ ? got_ : "(null)", want_);                        \
+		else                                                                               \
+			assert_null(got_);                                                         \
 	} while (0)
 
 struct parse_case {
@@ -352,8 +352,7 @@ struct walk_log {
 	int n, stop_at;
 };
 
-static int walk_fn(const struct nl_prefix *p, enum route_source src, const char *agent,
-	void *arg)
+static int walk_fn(const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	struct walk_log *log = arg;
 	char buf[NL_PREFIX_STRLEN];
@@ -366,8 +365,8 @@ static int walk_fn(const struct nl_prefix *p, enum route_source src, const char 
 
 static void test_walk(void **state)
 {
-	static const char *const want[] = { "10.0.0.0/8 1 a", "10.1.0.0/16 0 -",
-		"10.1.0.0/16 2 b", "10.1.0.0/16 2 c", "10.2.0.0/16 1 d", "fd00::/8 2 e" };
+	static const char *const want[] = { "10.0.0.0/8 1 a", "10.1.0.0/16 0 -", "10.1.0.0/16 2 b",
+		"10.1.0.0/16 2 c", "10.2.0.0/16 1 d", "fd00::/8 2 e" };
 	struct route_table *rt = route_table_new();
 	struct walk_log log = { .stop_at = -1 };
 
@@ -521,7 +520,8 @@ static void test_random_against_model(void **state)
 		struct mroute r;
 
 		random_route(&r);
-		assert_int_equal(route_add(rt, &r.p, r.src, r.src == ROUTE_EXCLUDED ? NULL : r.agent), 0);
+		assert_int_equal(
+			route_add(rt, &r.p, r.src, r.src == ROUTE_EXCLUDED ? NULL : r.agent), 0);
 		m_add(m, &n, &r);
 		if (!rnd(100)) { /* an agent goes away */
 			char agent[8];
@@ -555,15 +555,11 @@ static void test_prefix_overlaps(void **state)
 		const char *a, *b;
 		bool overlap;
 	} cases[] = {
-		{ "10.0.0.0/8", "10.20.0.0/16", true },
-		{ "10.20.0.0/16", "10.0.0.0/8", true },
-		{ "10.0.0.0/8", "11.0.0.0/8", false },
-		{ "0.0.0.0/0", "192.168.1.1/32", true },
-		{ "10.0.0.0/25", "10.0.0.128/25", false },
-		{ "10.0.0.0/24", "10.0.0.128/25", true },
+		{ "10.0.0.0/8", "10.20.0.0/16", true }, { "10.20.0.0/16", "10.0.0.0/8", true },
+		{ "10.0.0.0/8", "11.0.0.0/8", false }, { "0.0.0.0/0", "192.168.1.1/32", true },
+		{ "10.0.0.0/25", "10.0.0.128/25", false }, { "10.0.0.0/24", "10.0.0.128/25", true },
 		{ "198.18.0.0/15", "198.19.5.0/24", true },
-		{ "198.18.0.0/15", "198.20.0.0/16", false },
-		{ "fd00::/8", "fd20::/64", true },
+		{ "198.18.0.0/15", "198.20.0.0/16", false }, { "fd00::/8", "fd20::/64", true },
 		{ "fd00::/8", "fe00::/8", false },
 		{ "10.0.0.0/8", "a00::/8", false }, /* families differ */
 	};

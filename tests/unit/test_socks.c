@@ -87,6 +87,8 @@ struct request_case {
 #define D15 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'
 #define D255 D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15, D15
 
+/* one request per row, its bytes then what it parses to: */
+/* clang-format off */
 static const struct request_case request_cases[] = {
 	{ .name = "IPv4 CONNECT",
 		.buf = BYTES(0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
@@ -184,6 +186,7 @@ static const struct request_case request_cases[] = {
 		.buf = BYTES(0x05, 0x01, 0x00, 0x03, 0, 0x00, 0x50),
 		.ret = -ENOTSUP, .reply = SOCKS_HOST_UNREACHABLE },
 };
+/* clang-format on */
 
 static void test_request(void **state)
 {
@@ -252,9 +255,15 @@ static void test_request_partial(void **state)
 static void test_reply(void **state)
 {
 	static const enum socks_reply replies[] = {
-		SOCKS_SUCCEEDED, SOCKS_GENERAL_FAILURE, SOCKS_NOT_ALLOWED,
-		SOCKS_NET_UNREACHABLE, SOCKS_HOST_UNREACHABLE, SOCKS_CONN_REFUSED,
-		SOCKS_TTL_EXPIRED, SOCKS_CMD_NOT_SUPPORTED, SOCKS_ATYP_NOT_SUPPORTED,
+		SOCKS_SUCCEEDED,
+		SOCKS_GENERAL_FAILURE,
+		SOCKS_NOT_ALLOWED,
+		SOCKS_NET_UNREACHABLE,
+		SOCKS_HOST_UNREACHABLE,
+		SOCKS_CONN_REFUSED,
+		SOCKS_TTL_EXPIRED,
+		SOCKS_CMD_NOT_SUPPORTED,
+		SOCKS_ATYP_NOT_SUPPORTED,
 	};
 
 	(void)state;
@@ -283,11 +292,11 @@ static const struct userpass_case userpass_cases[] = {
 		14, "alice", "s3cret" },
 	{ "one byte each", BYTES(0x01, 1, 'u', 1, 'p'), 5, "u", "p" },
 	{ "request pipelined after it",
-		BYTES(0x01, 1, 'u', 1, 'p', 0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
-		5, "u", "p" },
+		BYTES(0x01, 1, 'u', 1, 'p', 0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50), 5, "u",
+		"p" },
 	{ "binary bytes kept as they are",
-		BYTES(0x01, 4, 0xff, 0x80, ':', 0x01, 5, ' ', '\n', 0x7f, 0xc3, 0xa9),
-		12, "\xff\x80:\x01", " \n\x7f\xc3\xa9" },
+		BYTES(0x01, 4, 0xff, 0x80, ':', 0x01, 5, ' ', '\n', 0x7f, 0xc3, 0xa9), 12,
+		"\xff\x80:\x01", " \n\x7f\xc3\xa9" },
 	{ "user with a ':'", BYTES(0x01, 3, 'a', ':', 'b', 1, ':'), 7, "a:b", ":" },
 	{ "empty", (const uint8_t *)"", 0, 0, NULL, NULL },
 	{ "version only", BYTES(0x01), 0, NULL, NULL },
@@ -301,16 +310,16 @@ static const struct userpass_case userpass_cases[] = {
 	{ "version 0", BYTES(0x00, 1, 'u', 1, 'p'), -EPROTO, NULL, NULL },
 	{ "version 2", BYTES(0x02, 1, 'u', 1, 'p'), -EPROTO, NULL, NULL },
 	{ "wrong version, one byte", BYTES(0x05), -EPROTO, NULL, NULL },
-	{ "SOCKS5 request instead", BYTES(0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50),
-		-EPROTO, NULL, NULL },
+	{ "SOCKS5 request instead", BYTES(0x05, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0x00, 0x50), -EPROTO,
+		NULL, NULL },
 	{ "ULEN 0", BYTES(0x01, 0, 1, 'p'), -EPROTO, NULL, NULL },
 	{ "ULEN 0, as soon as it is known", BYTES(0x01, 0), -EPROTO, NULL, NULL },
 	{ "PLEN 0", BYTES(0x01, 1, 'u', 0), -EPROTO, NULL, NULL },
 	{ "PLEN 0, more bytes after it", BYTES(0x01, 1, 'u', 0, 'p'), -EPROTO, NULL, NULL },
 	{ "both empty", BYTES(0x01, 0, 0), -EPROTO, NULL, NULL },
 	/* well formed, but no string can hold it: a failure status */
-	{ "NUL in UNAME", BYTES(0x01, 7, 'a', 'l', 'i', 'c', 'e', 0x00, 'x', 1, 'p'),
-		-EINVAL, NULL, NULL },
+	{ "NUL in UNAME", BYTES(0x01, 7, 'a', 'l', 'i', 'c', 'e', 0x00, 'x', 1, 'p'), -EINVAL, NULL,
+		NULL },
 	{ "UNAME is a NUL", BYTES(0x01, 1, 0x00, 1, 'p'), -EINVAL, NULL, NULL },
 	{ "NUL in PASSWD", BYTES(0x01, 1, 'u', 3, 'p', 0x00, 'w'), -EINVAL, NULL, NULL },
 	{ "PASSWD ends in NUL", BYTES(0x01, 1, 'u', 2, 'p', 0x00), -EINVAL, NULL, NULL },
@@ -323,8 +332,8 @@ static void test_userpass(void **state)
 		const struct userpass_case *c = &userpass_cases[i];
 		char user[SOCKS_USERPASS_FIELD_MAX + 1], pass[SOCKS_USERPASS_FIELD_MAX + 1];
 
-		int ret = socks_parse_userpass(c->buf, c->len, user, sizeof(user), pass,
-			sizeof(pass));
+		int ret = socks_parse_userpass(
+			c->buf, c->len, user, sizeof(user), pass, sizeof(pass));
 		if (ret != c->ret)
 			print_error("userpass \"%s\": %d\n", c->name, ret);
 		assert_int_equal(ret, c->ret);
@@ -346,8 +355,8 @@ static void test_userpass_partial(void **state)
 		if (c->ret <= 0)
 			continue;
 		for (size_t n = 0; n < (size_t)c->ret; n++) {
-			int ret = socks_parse_userpass(c->buf, n, user, sizeof(user), pass,
-				sizeof(pass));
+			int ret = socks_parse_userpass(
+				c->buf, n, user, sizeof(user), pass, sizeof(pass));
 			if (ret != 0)
 				print_error("userpass \"%s\" cut at %zu: %d\n", c->name, n, ret);
 			assert_int_equal(ret, 0);

@@ -36,8 +36,8 @@ static bool record_send(void *arg, const uint8_t *p, size_t n)
 	return true;
 }
 
-static void record_request(void *arg, const struct socks_request *req, const uint8_t *early,
-	size_t n_early)
+static void record_request(
+	void *arg, const struct socks_request *req, const uint8_t *early, size_t n_early)
 {
 	struct client *c = arg;
 
@@ -55,10 +55,12 @@ static const struct socks_credentials alice = { "alice", "s3cret" };
 static const uint8_t greet_no_auth[] = { 0x05, 0x01, 0x00 };
 static const uint8_t greet_userpass[] = { 0x05, 0x01, 0x02 };
 static const uint8_t greet_both[] = { 0x05, 0x02, 0x00, 0x02 };
-static const uint8_t login_alice[] = { 0x01, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e', 't' };
-static const uint8_t login_wrong[] = { 0x01, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e', 'x' };
-static const uint8_t connect_web[] = { 0x05, 0x01, 0x00, 0x03, 11, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-	'.', 'o', 'r', 'g', 0x01, 0xbb };
+static const uint8_t login_alice[] = { 0x01, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e',
+	't' };
+static const uint8_t login_wrong[] = { 0x01, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e',
+	'x' };
+static const uint8_t connect_web[] = { 0x05, 0x01, 0x00, 0x03, 11, 'e', 'x', 'a', 'm', 'p', 'l',
+	'e', '.', 'o', 'r', 'g', 0x01, 0xbb };
 
 struct exchange {
 	uint8_t bytes[SOCKS_HANDSHAKE_BUF + 64];
@@ -73,8 +75,8 @@ static void add(struct exchange *e, const uint8_t *p, size_t n)
 }
 
 /* Feeds e to a fresh handshake in pieces of `step` bytes (0: all at once); the result of the last. */
-static enum socks_handshake_result run(const struct socks_credentials *auth, const struct exchange *e,
-	size_t step, struct client *c, const char **why)
+static enum socks_handshake_result run(const struct socks_credentials *auth,
+	const struct exchange *e, size_t step, struct client *c, const char **why)
 {
 	struct socks_handshake h;
 	enum socks_handshake_result r = SOCKS_HANDSHAKE_WAIT;
@@ -165,8 +167,10 @@ struct refusal_case {
 #define PART(a) a, sizeof(a)
 
 static const uint8_t socks4[] = { 0x04, 0x01, 0x00, 0x50, 10, 0, 0, 1, 0 };
-static const uint8_t login_v2[] = { 0x02, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e', 't' };
-static const uint8_t login_nul[] = { 0x01, 5, 'a', 'l', 0, 'c', 'e', 6, 's', '3', 'c', 'r', 'e', 't' };
+static const uint8_t login_v2[] = { 0x02, 5, 'a', 'l', 'i', 'c', 'e', 6, 's', '3', 'c', 'r', 'e',
+	't' };
+static const uint8_t login_nul[] = { 0x01, 5, 'a', 'l', 0, 'c', 'e', 6, 's', '3', 'c', 'r', 'e',
+	't' };
 static const uint8_t login_odd_user[] = { 0x01, 4, 'a', 0x01, '"', 'b', 1, 'x' };
 static const uint8_t bind_request[] = { 0x05, 0x02, 0x00, 0x01, 10, 0, 0, 1, 0, 80 };
 static const uint8_t request_v4[] = { 0x04, 0x01, 0x00, 0x01, 10, 0, 0, 1, 0, 80 };
@@ -189,11 +193,13 @@ static const struct refusal_case refusals[] = {
 	{ "credentials of another version", true, { greet_userpass, login_v2 },
 		{ sizeof(greet_userpass), sizeof(login_v2) }, BYTES(0x05, 0x02),
 		"malformed username/password request" },
-	{ "BIND", false, { greet_no_auth, bind_request }, { sizeof(greet_no_auth), sizeof(bind_request) },
+	{ "BIND", false, { greet_no_auth, bind_request },
+		{ sizeof(greet_no_auth), sizeof(bind_request) },
 		BYTES(0x05, 0x00, 0x05, SOCKS_CMD_NOT_SUPPORTED, 0x00, 0x01, 0, 0, 0, 0, 0, 0),
 		"unsupported request" },
 	{ "a request of another version", false, { greet_no_auth, request_v4 },
-		{ sizeof(greet_no_auth), sizeof(request_v4) }, BYTES(0x05, 0x00), "malformed request" },
+		{ sizeof(greet_no_auth), sizeof(request_v4) }, BYTES(0x05, 0x00),
+		"malformed request" },
 };
 
 static void test_refusals(void **state)
@@ -209,8 +215,8 @@ static void test_refusals(void **state)
 			add(&e, rc->parts[p], rc->lens[p]);
 		enum socks_handshake_result r = run(rc->auth ? &alice : NULL, &e, 0, &c, &why);
 		if (r != SOCKS_HANDSHAKE_REFUSED || !why || strcmp(why, rc->why))
-			fail_msg("%s: result %d, why \"%s\", want \"%s\"", rc->name, r, why ? why : "",
-				rc->why);
+			fail_msg("%s: result %d, why \"%s\", want \"%s\"", rc->name, r,
+				why ? why : "", rc->why);
 		expect_sent(&c, rc->replies, rc->n_replies);
 		assert_int_equal(c.requests, 0);
 	}
@@ -231,7 +237,8 @@ static void test_gone(void **state)
 	/* far more than a handshake, at once or added up */
 	memset(flood, 0x05, sizeof(flood));
 	socks_handshake_init(&h, NULL, &ops, &c);
-	assert_int_equal(socks_handshake_input(&h, flood, sizeof(flood), &why), SOCKS_HANDSHAKE_GONE);
+	assert_int_equal(
+		socks_handshake_input(&h, flood, sizeof(flood), &why), SOCKS_HANDSHAKE_GONE);
 	socks_handshake_init(&h, &alice, &ops, &c);
 	c.send_fails = false;
 	assert_int_equal(socks_handshake_input(&h, greet_userpass, sizeof(greet_userpass), &why),

@@ -24,35 +24,35 @@ struct parse_case {
 };
 
 static const struct parse_case parse_cases[] = {
-	{ "net4mqtt", "net4mqtt/agent-0/local-0/i/tcp/1.2.3.4:5000/10.0.0.1:80", 0,
-		"agent-0", "local-0", MQTT_LABEL_I, MQTT_PROTO_TCP, "1.2.3.4:5000", "10.0.0.1:80" },
-	{ "net4mqtt", "net4mqtt/a/l/o/udp/127.0.0.1:4444/127.0.0.1:4433", 0,
-		"a", "l", MQTT_LABEL_O, MQTT_PROTO_UDP, "127.0.0.1:4444", "127.0.0.1:4433" },
-	{ "net4mqtt", "net4mqtt/a/l/i/kcp/1.2.3.4:1/-", 0,
-		"a", "l", MQTT_LABEL_I, MQTT_PROTO_KCP, "1.2.3.4:1", "-" },
-	{ "net4mqtt", "net4mqtt/a/l/i/tcp/[::1]:5000/[2001:db8::1]:443", 0,
-		"a", "l", MQTT_LABEL_I, MQTT_PROTO_TCP, "[::1]:5000", "[2001:db8::1]:443" },
-	{ "net4mqtt", "net4mqtt/a/l/i/tcp/1.2.3.4:5/example.org:443", 0,
-		"a", "l", MQTT_LABEL_I, MQTT_PROTO_TCP, "1.2.3.4:5", "example.org:443" },
+	{ "net4mqtt", "net4mqtt/agent-0/local-0/i/tcp/1.2.3.4:5000/10.0.0.1:80", 0, "agent-0",
+		"local-0", MQTT_LABEL_I, MQTT_PROTO_TCP, "1.2.3.4:5000", "10.0.0.1:80" },
+	{ "net4mqtt", "net4mqtt/a/l/o/udp/127.0.0.1:4444/127.0.0.1:4433", 0, "a", "l", MQTT_LABEL_O,
+		MQTT_PROTO_UDP, "127.0.0.1:4444", "127.0.0.1:4433" },
+	{ "net4mqtt", "net4mqtt/a/l/i/kcp/1.2.3.4:1/-", 0, "a", "l", MQTT_LABEL_I, MQTT_PROTO_KCP,
+		"1.2.3.4:1", "-" },
+	{ "net4mqtt", "net4mqtt/a/l/i/tcp/[::1]:5000/[2001:db8::1]:443", 0, "a", "l", MQTT_LABEL_I,
+		MQTT_PROTO_TCP, "[::1]:5000", "[2001:db8::1]:443" },
+	{ "net4mqtt", "net4mqtt/a/l/i/tcp/1.2.3.4:5/example.org:443", 0, "a", "l", MQTT_LABEL_I,
+		MQTT_PROTO_TCP, "1.2.3.4:5", "example.org:443" },
 	/* missing trailing levels read as "-" */
 	{ "net4mqtt", "net4mqtt/a/b/v", 0, "a", "b", MQTT_LABEL_V, MQTT_PROTO_NONE, "-", "-" },
 	{ "net4mqtt", "net4mqtt/a/b/i/tcp", 0, "a", "b", MQTT_LABEL_I, MQTT_PROTO_TCP, "-", "-" },
-	{ "net4mqtt", "net4mqtt/a/b/o/udp/1.2.3.4:5", 0,
-		"a", "b", MQTT_LABEL_O, MQTT_PROTO_UDP, "1.2.3.4:5", "-" },
+	{ "net4mqtt", "net4mqtt/a/b/o/udp/1.2.3.4:5", 0, "a", "b", MQTT_LABEL_O, MQTT_PROTO_UDP,
+		"1.2.3.4:5", "-" },
 	/* status and user data: the protocol level is not looked at */
-	{ "net4mqtt", "net4mqtt/agent-a/-/v/-", 0,
-		"agent-a", "-", MQTT_LABEL_V, MQTT_PROTO_NONE, "-", "-" },
-	{ "net4mqtt", "net4mqtt/-/local-a/v/-", 0,
-		"-", "local-a", MQTT_LABEL_V, MQTT_PROTO_NONE, "-", "-" },
-	{ "net4mqtt", "net4mqtt/a/b/v/tcp/s/d", 0,
-		"a", "b", MQTT_LABEL_V, MQTT_PROTO_NONE, "s", "d" },
-	{ "net4mqtt", "net4mqtt/a/b/x/anything", 0,
-		"a", "b", MQTT_LABEL_X, MQTT_PROTO_NONE, "-", "-" },
+	{ "net4mqtt", "net4mqtt/agent-a/-/v/-", 0, "agent-a", "-", MQTT_LABEL_V, MQTT_PROTO_NONE,
+		"-", "-" },
+	{ "net4mqtt", "net4mqtt/-/local-a/v/-", 0, "-", "local-a", MQTT_LABEL_V, MQTT_PROTO_NONE,
+		"-", "-" },
+	{ "net4mqtt", "net4mqtt/a/b/v/tcp/s/d", 0, "a", "b", MQTT_LABEL_V, MQTT_PROTO_NONE, "s",
+		"d" },
+	{ "net4mqtt", "net4mqtt/a/b/x/anything", 0, "a", "b", MQTT_LABEL_X, MQTT_PROTO_NONE, "-",
+		"-" },
 	/* multi-level prefix */
-	{ "site/a/net4mqtt", "site/a/net4mqtt/ag/lo/o/tcp/1.2.3.4:1/5.6.7.8:2", 0,
-		"ag", "lo", MQTT_LABEL_O, MQTT_PROTO_TCP, "1.2.3.4:1", "5.6.7.8:2" },
-	{ "site/a/net4mqtt", "site/a/net4mqtt/ag/-/v/-", 0,
-		"ag", "-", MQTT_LABEL_V, MQTT_PROTO_NONE, "-", "-" },
+	{ "site/a/net4mqtt", "site/a/net4mqtt/ag/lo/o/tcp/1.2.3.4:1/5.6.7.8:2", 0, "ag", "lo",
+		MQTT_LABEL_O, MQTT_PROTO_TCP, "1.2.3.4:1", "5.6.7.8:2" },
+	{ "site/a/net4mqtt", "site/a/net4mqtt/ag/-/v/-", 0, "ag", "-", MQTT_LABEL_V,
+		MQTT_PROTO_NONE, "-", "-" },
 	/* not under the prefix */
 	{ .prefix = "net4mqtt", .topic = "other/a/b/v", .ret = -ENOENT },
 	{ .prefix = "net4mqtt", .topic = "net4mqttx/a/b/v", .ret = -ENOENT },
@@ -310,7 +310,7 @@ static void test_names(void **state)
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_TCP), "tcp");
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_UDP), "udp");
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_KCP), "kcp");
-	assert_string_equal(mqtt_proto_name((enum mqtt_proto)-1), "?");
+	assert_string_equal(mqtt_proto_name((enum mqtt_proto) - 1), "?");
 }
 
 int main(void)

@@ -474,7 +474,7 @@ static bool m_live(const struct model *m, const struct mrec *r)
 static bool same_tuple(const struct tun_nat_tuple *a, const struct tun_nat_tuple *b)
 {
 	return a->family == b->family && !memcmp(a->src, b->src, 16) &&
-		!memcmp(a->dst, b->dst, 16) && a->sport == b->sport && a->dport == b->dport;
+	       !memcmp(a->dst, b->dst, 16) && a->sport == b->sport && a->dport == b->dport;
 }
 
 static struct mrec *m_by_tuple(struct model *m, const struct tun_nat_tuple *t)
@@ -544,8 +544,8 @@ static uint8_t random_flags(bool from_client)
 {
 	static const uint8_t client[] = { SYN, SYN, SYN, ACK, ACK, ACK, ACK, FIN | ACK, RST,
 		SYN | ACK, 0 };
-	static const uint8_t listener[] = { SYN | ACK, SYN | ACK, ACK, ACK, ACK, ACK,
-		FIN | ACK, RST | ACK };
+	static const uint8_t listener[] = { SYN | ACK, SYN | ACK, ACK, ACK, ACK, ACK, FIN | ACK,
+		RST | ACK };
 
 	if (from_client)
 		return client[rnd(sizeof(client))];

@@ -17,6 +17,8 @@
 #define PKT_MAX (TUN_IPV6_HLEN + 0xffff)
 
 /* ---- hand-written packets; checksums computed elsewhere (Python) ---- */
+/* laid out header by header, by hand: */
+/* clang-format off */
 
 /* IPv4 TCP SYN 10.0.0.2:40000 -> 93.184.216.34:80, DF, MSS option */
 static const uint8_t pkt_v4_syn[] = {
@@ -123,6 +125,7 @@ static const uint8_t pkt_v6_hbh_late[] = {
 	0x11, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00,
 	0x04, 0x57, 0x08, 0xae, 0x00, 0x08, 0x00, 0x00,
 };
+/* clang-format on */
 
 struct parse_case {
 	const char *name;
@@ -143,8 +146,8 @@ static const struct parse_case parse_cases[] = {
 		TUN_FRAG_NONE, 0, 0, 54321, 53, 24, 13, 32, 5 },
 	{ "IPv6 TCP", PKT(pkt_v6_tcp), "2001:db8::1", "2001:db8:1::80", 64, TUN_IPPROTO_TCP,
 		TUN_FRAG_NONE, TUN_TCP_ACK | TUN_TCP_PSH, 0, 50000, 443, 40, 23, 60, 3 },
-	{ "IPv6 ext headers UDP", PKT(pkt_v6_udp), "fd00::2", "2001:db8::53", 255,
-		TUN_IPPROTO_UDP, TUN_FRAG_NONE, 0, 0, 5000, 53, 56, 15, 64, 7 },
+	{ "IPv6 ext headers UDP", PKT(pkt_v6_udp), "fd00::2", "2001:db8::53", 255, TUN_IPPROTO_UDP,
+		TUN_FRAG_NONE, 0, 0, 5000, 53, 56, 15, 64, 7 },
 	{ "IPv4 echo", PKT(pkt_v4_ping), "10.0.0.2", "198.18.0.1", 64, TUN_IPPROTO_ICMP,
 		TUN_FRAG_NONE, 0, TUN_ICMP_ECHO, 0, 0, 20, 16, 28, 8 },
 	{ "ICMPv6 echo", PKT(pkt_v6_ping), "fd00::2", "fd00::1", 64, TUN_IPPROTO_ICMPV6,
@@ -157,8 +160,8 @@ static const struct parse_case parse_cases[] = {
 		TUN_FRAG_FIRST, 0, 0, 0, 0, 48, 16, 0, 0 },
 	{ "IPv6 later fragment", PKT(pkt_v6_frag2), "fd00::2", "2001:db8::9", 64, TUN_IPPROTO_UDP,
 		TUN_FRAG_LATER, 0, 0, 0, 0, 48, 8, 0, 0 },
-	{ "IPv6 atomic fragment", PKT(pkt_v6_atomic), "fd00::2", "2001:db8::9", 64,
-		TUN_IPPROTO_UDP, TUN_FRAG_NONE, 0, 0, 1111, 2222, 48, 12, 56, 4 },
+	{ "IPv6 atomic fragment", PKT(pkt_v6_atomic), "fd00::2", "2001:db8::9", 64, TUN_IPPROTO_UDP,
+		TUN_FRAG_NONE, 0, 0, 1111, 2222, 48, 12, 56, 4 },
 };
 
 static struct tun_addr addr(const char *s)
@@ -482,8 +485,8 @@ static void test_csum_rfc1071(void **state)
 
 	(void)state;
 	assert_int_equal(tun_csum_fold(tun_csum_add(0, b, sizeof(b))), (uint16_t)~0xddf2);
-	assert_int_equal(tun_csum_fold(tun_csum_add(tun_csum_add(0, b, 4), b + 4, 4)),
-		(uint16_t)~0xddf2);
+	assert_int_equal(
+		tun_csum_fold(tun_csum_add(tun_csum_add(0, b, 4), b + 4, 4)), (uint16_t)~0xddf2);
 	assert_int_equal(tun_csum_fold(tun_csum_add(0, b, 0)), 0xffff);
 	assert_int_equal(tun_csum_fold(tun_csum_add(0, b + 2, 1)), (uint16_t)~0xf200);
 }
@@ -500,8 +503,9 @@ static void test_csum_random(void **state)
 		rnd_fill(p, len);
 		uint16_t want = ref_csum(NULL, 0, p, len);
 		assert_int_equal(tun_csum_fold(tun_csum_add(0, p, len)), want);
-		assert_int_equal(tun_csum_fold(tun_csum_add(tun_csum_add(0, p, cut), p + cut,
-			len - cut)), want);
+		assert_int_equal(
+			tun_csum_fold(tun_csum_add(tun_csum_add(0, p, cut), p + cut, len - cut)),
+			want);
 	}
 }
 
@@ -568,8 +572,8 @@ static void test_csum_update_random(void **state)
 
 /* ---- random packets, and the NAT rewrite ---- */
 
-static size_t pseudo(uint8_t *ph, const uint8_t *ip, int v6, uint8_t proto, size_t len,
-	size_t src_off)
+static size_t pseudo(
+	uint8_t *ph, const uint8_t *ip, int v6, uint8_t proto, size_t len, size_t src_off)
 {
 	size_t alen = v6 ? 16 : 4;
 
@@ -744,7 +748,8 @@ static void check_rewrite_partial(int family, uint8_t proto)
 
 	gen_packet(&g, family, proto);
 	uint8_t *l4 = g.buf + g.l4_off;
-	size_t phlen = pseudo(ph, g.buf, family == AF_INET6, proto, g.l4_len, family == AF_INET6 ? 8 : 12);
+	size_t phlen =
+		pseudo(ph, g.buf, family == AF_INET6, proto, g.l4_len, family == AF_INET6 ? 8 : 12);
 	wr16(l4 + csum_off, (uint16_t)~ref_csum(NULL, 0, ph, phlen));
 	assert_int_equal(tun_parse(&p, g.buf, g.len), 0);
 	p.l4_csum_partial = true;
@@ -995,8 +1000,8 @@ static void test_build_rst_refused(void **state)
 
 /* Builds the error about orig and checks it: the addresses, the type and
  * code, 4 zero bytes, and the quote, the first `quote` bytes of orig. */
-static int check_unreach(const uint8_t *orig, size_t len, enum tun_unreach why,
-	const char *from, uint8_t code, size_t quote)
+static int check_unreach(const uint8_t *orig, size_t len, enum tun_unreach why, const char *from,
+	uint8_t code, size_t quote)
 {
 	static uint8_t b[2048];
 	uint8_t *in = dup_exact(orig, len);
@@ -1047,8 +1052,7 @@ static void test_build_unreach(void **state)
 	(void)state;
 	/* the whole of a small packet, IP options included */
 	assert_int_equal(check_unreach(PKT(pkt_v4_udp), TUN_UNREACH_PORT, NULL, 3, 37), 65);
-	assert_int_equal(check_unreach(PKT(pkt_v4_syn), TUN_UNREACH_HOST, "198.18.0.1", 1, 44),
-		72);
+	assert_int_equal(check_unreach(PKT(pkt_v4_syn), TUN_UNREACH_HOST, "198.18.0.1", 1, 44), 72);
 	assert_int_equal(check_unreach(PKT(pkt_v6_udp), TUN_UNREACH_PORT, NULL, 4, 71), 119);
 	assert_int_equal(check_unreach(PKT(pkt_v6_tcp), TUN_UNREACH_HOST, "fd00::1", 3, 63), 111);
 	assert_int_equal(check_unreach(PKT(pkt_v4_syn), TUN_UNREACH_NET, NULL, 0, 44), 72);
@@ -1085,8 +1089,8 @@ static void test_build_unreach_refused(void **state)
 	assert_int_equal(tun_parse(&o, b, sizeof(pkt_v4_udp)), 0);
 	n = tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_PORT, NULL);
 	assert_int_equal(check_unreach(err, (size_t)n, TUN_UNREACH_HOST, NULL, 0, 0), -EINVAL);
-	assert_int_equal(tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_ADMIN + 1, NULL),
-		-EINVAL);
+	assert_int_equal(
+		tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_ADMIN + 1, NULL), -EINVAL);
 	assert_int_equal(tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_PORT, &a6), -EINVAL);
 	memcpy(b, pkt_v6_tcp, sizeof(pkt_v6_tcp));
 	assert_int_equal(tun_parse(&o, b, sizeof(pkt_v6_tcp)), 0);
@@ -1152,15 +1156,15 @@ static void test_build_unreach_not_unicast(void **state)
 		memcpy(b, pkt_v4_syn, sizeof(pkt_v4_syn));
 		b[v4[i].off] = v4[i].val;
 		assert_int_equal(tun_parse(&o, b, sizeof(pkt_v4_syn)), 0);
-		assert_int_equal(tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_PORT, NULL),
-			-EINVAL);
+		assert_int_equal(
+			tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_PORT, NULL), -EINVAL);
 	}
 	for (size_t i = 0; i < N_ELEMS(v6); i++) {
 		memcpy(b, pkt_v6_tcp, sizeof(pkt_v6_tcp));
 		b[v6[i].off] = v6[i].val;
 		assert_int_equal(tun_parse(&o, b, sizeof(pkt_v6_tcp)), 0);
-		assert_int_equal(tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_PORT, NULL),
-			-EINVAL);
+		assert_int_equal(
+			tun_build_unreach(err, sizeof(err), &o, TUN_UNREACH_PORT, NULL), -EINVAL);
 	}
 	memcpy(b, pkt_v4_syn, sizeof(pkt_v4_syn));
 	memset(b + 16, 0xff, 4); /* to 255.255.255.255 */
@@ -1269,7 +1273,8 @@ static void test_verify_bad(void **state)
 			if (c->buf[0] >> 4 == 6 && k >= 40 && k < c->l4_off)
 				continue; /* nor are extension headers */
 			if (tun_verify(&p) != -EBADMSG)
-				print_error("\"%s\": byte %zu flipped, still verifies\n", c->name, k);
+				print_error(
+					"\"%s\": byte %zu flipped, still verifies\n", c->name, k);
 			assert_int_equal(tun_verify(&p), -EBADMSG);
 		}
 	}

@@ -37,10 +37,8 @@ struct url_case {
 
 static const struct url_case good_cases[] = {
 	/* defaults */
-	{ "mqtt://localhost",
-		{ .host = "localhost", .port = 1883, .prefix = "net4mqtt" } },
-	{ "mqtt://localhost/",
-		{ .host = "localhost", .port = 1883, .prefix = "net4mqtt" } },
+	{ "mqtt://localhost", { .host = "localhost", .port = 1883, .prefix = "net4mqtt" } },
+	{ "mqtt://localhost/", { .host = "localhost", .port = 1883, .prefix = "net4mqtt" } },
 	{ "mqtt://localhost/net4mqtt/",
 		{ .host = "localhost", .port = 1883, .prefix = "net4mqtt" } },
 	{ "mqtt://localhost?client_id=c1",
@@ -54,25 +52,35 @@ static const struct url_case good_cases[] = {
 	/* prefix */
 	{ "mqtt://h/custom", { .host = "h", .port = 1883, .prefix = "custom" } },
 	{ "mqtt://h/custom/", { .host = "h", .port = 1883, .prefix = "custom" } },
-	{ "mqtt://h/site/a/net4mqtt",
-		{ .host = "h", .port = 1883, .prefix = "site/a/net4mqtt" } },
-	{ "mqtt://h/site/a/net4mqtt/",
-		{ .host = "h", .port = 1883, .prefix = "site/a/net4mqtt" } },
+	{ "mqtt://h/site/a/net4mqtt", { .host = "h", .port = 1883, .prefix = "site/a/net4mqtt" } },
+	{ "mqtt://h/site/a/net4mqtt/", { .host = "h", .port = 1883, .prefix = "site/a/net4mqtt" } },
 	{ "mqtt://h/a%20b", { .host = "h", .port = 1883, .prefix = "a b" } },
 	/* user and password */
 	{ "mqtt://alice@h", { .host = "h", .port = 1883, .user = "alice", .prefix = "net4mqtt" } },
-	{ "mqtt://alice:s3cret@h:1884/p",
-		{ .host = "h", .port = 1884, .user = "alice", .password = "s3cret",
-			.has_password = true, .prefix = "p" } },
-	{ "mqtt://alice:@h",
-		{ .host = "h", .port = 1883, .user = "alice", .password = "",
-			.has_password = true, .prefix = "net4mqtt" } },
-	{ "mqtt://al%40ice:p%3Aw%2Fd%25%3f@h/p",
-		{ .host = "h", .port = 1883, .user = "al@ice", .password = "p:w/d%?",
-			.has_password = true, .prefix = "p" } },
-	{ "mqtt://alice:pass:word@h",
-		{ .host = "h", .port = 1883, .user = "alice", .password = "pass:word",
-			.has_password = true, .prefix = "net4mqtt" } },
+	{ "mqtt://alice:s3cret@h:1884/p", { .host = "h",
+						  .port = 1884,
+						  .user = "alice",
+						  .password = "s3cret",
+						  .has_password = true,
+						  .prefix = "p" } },
+	{ "mqtt://alice:@h", { .host = "h",
+				     .port = 1883,
+				     .user = "alice",
+				     .password = "",
+				     .has_password = true,
+				     .prefix = "net4mqtt" } },
+	{ "mqtt://al%40ice:p%3Aw%2Fd%25%3f@h/p", { .host = "h",
+							 .port = 1883,
+							 .user = "al@ice",
+							 .password = "p:w/d%?",
+							 .has_password = true,
+							 .prefix = "p" } },
+	{ "mqtt://alice:pass:word@h", { .host = "h",
+					      .port = 1883,
+					      .user = "alice",
+					      .password = "pass:word",
+					      .has_password = true,
+					      .prefix = "net4mqtt" } },
 	/* query */
 	{ "mqtt://h/p?client_id=abc",
 		{ .host = "h", .port = 1883, .prefix = "p", .client_id = "abc" } },
@@ -86,22 +94,36 @@ static const struct url_case good_cases[] = {
 	{ "mqtt://h/p?foo=bar&client_id=x&&clean_session=true",
 		{ .host = "h", .port = 1883, .prefix = "p", .client_id = "x" } },
 	{ "mqtts://h/p?cafile=/etc/ca.pem&cert=/c.pem&key=/k%20x.pem&capath=/etc/ssl",
-		{ .tls = true, .host = "h", .port = 8883, .prefix = "p", .cafile = "/etc/ca.pem",
-			.cert = "/c.pem", .key = "/k x.pem", .capath = "/etc/ssl" } },
-	{ "mqtts://h?insecure=1", { .tls = true, .host = "h", .port = 8883, .prefix = "net4mqtt",
-		.insecure = true } },
+		{ .tls = true,
+			.host = "h",
+			.port = 8883,
+			.prefix = "p",
+			.cafile = "/etc/ca.pem",
+			.cert = "/c.pem",
+			.key = "/k x.pem",
+			.capath = "/etc/ssl" } },
+	{ "mqtts://h?insecure=1", { .tls = true,
+					  .host = "h",
+					  .port = 8883,
+					  .prefix = "net4mqtt",
+					  .insecure = true } },
 	{ "mqtts://h?insecure=0",
 		{ .tls = true, .host = "h", .port = 8883, .prefix = "net4mqtt" } },
-	{ "mqtt://h?keepalive=60", { .host = "h", .port = 1883, .prefix = "net4mqtt",
-		.keepalive = 60 } },
-	{ "mqtt://h?keep_alive_secs=5", { .host = "h", .port = 1883, .prefix = "net4mqtt",
-		.keepalive = 5 } },
+	{ "mqtt://h?keepalive=60",
+		{ .host = "h", .port = 1883, .prefix = "net4mqtt", .keepalive = 60 } },
+	{ "mqtt://h?keep_alive_secs=5",
+		{ .host = "h", .port = 1883, .prefix = "net4mqtt", .keepalive = 5 } },
 	/* IPv6 */
 	{ "mqtt://[::1]:1884/p", { .host = "::1", .port = 1884, .prefix = "p" } },
 	{ "mqtt://[::1]", { .host = "::1", .port = 1883, .prefix = "net4mqtt" } },
-	{ "mqtts://u:pw@[2001:db8::1]/p?client_id=z",
-		{ .tls = true, .host = "2001:db8::1", .port = 8883, .user = "u", .password = "pw",
-			.has_password = true, .prefix = "p", .client_id = "z" } },
+	{ "mqtts://u:pw@[2001:db8::1]/p?client_id=z", { .tls = true,
+							      .host = "2001:db8::1",
+							      .port = 8883,
+							      .user = "u",
+							      .password = "pw",
+							      .has_password = true,
+							      .prefix = "p",
+							      .client_id = "z" } },
 };
 
 static const char *str(const char *s)
@@ -112,12 +134,12 @@ static const char *str(const char *s)
 static bool url_matches(const struct mqtt_url *u, const struct url_want *w)
 {
 	return u->tls == w->tls && !strcmp(u->host, str(w->host)) && u->port == w->port &&
-		!strcmp(u->user, str(w->user)) && !strcmp(u->password, str(w->password)) &&
-		u->has_password == w->has_password && !strcmp(u->prefix, str(w->prefix)) &&
-		!strcmp(u->client_id, str(w->client_id)) && !strcmp(u->cafile, str(w->cafile)) &&
-		!strcmp(u->capath, str(w->capath)) && !strcmp(u->cert, str(w->cert)) &&
-		!strcmp(u->key, str(w->key)) && u->insecure == w->insecure &&
-		u->keepalive == (w->keepalive ? w->keepalive : 30);
+	       !strcmp(u->user, str(w->user)) && !strcmp(u->password, str(w->password)) &&
+	       u->has_password == w->has_password && !strcmp(u->prefix, str(w->prefix)) &&
+	       !strcmp(u->client_id, str(w->client_id)) && !strcmp(u->cafile, str(w->cafile)) &&
+	       !strcmp(u->capath, str(w->capath)) && !strcmp(u->cert, str(w->cert)) &&
+	       !strcmp(u->key, str(w->key)) && u->insecure == w->insecure &&
+	       u->keepalive == (w->keepalive ? w->keepalive : 30);
 }
 
 static void test_parse_good(void **state)
