@@ -55,7 +55,7 @@ enum op {
 	N_OPS,
 };
 
-/* The configuration gateway/kcpflow.c uses between two net4mqtt-C peers. */
+/* The configuration gateway/core/kcpflow.c uses between two net4mqtt-C peers. */
 static const struct kcp_config fast_config = {
 	.mtu = 32 * 1024,
 	.snd_wnd = 256,
