@@ -266,11 +266,6 @@ static const struct binding gateway_bindings[] = {
 
 /* ---- each command's defaults and checks ---- */
 
-static void agent_defaults(void *role_cfg)
-{
-	(void)role_cfg;
-}
-
 static void local_port_defaults(void *role_cfg)
 {
 	struct local_port_config *cfg = role_cfg;
@@ -389,7 +384,7 @@ static int gateway_check(void *role_cfg, const struct node_config *node, char *e
 const struct command option_commands[] = {
 	{ "agent", "exit node: opens the flows that arrive on MQTT (like ss-server, v2ray freedom)",
 		"[-m URL] [-t TARGET] [-i ID] [--allow CIDR[:PORTS] ...] [--advertise CIDR ...]",
-		&agent_role, "m:t:i:vh", agent_bindings, agent_defaults, agent_check },
+		&agent_role, "m:t:i:vh", agent_bindings, NULL, agent_check },
 	{ "local-port",
 		"forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray "
 		"dokodemo-door)",
@@ -581,7 +576,8 @@ void option_defaults(const struct command *c, struct node_config *node, void *ro
 	if (!role_cfg)
 		return;
 	memset(role_cfg, 0, c->role->config_size);
-	c->defaults(role_cfg);
+	if (c->defaults)
+		c->defaults(role_cfg);
 }
 
 static int parse_number(const char *arg, long min, long max, const char *what, long *out, char *err)

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "socks/handshake.h"
@@ -74,20 +75,22 @@ static void add(struct exchange *e, const uint8_t *p, size_t n)
 	e->len += n;
 }
 
-/* Feeds e to a fresh handshake in pieces of `step` bytes (0: all at once); the result of the last. */
+/* Feeds e to a fresh handshake in pieces of `step` bytes (0: all at once); the result of
+ * the last, and why if it was a refusal (copied: the reason lives in the handshake). */
 static enum socks_handshake_result run(const struct socks_credentials *auth,
-	const struct exchange *e, size_t step, struct client *c, const char **why)
+	const struct exchange *e, size_t step, struct client *c, char why[SOCKS_WHY_MAX])
 {
 	struct socks_handshake h;
 	enum socks_handshake_result r = SOCKS_HANDSHAKE_WAIT;
+	const char *said = NULL;
 
 	socks_handshake_init(&h, auth, &ops, c);
-	*why = NULL;
 	for (size_t off = 0; off < e->len && r == SOCKS_HANDSHAKE_WAIT;) {
 		size_t n = step && e->len - off > step ? step : e->len - off;
-		r = socks_handshake_input(&h, e->bytes + off, n, why);
+		r = socks_handshake_input(&h, e->bytes + off, n, &said);
 		off += n;
 	}
+	snprintf(why, SOCKS_WHY_MAX, "%s", r == SOCKS_HANDSHAKE_REFUSED && said ? said : "");
 	return r;
 }
 
@@ -100,7 +103,7 @@ static void expect_sent(const struct client *c, const uint8_t *want, size_t n)
 static void test_no_auth_connect(void **state)
 {
 	struct exchange e = { .len = 0 };
-	const char *why;
+	char why[SOCKS_WHY_MAX];
 	(void)state;
 
 	add(&e, greet_no_auth, sizeof(greet_no_auth));
@@ -108,7 +111,7 @@ static void test_no_auth_connect(void **state)
 	/* all at once, and a byte at a time: the same replies, the same request */
 	for (size_t step = 0; step <= 1; step++) {
 		struct client c = { .n_sent = 0 };
-		assert_int_equal(run(NULL, &e, step, &c, &why), SOCKS_HANDSHAKE_DONE);
+		assert_int_equal(run(NULL, &e, step, &c, why), SOCKS_HANDSHAKE_DONE);
 		expect_sent(&c, BYTES(0x05, 0x00));
 		assert_int_equal(c.requests, 1);
 		assert_int_equal(c.req.cmd, SOCKS_CMD_CONNECT);
@@ -123,13 +126,13 @@ static void test_early_data_handed_over(void **state)
 {
 	struct exchange e = { .len = 0 };
 	struct client c = { .n_sent = 0 };
-	const char *why;
+	char why[SOCKS_WHY_MAX];
 	(void)state;
 
 	add(&e, greet_both, sizeof(greet_both)); /* offers both: no auth is picked */
 	add(&e, connect_web, sizeof(connect_web));
 	add(&e, (const uint8_t *)"GET / HTTP/1.0\r\n\r\n", 18);
-	assert_int_equal(run(NULL, &e, 0, &c, &why), SOCKS_HANDSHAKE_DONE);
+	assert_int_equal(run(NULL, &e, 0, &c, why), SOCKS_HANDSHAKE_DONE);
 	expect_sent(&c, BYTES(0x05, 0x00));
 	assert_int_equal(c.n_early, 18);
 	assert_memory_equal(c.early, "GET / HTTP/1.0\r\n\r\n", 18);
@@ -138,7 +141,7 @@ static void test_early_data_handed_over(void **state)
 static void test_userpass_accepted(void **state)
 {
 	struct exchange e = { .len = 0 };
-	const char *why;
+	char why[SOCKS_WHY_MAX];
 	(void)state;
 
 	add(&e, greet_both, sizeof(greet_both));
@@ -146,7 +149,7 @@ static void test_userpass_accepted(void **state)
 	add(&e, connect_web, sizeof(connect_web));
 	for (size_t step = 0; step <= 3; step += 3) {
 		struct client c = { .n_sent = 0 };
-		assert_int_equal(run(&alice, &e, step, &c, &why), SOCKS_HANDSHAKE_DONE);
+		assert_int_equal(run(&alice, &e, step, &c, why), SOCKS_HANDSHAKE_DONE);
 		/* method 2 chosen, RFC 1929 success */
 		expect_sent(&c, BYTES(0x05, 0x02, 0x01, 0x00));
 		assert_int_equal(c.requests, 1);
@@ -209,14 +212,14 @@ static void test_refusals(void **state)
 		const struct refusal_case *rc = &refusals[i];
 		struct exchange e = { .len = 0 };
 		struct client c = { .n_sent = 0 };
-		const char *why;
+		char why[SOCKS_WHY_MAX];
 
 		for (int p = 0; p < 3 && rc->parts[p]; p++)
 			add(&e, rc->parts[p], rc->lens[p]);
-		enum socks_handshake_result r = run(rc->auth ? &alice : NULL, &e, 0, &c, &why);
-		if (r != SOCKS_HANDSHAKE_REFUSED || !why || strcmp(why, rc->why))
-			fail_msg("%s: result %d, why \"%s\", want \"%s\"", rc->name, r,
-				why ? why : "", rc->why);
+		enum socks_handshake_result r = run(rc->auth ? &alice : NULL, &e, 0, &c, why);
+		if (r != SOCKS_HANDSHAKE_REFUSED || strcmp(why, rc->why))
+			fail_msg("%s: result %d, why \"%s\", want \"%s\"", rc->name, r, why,
+				rc->why);
 		expect_sent(&c, rc->replies, rc->n_replies);
 		assert_int_equal(c.requests, 0);
 	}
@@ -228,12 +231,13 @@ static void test_gone(void **state)
 	struct client c = { .send_fails = true };
 	uint8_t flood[SOCKS_HANDSHAKE_BUF];
 	struct socks_handshake h;
+	char said[SOCKS_WHY_MAX];
 	const char *why;
 	(void)state;
 
 	/* a reply that cannot be sent: close, nothing to say */
 	add(&e, greet_no_auth, sizeof(greet_no_auth));
-	assert_int_equal(run(NULL, &e, 0, &c, &why), SOCKS_HANDSHAKE_GONE);
+	assert_int_equal(run(NULL, &e, 0, &c, said), SOCKS_HANDSHAKE_GONE);
 	/* far more than a handshake, at once or added up */
 	memset(flood, 0x05, sizeof(flood));
 	socks_handshake_init(&h, NULL, &ops, &c);
