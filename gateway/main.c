@@ -412,7 +412,7 @@ static int cmd_run(int argc, char **argv, int verbose)
 static int cmd_status(int argc, char **argv)
 {
 	const char *addr = CONFIG_STATUS_LISTEN, *path = NULL;
-	static struct config c;
+	struct config c;
 	int opt;
 
 	optind = 1;

@@ -40,7 +40,7 @@ struct command {
 	const char *usage;
 	const struct role_ops *role;
 	const char *shortopts;
-	const struct binding *bindings; /* its options, past those of every command */
+	const struct binding *bindings;	  /* its options, past those of every command */
 	void (*defaults)(void *role_cfg); /* beyond all zeros; NULL: none */
 	/* the role's options once all are in: checks, and fills in defaults that depend on others */
 	int (*check)(void *role_cfg, const struct node_config *node, char *err);

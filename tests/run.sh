@@ -42,7 +42,7 @@ for t in tests/checks/*.sh tests/e2e/*.sh; do
 	kind=$(basename "$(dirname "$t")")
 	[ "$kind" = checks ] && kind=check
 	if [ -n "$only" ] && ! grep -qw "$name" <<<"$only"; then continue; fi
-	out=$log_dir/e2e-$name.log
+	out=$log_dir/$kind-$name.log
 	start=$(date +%s)
 	N4M_BIN=$top/$build/net4mqtt N4M_BUILD=$top/$build timeout 600 bash "$t" >"$out" 2>&1 </dev/null
 	rc=$?
