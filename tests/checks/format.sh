@@ -14,12 +14,12 @@ if [ "$have" != "$want" ]; then
 	echo "SKIP: clang-format $have, not $want: its style differs"
 	exit 0
 fi
-bad=$(for f in $(git ls-files '*.c' '*.h'); do
-	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
-done)
-if [ -z "$bad" ]; then
+# one clang-format for every file; its complaints name the files
+out=$(git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run -Werror 2>&1)
+bad=$(sed -n 's/^\([^:]*\.[ch]\):[0-9]*:[0-9]*: error:.*/\1/p' <<<"$out" | sort -u)
+if [ -z "$out" ]; then
 	echo "PASS: every C file is formatted as .clang-format says"
 else
-	echo "FAIL: not formatted (make format): $(echo $bad)"
+	echo "FAIL: not formatted (make format): $(echo ${bad:-$out})"
 	exit 1
 fi
