@@ -124,7 +124,7 @@ max_queued_messages 100000
 set_tcp_nodelay true
 persistence false
 EOF
-bg_ns "$NS_HUB" broker env GLIBC_TUNABLES="$BROKER_MALLOC" mosquitto -c "$TEST_TMP/mosquitto.conf"
+bg_ns "$NS_HUB" broker env $BROKER_ENV mosquitto -c "$TEST_TMP/mosquitto.conf"
 need "image: broker listening in the hub" wait_for 10 ns_tcp_listening "$NS_HUB" "$BPORT"
 
 mkdir -p "$TEST_TMP/www"

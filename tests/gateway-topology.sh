@@ -44,7 +44,7 @@ gw_topology_up() { # N4M_BIN
 		echo "max_queued_messages 100000"
 		echo "set_tcp_nodelay true"
 	} >"$TEST_TMP/gw-mosquitto.conf"
-	GLIBC_TUNABLES=$BROKER_MALLOC ip netns exec "$GW_GW" mosquitto -c "$TEST_TMP/gw-mosquitto.conf" \
+	ip netns exec "$GW_GW" env $BROKER_ENV mosquitto -c "$TEST_TMP/gw-mosquitto.conf" \
 		>"$TEST_TMP/gw-mosquitto.log" 2>&1 &
 	bg_track $!
 	GW_URL=mqtt://127.0.0.1:1883/net4mqtt

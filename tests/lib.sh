@@ -55,7 +55,9 @@ wait_for() { # SECONDS command...: polls every 50 ms until it succeeds or the ti
 port_listening() { ss -Htln "sport = :$1" | grep -q .; }
 udp_bound() { ss -Huln "sport = :$1" | grep -q .; }
 
-BROKER_MALLOC=glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=1048576
+# The environment every test broker starts in: none, mosquitto as shipped.
+# make bench sets it (tests/bench/run.sh) for its tuned-broker figures.
+BROKER_ENV=${BROKER_ENV:-}
 
 # start_broker [extra mosquitto.conf lines]: sets BROKER_PORT, BROKER_PID, BROKER_URL_BASE.
 start_broker() {
@@ -70,9 +72,8 @@ start_broker() {
 		shift 2>/dev/null
 		printf '%s\n' "$@"
 	} >"$conf"
-	# mosquitto allocates and frees a packet per message; without this, glibc
-	# hands the heap back to the kernel and faults it in again all the time
-	GLIBC_TUNABLES=$BROKER_MALLOC mosquitto -c "$conf" >"$TEST_TMP/mosquitto-$BROKER_PORT.log" 2>&1 &
+	# shellcheck disable=SC2086 # BROKER_ENV is zero or more VAR=VALUE words
+	env $BROKER_ENV mosquitto -c "$conf" >"$TEST_TMP/mosquitto-$BROKER_PORT.log" 2>&1 &
 	BROKER_PID=$!
 	bg_track "$BROKER_PID"
 	BROKER_URL_BASE="mqtt://127.0.0.1:$BROKER_PORT"

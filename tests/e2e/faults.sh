@@ -217,7 +217,7 @@ echo "behind the agent $S" >"$TEST_TMP/www/index.html"
 bg_track $!
 printf 'listener 1883 10.78.0.1\nlistener 1883 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n' \
 	>"$TEST_TMP/gw-mosquitto.conf"
-GLIBC_TUNABLES=$BROKER_MALLOC bg_ns "$NS_GW" gw-mosquitto mosquitto -c "$TEST_TMP/gw-mosquitto.conf"
+bg_ns "$NS_GW" gw-mosquitto env $BROKER_ENV mosquitto -c "$TEST_TMP/gw-mosquitto.conf"
 servers_up() { ns_tcp_listening "$NS_AG" 8080 && ns_tcp_listening "$NS_GW" 1883; }
 must "c: the web server and the broker listen" wait_for 10 servers_up
 GURL=mqtt://10.78.0.1:1883/$PREFIX

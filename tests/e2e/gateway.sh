@@ -112,7 +112,7 @@ need "servers listen (http v4+v6, UDP echo v4+v6, iperf3; http in srv2)" wait_fo
 	echo "set_tcp_nodelay true"
 	echo "persistence false"
 } >"$TEST_TMP/mosquitto.conf"
-GLIBC_TUNABLES=$BROKER_MALLOC bg_ns "$NS_GW" mosquitto mosquitto -c "$TEST_TMP/mosquitto.conf"
+bg_ns "$NS_GW" mosquitto env $BROKER_ENV mosquitto -c "$TEST_TMP/mosquitto.conf"
 need "mosquitto listens in the gw namespace" wait_for 10 ns_tcp_listening "$NS_GW" $BPORT
 
 n4m_ns "$NS_AG" agent agent -m "mqtt://10.77.0.1:$BPORT/$PREFIX?client_id=$AGENT" -i "$AGENT" -t 127.0.0.1:9 --udp-timeout 3

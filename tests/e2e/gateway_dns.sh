@@ -80,7 +80,7 @@ bg_ns "$NS_AG" resolver "$PY" "$DNSTOOL" serve 10.53.0.53 53 web.example.interna
 	www.ordinary.test=10.99.0.1
 printf 'listener 1883 10.77.0.1\nlistener 1883 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n' \
 	>"$TEST_TMP/m.conf"
-GLIBC_TUNABLES=$BROKER_MALLOC bg_ns "$NS_GW" mosquitto mosquitto -c "$TEST_TMP/m.conf"
+bg_ns "$NS_GW" mosquitto env $BROKER_ENV mosquitto -c "$TEST_TMP/m.conf"
 need "servers, resolver and broker listen" wait_for 10 bash -c \
 	"ip netns exec $NS_AG ss -Htln 'sport = :8080 or sport = :80' | grep -c . | grep -qx 2 &&
 	 ip netns exec $NS_AG ss -Huln 'sport = :53' | grep -q . &&

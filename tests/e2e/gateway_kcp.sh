@@ -49,7 +49,7 @@ bg_track $!
 bg_ns "$NS_AG" udpecho "$PY" "$UDPTOOL" echo 10.20.0.2 7007 "$TEST_TMP/udpecho-seen.log"
 printf 'listener 1883 10.77.0.1\nlistener 1883 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n' \
 	>"$TEST_TMP/m.conf"
-GLIBC_TUNABLES=$BROKER_MALLOC bg_ns "$NS_GW" mosquitto mosquitto -c "$TEST_TMP/m.conf"
+bg_ns "$NS_GW" mosquitto env $BROKER_ENV mosquitto -c "$TEST_TMP/m.conf"
 need "servers and broker listen" wait_for 10 bash -c \
 	"ip netns exec $NS_AG ss -Htln 'sport = :8080' | grep -q . &&
 	 ip netns exec $NS_AG ss -Huln 'sport = :7007' | grep -q . &&

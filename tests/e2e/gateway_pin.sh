@@ -34,7 +34,7 @@ echo "the web behind the agent" >"$TEST_TMP/www/index.html"
 bg_track $!
 printf 'listener 1883 10.20.0.5\nlistener 1883 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n' \
 	>"$TEST_TMP/m.conf"
-GLIBC_TUNABLES=$BROKER_MALLOC ip netns exec "$FAR" mosquitto -c "$TEST_TMP/m.conf" >"$TEST_TMP/m.log" 2>&1 &
+ip netns exec "$FAR" env $BROKER_ENV mosquitto -c "$TEST_TMP/m.conf" >"$TEST_TMP/m.log" 2>&1 &
 bg_track $!
 ip netns exec "$FAR" "$N4M" -vv agent -m mqtt://127.0.0.1:1883/pin -i far-agent -t 10.20.0.9:80 \
 	>"$TEST_TMP/agent.log" 2>&1 &

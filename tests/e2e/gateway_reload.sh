@@ -32,7 +32,7 @@ done
 bg_ns "$FAR" echo socat TCP-LISTEN:7,bind=10.20.0.9,fork,reuseaddr EXEC:cat
 printf 'listener 1883 10.30.0.5\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n' \
 	>"$TEST_TMP/m.conf"
-bg_ns "$FAR" broker env GLIBC_TUNABLES="$BROKER_MALLOC" mosquitto -c "$TEST_TMP/m.conf"
+bg_ns "$FAR" broker env $BROKER_ENV mosquitto -c "$TEST_TMP/m.conf"
 n4m_ns "$FAR" agent agent -m mqtt://10.30.0.5:1883/reload -i far
 
 CONF=$TEST_TMP/gw.conf
