@@ -255,11 +255,16 @@ static void flow_check_done(struct flow *f)
 		flow_close(f, "both directions ended", false);
 }
 
+/* One message on the flow's topic, through its table's publisher: 0 or -errno, nothing else. */
+static int flow_emit(const struct flow *f, const void *p, size_t len)
+{
+	return f->table->publish(f->table->publish_arg, f->topic, p, len);
+}
+
 /* Publishes on the flow's topic; on failure the flow is closed and < 0 returned. */
 static int flow_publish(struct flow *f, const void *p, size_t len)
 {
-	struct flow_table *t = f->table;
-	int err = t->publish(t->publish_arg, f->topic, p, len);
+	int err = flow_emit(f, p, len);
 
 	if (err) {
 		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
@@ -536,7 +541,7 @@ static void flow_tombstone_input(struct flow *f, size_t len)
 	if (diff.tv_sec == 0 && diff.tv_usec < FLOW_ABORT_REPEAT_MS * 1000)
 		return;
 	f->last_abort = now;
-	t->publish(t->publish_arg, f->topic, "", 0);
+	flow_emit(f, "", 0);
 }
 
 void flow_await_agent(struct flow *f)
@@ -571,7 +576,7 @@ static int flow_kcp_output(void *arg, const uint8_t *p, size_t len)
 	struct flow *f = arg;
 
 	/* a failed publish is a lost datagram to KCP; the broker's loss closes flows elsewhere */
-	return f->table->publish(f->table->publish_arg, f->topic, p, len);
+	return flow_emit(f, p, len);
 }
 
 static bool flow_kcp_can_take(void *arg)
@@ -714,7 +719,7 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 	if (f->proto != MQTT_PROTO_UDP && !f->end_sent) {
 		f->end_sent = true;
 		/* end of stream: the peer ends its side */
-		t->publish(t->publish_arg, f->topic, "", 0);
+		flow_emit(f, "", 0);
 	}
 	flow_release(f, error);
 	t->stats->closed++;

@@ -19,13 +19,8 @@ static const uint8_t gw_self4[4] = { 198, 18, 0, 1 }, gw_pseudo4[4] = { 198, 18,
 static const uint8_t gw_self6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, [15] = 1 };
 static const uint8_t gw_pseudo6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, [15] = 2 };
 
-static const struct gateway_config *gw_cfg(const struct node *n)
-{
-	return n->role_cfg;
-}
-
 /* The TUN, configured by netlink: its name, addresses, MTU. */
-static int gw_open_tun(struct node *n, struct gw *g)
+static int gw_open_tun(struct gw *g)
 {
 	int err;
 
@@ -33,9 +28,9 @@ static int gw_open_tun(struct node *n, struct gw *g)
 		log_warnx("gateway: netlink: %s", strerror(-err));
 		return err;
 	}
-	if ((err = tun_open(gw_cfg(n)->tun_name, TUN_OFFLOAD, &g->tun))) {
+	if ((err = tun_open(gw_cfg(g)->tun_name, TUN_OFFLOAD, &g->tun))) {
 		log_warnx("gateway: cannot open TUN %s: %s (needs CAP_NET_ADMIN)",
-			gw_cfg(n)->tun_name, strerror(-err));
+			gw_cfg(g)->tun_name, strerror(-err));
 		return err;
 	}
 	if ((err = gw_routes_configure_tun(g))) {
@@ -59,11 +54,11 @@ static int gw_start(struct node *n)
 	tun_addr_set(&g->self6, AF_INET6, gw_self6);
 	tun_addr_set(&g->pseudo6, AF_INET6, gw_pseudo6);
 	g->routes = route_table_new();
-	if (!g->routes || gw_routes_parse(gw_cfg(n), n->cfg.agent_id, g->routes))
+	if (!g->routes || gw_routes_parse(gw_cfg(g), n->cfg.agent_id, g->routes))
 		return -EINVAL;
-	if ((err = gw_open_tun(n, g)) || (err = gw_packet_start(g)))
+	if ((err = gw_open_tun(g)) || (err = gw_packet_start(g)))
 		return err;
-	if (gw_cfg(n)->dns && (err = gwdns_new(n, g->tun, &g->self4, &g->self6, &g->dns)))
+	if (gw_cfg(g)->dns && (err = gwdns_new(n, g->tun, &g->self4, &g->self6, &g->dns)))
 		return err;
 	if ((err = gw_routes_start(g)))
 		return err;
@@ -96,7 +91,7 @@ static void gw_on_peer(
 {
 	struct gw *g = n->role_data;
 
-	if (!g || !gw_cfg(n)->auto_routes || strcmp(local, MQTT_NIL) || !strcmp(agent, MQTT_NIL))
+	if (!g || !gw_cfg(g)->auto_routes || strcmp(local, MQTT_NIL) || !strcmp(agent, MQTT_NIL))
 		return;
 	gw_routes_on_peer(g, agent, st);
 }

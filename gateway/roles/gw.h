@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gateway/core/node.h"
 #include "netlink/prefix.h"
 #include "tun/packet.h"
 #include "tun/tun.h"
@@ -50,6 +51,12 @@ struct gw {
 	struct virtio_net_hdr vnet; /* of the packet in pkt, as read */
 	uint8_t pkt[TUN_PACKET_MAX + 1];
 };
+
+/* The gateway's options, as its node keeps them. */
+static inline const struct gateway_config *gw_cfg(const struct gw *g)
+{
+	return g->node->role_cfg;
+}
 
 /* gw_packet.c: the TUN's packets, the NAT listeners, udp flows' replies. */
 int gw_packet_start(struct gw *g);

@@ -34,11 +34,6 @@ struct gw_udp_ends {
 	uint16_t client_port, dest_port;
 };
 
-static const struct gateway_config *gw_cfg(const struct gw *g)
-{
-	return g->node->role_cfg;
-}
-
 static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;

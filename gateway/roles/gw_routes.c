@@ -26,11 +26,6 @@
 #define GW_SELF4_LEN 30
 #define GW_SELF6_LEN 126
 
-static const struct gateway_config *gw_cfg(const struct gw *g)
-{
-	return g->node->role_cfg;
-}
-
 int gw_routes_parse(
 	const struct gateway_config *cfg, const char *default_agent, struct route_table *rt)
 {

@@ -78,16 +78,22 @@ bool local_can_open(struct node *n, int fd)
 	return false;
 }
 
+int local_listen_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (!addr_parse(addr, ss, len))
+		return 0;
+	log_warnx("bad listen address %s: want IP:PORT or [IPv6]:PORT", addr);
+	return -EINVAL;
+}
+
 struct evconnlistener *local_listen_tcp(struct node *n, const char *addr,
 	void (*accept)(struct evconnlistener *, int, struct sockaddr *, int, void *))
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (addr_parse(addr, &ss, &len)) {
-		log_warnx("bad listen address %s: want IP:PORT or [IPv6]:PORT", addr);
+	if (local_listen_addr(addr, &ss, &len))
 		return NULL;
-	}
 	struct evconnlistener *l = evconnlistener_new_bind(n->base, accept, n,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
 		(struct sockaddr *)&ss, (int)len);

@@ -26,6 +26,8 @@ struct flow *local_open_flow_from(struct node *n, enum flow_kind kind, enum mqtt
 void local_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len);
 /* Whether a new client may be served now (the broker is connected); if not, resets fd. */
 bool local_can_open(struct node *n, int fd);
+/* The socket address of a listen option (IP:PORT, [IPv6]:PORT); -EINVAL, said why. */
+int local_listen_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len);
 /* A guarded TCP listener on addr (IP:PORT) for n's clients, or NULL (said why). */
 struct evconnlistener *local_listen_tcp(struct node *n, const char *addr,
 	void (*accept)(struct evconnlistener *, int, struct sockaddr *, int, void *));

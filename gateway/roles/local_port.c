@@ -125,10 +125,8 @@ static int port_listen_udp(struct node *n, struct port *p)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (addr_parse(listen, &ss, &len)) {
-		log_warnx("bad listen address %s: want IP:PORT or [IPv6]:PORT", listen);
+	if (local_listen_addr(listen, &ss, &len))
 		return -EINVAL;
-	}
 	p->udp_fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->udp_fd < 0 || bind(p->udp_fd, (struct sockaddr *)&ss, len) < 0) {
 		log_warn("%s: cannot bind udp %s", n->name, listen);
