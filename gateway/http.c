@@ -53,12 +53,16 @@ static const struct counter counters[] = {
 	{ "flows_overflowed_total", NULL, STAT(flow.overflowed), false },
 	{ "mqtt_bytes_total", "direction=\"up\"", STAT(bytes_up), true },
 	{ "mqtt_bytes_total", "direction=\"down\"", STAT(bytes_down), true },
+	{ "flow_bytes_total", "direction=\"up\"", STAT(flow.stream_up), true },
+	{ "flow_bytes_total", "direction=\"down\"", STAT(flow.stream_down), true },
 	{ "mqtt_messages_total", "direction=\"up\"", STAT(msgs_up), true },
 	{ "mqtt_messages_total", "direction=\"down\"", STAT(msgs_down), true },
 	{ "drops_total", "reason=\"bad_topic\"", STAT(bad_topic), false },
 	{ "drops_total", "reason=\"bad_payload\"", STAT(flow.bad_payload), false },
 	{ "drops_total", "reason=\"unknown_flow\"", STAT(flow.unknown_flow), false },
 	{ "drops_total", "reason=\"udp_queue_full\"", STAT(flow.udp_dropped), false },
+	{ "drops_total", "reason=\"udp_socket_buffer\"", STAT(flow.udp_rcvbuf_dropped), false },
+	{ "drops_total", "reason=\"stream_lost\"", STAT(flow.lost), false },
 	{ "drops_total", "reason=\"refused\"", STAT(refused), false },
 	{ "drops_total", "reason=\"over_limit\"", STAT(flow.over_limit), false },
 };
@@ -70,6 +74,8 @@ static const struct {
 	{ "flows_closed_total", "Flows closed." },
 	{ "flows_overflowed_total", "Flows ended because their socket could not keep up." },
 	{ "mqtt_bytes_total", "Payload bytes published (up) and received (down) on MQTT." },
+	{ "flow_bytes_total", "The clients' bytes (and datagrams' bytes) carried: from sockets to "
+			      "MQTT (up), from MQTT to sockets (down); without framing." },
 	{ "mqtt_messages_total", "Messages published (up) and received (down) on MQTT." },
 	{ "drops_total", "Messages, datagrams and flows dropped or refused, by reason." },
 };
@@ -91,13 +97,16 @@ static void metrics_flows_open(struct hub *hub, struct evbuffer *o)
 {
 	static const enum mqtt_proto protos[] = { MQTT_PROTO_TCP, MQTT_PROTO_UDP, MQTT_PROTO_KCP };
 
-	family(o, "flows", "gauge", "Flows open now, by role and protocol.");
+	family(o, "flows", "gauge",
+		"Flows open now, by role and protocol (tcpx counts as tcp, kcpx as kcp).");
 	for (int i = 0; i < hub->n_nodes; i++) {
-		unsigned long open[4] = { 0 };
+		unsigned long open[MQTT_PROTO_KCPX + 1] = { 0 };
 		struct flow *f;
 		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link)
-		if (flow_is_open(f) && f->proto < 4)
-			open[f->proto]++;
+		if (flow_is_open(f))
+			open[f->proto == MQTT_PROTO_TCPX      ? MQTT_PROTO_TCP
+				: f->proto == MQTT_PROTO_KCPX ? MQTT_PROTO_KCP
+							      : f->proto]++;
 		for (size_t p = 0; p < sizeof(protos) / sizeof(protos[0]); p++)
 			evbuffer_add_printf(o, "net4mqtt_flows{role=\"%s\",protocol=\"%s\"} %lu\n",
 				hub->nodes[i]->name, mqtt_proto_name(protos[p]), open[protos[p]]);

@@ -217,6 +217,8 @@ static const struct binding node_bindings[] = {
 		"--max-flows", 1, 1 << 20, NULL },
 	{ OPT_MAX_MEMORY, true, FIELD_MIB, FIELD(struct node_config, limits.max_memory),
 		"--max-memory (MiB)", 16, 1 << 20, NULL },
+	{ OPT_PLAIN_STREAMS, true, FIELD_FLAG, FIELD(struct node_config, plain_streams), NULL, 0, 0,
+		NULL },
 	END_BINDINGS,
 };
 
@@ -433,6 +435,7 @@ const struct option option_long[] = {
 	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "status-listen", required_argument, NULL, OPT_STATUS_LISTEN },
+	{ "plain-streams", no_argument, NULL, OPT_PLAIN_STREAMS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -476,6 +479,9 @@ void option_usage(const struct command *c, FILE *out)
 		"      --udp-timeout S  idle UDP flows end after S seconds (default 60)\n"
 		"      --max-flows N    refuse new flows while N are open (default %d)\n"
 		"      --max-memory MIB refuse new flows above this much heap (default %d)\n"
+		"      --plain-streams  streams as net4mqtt carries them (tcp, kcp): no explicit "
+		"open,\n"
+		"                       flow control or loss detection, even between our peers\n"
 		"      --user NAME      run as NAME after start-up (when started as root)\n"
 		"      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n",
 		DEFAULT_MAX_FLOWS, DEFAULT_MAX_MEMORY_MIB);

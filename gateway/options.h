@@ -31,6 +31,7 @@ enum long_only_option { /* past every short option's character */
 	OPT_MAX_MEMORY,
 	OPT_USER,
 	OPT_STATUS_LISTEN,
+	OPT_PLAIN_STREAMS,
 };
 
 /* A command that runs one role, and where each of its options goes. */

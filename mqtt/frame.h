@@ -7,15 +7,15 @@
 
 /* The first byte of every payload on a tcpx/kcpx topic. */
 enum frame_type {
-	FRAME_OPEN = 'O',      /* local -> agent: open the flow; off: the agent may send below it */
-	FRAME_RESULT = 'R',    /* agent -> local: code (enum frame_result); off as in OPEN */
-	FRAME_DATA = 'D',      /* tcpx: stream bytes at offset off */
-	FRAME_KCP = 'K',       /* kcpx: one KCP output datagram */
-	FRAME_WINDOW = 'W',    /* tcpx: the peer may send bytes below offset off */
-	FRAME_PROBE = 'P',     /* "are you there, what is my window?": answered by WINDOW */
-	FRAME_END = 'E',       /* the sender's stream ends at offset off; repeated until END_ACK */
-	FRAME_END_ACK = 'e',   /* off: the END's */
-	FRAME_ABORT = 'A',     /* the flow failed (code: enum frame_result); repeated until ABORT_ACK */
+	FRAME_OPEN = 'O',    /* local -> agent: open the flow; off: the agent may send below it */
+	FRAME_RESULT = 'R',  /* agent -> local: code (enum frame_result); off as in OPEN */
+	FRAME_DATA = 'D',    /* tcpx: stream bytes at offset off */
+	FRAME_KCP = 'K',     /* kcpx: one KCP output datagram */
+	FRAME_WINDOW = 'W',  /* tcpx: the peer may send bytes below offset off */
+	FRAME_PROBE = 'P',   /* "are you there, what is my window?": answered by WINDOW */
+	FRAME_END = 'E',     /* the sender's stream ends at offset off; repeated until END_ACK */
+	FRAME_END_ACK = 'e', /* off: the END's */
+	FRAME_ABORT = 'A', /* the flow failed (code: enum frame_result); repeated until ABORT_ACK */
 	FRAME_ABORT_ACK = 'a',
 };
 

@@ -17,6 +17,8 @@ static const char *const proto_names[] = {
 	[MQTT_PROTO_TCP] = "tcp",
 	[MQTT_PROTO_UDP] = "udp",
 	[MQTT_PROTO_KCP] = "kcp",
+	[MQTT_PROTO_TCPX] = "tcpx",
+	[MQTT_PROTO_KCPX] = "kcpx",
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

@@ -20,7 +20,29 @@ enum mqtt_proto {
 	MQTT_PROTO_TCP,
 	MQTT_PROTO_UDP,
 	MQTT_PROTO_KCP,
+	/* ours, between our own peers: the same streams in frames (mqtt/frame.h) */
+	MQTT_PROTO_TCPX,
+	MQTT_PROTO_KCPX,
 };
+
+/* tcp, kcp, tcpx, kcpx: a byte stream. */
+static inline int mqtt_proto_is_stream(enum mqtt_proto p)
+{
+	return p == MQTT_PROTO_TCP || p == MQTT_PROTO_KCP || p == MQTT_PROTO_TCPX ||
+	       p == MQTT_PROTO_KCPX;
+}
+
+/* kcp, kcpx: a stream carried in KCP segments. */
+static inline int mqtt_proto_is_kcp(enum mqtt_proto p)
+{
+	return p == MQTT_PROTO_KCP || p == MQTT_PROTO_KCPX;
+}
+
+/* tcpx, kcpx: every payload is a frame (mqtt/frame.h). */
+static inline int mqtt_proto_is_framed(enum mqtt_proto p)
+{
+	return p == MQTT_PROTO_TCPX || p == MQTT_PROTO_KCPX;
+}
 
 struct mqtt_topic {
 	char agent[MQTT_LEVEL_MAX];

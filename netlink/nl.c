@@ -154,7 +154,7 @@ int nl_ifindex(struct nl *nl, const char *name, int *ifindex)
 	return 0;
 }
 
-int nl_link_up(struct nl *nl, int ifindex, unsigned int mtu)
+int nl_link_up(struct nl *nl, int ifindex, unsigned int mtu, unsigned int txqlen)
 {
 	struct rtnl_link *link, *change;
 	int err;
@@ -170,6 +170,8 @@ int nl_link_up(struct nl *nl, int ifindex, unsigned int mtu)
 	rtnl_link_set_flags(change, IFF_UP);
 	if (mtu)
 		rtnl_link_set_mtu(change, mtu);
+	if (txqlen)
+		rtnl_link_set_txqlen(change, txqlen);
 	err = to_errno(nl, rtnl_link_change(begin(nl), link, change, 0));
 	rtnl_link_put(change);
 err_link:

@@ -50,8 +50,8 @@ void nl_free(struct nl *nl);
 /* -ENODEV when there is no such link. */
 int nl_ifindex(struct nl *nl, const char *name, int *ifindex);
 
-/* Sets the link up, and its MTU unless mtu is 0 (IPv6 needs 1280 or more). */
-int nl_link_up(struct nl *nl, int ifindex, unsigned int mtu);
+/* Sets the link up, and its MTU and transmit queue length unless 0 (IPv6 needs an MTU of 1280 or more). */
+int nl_link_up(struct nl *nl, int ifindex, unsigned int mtu, unsigned int txqlen);
 
 /* IPv6 addresses skip duplicate address detection, so they can be bound at once. */
 int nl_address_add(struct nl *nl, int ifindex, const struct nl_prefix *p);

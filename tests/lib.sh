@@ -59,15 +59,14 @@ udp_bound() { ss -Huln "sport = :$1" | grep -q .; }
 # make bench sets it (tests/bench/run.sh) for its tuned-broker figures.
 BROKER_ENV=${BROKER_ENV:-}
 
-# start_broker [extra mosquitto.conf lines]: sets BROKER_PORT, BROKER_PID, BROKER_URL_BASE.
+# start_broker [PORT [extra mosquitto.conf lines]]: mosquitto with its Debian defaults (a
+# listener and anonymous access, nothing tuned); sets BROKER_PORT, BROKER_PID, BROKER_URL_BASE.
 start_broker() {
 	BROKER_PORT=${1:-$(free_port)}
 	local conf=$TEST_TMP/mosquitto-$BROKER_PORT.conf
 	{
 		echo "listener $BROKER_PORT 127.0.0.1"
 		echo "allow_anonymous true"
-		echo "max_queued_messages 100000"
-		echo "set_tcp_nodelay true"
 		echo "persistence false"
 		shift 2>/dev/null
 		printf '%s\n' "$@"

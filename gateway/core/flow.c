@@ -16,10 +16,12 @@
 #include "gateway/lib/clock.h"
 #include "gateway/lib/log.h"
 #include "gateway/lib/map.h"
+#include "gateway/lib/udpsock.h"
 #include "kcpflow.h"
 #include "status.h"
 
 #define READS_PER_EVENT 4 /* bounded drain so one busy socket can't starve the rest */
+#define DGRAM_READS_PER_EVENT 16
 
 static void flow_read_cb(evutil_socket_t fd, short what, void *arg);
 static void flow_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -30,6 +32,13 @@ static int flow_write_down(struct flow *f, const uint8_t *p, size_t len);
 static void flow_check_done(struct flow *f);
 static void flow_down_finished(struct flow *f);
 static int flow_publish(struct flow *f, const void *p, size_t len);
+static int flow_send_frame(
+	struct flow *f, enum frame_type type, uint64_t off, enum frame_result code);
+static void flow_frame_cb(evutil_socket_t fd, short what, void *arg);
+static void flow_frame_schedule(struct flow *f);
+static void flow_grant(struct flow *f);
+static void flow_input_frame(struct flow *f, const uint8_t *p, size_t len);
+static void flow_tombstone_frame(struct flow *f, const uint8_t *p, size_t len);
 static const struct kcpflow_ops flow_kcp_ops;
 
 int flow_key(char *buf, size_t len, const char *agent, const char *local, enum mqtt_proto proto,
@@ -62,8 +71,10 @@ static int flow_kcp_init(struct flow *f)
 {
 	struct flow_table *t = f->table;
 
-	return kcpflow_new(t->base, f->chunk > STATUS_COMPAT_PACKET, f->chunk, t->rbuf,
-		t->rbuf_size, &flow_kcp_ops, f, &f->kcp);
+	size_t mtu = f->framed ? f->chunk - 1 : f->chunk; /* a framed one after its 'K' */
+
+	return kcpflow_new(t->base, f->chunk > STATUS_COMPAT_PACKET, mtu, t->rbuf, t->rbuf_size,
+		&flow_kcp_ops, f, &f->kcp);
 }
 
 struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
@@ -82,14 +93,19 @@ struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
 	f->fd = -1;
 	f->chunk = spec->chunk;
 	f->sink = spec->sink;
+	f->on_open = spec->on_open;
+	f->framed = mqtt_proto_is_framed(spec->proto);
 	f->last_active = time(NULL);
-	f->opened_ms = clock_ms();
-	if (f->proto == MQTT_PROTO_KCP && flow_kcp_init(f))
+	f->opened_ms = f->heard_ms = clock_ms();
+	if (f->framed && f->proto == MQTT_PROTO_TCPX)
+		f->rcv_granted = FLOW_WINDOW;
+	if (mqtt_proto_is_kcp(f->proto) && flow_kcp_init(f))
 		goto err_buf;
 	if (map_put(t->index, f->key, f))
 		goto err_kcp;
 	TAILQ_INSERT_TAIL(&t->list, f, link);
 	evtimer_assign(&f->ev_timer, t->base, flow_timer_cb, f);
+	evtimer_assign(&f->ev_frame, t->base, flow_frame_cb, f);
 	t->stats->opened++;
 	log_debug("flow %llu: new %s %s", (unsigned long long)f->id, mqtt_proto_name(f->proto),
 		f->key);
@@ -115,10 +131,17 @@ static bool flow_owns_fd(const struct flow *f)
 	return f->kind == FLOW_STREAM || f->kind == FLOW_DGRAM;
 }
 
+/* A tcpx flow may send only inside the window its peer granted. */
+static bool flow_may_send(const struct flow *f)
+{
+	return f->opening == FLOW_OPEN_DONE &&
+	       (f->proto != MQTT_PROTO_TCPX || f->snd_off < f->snd_limit);
+}
+
 static bool flow_wants_read(const struct flow *f)
 {
 	return f->events_ready && !f->dead && !f->rd_eof && !f->connecting && !f->table->paused &&
-	       flow_owns_fd(f) && (!f->kcp || kcpflow_wants_more(f->kcp));
+	       flow_owns_fd(f) && flow_may_send(f) && (!f->kcp || kcpflow_wants_more(f->kcp));
 }
 
 static void flow_update_read(struct flow *f)
@@ -164,6 +187,10 @@ void flow_attach(struct flow *f, int fd)
 {
 	int one = 1;
 
+	if (f->awaiting_socket) {
+		f->awaiting_socket = false;
+		evtimer_del(&f->ev_timer);
+	}
 	f->fd = fd;
 	if (fd >= 0)
 		evutil_make_socket_nonblocking(fd);
@@ -173,8 +200,34 @@ void flow_attach(struct flow *f, int fd)
 		flow_events_init(f);
 	if (f->kind != FLOW_STREAM)
 		flow_arm_idle(f);
+	if (f->opening == FLOW_OPEN_CONNECTING) {
+		f->opening = FLOW_OPEN_DONE;
+		if (flow_send_frame(f, FRAME_RESULT, f->rcv_granted, FRAME_OK))
+			return;
+		flow_frame_schedule(f);
+	}
 	flow_update_read(f);
 	flow_flush(f);
+}
+
+static enum frame_result result_of_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return FRAME_REFUSED;
+	case ENETUNREACH:
+	case ENETDOWN:
+		return FRAME_NET_UNREACHABLE;
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+		return FRAME_HOST_UNREACHABLE;
+	case ETIMEDOUT:
+		return FRAME_TIMED_OUT;
+	case EACCES:
+	case EPERM:
+		return FRAME_NOT_ALLOWED;
+	}
+	return FRAME_FAILED;
 }
 
 /* Tries the next address; the write event reports the outcome. */
@@ -187,6 +240,8 @@ static void flow_connect_next(struct flow *f)
 		f->ai_next = ai->ai_next;
 		int type = f->kind == FLOW_STREAM ? SOCK_STREAM : SOCK_DGRAM;
 		int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && type == SOCK_DGRAM)
+			udpsock_tune(fd); /* a server's burst of replies */
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				f->table->stats->over_limit++;
@@ -210,10 +265,14 @@ static void flow_connect_next(struct flow *f)
 			evtimer_add(&f->ev_timer, &tv);
 			return;
 		}
+		f->connect_err = errno;
 		log_debug("flow %llu: connect: %s", (unsigned long long)f->id, strerror(errno));
 		close(fd);
 	}
-	flow_close(f, "cannot connect to the destination", true);
+	char why[96];
+	snprintf(why, sizeof(why), "cannot connect to the destination: %s",
+		f->connect_err ? strerror(f->connect_err) : "no address");
+	flow_fail(f, why, result_of_errno(f->connect_err));
 }
 
 void flow_connect(struct flow *f, struct evutil_addrinfo *ai)
@@ -235,6 +294,7 @@ static void flow_connect_done(struct flow *f)
 	flow_set_writing(f, false);
 	f->events_ready = false;
 	if (err) {
+		f->connect_err = err;
 		log_debug("flow %llu: connect: %s", (unsigned long long)f->id, strerror(err));
 		close(f->fd);
 		f->fd = -1;
@@ -248,10 +308,10 @@ static void flow_connect_done(struct flow *f)
 	flow_attach(f, f->fd);
 }
 
-/* Both directions ended (and the end signal went out): close. */
+/* Both directions ended (and the end signal went out, and was acknowledged if framed): close. */
 static void flow_check_done(struct flow *f)
 {
-	if (f->rd_eof && f->end_sent && f->wr_shut)
+	if (f->rd_eof && f->end_sent && f->wr_shut && (!f->framed || f->end_acked))
 		flow_close(f, "both directions ended", false);
 }
 
@@ -271,6 +331,7 @@ static int flow_publish(struct flow *f, const void *p, size_t len)
 		return err;
 	}
 	f->bytes_up += len;
+	f->table->stats->stream_up += len;
 	f->last_active = time(NULL);
 	if (len == 0)
 		f->end_sent = true;
@@ -285,6 +346,7 @@ static void flow_kcp_up(struct flow *f, const uint8_t *p, size_t len)
 		return;
 	}
 	f->bytes_up += len;
+	f->table->stats->stream_up += len;
 	flow_update_read(f);
 }
 
@@ -294,8 +356,22 @@ static void flow_read_eof(struct flow *f)
 	f->rd_eof = true;
 	flow_update_read(f);
 	log_debug("flow %llu: socket ended its stream", (unsigned long long)f->id);
+	if (!f->framed && f->bytes_up == 0 && f->bytes_down == 0 && f->table->is_local) {
+		/* toward a net4mqtt agent, which opens a flow on its first data: nothing to end there */
+		f->end_sent = true;
+		flow_close(f, "closed before sending anything", false);
+		return;
+	}
 	if (f->kcp) {
 		kcpflow_end(f->kcp);
+		return;
+	}
+	if (f->framed) {
+		f->end_sent = true;
+		f->end_ms = clock_ms();
+		if (flow_send_frame(f, FRAME_END, f->snd_off, FRAME_OK))
+			return;
+		flow_frame_schedule(f);
 		return;
 	}
 	if (flow_publish(f, "", 0))
@@ -303,17 +379,56 @@ static void flow_read_eof(struct flow *f)
 	flow_check_done(f);
 }
 
+/* tcpx: stream bytes, already at rbuf + FRAME_DATA_HDR, go out as one DATA frame. */
+static int flow_publish_data(struct flow *f, uint8_t *frame, size_t len)
+{
+	struct frame fr = { .type = FRAME_DATA, .off = f->snd_off };
+
+	frame_header(frame, &fr);
+	int err = flow_emit(f, frame, FRAME_DATA_HDR + len);
+	if (err) {
+		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
+		return err;
+	}
+	f->snd_off += len;
+	f->bytes_up += len;
+	f->table->stats->stream_up += len;
+	f->last_active = time(NULL);
+	if (f->snd_off >= f->snd_limit) {
+		flow_update_read(f);
+		flow_frame_schedule(f); /* blocked: probe if no window comes */
+	}
+	return 0;
+}
+
+/* How much one read may take: a message's worth, and for tcpx what the window leaves. */
+static size_t flow_read_size(const struct flow *f, size_t *skip)
+{
+	size_t room = f->table->rbuf_size, want = f->chunk;
+
+	*skip = f->proto == MQTT_PROTO_TCPX ? FRAME_DATA_HDR : 0;
+	room -= *skip;
+	want -= *skip;
+	if (want > room)
+		want = room;
+	if (*skip && f->snd_limit - f->snd_off < want)
+		want = (size_t)(f->snd_limit - f->snd_off);
+	return want;
+}
+
 static void flow_read_stream(struct flow *f)
 {
 	struct flow_table *t = f->table;
-	size_t want = f->chunk < t->rbuf_size ? f->chunk : t->rbuf_size;
 
 	for (int i = 0; i < READS_PER_EVENT && f->reading; i++) {
-		ssize_t r = read(f->fd, t->rbuf, want);
+		size_t skip, want = flow_read_size(f, &skip);
+		ssize_t r = read(f->fd, t->rbuf + skip, want);
 		if (r > 0) {
 			if (f->kcp)
 				flow_kcp_up(f, t->rbuf, (size_t)r);
-			else if (flow_publish(f, t->rbuf, (size_t)r))
+			else if (skip && flow_publish_data(f, t->rbuf, (size_t)r))
+				return;
+			else if (!skip && flow_publish(f, t->rbuf, (size_t)r))
 				return;
 			if ((size_t)r < want)
 				return; /* drained: spare the read that would say EAGAIN */
@@ -334,8 +449,9 @@ static void flow_read_dgram(struct flow *f)
 {
 	struct flow_table *t = f->table;
 
-	for (int i = 0; i < READS_PER_EVENT && f->reading; i++) {
-		ssize_t r = recv(f->fd, t->rbuf, t->rbuf_size, 0);
+	for (int i = 0; i < DGRAM_READS_PER_EVENT && f->reading; i++) {
+		ssize_t r = udpsock_recv(f->fd, t->rbuf, t->rbuf_size, NULL, NULL, &f->overflows,
+			&t->stats->udp_rcvbuf_dropped);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
 				flow_close(f, strerror(errno), true);
@@ -349,6 +465,18 @@ void flow_up(struct flow *f, const uint8_t *payload, size_t len)
 {
 	if (f->kcp) {
 		flow_kcp_up(f, payload, len);
+		return;
+	}
+	if (f->proto == MQTT_PROTO_TCPX) {
+		while (len > 0 && !f->dead) {
+			size_t skip, n = flow_read_size(f, &skip);
+			n = len < n ? len : n;
+			memcpy(f->table->rbuf + skip, payload, n);
+			if (flow_publish_data(f, f->table->rbuf, n))
+				return;
+			payload += n;
+			len -= n;
+		}
 		return;
 	}
 	if (f->kind == FLOW_STREAM) {
@@ -394,6 +522,7 @@ static void flow_flush_stream(struct flow *f)
 	}
 	bool pending = evbuffer_get_length(f->out) > 0;
 	flow_set_writing(f, pending);
+	flow_grant(f);
 	if (pending)
 		return;
 	if (f->kcp)
@@ -503,12 +632,14 @@ static void flow_input_stream(struct flow *f, const uint8_t *p, size_t len)
 		return; /* data after the end of the stream */
 	}
 	f->bytes_down += len;
+	f->table->stats->stream_down += len;
 	flow_write_down(f, p, len);
 }
 
 static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 {
 	f->bytes_down += len;
+	f->table->stats->stream_down += len;
 	if (f->kind == FLOW_DGRAM_SINK) {
 		f->sink(f, p, len);
 		return;
@@ -533,7 +664,7 @@ static void flow_tombstone_input(struct flow *f, size_t len)
 	struct flow_table *t = f->table;
 	struct timeval now, diff;
 
-	if (len == 0 || f->proto == MQTT_PROTO_UDP)
+	if (len == 0 || f->proto == MQTT_PROTO_UDP || !f->lingering)
 		return;
 	t->stats->unknown_flow++;
 	event_base_gettimeofday_cached(t->base, &now);
@@ -542,6 +673,14 @@ static void flow_tombstone_input(struct flow *f, size_t len)
 		return;
 	f->last_abort = now;
 	flow_emit(f, "", 0);
+}
+
+void flow_await_socket(struct flow *f)
+{
+	struct timeval tv = { FLOW_SOCKET_WAIT_S, 0 };
+
+	f->awaiting_socket = true;
+	evtimer_add(&f->ev_timer, &tv);
 }
 
 void flow_await_agent(struct flow *f)
@@ -554,11 +693,23 @@ void flow_await_agent(struct flow *f)
 
 void flow_input(struct flow *f, const uint8_t *payload, size_t len)
 {
+	if (f->dead && f->framed) {
+		flow_tombstone_frame(f, payload, len);
+		return;
+	}
 	if (f->dead) {
 		flow_tombstone_input(f, len);
 		return;
 	}
+	if (f->framed) {
+		flow_input_frame(f, payload, len);
+		return;
+	}
 	f->last_active = time(NULL);
+	if (f->awaiting_socket) {
+		flow_close(f, "the client's connection never arrived", true);
+		return;
+	}
 	if (f->awaiting_agent) {
 		f->awaiting_agent = false;
 		evtimer_del(&f->ev_timer);
@@ -569,14 +720,353 @@ void flow_input(struct flow *f, const uint8_t *payload, size_t len)
 		flow_input_dgram(f, payload, len);
 }
 
+/* ---- framed streams (tcpx, kcpx): our extension, mqtt/frame.h ---- */
+
+static int emit_frame(struct flow_table *t, const char *topic, enum frame_type type, uint64_t off,
+	enum frame_result code)
+{
+	uint8_t buf[FRAME_CTL_MAX];
+	struct frame fr = { .type = type, .off = off, .code = code };
+
+	return t->publish(t->publish_arg, topic, buf, frame_header(buf, &fr));
+}
+
+static int flow_emit_frame(
+	struct flow *f, enum frame_type type, uint64_t off, enum frame_result code)
+{
+	return emit_frame(f->table, f->topic, type, off, code);
+}
+
+/* A control frame on a flow that runs: on failure the flow is closed and < 0 returned. */
+static int flow_send_frame(
+	struct flow *f, enum frame_type type, uint64_t off, enum frame_result code)
+{
+	int err = flow_emit_frame(f, type, off, code);
+
+	if (err)
+		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
+	return err;
+}
+
+/* tcpx: its window is used up, and its socket still has more to say. */
+static bool flow_blocked(const struct flow *f)
+{
+	return !f->dead && f->proto == MQTT_PROTO_TCPX && f->opening == FLOW_OPEN_DONE &&
+	       !f->rd_eof && f->snd_off >= f->snd_limit;
+}
+
+/* ms until the frame timer has something to do; 0: nothing. */
+static uint64_t flow_frame_delay(const struct flow *f, uint64_t now)
+{
+	uint64_t silent = now - f->heard_ms, keepalive = FLOW_KEEPALIVE_S * 1000ull;
+
+	if (f->dead)
+		return f->abort_sent && !f->abort_acked ? FLOW_RESEND_MS : 0;
+	if (f->opening == FLOW_OPEN_CONNECTING)
+		return 0; /* the connect timer runs */
+	if (f->opening == FLOW_OPEN_SENT || (f->end_sent && !f->end_acked) || flow_blocked(f))
+		return FLOW_RESEND_MS;
+	if (silent < keepalive)
+		return keepalive - silent;
+	return 10 * FLOW_RESEND_MS; /* silent: ask again, until FLOW_IDLE_S */
+}
+
+static void flow_frame_schedule(struct flow *f)
+{
+	uint64_t now = clock_ms(), delay = flow_frame_delay(f, now);
+
+	if (!f->framed || !delay || (f->frame_due_ms && f->frame_due_ms <= now + delay))
+		return;
+	struct timeval tv = { (time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000 };
+	f->frame_due_ms = now + delay;
+	evtimer_add(&f->ev_frame, &tv);
+}
+
+static void flow_frame_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct flow *f = arg;
+	uint64_t now = clock_ms();
+	(void)fd, (void)what;
+
+	f->frame_due_ms = 0;
+	if (f->dead) {
+		if (f->abort_sent && !f->abort_acked)
+			flow_emit_frame(f, FRAME_ABORT, 0, f->result);
+		flow_frame_schedule(f);
+		return;
+	}
+	if (now - f->heard_ms >= FLOW_IDLE_S * 1000ull) {
+		flow_fail(f, "nothing heard from the peer for too long", FRAME_TIMED_OUT);
+		return;
+	}
+	if (f->opening == FLOW_OPEN_SENT) {
+		if (now - f->opened_ms >= FLOW_OPEN_TIMEOUT_S * 1000ull) {
+			flow_fail(f, "no answer from the agent", FRAME_TIMED_OUT);
+			return;
+		}
+		if (flow_send_frame(f, FRAME_OPEN, f->rcv_granted, FRAME_OK))
+			return;
+	} else if (f->end_sent && !f->end_acked) {
+		if (now - f->end_ms >= FLOW_END_TIMEOUT_S * 1000ull) {
+			flow_fail(f, "the peer never acknowledged the end of the stream",
+				FRAME_FAILED);
+			return;
+		}
+		uint64_t end = f->proto == MQTT_PROTO_TCPX ? f->snd_off : f->bytes_up;
+		if (flow_send_frame(f, FRAME_END, end, FRAME_OK))
+			return;
+	}
+	if (flow_blocked(f) || now - f->heard_ms >= FLOW_KEEPALIVE_S * 1000ull) {
+		f->probed_ms = now;
+		if (flow_send_frame(f, FRAME_PROBE, f->snd_off, FRAME_OK))
+			return;
+	}
+	flow_frame_schedule(f);
+}
+
+/* tcpx: a WINDOW once the socket has taken a quarter of the window since the last one. */
+static void flow_grant(struct flow *f)
+{
+	if (f->proto != MQTT_PROTO_TCPX || f->dead || f->opening != FLOW_OPEN_DONE || f->wr_eof)
+		return;
+	uint64_t limit = f->rcv_off - evbuffer_get_length(f->out) + FLOW_WINDOW;
+	if (limit < f->rcv_granted + FLOW_WINDOW / 4)
+		return;
+	f->rcv_granted = limit;
+	flow_send_frame(f, FRAME_WINDOW, limit, FRAME_OK);
+}
+
+void flow_open(struct flow *f)
+{
+	if (!f->framed) {
+		if (f->on_open)
+			f->on_open(f, FRAME_OK);
+		return;
+	}
+	f->opening = FLOW_OPEN_SENT;
+	if (flow_send_frame(f, FRAME_OPEN, f->rcv_granted, FRAME_OK))
+		return;
+	flow_frame_schedule(f);
+}
+
+void flow_accept_open(struct flow *f, uint64_t window)
+{
+	f->opening = FLOW_OPEN_CONNECTING;
+	f->snd_limit = window;
+}
+
+/* A local's OPEN succeeded: the role hears it, and the socket is read from now on. */
+static void flow_opened(struct flow *f, uint64_t window)
+{
+	f->opening = FLOW_OPEN_DONE;
+	if (window > f->snd_limit)
+		f->snd_limit = window;
+	log_debug("flow %llu: open", (unsigned long long)f->id);
+	if (f->on_open)
+		f->on_open(f, FRAME_OK);
+	if (f->dead)
+		return;
+	flow_update_read(f);
+	flow_flush(f);
+	flow_frame_schedule(f);
+}
+
+/* A hole in the stream: a message the broker dropped. */
+static void flow_lost(struct flow *f)
+{
+	f->table->stats->lost++;
+	flow_fail(f, "a message of the stream was lost on the way (the broker dropped it)",
+		FRAME_LOST);
+}
+
+static void flow_input_data(struct flow *f, const struct frame *fr)
+{
+	if (f->proto != MQTT_PROTO_TCPX || f->wr_eof) {
+		flow_fail(f, "the peer sent data where none can be", FRAME_FAILED);
+		return;
+	}
+	if (fr->off != f->rcv_off) {
+		flow_lost(f);
+		return;
+	}
+	if (fr->off + fr->len > f->rcv_granted) {
+		flow_fail(f, "the peer sent beyond its window", FRAME_FAILED);
+		return;
+	}
+	f->rcv_off += fr->len;
+	f->bytes_down += fr->len;
+	f->table->stats->stream_down += fr->len;
+	if (!flow_write_down(f, fr->data, fr->len))
+		flow_grant(f);
+}
+
+static void flow_input_end(struct flow *f, const struct frame *fr)
+{
+	if (!f->wr_eof && f->proto == MQTT_PROTO_TCPX && fr->off != f->rcv_off) {
+		flow_lost(f); /* the stream's tail was lost */
+		return;
+	}
+	f->wr_eof = true;
+	if (flow_send_frame(f, FRAME_END_ACK, fr->off, FRAME_OK))
+		return;
+	if (f->kcp)
+		kcpflow_deliver(f->kcp);
+	flow_down_finished(f);
+}
+
+static void flow_input_frame(struct flow *f, const uint8_t *p, size_t len)
+{
+	struct frame fr;
+
+	if (frame_parse(p, len, &fr)) {
+		f->table->stats->bad_payload++;
+		return;
+	}
+	f->heard_ms = clock_ms();
+	if (f->opening == FLOW_OPEN_SENT) {
+		if (fr.type == FRAME_RESULT && fr.code != FRAME_OK) {
+			f->end_sent = true; /* the agent has no flow: nothing to abort there */
+			flow_fail(f, frame_result_str(fr.code), fr.code);
+			return;
+		}
+		if (fr.type == FRAME_ABORT || fr.type == FRAME_ABORT_ACK || fr.type == FRAME_OPEN)
+			; /* not an answer to the OPEN */
+		else	  /* the RESULT, or it was lost and the flow runs already */
+			flow_opened(
+				f, fr.type == FRAME_RESULT || fr.type == FRAME_WINDOW ? fr.off : 0);
+		if (f->dead || fr.type == FRAME_RESULT)
+			return;
+	}
+	switch (fr.type) {
+	case FRAME_OPEN: /* a repeated OPEN: its RESULT was lost */
+		if (f->opening == FLOW_OPEN_DONE)
+			flow_send_frame(f, FRAME_RESULT, f->rcv_granted, FRAME_OK);
+		break;
+	case FRAME_RESULT:
+	case FRAME_ABORT_ACK:
+		break;
+	case FRAME_DATA:
+		flow_input_data(f, &fr);
+		break;
+	case FRAME_KCP:
+		if (!f->kcp || kcpflow_input(f->kcp, fr.data, fr.len))
+			f->table->stats->bad_payload++;
+		else
+			flow_down_finished(f);
+		break;
+	case FRAME_WINDOW:
+		if (fr.off > f->snd_limit) {
+			f->snd_limit = fr.off;
+			flow_update_read(f);
+		}
+		break;
+	case FRAME_PROBE:
+		flow_send_frame(f, FRAME_WINDOW, f->rcv_granted, FRAME_OK);
+		break;
+	case FRAME_END:
+		flow_input_end(f, &fr);
+		break;
+	case FRAME_END_ACK:
+		if (f->end_sent && !f->end_acked) {
+			f->end_acked = true;
+			flow_check_done(f);
+		}
+		break;
+	case FRAME_ABORT:
+		flow_emit_frame(f, FRAME_ABORT_ACK, 0, FRAME_OK);
+		f->end_sent = true; /* the peer knows */
+		flow_fail(f,
+			fr.code == FRAME_LOST ? "the peer lost a message of the stream"
+					      : "the peer aborted the flow",
+			fr.code == FRAME_OK ? FRAME_FAILED : fr.code);
+		break;
+	}
+	if (!f->dead)
+		flow_frame_schedule(f);
+}
+
+/* Answers, at most FLOW_UNKNOWN_ANSWERS a second per table: a flood gets no more. */
+static bool flow_may_answer(struct flow_table *t)
+{
+	uint64_t second = clock_ms() / 1000;
+
+	if (second != t->answers_second) {
+		t->answers_second = second;
+		t->answers = 0;
+	}
+	return t->answers++ < FLOW_UNKNOWN_ANSWERS;
+}
+
+/* What a flow that is gone (or never was here) says to a frame of it. */
+static void answer_frame(
+	struct flow_table *t, const char *topic, const struct frame *fr, enum frame_result failed)
+{
+	switch (fr->type) {
+	case FRAME_END: /* the peer has everything: only our acknowledgement was lost */
+		emit_frame(t, topic, FRAME_END_ACK, fr->off, FRAME_OK);
+		break;
+	case FRAME_ABORT:
+		emit_frame(t, topic, FRAME_ABORT_ACK, 0, FRAME_OK);
+		break;
+	case FRAME_ABORT_ACK:
+	case FRAME_END_ACK:
+		break;
+	case FRAME_RESULT:
+		if (fr->code == FRAME_OK && flow_may_answer(t))
+			emit_frame(t, topic, FRAME_ABORT, 0, failed);
+		break;
+	case FRAME_OPEN: /* the OPEN of a flow that failed here: its RESULT again */
+		if (failed != FRAME_OK)
+			emit_frame(t, topic, FRAME_RESULT, 0, failed);
+		break;
+	default:
+		if (failed != FRAME_OK && flow_may_answer(t))
+			emit_frame(t, topic, FRAME_ABORT, 0, failed);
+	}
+}
+
+void flow_answer_unknown(
+	struct flow_table *t, const char *reply_topic, const uint8_t *payload, size_t len)
+{
+	struct frame fr;
+
+	t->stats->unknown_flow++;
+	if (frame_parse(payload, len, &fr))
+		return;
+	answer_frame(t, reply_topic, &fr, FRAME_FAILED);
+}
+
+/* A tombstone: acknowledges ENDs and ABORTs; a flow that failed answers the rest with ABORT. */
+static void flow_tombstone_frame(struct flow *f, const uint8_t *p, size_t len)
+{
+	struct frame fr;
+
+	if (frame_parse(p, len, &fr)) {
+		f->table->stats->bad_payload++;
+		return;
+	}
+	if (fr.type == FRAME_ABORT_ACK)
+		f->abort_acked = true;
+	if (fr.type == FRAME_KCP && f->result == FRAME_OK)
+		return; /* the last acknowledgements of a stream that ended well */
+	answer_frame(f->table, f->topic, &fr, f->result);
+}
+
 /* ---- KCP: the session's callbacks ---- */
 
 static int flow_kcp_output(void *arg, const uint8_t *p, size_t len)
 {
+	static uint8_t frame[FLOW_RBUF_SIZE + 1];
 	struct flow *f = arg;
 
 	/* a failed publish is a lost datagram to KCP; the broker's loss closes flows elsewhere */
-	return flow_emit(f, p, len);
+	if (!f->framed)
+		return flow_emit(f, p, len);
+	if (len >= sizeof(frame))
+		return -EMSGSIZE;
+	frame[0] = FRAME_KCP;
+	memcpy(frame + 1, p, len);
+	return flow_emit(f, frame, len + 1);
 }
 
 static bool flow_kcp_can_take(void *arg)
@@ -591,6 +1081,7 @@ static int flow_kcp_deliver(void *arg, const uint8_t *p, size_t len)
 	struct flow *f = arg;
 
 	f->bytes_down += len;
+	f->table->stats->stream_down += len;
 	return flow_write_down(f, p, len);
 }
 
@@ -601,6 +1092,14 @@ static int flow_kcp_end(void *arg, bool acked)
 	if (!acked)
 		log_info("flow %llu: peer did not acknowledge the end of the stream in time",
 			(unsigned long long)f->id);
+	if (f->framed) {
+		f->end_sent = true;
+		f->end_ms = clock_ms();
+		if (flow_send_frame(f, FRAME_END, f->bytes_up, FRAME_OK))
+			return -EPIPE;
+		flow_frame_schedule(f);
+		return 0;
+	}
 	if (flow_publish(f, "", 0))
 		return -EPIPE;
 	flow_check_done(f);
@@ -638,6 +1137,7 @@ static void flow_free(struct flow *f)
 		t->stats->lingering--;
 	TAILQ_REMOVE(&t->list, f, link);
 	evtimer_del(&f->ev_timer);
+	evtimer_del(&f->ev_frame);
 	free(f);
 }
 
@@ -652,12 +1152,17 @@ static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (f->connecting) {
+		f->connect_err = ETIMEDOUT;
 		log_debug("flow %llu: connect timed out", (unsigned long long)f->id);
 		flow_set_writing(f, false);
 		f->events_ready = false;
 		close(f->fd);
 		f->fd = -1;
 		flow_connect_next(f);
+		return;
+	}
+	if (f->awaiting_socket) {
+		flow_close(f, "the client's connection never arrived", true);
 		return;
 	}
 	if (f->awaiting_agent) {
@@ -715,8 +1220,24 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 	if (!f || f->dead)
 		return;
 	struct flow_table *t = f->table;
+	if (error && f->result == FRAME_OK)
+		f->result = FRAME_FAILED;
 	f->dead = true;
-	if (f->proto != MQTT_PROTO_UDP && !f->end_sent) {
+	if (f->opening ==
+		FLOW_OPEN_SENT) { /* the role hears, once, that the OPEN came to nothing */
+		f->opening = FLOW_OPEN_DONE;
+		if (f->on_open)
+			f->on_open(f, f->result == FRAME_OK ? FRAME_FAILED : f->result);
+	}
+	if (f->framed && !f->end_sent && error) {
+		f->end_sent = true;
+		if (f->opening == FLOW_OPEN_CONNECTING) {
+			flow_emit_frame(f, FRAME_RESULT, 0, f->result);
+		} else {
+			f->abort_sent = true;
+			flow_emit_frame(f, FRAME_ABORT, 0, f->result);
+		}
+	} else if (!f->framed && f->proto != MQTT_PROTO_UDP && !f->end_sent) {
 		f->end_sent = true;
 		/* end of stream: the peer ends its side */
 		flow_emit(f, "", 0);
@@ -729,13 +1250,16 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 	else
 		log_debug("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)",
 			(unsigned long long)f->id, why, f->bytes_up, f->bytes_down);
-	if (may_linger && error && f->proto != MQTT_PROTO_UDP && !t->stopping) {
+	/* at most max_flows tombstones: a flood of short flows cannot fill memory with them */
+	if (may_linger && (error || f->framed) && f->proto != MQTT_PROTO_UDP && !t->stopping &&
+		t->stats->lingering < (unsigned long)t->limits.max_flows) {
 		struct timeval tv = { FLOW_LINGER_S, 0 };
 		f->lingering = true;
 		t->stats->lingering++;
 		/* the first data after this answers at once; repeats are rate-limited */
 		f->last_abort = (struct timeval){ 0, 0 };
 		evtimer_add(&f->ev_timer, &tv);
+		flow_frame_schedule(f);
 		return;
 	}
 	/* freed from the loop, never under a caller that may still look at f->dead */
@@ -745,6 +1269,14 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 void flow_close(struct flow *f, const char *why, bool error)
 {
 	flow_end(f, why, error, true);
+}
+
+void flow_fail(struct flow *f, const char *why, enum frame_result result)
+{
+	if (!f || f->dead)
+		return;
+	f->result = result;
+	flow_end(f, why, true, true);
 }
 
 void flow_destroy(struct flow *f)

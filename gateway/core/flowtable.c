@@ -17,6 +17,7 @@ int flow_table_new(const struct flow_table_config *cfg, struct flow_table **out)
 	if (!t)
 		return -ENOMEM;
 	t->base = cfg->base;
+	t->is_local = cfg->is_local;
 	t->publish = cfg->publish;
 	t->publish_arg = cfg->publish_arg;
 	snprintf(t->name, sizeof(t->name), "%s", cfg->name);
@@ -79,7 +80,8 @@ bool flow_table_admit(struct flow_table *t)
 {
 	const struct flow_limits *lim = &t->limits;
 	char why[96];
-	size_t open = flow_table_size(t), heap;
+	/* tombstones do not count (a shared index's other tables' do: a little early is safe) */
+	size_t open = flow_table_size(t) - t->stats->lingering, heap;
 
 	if ((int)open >= lim->max_flows)
 		snprintf(why, sizeof(why), "%zu open (--max-flows %d)", open, lim->max_flows);

@@ -20,10 +20,15 @@ typedef int flow_publish_fn(void *arg, const char *topic, const void *payload, s
 
 struct flow_stats {
 	unsigned long opened, closed, overflowed, lingering;
-	unsigned long udp_dropped;  /* datagrams that could not be queued or sent */
+	unsigned long udp_dropped; /* datagrams that could not be queued or sent */
+	unsigned long
+		udp_rcvbuf_dropped; /* datagrams the kernel dropped: our socket's buffer was full */
 	unsigned long bad_payload;  /* data a flow could not take (after its end, bad KCP) */
 	unsigned long unknown_flow; /* data for a flow that ended here */
 	unsigned long over_limit;   /* flows refused: --max-flows, --max-memory, no descriptor */
+	unsigned long lost; /* framed streams that saw a hole: a message the broker dropped */
+	unsigned long long stream_up,
+		stream_down; /* the clients' bytes: socket -> MQTT, MQTT -> socket */
 };
 
 struct flow_limits {
@@ -47,10 +52,13 @@ struct flow_table {
 	uint64_t next_id;
 	bool paused;   /* the MQTT backlog is over its high watermark: sockets are not read */
 	bool stopping; /* the role is going away: failed flows do not linger */
+	bool is_local; /* a local's flows (toward an agent), not an agent's */
 	uint8_t *rbuf; /* the loop is single-threaded: one buffer serves every read */
 	size_t rbuf_size;
 	size_t heap_used; /* bytes, as of heap_checked_ms */
 	uint64_t heap_checked_ms, limit_logged_ms;
+	uint64_t answers_second; /* flow_answer_unknown: the second counted, and its answers */
+	unsigned answers;
 };
 
 struct flow_table_config {
@@ -61,6 +69,7 @@ struct flow_table_config {
 	struct flow_limits limits;
 	struct flow_stats *stats; /* where the counters go; the caller's */
 	struct map *index; /* a shared index (the caller keeps it longer), or NULL: its own */
+	bool is_local;
 };
 
 /* 0, -ENOMEM. */

@@ -49,6 +49,7 @@ int node_init(struct node *n, struct event_base *base, const struct mqtt_url *ur
 		.name = n->name,
 		.limits = cfg->limits,
 		.stats = &n->stats.flow,
+		.is_local = !role->is_agent,
 	};
 	n->role_cfg = malloc(role->config_size ? role->config_size : 1);
 	n->peers = peers_new();
@@ -81,6 +82,13 @@ bool node_peer_online(struct node *n, const char *agent, const char *local)
 	return st && st->online;
 }
 
+bool node_peer_streams(struct node *n, const char *agent, const char *local)
+{
+	const struct status *st = peers_get(n->peers, agent, local);
+
+	return !n->cfg.plain_streams && st && st->online && st->streams >= STATUS_STREAMS;
+}
+
 bool node_peer_offline(struct node *n, const char *agent, const char *local)
 {
 	const struct status *st = peers_get(n->peers, agent, local);
@@ -105,7 +113,8 @@ static int node_status_json(struct node *n, char *buf, size_t len)
 	const struct nl_prefix *routes = NULL;
 	int n_routes = n->role->advertised ? n->role->advertised(n, &routes) : 0;
 
-	return status_build(buf, len, n->role->name, node_id(n), routes, n_routes);
+	return status_build(buf, len, n->role->name, node_id(n),
+		n->cfg.plain_streams ? 0 : STATUS_STREAMS, routes, n_routes);
 }
 
 void node_publish_status(struct node *n, bool online)
@@ -208,13 +217,13 @@ void node_log_stats(const struct node *n, bool always)
 
 	out("%s stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 	    "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
-	    "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu refused %lu "
-	    "over_limit %lu; "
+	    "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu udp_rcvbuf %lu "
+	    "refused %lu over_limit %lu; streams lost %lu; "
 	    "mqtt reconnects %lu",
 		n->name, f->opened - f->closed, f->lingering, f->opened, f->closed, f->overflowed,
 		s->msgs_up, s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, f->bad_payload,
-		f->unknown_flow, f->udp_dropped, s->refused, f->over_limit,
-		mqtt_client_reconnects(n->mqtt));
+		f->unknown_flow, f->udp_dropped, f->udp_rcvbuf_dropped, s->refused, f->over_limit,
+		f->lost, mqtt_client_reconnects(n->mqtt));
 }
 
 void node_stop(struct node *n)

@@ -50,6 +50,7 @@ struct node_config {
 	char agent_id[NODE_ID_MAX]; /* the agent's own id, or the default agent of a local */
 	char local_id[NODE_ID_MAX];
 	struct flow_limits limits; /* --max-flows, --max-memory, --udp-timeout */
+	bool plain_streams;	   /* --plain-streams: no tcpx, kcpx (mqtt/frame.h) */
 };
 
 struct node_stats {
@@ -110,6 +111,8 @@ size_t node_chunk_for(
 	struct node *n, const char *peer_agent, const char *peer_local, size_t topic_len);
 /* Has this peer published an online status (and not gone offline since)? */
 bool node_peer_online(struct node *n, const char *agent, const char *local);
+/* Does this peer speak our stream frames (tcpx, kcpx), by its online status? */
+bool node_peer_streams(struct node *n, const char *agent, const char *local);
 /* Is its last status offline (its will "{}")? A net4mqtt peer that never
  * publishes a status is neither online nor offline. */
 bool node_peer_offline(struct node *n, const char *agent, const char *local);

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-int status_build(char *buf, size_t len, const char *role, const char *id,
+int status_build(char *buf, size_t len, const char *role, const char *id, int streams,
 	const struct nl_prefix *routes, int n_routes)
 {
 	size_t used;
 	int n = snprintf(buf, len,
 		"{\"online\":true,\"id\":\"%s\",\"role\":\"%s\",\"version\":\"%s\",\"max_packet\":%"
-		"d",
-		id, role, N4M_VERSION, STATUS_MAX_PACKET);
+		"d,\"streams\":%d",
+		id, role, N4M_VERSION, STATUS_MAX_PACKET, streams);
 
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
@@ -100,6 +100,8 @@ void status_parse(const void *payload, size_t len, struct status *st)
 		if (n >= 1024 && n <= (16l << 20))
 			st->max_packet = (int)n;
 	}
+	if ((v = json_value(json, "streams")) && isdigit((unsigned char)*v))
+		st->streams = (int)strtol(v, NULL, 10) > 0 ? 1 : 0;
 	if ((v = json_value(json, "routes")))
 		parse_routes(v, st);
 	if ((v = json_value(json, "role")) && *v == '"') {

@@ -12,18 +12,20 @@
 #define STATUS_COMPAT_PACKET 10240 /* what a net4mqtt (rumqttc) peer accepts */
 #define STATUS_ROUTES_MAX 64	   /* subnets an agent advertises */
 #define STATUS_JSON_MAX 8192	   /* the longest status we build or read */
+#define STATUS_STREAMS 1	   /* the version of the stream extension we speak (mqtt/frame.h) */
 
 struct status {
 	bool online;
 	char role[32];
 	int max_packet; /* 0: not said, a net4mqtt peer */
-	int n_routes;	/* "routes": the subnets an agent reaches (well-formed ones only) */
+	int streams; /* "streams": the version of our stream extension it speaks (tcpx, kcpx); 0: none */
+	int n_routes; /* "routes": the subnets an agent reaches (well-formed ones only) */
 	struct nl_prefix routes[STATUS_ROUTES_MAX];
 };
 
-/* The online status; routes (n_routes of them, may be 0) become "routes":[...].
- * Returns its length or -ENAMETOOLONG. */
-int status_build(char *buf, size_t len, const char *role, const char *id,
+/* The online status; streams (0: none) becomes "streams", routes (n_routes of
+ * them, may be 0) "routes":[...]. Returns its length or -ENAMETOOLONG. */
+int status_build(char *buf, size_t len, const char *role, const char *id, int streams,
 	const struct nl_prefix *routes, int n_routes);
 /* Parses what a peer published; never fails: unknown payloads are online
  * (liveman treats > 5 bytes as online) without capabilities. */

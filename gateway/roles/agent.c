@@ -56,7 +56,7 @@ static void agent_connect_allowed(
 	}
 	if (!ai) {
 		n->stats.refused++;
-		flow_close(f, "destination not allowed", true);
+		flow_fail(f, "destination not allowed", FRAME_NOT_ALLOWED);
 		return;
 	}
 	flow_connect(f, ai);
@@ -79,7 +79,7 @@ static void lookup_done(int result, struct evutil_addrinfo *ai, void *arg)
 	if (result) {
 		log_info("flow %llu: cannot resolve the destination: %s", (unsigned long long)f->id,
 			evutil_gai_strerror(result));
-		flow_close(f, "name resolution failed", true);
+		flow_fail(f, "name resolution failed", FRAME_NO_NAME);
 		return;
 	}
 	agent_connect_allowed(l_node, f, ai, default_target);
@@ -140,17 +140,89 @@ static void agent_open(struct node *n, struct flow *f, const char *dst, bool def
 	evdns_getaddrinfo(dns, host, port, &hints, lookup_done, l);
 }
 
+/* The topic this agent answers a flow's i topic on: its o topic. */
+static int agent_reply_topic(struct node *n, const struct mqtt_topic *t, char *topic)
+{
+	int tlen = mqtt_topic_build(topic, MQTT_TOPIC_MAX, n->url->prefix, t->agent, t->local,
+		MQTT_LABEL_O, t->proto, t->src, t->dst);
+
+	if (tlen < 0)
+		n->stats.bad_topic++;
+	return tlen;
+}
+
+/* A new flow (its first message arrived) that connects to its destination. */
+static struct flow *agent_flow_new(
+	struct node *n, const struct mqtt_topic *t, const char *key, const char *topic, size_t tlen)
+{
+	struct flow_spec spec = {
+		.kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM,
+		.proto = t->proto,
+		.key = key,
+		.topic = topic,
+		.chunk = node_chunk_for(n, MQTT_NIL, t->local, tlen),
+	};
+	struct flow *f = flow_new(n->flows, &spec);
+
+	bool dflt = !strcmp(t->dst, MQTT_NIL);
+
+	if (f)
+		log_debug("flow %llu: %s %s from %s/%s to %s%s%s", (unsigned long long)f->id,
+			mqtt_proto_name(t->proto), t->src, t->local, t->agent,
+			dflt ? "- (default target " : "", dflt ? agent_cfg(n)->target : t->dst,
+			dflt ? ")" : "");
+	return f;
+}
+
+static void agent_connect(struct node *n, struct flow *f, const struct mqtt_topic *t)
+{
+	bool dflt = !strcmp(t->dst, MQTT_NIL);
+
+	agent_open(n, f, dflt ? agent_cfg(n)->target : t->dst, dflt);
+}
+
+/* A tcpx or kcpx flow: opened by its OPEN only, so a stream never starts in its middle. */
+static void agent_on_frame(struct node *n, const struct mqtt_topic *t, const char *key,
+	struct flow *f, const uint8_t *payload, size_t len)
+{
+	char topic[MQTT_TOPIC_MAX];
+	struct frame fr;
+	bool open = !frame_parse(payload, len, &fr) && fr.type == FRAME_OPEN;
+
+	if (f && open && f->dead && f->result == FRAME_OK) {
+		flow_destroy(f); /* a finished flow's addresses, reused by a new one */
+		f = NULL;
+	}
+	if (f) {
+		flow_input(f, payload, len);
+		return;
+	}
+	int tlen = agent_reply_topic(n, t, topic);
+	if (tlen < 0)
+		return;
+	if (!open) {
+		flow_answer_unknown(n->flows, topic, payload, len);
+		return;
+	}
+	f = agent_flow_new(n, t, key, topic, (size_t)tlen);
+	if (!f) {
+		uint8_t result[FRAME_CTL_MAX];
+		struct frame no = { .type = FRAME_RESULT, .code = FRAME_FAILED };
+		node_publish(n, topic, result, frame_header(result, &no));
+		return;
+	}
+	flow_accept_open(f, fr.off);
+	agent_connect(n, f, t);
+}
+
 static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const char *key,
 	const uint8_t *payload, size_t len)
 {
 	char topic[MQTT_TOPIC_MAX];
-	int tlen = mqtt_topic_build(topic, sizeof(topic), n->url->prefix, t->agent, t->local,
-		MQTT_LABEL_O, t->proto, t->src, t->dst);
+	int tlen = agent_reply_topic(n, t, topic);
 
-	if (tlen < 0) {
-		n->stats.bad_topic++;
+	if (tlen < 0)
 		return;
-	}
 	if (len == 0 && t->proto != MQTT_PROTO_UDP) {
 		n->stats.flow.unknown_flow++; /* the end of a stream we don't know */
 		return;
@@ -159,28 +231,16 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 		n->stats.flow.unknown_flow++; /* junk, or the tail of a stream that ended */
 		return;
 	}
-	struct flow_spec spec = {
-		.kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM,
-		.proto = t->proto,
-		.key = key,
-		.topic = topic,
-		.chunk = node_chunk_for(n, MQTT_NIL, t->local, (size_t)tlen),
-	};
-	struct flow *f = flow_new(n->flows, &spec);
+	struct flow *f = agent_flow_new(n, t, key, topic, (size_t)tlen);
 	if (!f) {
 		/* over a limit: a stream's local hears an abort (two end signals) at once */
 		if (t->proto != MQTT_PROTO_UDP && !node_publish(n, topic, "", 0))
 			node_publish(n, topic, "", 0);
 		return;
 	}
-	bool dflt = !strcmp(t->dst, MQTT_NIL);
-	const char *dst = dflt ? agent_cfg(n)->target : t->dst;
-	log_debug("flow %llu: %s %s from %s/%s to %s%s%s", (unsigned long long)f->id,
-		mqtt_proto_name(t->proto), t->src, t->local, t->agent,
-		dflt ? "- (default target " : "", dst, dflt ? ")" : "");
 	flow_input(f, payload, len); /* waits in the flow's buffer until connected */
 	if (!f->dead)
-		agent_open(n, f, dst, dflt);
+		agent_connect(n, f, t);
 }
 
 static void agent_on_data(
@@ -193,7 +253,9 @@ static void agent_on_data(
 		return;
 	}
 	struct flow *f = flow_table_find(n->flows, key);
-	if (f)
+	if (mqtt_proto_is_framed(t->proto))
+		agent_on_frame(n, t, key, f, payload, len);
+	else if (f)
 		flow_input(f, payload, len);
 	else
 		agent_new_flow(n, t, key, payload, len);

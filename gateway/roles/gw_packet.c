@@ -26,6 +26,15 @@
 #define GW_PACKETS_PER_EVENT 64
 #define GW_EXPIRE_BUDGET 1024
 #define GW_LISTEN_BACKLOG 4096
+#define GW_SYN_MAX 256 /* a client's SYN held while the agent connects; larger ones are not held */
+
+/* A client's SYN, held until the agent has connected to where it goes. */
+struct gw_held_syn {
+	struct gw *g;
+	struct virtio_net_hdr vnet;
+	uint16_t len;
+	uint8_t pkt[GW_SYN_MAX];
+};
 
 /* A udp flow's two ends, as the client addressed them: replies are built from dst to src. */
 struct gw_udp_ends {
@@ -87,10 +96,10 @@ static void gw_write(struct gw *g, const uint8_t *p, int len)
 		g->tun_drops++;
 }
 
-/* The packet read, rewritten: its offload header (segmentation, partial checksum) still holds. */
-static void gw_forward(struct gw *g, const struct tun_pkt *pkt)
+/* A packet read, rewritten: its offload header (segmentation, partial checksum) still holds. */
+static void gw_forward(struct gw *g, const struct tun_pkt *pkt, const struct virtio_net_hdr *vnet)
 {
-	if (tun_write(g->tun, pkt->data, pkt->len, &g->vnet))
+	if (tun_write(g->tun, pkt->data, pkt->len, vnet))
 		g->tun_drops++;
 }
 
@@ -134,23 +143,17 @@ static void gw_tcp_from_listener(struct gw *g, struct tun_pkt *pkt)
 	tun_addr_set(&c, t.family, t.src);
 	tun_addr_set(&d, t.family, t.dst);
 	if (!tun_rewrite(pkt, &d, t.dport, &c, t.sport))
-		gw_forward(g, pkt);
+		gw_forward(g, pkt, &g->vnet);
 }
 
-/* A client's segment C:c -> D:d: to the listener as pseudo:n -> self:P. */
-static void gw_tcp_from_client(struct gw *g, struct tun_pkt *pkt)
+/* A client's segment C:c -> D:d, to the listener as pseudo:n -> self:P. */
+static void gw_tcp_to_listener(struct gw *g, struct tun_pkt *pkt, const struct virtio_net_hdr *vnet)
 {
 	struct tun_nat_tuple t = {
 		.family = pkt->src.family, .sport = pkt->sport, .dport = pkt->dport
 	};
-	const struct fakeip_entry *fake;
 	uint16_t port;
 
-	if ((pkt->tcp_flags & TUN_TCP_SYN) && !(pkt->tcp_flags & TUN_TCP_ACK) &&
-		!gw_hijacks(g, pkt->dport) && !gw_agent_for(g, &pkt->dst, &fake)) {
-		gw_refuse(g, pkt);
-		return;
-	}
 	memcpy(t.src, pkt->src.ip, 16);
 	memcpy(t.dst, pkt->dst.ip, 16);
 	int err = tun_nat_forward(g->nat, &t, pkt->tcp_flags, clock_ms(), &port);
@@ -161,7 +164,94 @@ static void gw_tcp_from_client(struct gw *g, struct tun_pkt *pkt)
 	}
 	int fam = pkt->src.family;
 	if (!tun_rewrite(pkt, gw_pseudo(g, fam), port, gw_self(g, fam), gw_port(g, fam)))
-		gw_forward(g, pkt);
+		gw_forward(g, pkt, vnet);
+}
+
+/* What the LAN client sees when its destination cannot be reached: a reset
+ * for a refusal, an ICMP unreachable for the rest (as a router would say). */
+static void gw_tcp_refuse(struct gw *g, struct tun_pkt *pkt, enum frame_result why)
+{
+	static uint8_t reply[TUN_IPV6_MIN_MTU];
+	enum tun_unreach code = TUN_UNREACH_HOST;
+	int len;
+
+	if (why == FRAME_NET_UNREACHABLE)
+		code = TUN_UNREACH_NET;
+	else if (why == FRAME_NOT_ALLOWED)
+		code = TUN_UNREACH_ADMIN;
+	if (why == FRAME_REFUSED || why == FRAME_FAILED || why == FRAME_LOST)
+		len = tun_build_rst(reply, sizeof(reply), pkt);
+	else
+		len = tun_build_unreach(reply, sizeof(reply), pkt, code, NULL);
+	gw_write(g, reply, len);
+}
+
+/* The agent connected, or not: the held SYN goes on to the kernel, or the client hears why not. */
+static void gw_syn_opened(struct flow *f, enum frame_result result)
+{
+	struct gw_held_syn *h = flow_priv(f);
+	struct tun_pkt pkt;
+
+	if (tun_parse(&pkt, h->pkt, h->len))
+		return;
+	pkt.l4_csum_partial = h->vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	if (result != FRAME_OK) {
+		gw_tcp_refuse(h->g, &pkt, result);
+		return;
+	}
+	flow_await_socket(f);
+	gw_tcp_to_listener(h->g, &pkt, &h->vnet);
+}
+
+/* A new connection to an agent that speaks our frames: its SYN waits for the
+ * agent's connect, so the client's connect fails or succeeds as the
+ * destination's does. Returns false when the SYN should go on at once. */
+static bool gw_tcp_hold(
+	struct gw *g, struct tun_pkt *pkt, const char *agent, const struct fakeip_entry *fake)
+{
+	struct node *n = g->node;
+	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX], key[FLOW_KEY_MAX];
+	enum mqtt_proto proto = gw_cfg(g)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;
+
+	proto = local_stream_proto(n, agent, proto);
+	if (!mqtt_proto_is_framed(proto) || pkt->len > GW_SYN_MAX)
+		return false;
+	tun_addr_format(&pkt->src, pkt->sport, src, sizeof(src));
+	gw_flow_dst(fake, &pkt->dst, pkt->dport, dst, sizeof(dst));
+	if (flow_key(key, sizeof(key), agent, n->cfg.local_id, proto, src, dst))
+		return false;
+	struct flow *f = flow_table_find(n->flows, key);
+	if (f && !f->dead) /* a repeated SYN: dropped while the first is held, else it goes on */
+		return f->opening != FLOW_OPEN_DONE;
+	f = local_open_stream(n, proto, src, agent, dst, gw_syn_opened, sizeof(struct gw_held_syn));
+	if (!f) {
+		gw_refuse(g, pkt);
+		return true;
+	}
+	struct gw_held_syn *h = flow_priv(f);
+	h->g = g;
+	h->vnet = g->vnet;
+	h->len = (uint16_t)pkt->len;
+	memcpy(h->pkt, pkt->data, pkt->len);
+	flow_open(f);
+	return true;
+}
+
+static void gw_tcp_from_client(struct gw *g, struct tun_pkt *pkt)
+{
+	const struct fakeip_entry *fake;
+
+	if ((pkt->tcp_flags & TUN_TCP_SYN) && !(pkt->tcp_flags & TUN_TCP_ACK) &&
+		!gw_hijacks(g, pkt->dport)) {
+		const char *agent = gw_agent_for(g, &pkt->dst, &fake);
+		if (!agent) {
+			gw_refuse(g, pkt);
+			return;
+		}
+		if (gw_tcp_hold(g, pkt, agent, fake))
+			return;
+	}
+	gw_tcp_to_listener(g, pkt, &g->vnet);
 }
 
 /* A datagram from MQTT for a udp flow: a UDP packet from the address the client sent to. */
@@ -300,13 +390,24 @@ static void gw_accept_cb(
 	tun_addr_format(&c, t.sport, src, sizeof(src));
 	gw_flow_dst(fake, &d, t.dport, dst, sizeof(dst));
 	enum mqtt_proto proto = gw_cfg(g)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;
-	struct flow *f =
-		agent ? local_open_flow(n, FLOW_STREAM, proto, src, agent, dst, NULL, 0) : NULL;
+	struct flow *f = NULL;
+	if (agent) {
+		char key[FLOW_KEY_MAX];
+		proto = local_stream_proto(n, agent, proto);
+		if (!flow_key(key, sizeof(key), agent, n->cfg.local_id, proto, src, dst))
+			f = flow_table_find(n->flows, key);
+		if (f && !f->dead && f->fd < 0 && f->opening == FLOW_OPEN_DONE) {
+			flow_attach(f, fd); /* its SYN was held until the agent connected */
+			return;
+		}
+		f = local_open_stream(n, proto, src, agent, dst, NULL, 0);
+	}
 	if (!f) {
 		flow_close_reset(fd);
 		return;
 	}
 	flow_attach(f, fd);
+	flow_open(f);
 }
 
 static struct evconnlistener *gw_listen(struct gw *g, const struct tun_addr *a, uint16_t *port)

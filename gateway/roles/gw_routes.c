@@ -272,7 +272,7 @@ int gw_routes_configure_tun(struct gw *g)
 	if ((err = nl_ifindex(g->nl, tun_name(g->tun), &g->ifindex)) ||
 		(err = nl_address_add(g->nl, g->ifindex, &a4)) ||
 		(err = nl_address_add(g->nl, g->ifindex, &a6)) ||
-		(err = nl_link_up(g->nl, g->ifindex, (unsigned int)gw_cfg(g)->mtu)))
+		(err = nl_link_up(g->nl, g->ifindex, (unsigned int)gw_cfg(g)->mtu, GW_TXQLEN)))
 		return err;
 	nl_rp_filter(tun_name(g->tun), 2);
 	return 0;

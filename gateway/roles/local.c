@@ -14,45 +14,70 @@
 
 #define LISTEN_BACKLOG 4096
 
-struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
-	const char *src, const char *agent, const char *dst, flow_sink_fn *sink, size_t priv_size)
+enum mqtt_proto local_stream_proto(struct node *n, const char *agent, enum mqtt_proto proto)
+{
+	if (!node_peer_streams(n, agent, MQTT_NIL))
+		return proto;
+	return mqtt_proto_is_kcp(proto) ? MQTT_PROTO_KCPX : MQTT_PROTO_TCPX;
+}
+
+static struct flow *local_flow_new(
+	struct node *n, struct flow_spec *spec, const char *src, const char *agent, const char *dst)
 {
 	char key[FLOW_KEY_MAX], topic[MQTT_TOPIC_MAX];
 	const char *local = n->cfg.local_id;
-	int tlen = mqtt_topic_build(
-		topic, sizeof(topic), n->url->prefix, agent, local, MQTT_LABEL_I, proto, src, dst);
-	if (tlen < 0 || flow_key(key, sizeof(key), agent, local, proto, src, dst))
+
+	if (spec->kind == FLOW_STREAM)
+		spec->proto = local_stream_proto(n, agent, spec->proto);
+	int tlen = mqtt_topic_build(topic, sizeof(topic), n->url->prefix, agent, local,
+		MQTT_LABEL_I, spec->proto, src, dst);
+	if (tlen < 0 || flow_key(key, sizeof(key), agent, local, spec->proto, src, dst))
 		return NULL;
 	struct flow *old = flow_table_find(n->flows, key);
 	if (old)
 		flow_destroy(old); /* the client reused its address: this is a new flow */
-	struct flow_spec spec = {
-		.kind = kind,
-		.proto = proto,
-		.key = key,
-		.topic = topic,
-		.chunk = node_chunk_for(n, agent, MQTT_NIL, (size_t)tlen),
-		.sink = sink,
-		.priv_size = priv_size,
-	};
-	struct flow *f = flow_new(n->flows, &spec);
+	spec->key = key;
+	spec->topic = topic;
+	spec->chunk = node_chunk_for(n, agent, MQTT_NIL, (size_t)tlen);
+	struct flow *f = flow_new(n->flows, spec);
 	if (!f)
 		return NULL;
-	if (kind == FLOW_STREAM && proto == MQTT_PROTO_TCP && !node_peer_online(n, agent, MQTT_NIL))
+	if (spec->proto == MQTT_PROTO_TCP && !node_peer_online(n, agent, MQTT_NIL))
 		flow_await_agent(f);
 	log_debug("flow %llu: %s %s -> %s via agent %s", (unsigned long long)f->id,
-		mqtt_proto_name(proto), src, dst, agent);
+		mqtt_proto_name(spec->proto), src, dst, agent);
 	return f;
 }
 
-struct flow *local_open_flow_from(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
-	const struct sockaddr *client, const char *agent, const char *dst)
+struct flow *local_open_flow(struct node *n, enum flow_kind kind, enum mqtt_proto proto,
+	const char *src, const char *agent, const char *dst, flow_sink_fn *sink, size_t priv_size)
+{
+	struct flow_spec spec = {
+		.kind = kind, .proto = proto, .sink = sink, .priv_size = priv_size
+	};
+
+	return local_flow_new(n, &spec, src, agent, dst);
+}
+
+struct flow *local_open_stream(struct node *n, enum mqtt_proto proto, const char *src,
+	const char *agent, const char *dst, flow_open_fn *on_open, size_t priv_size)
+{
+	struct flow_spec spec = {
+		.kind = FLOW_STREAM, .proto = proto, .on_open = on_open, .priv_size = priv_size
+	};
+
+	return local_flow_new(n, &spec, src, agent, dst);
+}
+
+struct flow *local_open_stream_from(struct node *n, enum mqtt_proto proto,
+	const struct sockaddr *client, const char *agent, const char *dst, flow_open_fn *on_open,
+	size_t priv_size)
 {
 	char src[ADDR_STRLEN];
 
 	if (addr_format(client, src, sizeof(src)))
 		return NULL;
-	return local_open_flow(n, kind, proto, src, agent, dst, NULL, 0);
+	return local_open_stream(n, proto, src, agent, dst, on_open, priv_size);
 }
 
 void local_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *payload, size_t len)
@@ -62,6 +87,13 @@ void local_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *pa
 
 	if (!flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst))
 		f = flow_table_find(n->flows, key);
+	if (!f && mqtt_proto_is_framed(t->proto)) {
+		char topic[MQTT_TOPIC_MAX]; /* an answer goes to the agent's i topic */
+		if (mqtt_topic_build(topic, sizeof(topic), n->url->prefix, t->agent, t->local,
+			    MQTT_LABEL_I, t->proto, t->src, t->dst) >= 0)
+			flow_answer_unknown(n->flows, topic, payload, len);
+		return;
+	}
 	if (!f) {
 		n->stats.flow.unknown_flow++; /* ended here already, or never ours */
 		return;

@@ -9,16 +9,17 @@
 #include "gateway/lib/addr.h"
 #include "gateway/lib/listener.h"
 #include "gateway/lib/log.h"
+#include "gateway/lib/udpsock.h"
 #include "local.h"
 #include "mqtt/client.h"
 #include "roles.h"
 
 #define UDP_READS_PER_EVENT 16
-#define LOCAL_UDP_RCVBUF (4 << 20)
 
 struct port {
 	struct evconnlistener *listener; /* tcp */
 	int udp_fd;			 /* udp: one socket for every client */
+	uint32_t udp_overflows;		 /* its drop count, as the kernel last said */
 	struct event *udp_ev;
 	bool udp_reading;
 };
@@ -53,13 +54,14 @@ static void port_accept_cb(
 		flow_close_reset(fd);
 		return;
 	}
-	struct flow *f = local_open_flow_from(
-		n, FLOW_STREAM, port_stream_proto(n), sa, n->cfg.agent_id, port_cfg(n)->target);
+	struct flow *f = local_open_stream_from(
+		n, port_stream_proto(n), sa, n->cfg.agent_id, port_cfg(n)->target, NULL, 0);
 	if (!f) {
-		close(fd);
+		flow_close_reset(fd);
 		return;
 	}
-	flow_attach(f, fd);
+	flow_attach(f, fd); /* read once the agent has connected */
+	flow_open(f);
 }
 
 static void udp_reply(struct flow *f, const uint8_t *payload, size_t len)
@@ -104,7 +106,8 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < UDP_READS_PER_EVENT && p->udp_reading; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		ssize_t r = recvfrom(fd, buf, n->flows->rbuf_size, 0, (struct sockaddr *)&ss, &sl);
+		ssize_t r = udpsock_recv(fd, buf, n->flows->rbuf_size, (struct sockaddr *)&ss, &sl,
+			&p->udp_overflows, &n->stats.flow.udp_rcvbuf_dropped);
 		if (r < 0)
 			return;
 		if (!mqtt_client_connected(n->mqtt)) {
@@ -132,10 +135,7 @@ static int port_listen_udp(struct node *n, struct port *p)
 		log_warn("%s: cannot bind udp %s", n->name, listen);
 		return -errno;
 	}
-	/* one socket takes every client's datagrams: the default buffer (~200 KB)
-	 * drops bursts; the kernel caps this at net.core.rmem_max */
-	int rcvbuf = LOCAL_UDP_RCVBUF;
-	setsockopt(p->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	udpsock_tune(p->udp_fd); /* one socket takes every client's datagrams */
 	p->udp_ev = event_new(n->base, p->udp_fd, EV_READ | EV_PERSIST, udp_read_cb, n);
 	if (!p->udp_ev)
 		return -ENOMEM;

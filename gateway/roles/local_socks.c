@@ -85,14 +85,68 @@ static int socks_route(struct node *n, const struct socks_request *req, char *ag
 	return socks_request_dst(req, dst, MQTT_LEVEL_MAX);
 }
 
-/* The handshake is complete: reply, and the connection becomes a flow. */
+/* A client waiting for its flow's OPEN to come to something: its socket and the bytes it sent early. */
+struct socks_waiting {
+	int fd;
+	size_t n_early;
+	uint8_t early[SOCKS_HANDSHAKE_BUF];
+};
+
+/* RFC 1928's word for what the agent's connect came to. */
+static enum socks_reply socks_reply_for(enum frame_result r)
+{
+	switch (r) {
+	case FRAME_OK:
+		return SOCKS_SUCCEEDED;
+	case FRAME_REFUSED:
+		return SOCKS_CONN_REFUSED;
+	case FRAME_NET_UNREACHABLE:
+		return SOCKS_NET_UNREACHABLE;
+	case FRAME_HOST_UNREACHABLE:
+	case FRAME_NO_NAME:
+		return SOCKS_HOST_UNREACHABLE;
+	case FRAME_TIMED_OUT:
+		return SOCKS_TTL_EXPIRED;
+	case FRAME_NOT_ALLOWED:
+		return SOCKS_NOT_ALLOWED;
+	default:
+		return SOCKS_GENERAL_FAILURE;
+	}
+}
+
+/* The agent connected (or not): the client hears the reply only now, and its
+ * connection becomes the flow's. Toward a net4mqtt agent this comes at once. */
+static void socks_opened(struct flow *f, enum frame_result result)
+{
+	struct socks_waiting *w = flow_priv(f);
+	uint8_t reply[SOCKS_REPLY_LEN];
+	size_t rlen = socks_build_reply(reply, socks_reply_for(result));
+	int fd = w->fd;
+	bool sent = write(fd, reply, rlen) == (ssize_t)rlen;
+
+	w->fd = -1;
+	if (result != FRAME_OK) {
+		log_info("socks: %s: %s", f->key, frame_result_str(result));
+		close(fd);
+		return;
+	}
+	if (!sent) {
+		close(fd);
+		flow_close(f, "socks client went away", true);
+		return;
+	}
+	flow_attach(f, fd);
+	if (w->n_early && !f->dead)
+		flow_up(f, w->early, w->n_early);
+}
+
+/* The handshake is complete: the connection becomes a flow, answered once it opens. */
 static void socks_request(
 	void *arg, const struct socks_request *req, const uint8_t *early_p, size_t n_early)
 {
 	struct socks_conn *sc = arg;
 	struct node *n = sc->node;
 	char agent[MQTT_LEVEL_MAX], dst[MQTT_LEVEL_MAX];
-	uint8_t reply[SOCKS_REPLY_LEN], early[SOCKS_HANDSHAKE_BUF];
 
 	if (socks_route(n, req, agent, dst)) {
 		socks_fail(sc, SOCKS_HOST_UNREACHABLE, "destination too long");
@@ -111,25 +165,19 @@ static void socks_request(
 		return;
 	}
 	enum mqtt_proto proto = socks_cfg(n)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;
-	struct flow *f = local_open_flow_from(
-		n, FLOW_STREAM, proto, (struct sockaddr *)&sc->client, agent, dst);
+	struct flow *f = local_open_stream_from(n, proto, (struct sockaddr *)&sc->client, agent,
+		dst, socks_opened, sizeof(struct socks_waiting));
 	if (!f) {
 		socks_fail(sc, SOCKS_GENERAL_FAILURE, "cannot open a flow");
 		return;
 	}
-	size_t rlen = socks_build_reply(reply, SOCKS_SUCCEEDED);
-	if (!socks_send(sc, reply, rlen)) {
-		flow_close(f, "socks client went away", true);
-		socks_conn_free(sc);
-		return;
-	}
-	int fd = sc->fd;
-	memcpy(early, early_p, n_early);
+	struct socks_waiting *w = flow_priv(f);
+	w->fd = sc->fd;
+	w->n_early = n_early < sizeof(w->early) ? n_early : sizeof(w->early);
+	memcpy(w->early, early_p, w->n_early);
 	sc->fd = -1;
 	socks_conn_free(sc);
-	flow_attach(f, fd);
-	if (n_early && !f->dead)
-		flow_up(f, early, n_early);
+	flow_open(f);
 }
 
 static const struct socks_handshake_ops socks_ops = {

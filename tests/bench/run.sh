@@ -126,13 +126,24 @@ setup() {
 	RTT_PORT=$(free_port)
 	n4m rttlocal local-port -m "$URL?client_id=bench-rtt" -l "127.0.0.1:$RTT_PORT" \
 		-a "$AGENT" -i bench-rtt -t "127.0.0.1:$ECHO_PORT"
+	PLAIN_PORT=$(free_port)
+	n4m plainlocal local-port --plain-streams -m "$URL?client_id=bench-plain" \
+		-l "127.0.0.1:$PLAIN_PORT" -a "$AGENT" -i bench-plain
+	STALL_SERVER=$(free_port)
+	$PY -c "$STALL_PY" server "$STALL_SERVER" >"$TEST_TMP/stall-server.log" 2>&1 &
+	bg_track $!
+	STALL_PORT=$(free_port)
+	n4m stalllocal local-port -m "$URL?client_id=bench-stall" -l "127.0.0.1:$STALL_PORT" \
+		-a "$AGENT" -i bench-stall -t "127.0.0.1:$STALL_SERVER"
 	KCP_PORT=$(free_port)
 	n4m kcplocal local-port -k -m "$URL?client_id=bench-kcp" -l "127.0.0.1:$KCP_PORT" \
 		-a "$AGENT" -i bench-kcp
 	setup_lossy
 	TUNNEL_UP=0
 	if wait_for 10 port_listening "$LOCAL_PORT" && wait_for 10 port_listening "$RTT_PORT" &&
-		wait_for 10 port_listening "$KCP_PORT" &&
+		wait_for 10 port_listening "$KCP_PORT" && wait_for 10 port_listening "$PLAIN_PORT" &&
+		wait_for 10 port_listening "$STALL_PORT" &&
+		wait_for 10 grep -q "peer .*$AGENT.* online" "$TEST_TMP/stalllocal.log" &&
 		wait_for 10 grep -q "peer .*$AGENT.* online" "$TEST_TMP/kcplocal.log" &&
 		wait_for 10 grep -q "peer .*$AGENT.* online" "$TEST_TMP/local.log" &&
 		wait_for 10 grep -q "peer .*$AGENT.* online" "$TEST_TMP/rttlocal.log"; then
@@ -269,6 +280,48 @@ measure_tunnel_tcp() {
 	need_tunnel tunnel_tcp && iperf_mbps tunnel_tcp "$LOCAL_PORT" "$(tunnel_procs)"
 }
 
+# The same through a local-port with --plain-streams: tcp as net4mqtt carries
+# it, without tcpx's flow control, to the same agent.
+measure_tunnel_plain() {
+	need_tunnel tunnel_plain &&
+		iperf_mbps tunnel_plain "$PLAIN_PORT" "broker:$BROKER_PID local:$plainlocal_PID agent:$agent_PID"
+}
+
+# A server that never reads, and a client that writes to it (through a
+# local-port to the same agent) until its sends block: a stalled flow, whose
+# window is full. Then iperf3 through the agent beside it.
+STALL_PY='
+import socket, sys, time
+if sys.argv[1] == "server":
+    s = socket.create_server(("127.0.0.1", int(sys.argv[2])))
+    conns = []
+    while True:
+        conns.append(s.accept()[0])  # never read
+c = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+c.setblocking(False)
+sent, last = 0, time.monotonic()
+while time.monotonic() - last < 2:
+    try:
+        sent += c.send(b"x" * 65536)
+        last = time.monotonic()
+    except BlockingIOError:
+        time.sleep(0.05)
+print("stalled after", sent, "bytes", flush=True)
+time.sleep(3600)
+'
+measure_beside_stalled() {
+	need_tunnel beside_stalled || return
+	$PY -c "$STALL_PY" client "$STALL_PORT" >"$TEST_TMP/stall-client.log" 2>&1 &
+	local client=$!
+	if wait_for 60 grep -q stalled "$TEST_TMP/stall-client.log"; then
+		NOTE[beside_stalled]=$(cat "$TEST_TMP/stall-client.log")
+		iperf_mbps beside_stalled "$LOCAL_PORT" "$(tunnel_procs)"
+	else
+		failed beside_stalled "the stalled client never stalled"
+	fi
+	kill "$client" 2>/dev/null
+}
+
 measure_tunnel_tcp_reverse() {
 	need_tunnel tunnel_tcp_rev && iperf_mbps tunnel_tcp_rev "$LOCAL_PORT" "$(tunnel_procs)" -R
 }
@@ -363,6 +416,7 @@ measure_rtt() {
 
 # The 64 KiB ceiling runs right before the tunnel it is the ceiling of.
 MEASUREMENTS=(measure_direct_tcp measure_ceiling_64k measure_tunnel_tcp measure_tunnel_tcp_reverse
+	measure_tunnel_plain measure_beside_stalled
 	measure_kcp measure_kcp_lossy measure_ceiling_10k measure_rtt measure_gateway)
 
 # Table rows.
@@ -407,7 +461,7 @@ stats_lines() { # log
 net4mqtt_notes() {
 	local name log pidvar before
 	heading "net4mqtt (logs in $LOG_DIR)"
-	for name in agent local rttlocal kcplocal lossyagent lossylocal; do
+	for name in agent local plainlocal stalllocal rttlocal kcplocal lossyagent lossylocal; do
 		log=$TEST_TMP/$name.log
 		pidvar=${name}_PID
 		[ -n "${!pidvar:-}" ] || continue
@@ -435,6 +489,8 @@ report() {
 	row "direct TCP (iperf3)" direct_tcp MB/s
 	row "tunnel TCP local->agent (iperf3)" tunnel_tcp MB/s
 	row "tunnel TCP agent->local (iperf3 -R)" tunnel_tcp_rev MB/s
+	row "tunnel TCP, --plain-streams (no flow control)" tunnel_plain MB/s
+	row "tunnel TCP beside a stalled flow (same agent)" beside_stalled MB/s
 	row "tunnel KCP local->agent (iperf3, local-port -k)" kcp_tcp MB/s
 	row "tunnel KCP, ${LOSS} loss each way (relay)" kcp_lossy MB/s
 	row "raw MQTT ceiling, 65000 B messages" ceiling_65000 MB/s
@@ -456,6 +512,8 @@ report() {
 	ratio "tunnel -R / raw ceiling (65000 B)" tunnel_tcp_rev ceiling_65000 ">=" 0.50
 	ratio "tunnel RTT / raw MQTT RTT" tunnel_rtt mqtt_rtt "<=" 1.5
 	ratio "kcp / tcp tunnel" kcp_tcp tunnel_tcp ">=" 0.50
+	ratio "flow control (tcpx) / --plain-streams (tcp)" tunnel_tcp tunnel_plain ">=" 0.90
+	ratio "beside a stalled flow / alone" beside_stalled tunnel_tcp ">=" 0.80
 	ratio "gateway / local-port throughput" gw_tcp gw_lp_tcp ">=" 0.80
 	ratio "gateway / local-port throughput, -R" gw_tcp_rev gw_lp_tcp_rev ">=" 0.80
 	ratio "gateway RTT / local-port RTT" gw_rtt gw_lp_rtt

@@ -5,6 +5,9 @@
 #  B. download: a server sends without end to a client that never reads.
 # The agent's and the local's RSS are sampled all along and must stay under a
 # ceiling (a resource limit, not a timing threshold).
+# All three run with --plain-streams: this is tcp as net4mqtt carries it, with
+# no flow control, where only the cap keeps memory bounded. (Between our own
+# peers, tcpx flow control stalls the sender instead: streams_flow_control.sh.)
 set -u
 source "$(dirname "$0")/../lib.sh"
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
@@ -46,15 +49,15 @@ bg_track $!
 wait_for 10 port_listening "$SINK" && wait_for 10 port_listening "$FLOOD" || { fail "test servers start"; exit 1; }
 
 # -v: a debug line per message would dwarf what is measured
-"$N4M" -v agent -m "$URL?client_id=$AGENT" -i "$AGENT" -t "127.0.0.1:$SINK" >"$TEST_TMP/agent.log" 2>&1 &
+"$N4M" -v agent --plain-streams -m "$URL?client_id=$AGENT" -i "$AGENT" -t "127.0.0.1:$SINK" >"$TEST_TMP/agent.log" 2>&1 &
 agent_PID=$!
 bg_track "$agent_PID"
 # one local-port process, one listening port per test: the upload goes to the
 # agent's default target (the sink)
-"$N4M" -v local-port -m "$URL?client_id=$LOCAL" -i "$LOCAL" -a "$AGENT" -l "127.0.0.1:$LP_UP" >"$TEST_TMP/local.log" 2>&1 &
+"$N4M" -v local-port --plain-streams -m "$URL?client_id=$LOCAL" -i "$LOCAL" -a "$AGENT" -l "127.0.0.1:$LP_UP" >"$TEST_TMP/local.log" 2>&1 &
 local_PID=$!
 bg_track "$local_PID"
-"$N4M" -v local-port -m "$URL?client_id=$LOCAL-down" -i "$LOCAL-down" -a "$AGENT" -l "127.0.0.1:$LP_DOWN" \
+"$N4M" -v local-port --plain-streams -m "$URL?client_id=$LOCAL-down" -i "$LOCAL-down" -a "$AGENT" -l "127.0.0.1:$LP_DOWN" \
 	-t "127.0.0.1:$FLOOD" >"$TEST_TMP/local-down.log" 2>&1 &
 local_down_PID=$!
 bg_track "$local_down_PID"

@@ -223,15 +223,15 @@ check "the gateway is still running after the fragments" all_running "$gateway_P
 
 # 4. Whose flows: the agent saw them as the gateway's (topic PREFIX/AGENT/GWID/i/...).
 check "agent: TCP flow from 192.168.77.2 with local id $GWID to 10.20.0.2:$HTTP" \
-	grep -qE "tcp 192\.168\.77\.2:[0-9]+ from $GWID/$AGENT to 10\.20\.0\.2:$HTTP" "$TEST_TMP/agent.log"
+	grep -qE "tcpx? 192\.168\.77\.2:[0-9]+ from $GWID/$AGENT to 10\.20\.0\.2:$HTTP" "$TEST_TMP/agent.log"
 check "agent: IPv6 TCP flow from fd77::2 with local id $GWID to fd20::2" \
-	grep -qE "tcp \[?fd77::2\]?:[0-9]+ from $GWID/$AGENT to \[?fd20::2\]?:$HTTP" "$TEST_TMP/agent.log"
+	grep -qE "tcpx? \[?fd77::2\]?:[0-9]+ from $GWID/$AGENT to \[?fd20::2\]?:$HTTP" "$TEST_TMP/agent.log"
 check "agent: UDP flow from 192.168.77.2 with local id $GWID to 10.20.0.2:$UDP" \
 	grep -qE "udp 192\.168\.77\.2:[0-9]+ from $GWID/$AGENT to 10\.20\.0\.2:$UDP" "$TEST_TMP/agent.log"
 check "agent: IPv6 UDP flow from fd77::2 with local id $GWID to fd20::2:$UDP" \
 	grep -qE "udp \[?fd77::2\]?:[0-9]+ from $GWID/$AGENT to \[?fd20::2\]?:$UDP" "$TEST_TMP/agent.log"
 check "agent2: TCP flow from 192.168.77.2 with local id $GWID to 10.30.0.2:$HTTP" \
-	grep -qE "tcp 192\.168\.77\.2:[0-9]+ from $GWID/$AGENT2 to 10\.30\.0\.2:$HTTP" "$TEST_TMP/agent2.log"
+	grep -qE "tcpx? 192\.168\.77\.2:[0-9]+ from $GWID/$AGENT2 to 10\.30\.0\.2:$HTTP" "$TEST_TMP/agent2.log"
 check "agent got no flow for 10.30.0.0/24" bash -c "! grep -q ' to 10\.30\.' '$TEST_TMP/agent.log'"
 check "agent2 got no flow for 10.20.0.0/24 or fd20::" bash -c "! grep -qE ' to (10\.20\.|\[?fd20:)' '$TEST_TMP/agent2.log'"
 check "the servers saw the agents' addresses, never the lan host's" \

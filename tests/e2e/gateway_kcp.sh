@@ -64,8 +64,8 @@ check "lan: curl http://10.20.0.2:8080/ through gateway -k (got '$body')" test "
 body=$(lan curl -s -m 10 "http://[fd20::2]:8080/")
 check "lan: curl http://[fd20::2]:8080/ over IPv6 (got '$body')" test "$body" = "through the gateway in KCP"
 check "the agent got kcp flows from the gateway" \
-	grep -qE "kcp 192\.168\.77\.2:[0-9]+ from $GWID/$AGENT to 10\.20\.0\.2:8080" "$TEST_TMP/agent.log"
-check "... and no tcp ones" bash -c "! grep -qE 'DEBUG flow [0-9]+: tcp ' '$TEST_TMP/agent.log'"
+	grep -qE "kcpx? 192\.168\.77\.2:[0-9]+ from $GWID/$AGENT to 10\.20\.0\.2:8080" "$TEST_TMP/agent.log"
+check "... and no tcp ones" bash -c "! grep -qE 'DEBUG flow [0-9]+: tcpx? ' '$TEST_TMP/agent.log'"
 
 lan timeout 120 curl -sS -o "$TEST_TMP/big.out" http://10.20.0.2:8080/big.bin 2>"$TEST_TMP/curl-big.err"
 rc=$?

@@ -258,10 +258,10 @@ part_d() {
 	# the destination holds the flow until the junk is in: the flow is live meanwhile
 	wait_for 20 grep -qs '^accepted' "$TEST_TMP/recv-j.txt" || fail "d: the kcp flow reaches the destination"
 	cport=$(sed -n 's/^port //p' "$TEST_TMP/jpush.out")
-	live="$PREFIX/$AG/$LOCAL/%s/kcp/127.0.0.1:$cport/127.0.0.1:$RD"
+	live="$PREFIX/$AG/$LOCAL/%s/kcpx/127.0.0.1:$cport/127.0.0.1:$RD" # between our peers: kcpx
 	# shellcheck disable=SC2059
 	res=$(timeout 30 $PY "$KT" junk 127.0.0.1 "$BROKER_PORT" "$(printf "$live" i)" "$(printf "$live" o)" \
-		"$PREFIX/$AG/$LOCAL/i/kcp/127.0.0.1:5555/-" 2>&1)
+		"$PREFIX/$AG/$LOCAL/i/kcp/127.0.0.1:5555/-" "$PREFIX/$AG/$LOCAL/i/kcpx/127.0.0.1:5556/-" 2>&1)
 	echo "    $res"
 	check "d: the agent counts the junk as bad_payload" wait_for 10 bad_payload_over_0 d-agent "$d_agent_PID"
 	check "d: the local counts the junk as bad_payload" wait_for 10 bad_payload_over_0 d-local "$d_local_PID"

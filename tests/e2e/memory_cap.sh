@@ -10,6 +10,8 @@
 # below one flow's 16 MiB so that it is reached whatever order the broker
 # delivers the six uploads in: with 32, flows that happened to arrive one
 # after another each hit their own 16 MiB first, and the heap never got there.
+# All run with --plain-streams: the cap is what bounds tcp toward net4mqtt
+# peers; between our own peers tcpx flow control stalls the sender first.
 set -u
 source "$(dirname "$0")/../lib.sh"
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
@@ -30,14 +32,14 @@ start_http "$TEST_TMP/www" "$HTTP" || { fail "http server starts"; exit 1; }
 wait_for 10 port_listening "$SINK" || { fail "the sink listens"; exit 1; }
 
 # -v: a debug line per message would dwarf what is measured
-"$N4M" -v agent -m "$URL?client_id=$AGENT" -i "$AGENT" -t "127.0.0.1:$SINK" --max-memory "$CAP_MIB" \
+"$N4M" -v agent --plain-streams -m "$URL?client_id=$AGENT" -i "$AGENT" -t "127.0.0.1:$SINK" --max-memory "$CAP_MIB" \
 	>"$TEST_TMP/agent.log" 2>&1 &
 agent_PID=$!
 bg_track "$agent_PID"
 LP=$(free_port)
-n4m local local-port -m "$URL?client_id=memcap-local" -i memcap-local -a "$AGENT" -l "127.0.0.1:$LP"
+n4m local local-port --plain-streams -m "$URL?client_id=memcap-local" -i memcap-local -a "$AGENT" -l "127.0.0.1:$LP"
 LPW=$(free_port)
-n4m localw local-port -m "$URL?client_id=memcap-localw" -i memcap-localw -a "$AGENT" -l "127.0.0.1:$LPW" \
+n4m localw local-port --plain-streams -m "$URL?client_id=memcap-localw" -i memcap-localw -a "$AGENT" -l "127.0.0.1:$LPW" \
 	-t "127.0.0.1:$HTTP"
 need "local-ports listen" wait_for 10 bash -c "ss -Htln 'sport = :$LP' | grep -q . && ss -Htln 'sport = :$LPW' | grep -q ."
 need "agent online" wait_status "$URL/$AGENT/-/v/-"

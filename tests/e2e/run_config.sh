@@ -255,6 +255,8 @@ scrape() { curl -s -m 5 "http://127.0.0.1:$STATUS/metrics"; }
 metric() { awk -v k="$2" 'index($0, k " ") == 1 { print $NF }' <<<"$1"; }
 flows() { metric "$1" "net4mqtt_flows{role=\"$2\",protocol=\"$3\"}"; }
 bytes() { metric "$1" "net4mqtt_mqtt_bytes_total{role=\"$2\",direction=\"$3\"}"; }
+# the clients' bytes, without the framing of our streams (tcpx) that MQTT bytes include
+fbytes() { metric "$1" "net4mqtt_flow_bytes_total{role=\"$2\",direction=\"$3\"}"; }
 msgs() { metric "$1" "net4mqtt_mqtt_messages_total{role=\"$2\",direction=\"$3\"}"; }
 # delta BEFORE AFTER FN ROLE DIR: how much a counter grew
 delta() { echo $(($("$3" "$2" "$4" "$5") - $("$3" "$1" "$4" "$5"))); }
@@ -277,16 +279,16 @@ exec 7<>"$TEST_TMP/up.fifo"
 head -c "$N" /dev/urandom >&7
 web_flow_is() { [ "$(flows "$(scrape)" "local-port web" tcp)" = "$1" ]; }
 check "during the upload: net4mqtt_flows{role=\"local-port web\",protocol=\"tcp\"} is 1" wait_for 10 web_flow_is 1
-web_up_reaches() { [ "$(delta "$M0" "$(scrape)" bytes "local-port web" up)" -ge "$N" ]; }
+web_up_reaches() { [ "$(delta "$M0" "$(scrape)" fbytes "local-port web" up)" -ge "$N" ]; }
 wait_for 20 web_up_reaches || fail "the upload's $N bytes are published in 20 s"
 M1=$(scrape)
-check "during: [local-port web] direction=up grew by exactly $N ($(delta "$M0" "$M1" bytes "local-port web" up))" \
-	test "$(delta "$M0" "$M1" bytes "local-port web" up)" -eq "$N"
-agent_down_reaches() { [ "$(delta "$M0" "$(scrape)" bytes agent down)" -ge "$N" ]; }
+check "during: [local-port web] flow bytes up grew by exactly $N ($(delta "$M0" "$M1" fbytes "local-port web" up))" \
+	test "$(delta "$M0" "$M1" fbytes "local-port web" up)" -eq "$N"
+agent_down_reaches() { [ "$(delta "$M0" "$(scrape)" fbytes agent down)" -ge "$N" ]; }
 wait_for 20 agent_down_reaches || fail "the agent receives the $N bytes in 20 s"
 M1=$(scrape)
-check "during: the agent's direction=down grew by exactly $N ($(delta "$M0" "$M1" bytes agent down))" \
-	test "$(delta "$M0" "$M1" bytes agent down)" -eq "$N"
+check "during: the agent's flow bytes down grew by exactly $N ($(delta "$M0" "$M1" fbytes agent down))" \
+	test "$(delta "$M0" "$M1" fbytes agent down)" -eq "$N"
 check "during: the agent has 2 tcp flows open, the echo flow and this one ($(flows "$M1" agent tcp))" \
 	test "$(flows "$M1" agent tcp)" -eq 2
 res=$(promcheck "$M1")
@@ -295,16 +297,18 @@ exec 7>&- # EOF: nc -N shuts down its side, the sink answers "got N" and closes
 check "the sink got the $N bytes and answered ($(cat "$TEST_TMP/sink.reply"))" \
 	wait_for 20 grep -qx "got $N" "$TEST_TMP/sink.reply"
 check "... and counted $N" grep -qx "sink $N" "$TEST_TMP/sink.log"
+check "MQTT carried at least those bytes up ($(delta "$M0" "$(scrape)" bytes "local-port web" up))" \
+	test "$(delta "$M0" "$(scrape)" bytes "local-port web" up)" -ge "$N"
 check "after: the flow is closed: flows{role=\"local-port web\",protocol=\"tcp\"} is 0" wait_for 10 web_flow_is 0
 M2=$(scrape)
 R=$(wc -c <"$TEST_TMP/sink.reply")
-check "after: [local-port web] up $N, down $R (the reply) ($(delta "$M0" "$M2" bytes "local-port web" up), $(delta "$M0" "$M2" bytes "local-port web" down))" \
-	test "$(delta "$M0" "$M2" bytes "local-port web" up)" -eq "$N" -a \
-	"$(delta "$M0" "$M2" bytes "local-port web" down)" -eq "$R"
-check "after: the agent down $N, up $R ($(delta "$M0" "$M2" bytes agent down), $(delta "$M0" "$M2" bytes agent up))" \
-	test "$(delta "$M0" "$M2" bytes agent down)" -eq "$N" -a "$(delta "$M0" "$M2" bytes agent up)" -eq "$R"
+check "after: [local-port web] up $N, down $R (the reply) ($(delta "$M0" "$M2" fbytes "local-port web" up), $(delta "$M0" "$M2" fbytes "local-port web" down))" \
+	test "$(delta "$M0" "$M2" fbytes "local-port web" up)" -eq "$N" -a \
+	"$(delta "$M0" "$M2" fbytes "local-port web" down)" -eq "$R"
+check "after: the agent down $N, up $R ($(delta "$M0" "$M2" fbytes agent down), $(delta "$M0" "$M2" fbytes agent up))" \
+	test "$(delta "$M0" "$M2" fbytes agent down)" -eq "$N" -a "$(delta "$M0" "$M2" fbytes agent up)" -eq "$R"
 check "after: [local-port udp] and [local-socks] saw none of it" \
-	test "$(delta "$M0" "$M2" bytes "local-port udp" up)" -eq 0 -a "$(delta "$M0" "$M2" bytes local-socks down)" -eq 0
+	test "$(delta "$M0" "$M2" fbytes "local-port udp" up)" -eq 0 -a "$(delta "$M0" "$M2" fbytes local-socks down)" -eq 0
 
 # K datagrams of S bytes through [local-port udp]: messages and bytes exactly, each way.
 counters() { scrape | grep '^net4mqtt_mqtt_'; }

@@ -66,7 +66,7 @@ static int build(char **out, size_t size, const struct status *st)
 {
 	*out = malloc(size ? size : 1);
 	check(*out);
-	return status_build(*out, size, st->role, ID, st->routes, st->n_routes);
+	return status_build(*out, size, st->role, ID, st->streams, st->routes, st->n_routes);
 }
 
 /* Our own status, from what a peer's parsed to. */

@@ -219,7 +219,7 @@ static int cmd_up(struct nl *nl, char **argv)
 	int ifindex, err;
 
 	err = nl_ifindex(nl, argv[0], &ifindex);
-	return err ? err : nl_link_up(nl, ifindex, atoi(argv[1]));
+	return err ? err : nl_link_up(nl, ifindex, atoi(argv[1]), 0);
 }
 
 /* addr add|del IFNAME PREFIX */

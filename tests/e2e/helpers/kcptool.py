@@ -239,7 +239,12 @@ def junk(host, port, *topics):
     c = mqtt.Client()
     c.connect(host, int(port))
     c.loop_start()
-    infos = [c.publish(t, p, qos=1) for t in topics for p in junk_payloads()]
+    def payloads(topic):
+        # a kcpx flow (ours, framed) reads a KCP datagram after a 'K': junk as frames, and junk KCP
+        raw = junk_payloads()
+        return raw + [b"K" + p for p in raw] if "/kcpx/" in topic else raw
+
+    infos = [c.publish(t, p, qos=1) for t in topics for p in payloads(t)]
     for i in infos:
         i.wait_for_publish()
     c.loop_stop()

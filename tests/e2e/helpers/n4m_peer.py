@@ -150,8 +150,11 @@ class Peer:
             return b"".join(m.payload for m in self.msgs if m.topic == topic)
 
     def ended(self, topic):
+        """net4mqtt's end (an empty payload) on tcp/kcp; an END frame on tcpx/kcpx."""
+        framed = topic.split("/")[-3] in ("tcpx", "kcpx")
         with self.cond:
-            return any(m.topic == topic and not m.payload for m in self.msgs)
+            return any(m.topic == topic and (m.payload[:1] == b"E" if framed else not m.payload)
+                       for m in self.msgs)
 
     def barrier(self, prefix):
         """Returns once everything the broker queued to us before now has arrived."""
@@ -572,7 +575,25 @@ def agent_vs_local(a):
               f"got {len(back)} bytes from {src}")
     u.close()
 
+    # 6. a port scanner's connect and close: net4mqtt's agent opens a flow on its first
+    # data, so it must hear nothing of it (our local closes such a flow at home)
+    s = socket.create_connection(("127.0.0.1", a.lport), timeout=5)
+    ti6 = f"{pfx}/{agent}/{a.local}/i/tcp/127.0.0.1:{s.getsockname()[1]}/-"
+    s.close()
+    s = socket.create_connection(("127.0.0.1", a.lport), timeout=5)
+    ti7 = f"{pfx}/{agent}/{a.local}/i/tcp/127.0.0.1:{s.getsockname()[1]}/-"
+    s.sendall(b"after the scan")
+    s.close()
+    # one publisher's messages reach us in order: once ti7 ended, ti6 has said all it will
+    check(p.wait(lambda: p.ended(ti7), 10) and not p.on(ti6),
+          "connect and close without a byte: nothing published toward a net4mqtt agent",
+          flow_summary(p.on(ti6)))
+
     p.barrier(pfx)
+    protos = sorted({m.topic.split("/")[-3] for m in p.msgs if "/zz-barrier/" not in m.topic})
+    check(set(protos) <= {"tcp", "udp"},
+          "a net4mqtt agent sees only tcp and udp flows: none of our stream frames (tcpx)",
+          ", ".join(protos))
     locals_ = (a.local, a.local2, a.local_udp)
     other = sorted({m.topic for m in p.msgs if m.topic.split("/")[2] not in locals_
                     and "/zz-barrier/" not in m.topic})
@@ -617,7 +638,8 @@ def pair(a):
 
     s = socket.create_connection(("127.0.0.1", a.lport), timeout=5)
     cport = s.getsockname()[1]
-    ti = f"{pfx}/{a.agent}/{a.local}/i/tcp/127.0.0.1:{cport}/-"
+    # between our own peers a stream is framed (tcpx: docs/protocol.md)
+    ti = f"{pfx}/{a.agent}/{a.local}/i/tcpx/127.0.0.1:{cport}/-"
     to = swap_label(ti, "o")
     data = os.urandom(1 << 20)
     t0 = time.monotonic()
