@@ -468,9 +468,11 @@ void flow_up(struct flow *f, const uint8_t *payload, size_t len)
 		return;
 	}
 	if (f->proto == MQTT_PROTO_TCPX) {
+		/* a SOCKS client's early bytes, a few hundred at most: well inside the window
+		 * the agent grants, even before this side has heard it */
+		size_t most = f->chunk - FRAME_DATA_HDR, skip = FRAME_DATA_HDR;
 		while (len > 0 && !f->dead) {
-			size_t skip, n = flow_read_size(f, &skip);
-			n = len < n ? len : n;
+			size_t n = len < most ? len : most;
 			memcpy(f->table->rbuf + skip, payload, n);
 			if (flow_publish_data(f, f->table->rbuf, n))
 				return;
@@ -960,8 +962,11 @@ static void flow_input_frame(struct flow *f, const uint8_t *p, size_t len)
 			flow_update_read(f);
 		}
 		break;
-	case FRAME_PROBE:
-		flow_send_frame(f, FRAME_WINDOW, f->rcv_granted, FRAME_OK);
+	case FRAME_PROBE: /* its offset: what the peer has sent; short of it, our tail was lost */
+		if (f->proto == MQTT_PROTO_TCPX && !f->wr_eof && fr.off > f->rcv_off)
+			flow_lost(f);
+		else
+			flow_send_frame(f, FRAME_WINDOW, f->rcv_granted, FRAME_OK);
 		break;
 	case FRAME_END:
 		flow_input_end(f, &fr);

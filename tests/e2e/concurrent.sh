@@ -52,13 +52,19 @@ fi
 
 # The same crowd with streams of many chunks each (20-200 KB, ~110 MB in all),
 # so MQTT congestion pauses and resumes reading from many flows at once.
-timeout 150 $PY "$TOOL" concurrent "$LP" "$N" 20480 204800 >"$TEST_TMP/concurrent-big.out" 2>&1
+# Under the sanitizers our processes are several times slower: the broker as
+# shipped (a queue of 1000 messages per client) then drops messages of 1000
+# such flows, which are reset as they should be (streams_loss.sh shows that);
+# 300 of them stay under its queue.
+NB=$N
+[ -n "${ASAN_OPTIONS:-}" ] && NB=300
+timeout 150 $PY "$TOOL" concurrent "$LP" "$NB" 20480 204800 >"$TEST_TMP/concurrent-big.out" 2>&1
 rc=$?
 summary=$(head -n 1 "$TEST_TMP/concurrent-big.out")
-if [ $rc -eq 0 ] && grep -q "^concurrent: $N ok, 0 failed" "$TEST_TMP/concurrent-big.out"; then
-	pass "$N concurrent connections, each 20-200 KB, all echoed byte-exact ($summary)"
+if [ $rc -eq 0 ] && grep -q "^concurrent: $NB ok, 0 failed" "$TEST_TMP/concurrent-big.out"; then
+	pass "$NB concurrent connections, each 20-200 KB, all echoed byte-exact ($summary)"
 else
-	fail "$N concurrent connections of 20-200 KB all echoed byte-exact (exit $rc: ${summary:-no result})"
+	fail "$NB concurrent connections of 20-200 KB all echoed byte-exact (exit $rc: ${summary:-no result})"
 	sed 's/^/    /' "$TEST_TMP/concurrent-big.out" | head -n 10
 fi
 
