@@ -9,6 +9,17 @@ static void put_u64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 static uint64_t get_u64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -22,11 +33,12 @@ static uint64_t get_u64(const uint8_t *p)
 static size_t frame_fixed_len(uint8_t type)
 {
 	switch (type) {
+	case FRAME_WINDOW:
+		return 13;
 	case FRAME_RESULT:
 		return 10;
 	case FRAME_OPEN:
 	case FRAME_DATA:
-	case FRAME_WINDOW:
 	case FRAME_PROBE:
 	case FRAME_END:
 	case FRAME_END_ACK:
@@ -64,10 +76,12 @@ int frame_parse(const uint8_t *p, size_t len, struct frame *fr)
 			return -EINVAL;
 		fr->code = (enum frame_result)p[1];
 	}
-	if (fixed == 9)
+	if (fixed == 9 || fixed == 13)
 		fr->off = get_u64(p + 1);
 	else if (fixed == 10)
 		fr->off = get_u64(p + 2);
+	if (fixed == 13)
+		fr->msgs = get_u32(p + 9);
 	return 0;
 }
 
@@ -78,10 +92,12 @@ size_t frame_header(uint8_t buf[FRAME_CTL_MAX], const struct frame *fr)
 	buf[0] = (uint8_t)fr->type;
 	if (fr->type == FRAME_RESULT || fr->type == FRAME_ABORT)
 		buf[1] = (uint8_t)fr->code;
-	if (fixed == 9)
+	if (fixed == 9 || fixed == 13)
 		put_u64(buf + 1, fr->off);
 	else if (fixed == 10)
 		put_u64(buf + 2, fr->off);
+	if (fixed == 13)
+		put_u32(buf + 9, fr->msgs);
 	return fixed;
 }
 

@@ -7,11 +7,12 @@
 
 /* The first byte of every payload on a tcpx/kcpx topic. */
 enum frame_type {
-	FRAME_OPEN = 'O',    /* local -> agent: open the flow; off: the agent may send below it */
-	FRAME_RESULT = 'R',  /* agent -> local: code (enum frame_result); off as in OPEN */
-	FRAME_DATA = 'D',    /* tcpx: stream bytes at offset off */
-	FRAME_KCP = 'K',     /* kcpx: one KCP output datagram */
-	FRAME_WINDOW = 'W',  /* tcpx: the peer may send bytes below offset off */
+	FRAME_OPEN = 'O',   /* local -> agent: open the flow; off: the agent may send below it */
+	FRAME_RESULT = 'R', /* agent -> local: code (enum frame_result); off as in OPEN */
+	FRAME_DATA = 'D',   /* tcpx: stream bytes at offset off */
+	FRAME_KCP = 'K',    /* kcpx: one KCP output datagram */
+	FRAME_WINDOW =
+		'W', /* tcpx: the peer may send bytes below offset off; msgs: DATA frames received */
 	FRAME_PROBE = 'P',   /* "are you there, what is my window?": answered by WINDOW */
 	FRAME_END = 'E',     /* the sender's stream ends at offset off; repeated until END_ACK */
 	FRAME_END_ACK = 'e', /* off: the END's */
@@ -34,12 +35,13 @@ enum frame_result {
 };
 
 #define FRAME_DATA_HDR 9 /* type and offset, before a DATA frame's bytes */
-#define FRAME_CTL_MAX 10 /* the longest frame without bytes (RESULT) */
+#define FRAME_CTL_MAX 13 /* the longest frame without bytes (WINDOW) */
 
 struct frame {
 	enum frame_type type;
 	enum frame_result code; /* RESULT, ABORT */
 	uint64_t off;		/* OPEN, RESULT, DATA, WINDOW, PROBE, END, END_ACK */
+	uint32_t msgs;		/* WINDOW */
 	const uint8_t *data;	/* DATA, KCP: the bytes after the header, in the payload */
 	size_t len;
 };

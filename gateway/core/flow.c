@@ -135,7 +135,9 @@ static bool flow_owns_fd(const struct flow *f)
 static bool flow_may_send(const struct flow *f)
 {
 	return f->opening == FLOW_OPEN_DONE &&
-	       (f->proto != MQTT_PROTO_TCPX || f->snd_off < f->snd_limit);
+	       (f->proto != MQTT_PROTO_TCPX ||
+		       (f->snd_off < f->snd_limit &&
+			       f->snd_msgs - f->acked_msgs < FLOW_WINDOW_MSGS));
 }
 
 static bool flow_wants_read(const struct flow *f)
@@ -394,7 +396,8 @@ static int flow_publish_data(struct flow *f, uint8_t *frame, size_t len)
 	f->bytes_up += len;
 	f->table->stats->stream_up += len;
 	f->last_active = time(NULL);
-	if (f->snd_off >= f->snd_limit) {
+	f->snd_msgs++;
+	if (!flow_may_send(f)) {
 		flow_update_read(f);
 		flow_frame_schedule(f); /* blocked: probe if no window comes */
 	}
@@ -754,7 +757,7 @@ static int flow_send_frame(
 static bool flow_blocked(const struct flow *f)
 {
 	return !f->dead && f->proto == MQTT_PROTO_TCPX && f->opening == FLOW_OPEN_DONE &&
-	       !f->rd_eof && f->snd_off >= f->snd_limit;
+	       !f->rd_eof && !flow_may_send(f);
 }
 
 /* ms until the frame timer has something to do; 0: nothing. */
@@ -826,16 +829,33 @@ static void flow_frame_cb(evutil_socket_t fd, short what, void *arg)
 	flow_frame_schedule(f);
 }
 
-/* tcpx: a WINDOW once the socket has taken a quarter of the window since the last one. */
+/* tcpx: our window, and how many DATA frames we received. */
+static int flow_send_window(struct flow *f)
+{
+	uint8_t buf[FRAME_CTL_MAX];
+	struct frame fr = { .type = FRAME_WINDOW, .off = f->rcv_granted, .msgs = f->rcv_msgs };
+	int err = f->table->publish(f->table->publish_arg, f->topic, buf, frame_header(buf, &fr));
+
+	if (err)
+		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
+	else
+		f->granted_msgs = f->rcv_msgs;
+	return err;
+}
+
+/* tcpx: a WINDOW once the socket has taken a quarter of the window, or a quarter
+ * of the frames the peer may send arrived, since the last one. */
 static void flow_grant(struct flow *f)
 {
 	if (f->proto != MQTT_PROTO_TCPX || f->dead || f->opening != FLOW_OPEN_DONE || f->wr_eof)
 		return;
 	uint64_t limit = f->rcv_off - evbuffer_get_length(f->out) + FLOW_WINDOW;
-	if (limit < f->rcv_granted + FLOW_WINDOW / 4)
+	if (limit < f->rcv_granted + FLOW_WINDOW / 4 &&
+		f->rcv_msgs - f->granted_msgs < FLOW_WINDOW_MSGS / 4)
 		return;
-	f->rcv_granted = limit;
-	flow_send_frame(f, FRAME_WINDOW, limit, FRAME_OK);
+	if (limit > f->rcv_granted)
+		f->rcv_granted = limit;
+	flow_send_window(f);
 }
 
 void flow_open(struct flow *f)
@@ -896,6 +916,7 @@ static void flow_input_data(struct flow *f, const struct frame *fr)
 		return;
 	}
 	f->rcv_off += fr->len;
+	f->rcv_msgs++;
 	f->bytes_down += fr->len;
 	f->table->stats->stream_down += fr->len;
 	if (!flow_write_down(f, fr->data, fr->len))
@@ -957,16 +978,17 @@ static void flow_input_frame(struct flow *f, const uint8_t *p, size_t len)
 			flow_down_finished(f);
 		break;
 	case FRAME_WINDOW:
-		if (fr.off > f->snd_limit) {
+		if (fr.off > f->snd_limit)
 			f->snd_limit = fr.off;
-			flow_update_read(f);
-		}
+		if ((int32_t)(fr.msgs - f->acked_msgs) > 0)
+			f->acked_msgs = fr.msgs;
+		flow_update_read(f);
 		break;
 	case FRAME_PROBE: /* its offset: what the peer has sent; short of it, our tail was lost */
 		if (f->proto == MQTT_PROTO_TCPX && !f->wr_eof && fr.off > f->rcv_off)
 			flow_lost(f);
 		else
-			flow_send_frame(f, FRAME_WINDOW, f->rcv_granted, FRAME_OK);
+			flow_send_window(f);
 		break;
 	case FRAME_END:
 		flow_input_end(f, &fr);
@@ -1152,6 +1174,12 @@ static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 	int timeout = f->table->limits.udp_timeout_s;
 	(void)fd, (void)what;
 
+	if (f->dead && f->abort_sent && !f->abort_acked && f->lingering &&
+		clock_ms() - f->dead_ms < FLOW_ABORT_LINGER_S * 1000ull) {
+		struct timeval tv = { FLOW_LINGER_S, 0 };
+		evtimer_add(&f->ev_timer, &tv); /* its ABORT still wants an answer */
+		return;
+	}
 	if (f->dead) {
 		flow_free(f);
 		return;
@@ -1228,8 +1256,9 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 	if (error && f->result == FRAME_OK)
 		f->result = FRAME_FAILED;
 	f->dead = true;
-	if (f->opening ==
-		FLOW_OPEN_SENT) { /* the role hears, once, that the OPEN came to nothing */
+	f->dead_ms = clock_ms();
+	/* a role waiting for the OPEN's result hears, once, that it came to nothing */
+	if (f->opening == FLOW_OPEN_SENT) {
 		f->opening = FLOW_OPEN_DONE;
 		if (f->on_open)
 			f->on_open(f, f->result == FRAME_OK ? FRAME_FAILED : f->result);

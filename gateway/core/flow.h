@@ -24,6 +24,10 @@ struct kcpflow;
  * peer's further data with another empty payload, which tells the peer to
  * abort (reset) its side, and it keeps late data from opening a new flow. */
 #define FLOW_LINGER_S 10
+/* ... and one whose ABORT was not acknowledged goes on repeating it this long:
+ * a peer that lost every copy under a long overload would wait for its data
+ * until its keepalive (FLOW_KEEPALIVE_S) otherwise. */
+#define FLOW_ABORT_LINGER_S 60
 #define FLOW_ABORT_REPEAT_MS 200
 /* A local's tcp flow to an agent never seen online ends if nothing at all
  * comes back this long: a mistyped agent id fails instead of hanging. (A
@@ -40,6 +44,10 @@ struct kcpflow;
  * 0.89 to 1.32 (noisy), 4 MiB 1.05. 2 MiB is 32 messages of 64 KiB: 30 busy
  * flows still fit in mosquitto's default queue of 1000 messages per client. */
 #define FLOW_WINDOW (2u << 20)
+/* ... and how many DATA frames it may have sent that its peer has not said it
+ * received: a sender that writes in small pieces stays as far below the
+ * broker's queue as one writing 64 KiB at a time. */
+#define FLOW_WINDOW_MSGS 64u
 #define FLOW_RESEND_MS 1000	 /* OPEN, END, ABORT without an answer; PROBE while blocked */
 #define FLOW_OPEN_TIMEOUT_S 30	 /* an OPEN with no RESULT: the agent is gone or never was */
 #define FLOW_END_TIMEOUT_S 30	 /* an END never acknowledged: the flow fails */
@@ -104,12 +112,15 @@ struct flow {
 	enum flow_opening opening;
 	enum frame_result result; /* what the OPEN came to; why the flow failed */
 	flow_open_fn *on_open;
-	struct event ev_frame;	       /* resends, probes, keepalive, the idle limit */
-	uint64_t snd_off, snd_limit;   /* tcpx: bytes sent; the peer's window ends here */
-	uint64_t rcv_off, rcv_granted; /* tcpx: bytes received; our window ends here */
-	uint64_t heard_ms, probed_ms;  /* the peer's last frame; our last PROBE */
-	uint64_t end_ms, frame_due_ms; /* our END went out; ev_frame fires (0: not armed) */
-	int connect_err;	       /* the last connect's errno (an agent's) */
+	struct event ev_frame;		 /* resends, probes, keepalive, the idle limit */
+	uint64_t snd_off, snd_limit;	 /* tcpx: bytes sent; the peer's window ends here */
+	uint64_t rcv_off, rcv_granted;	 /* tcpx: bytes received; our window ends here */
+	uint32_t snd_msgs, acked_msgs;	 /* tcpx: DATA frames sent; received, as the peer said */
+	uint32_t rcv_msgs, granted_msgs; /* tcpx: DATA frames received; as our last WINDOW said */
+	uint64_t heard_ms, probed_ms;	 /* the peer's last frame; our last PROBE */
+	uint64_t end_ms, frame_due_ms;	 /* our END went out; ev_frame fires (0: not armed) */
+	uint64_t dead_ms;		 /* it ended (a tombstone since) */
+	int connect_err;		 /* the last connect's errno (an agent's) */
 	uint32_t overflows; /* FLOW_DGRAM: its socket's drop count, as the kernel last said */
 	time_t last_active;
 	uint64_t opened_ms;			 /* clock_ms() */

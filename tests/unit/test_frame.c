@@ -19,7 +19,7 @@ static void test_round_trip(void **state)
 		{ .type = FRAME_OPEN, .off = 2u << 20 },
 		{ .type = FRAME_RESULT, .code = FRAME_REFUSED, .off = 0 },
 		{ .type = FRAME_RESULT, .code = FRAME_OK, .off = 0x0102030405060708ull },
-		{ .type = FRAME_WINDOW, .off = UINT64_MAX },
+		{ .type = FRAME_WINDOW, .off = UINT64_MAX, .msgs = 0x01020304 },
 		{ .type = FRAME_PROBE, .off = 7 },
 		{ .type = FRAME_END, .off = 123456789 },
 		{ .type = FRAME_END_ACK, .off = 123456789 },
@@ -37,6 +37,7 @@ static void test_round_trip(void **state)
 		assert_int_equal(fr.type, frames[i].type);
 		assert_int_equal(fr.code, frames[i].code);
 		assert_true(fr.off == frames[i].off);
+		assert_int_equal(fr.msgs, frames[i].msgs);
 		assert_int_equal(fr.len, 0);
 	}
 }
@@ -49,12 +50,16 @@ static void test_wire_layout(void **state)
 	static const uint8_t want_r[] = { 'R', 4, 0, 0, 0, 0, 0, 0, 0x11, 0x22 };
 	struct frame d = { .type = FRAME_DATA, .off = 65536 };
 	static const uint8_t want_d[] = { 'D', 0, 0, 0, 0, 0, 1, 0, 0 };
+	struct frame w = { .type = FRAME_WINDOW, .off = 2, .msgs = 0x0a0b0c0d };
+	static const uint8_t want_w[] = { 'W', 0, 0, 0, 0, 0, 0, 0, 2, 0x0a, 0x0b, 0x0c, 0x0d };
 
 	(void)state;
 	assert_int_equal(frame_header(buf, &r), sizeof(want_r));
 	assert_memory_equal(buf, want_r, sizeof(want_r));
 	assert_int_equal(frame_header(buf, &d), FRAME_DATA_HDR);
 	assert_memory_equal(buf, want_d, sizeof(want_d));
+	assert_int_equal(frame_header(buf, &w), sizeof(want_w));
+	assert_memory_equal(buf, want_w, sizeof(want_w));
 }
 
 static void test_data_and_kcp(void **state)
@@ -80,7 +85,7 @@ static void test_bad(void **state)
 {
 	static const struct {
 		const char *what;
-		uint8_t bytes[12];
+		uint8_t bytes[16];
 		size_t len;
 	} bad[] = {
 		{ "empty", { 0 }, 0 },
@@ -89,7 +94,8 @@ static void test_bad(void **state)
 		{ "DATA without bytes", { 'D', 0, 0, 0, 0, 0, 0, 0, 0 }, 9 },
 		{ "DATA cut short", { 'D', 0, 0, 0 }, 4 },
 		{ "KCP without bytes", { 'K' }, 1 },
-		{ "WINDOW too long", { 'W', 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 10 },
+		{ "WINDOW too long", { 'W', 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5 }, 14 },
+		{ "WINDOW without its count", { 'W', 0, 0, 0, 0, 0, 0, 0, 0 }, 9 },
 		{ "WINDOW too short", { 'W', 0, 0 }, 3 },
 		{ "RESULT with an unknown code", { 'R', 99, 0, 0, 0, 0, 0, 0, 0, 0 }, 10 },
 		{ "ABORT with an unknown code", { 'A', 200 }, 2 },
