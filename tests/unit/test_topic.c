@@ -30,6 +30,11 @@ static const struct parse_case parse_cases[] = {
 		MQTT_PROTO_UDP, "127.0.0.1:4444", "127.0.0.1:4433" },
 	{ "net4mqtt", "net4mqtt/a/l/i/kcp/1.2.3.4:1/-", 0, "a", "l", MQTT_LABEL_I, MQTT_PROTO_KCP,
 		"1.2.3.4:1", "-" },
+	/* ours, between our own peers: the same streams in frames */
+	{ "net4mqtt", "net4mqtt/a/l/o/tcpx/1.2.3.4:1/-", 0, "a", "l", MQTT_LABEL_O, MQTT_PROTO_TCPX,
+		"1.2.3.4:1", "-" },
+	{ "net4mqtt", "net4mqtt/a/l/i/kcpx/1.2.3.4:1/-", 0, "a", "l", MQTT_LABEL_I, MQTT_PROTO_KCPX,
+		"1.2.3.4:1", "-" },
 	{ "net4mqtt", "net4mqtt/a/l/i/tcp/[::1]:5000/[2001:db8::1]:443", 0, "a", "l", MQTT_LABEL_I,
 		MQTT_PROTO_TCP, "[::1]:5000", "[2001:db8::1]:443" },
 	{ "net4mqtt", "net4mqtt/a/l/i/tcp/1.2.3.4:5/example.org:443", 0, "a", "l", MQTT_LABEL_I,
@@ -310,6 +315,8 @@ static void test_names(void **state)
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_TCP), "tcp");
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_UDP), "udp");
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_KCP), "kcp");
+	assert_string_equal(mqtt_proto_name(MQTT_PROTO_TCPX), "tcpx");
+	assert_string_equal(mqtt_proto_name(MQTT_PROTO_KCPX), "kcpx");
 	assert_string_equal(mqtt_proto_name((enum mqtt_proto) - 1), "?");
 }
 
