@@ -1,5 +1,6 @@
 /* The gateway's figures: its NAT, routes and drops for /metrics, its TUN and route table for /status. */
 #include <event2/buffer.h>
+#include <stdio.h>
 
 #include "gateway/core/node.h"
 #include "gateway/lib/json.h"
@@ -7,6 +8,22 @@
 #include "gwdns.h"
 #include "route.h"
 #include "tun/nat.h"
+
+/* Packets the kernel dropped before we read them: the TUN's queue (GW_TXQLEN) was full. */
+static unsigned long long tun_queue_drops(const char *ifname)
+{
+	char path[96];
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_dropped", ifname);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
 
 void gw_metrics(struct node *n, struct evbuffer *o)
 {
@@ -32,8 +49,10 @@ void gw_metrics(struct node *n, struct evbuffer *o)
 		"net4mqtt_tun_drops_total{reason=\"malformed\"} %lu\n"
 		"net4mqtt_tun_drops_total{reason=\"fragment\"} %lu\n"
 		"net4mqtt_tun_drops_total{reason=\"no_agent\"} %lu\n"
-		"net4mqtt_tun_drops_total{reason=\"write_failed\"} %lu\n",
-		g->bad_packets, g->fragments, g->no_agent, g->tun_drops);
+		"net4mqtt_tun_drops_total{reason=\"write_failed\"} %lu\n"
+		"net4mqtt_tun_drops_total{reason=\"queue_full\"} %llu\n",
+		g->bad_packets, g->fragments, g->no_agent, g->tun_drops,
+		tun_queue_drops(tun_name(g->tun)));
 	if (g->dns)
 		gwdns_metrics(g->dns, o);
 }

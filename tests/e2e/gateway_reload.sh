@@ -100,6 +100,11 @@ d = json.load(sys.stdin)
 r = {(x[\"prefix\"], x[\"source\"]) for x in d[\"roles\"][0][\"routes\"]}
 sys.exit(not {(\"10.21.0.0/24\", \"configured\"), (\"10.20.0.128/25\", \"exclude\")} <= r)'"
 check "/metrics counts 3 routes" test "$(metric net4mqtt_gateway_routes)" = 3
+check "the TUN queues 4096 packets for us, not the default 500 ($(ip -n "$GW" link show n4m0 | grep -o 'qlen [0-9]*'))" \
+	bash -c "ip -n '$GW' link show n4m0 | grep -q 'qlen 4096'"
+qf=$(metric 'net4mqtt_tun_drops_total{reason="queue_full"}')
+check "/metrics says how many packets the TUN's queue dropped before we read them ($qf; /sys: $(ip netns exec "$GW" cat /sys/class/net/n4m0/statistics/tx_dropped 2>&1))" \
+	test "$qf" = "$(ip netns exec "$GW" cat /sys/class/net/n4m0/statistics/tx_dropped 2>/dev/null)"
 
 write_conf
 check "SIGHUP again" hup
