@@ -30,7 +30,7 @@ NSTOP=20 STOP_SIZE=$((10 * MB))
 NRESTART=80 RESTART_SIZE=$MB
 if [ -n "${ASAN_OPTIONS:-}" ]; then
 	# under the sanitizers every byte costs several times more: fewer rounds and bytes
-	ROUNDS=8 LOSS_SIZE=$((2 * MB)) STOP_SIZE=$((4 * MB))
+	ROUNDS=4 LOSS_SIZE=$((2 * MB)) STOP_SIZE=$((4 * MB))
 fi
 PARTS=${LOSS_PARTS:-1 2 3}
 part() { [[ " $PARTS " == *" $1 "* ]]; }

@@ -37,7 +37,11 @@ need "agent publishes its online status" wait_status "$BROKER_URL_BASE/$PREFIX/$
 LPG=$(free_port)
 n4m localg local-port -m "$URL?client_id=unr-localg" -i unr-localg -a no-such-agent -l "127.0.0.1:$LPG"
 need "the local-port to a missing agent listens" wait_for 10 port_listening "$LPG"
-(timeout 60 curl -sS -o /dev/null "http://127.0.0.1:$LPG/" 2>"$TEST_TMP/ghost.err"; echo $? >"$TEST_TMP/ghost.rc") &
+# Under the sanitizers this 30 s wait is left to the plain run (make test): it
+# is one timer, and CI has 20 minutes for both runs.
+GHOST=1
+[ -n "${ASAN_OPTIONS:-}" ] && GHOST=0
+[ $GHOST = 1 ] && { (timeout 60 curl -sS -o /dev/null "http://127.0.0.1:$LPG/" 2>"$TEST_TMP/ghost.err"; echo $? >"$TEST_TMP/ghost.rc") & }
 GHOST_START=$SECONDS
 
 # curl_rc SECS URL: curl's exit code (124 if `timeout` had to stop it), error text in $TEST_TMP/curl.err
@@ -98,11 +102,15 @@ check "5 clients at once to the closed target all get an error, none hangs (rcs 
 	bash -c "! grep -Eqw '0|124' <<<'$rcs'"
 rc=$(curl_rc 10 "http://127.0.0.1:$LPW/")
 check "and the working target still works (rc $rc)" cmp -s "$TEST_TMP/www/index.html" "$TEST_TMP/curl.out"
-wait_for 45 test -s "$TEST_TMP/ghost.rc"
-rc=$(cat "$TEST_TMP/ghost.rc" 2>/dev/null || echo none)
-check "a flow to an agent id nobody uses ends with an error after $((SECONDS - GHOST_START)) s, no hang (rc $rc: $(head -c 80 "$TEST_TMP/ghost.err"))" \
-	bash -c "[ '$rc' != none ] && [ '$rc' -ne 0 ] && [ '$rc' -ne 124 ]"
-check "the local says why" grep -q 'no answer in 30 s from agent no-such-agent, whose status was never seen' \
-	"$TEST_TMP/localg.log"
+if [ $GHOST = 1 ]; then
+	wait_for 45 test -s "$TEST_TMP/ghost.rc"
+	rc=$(cat "$TEST_TMP/ghost.rc" 2>/dev/null || echo none)
+	check "a flow to an agent id nobody uses ends with an error after $((SECONDS - GHOST_START)) s, no hang (rc $rc: $(head -c 80 "$TEST_TMP/ghost.err"))" \
+		bash -c "[ '$rc' != none ] && [ '$rc' -ne 0 ] && [ '$rc' -ne 124 ]"
+	check "the local says why" grep -q 'no answer in 30 s from agent no-such-agent, whose status was never seen' \
+		"$TEST_TMP/localg.log"
+else
+	skip "a flow to an agent id nobody uses: its 30 s wait runs in make test, not under the sanitizers"
+fi
 check "agent and local-ports still running" all_running "$agent_PID" "$local_PID" "$localw_PID" "$localn_PID" "$socks_PID"
 finish
