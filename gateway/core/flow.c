@@ -866,6 +866,7 @@ void flow_open(struct flow *f)
 		return;
 	}
 	f->opening = FLOW_OPEN_SENT;
+	flow_update_read(f); /* an attached socket waits for the RESULT (kcpx read it at once) */
 	if (flow_send_frame(f, FRAME_OPEN, f->rcv_granted, FRAME_OK))
 		return;
 	flow_frame_schedule(f);
