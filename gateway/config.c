@@ -249,13 +249,14 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	case 'U':
 	case OPT_MAX_FLOWS:
 	case OPT_MAX_MEMORY:
+	case OPT_PACKET_SIZE:
 		if (option_apply(&option_commands[0], &l->defaults, NULL, opt, value, err))
 			config_error(l, l->rd.line, key, "%s", err);
 		return;
 	}
 	config_error(l, l->rd.line, key,
 		"not a key of [%s]: it takes mqtt-url, log-level, user, "
-		"status-listen, max-flows, max-memory and udp-timeout",
+		"status-listen, max-flows, max-memory, packet-size and udp-timeout",
 		CONFIG_SECTION);
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gateway/core/node.h"
+#include "gateway/core/status.h"
 #include "gateway/lib/addr.h"
 #include "gateway/roles/roles.h"
 #include "mqtt/url.h"
@@ -219,6 +220,8 @@ static const struct binding node_bindings[] = {
 		"--max-memory (MiB)", 16, 1 << 20, NULL },
 	{ OPT_PLAIN_STREAMS, true, FIELD_FLAG, FIELD(struct node_config, plain_streams), NULL, 0, 0,
 		NULL },
+	{ OPT_PACKET_SIZE, true, FIELD_INT, FIELD(struct node_config, packet_size),
+		"--packet-size (bytes)", NODE_PACKET_MIN, STATUS_MAX_PACKET, NULL },
 	END_BINDINGS,
 };
 
@@ -436,6 +439,7 @@ const struct option option_long[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "status-listen", required_argument, NULL, OPT_STATUS_LISTEN },
 	{ "plain-streams", no_argument, NULL, OPT_PLAIN_STREAMS },
+	{ "packet-size", required_argument, NULL, OPT_PACKET_SIZE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -482,9 +486,11 @@ void option_usage(const struct command *c, FILE *out)
 		"      --plain-streams  streams as net4mqtt carries them (tcp, kcp): no explicit "
 		"open,\n"
 		"                       flow control or loss detection, even between our peers\n"
+		"      --packet-size B  publish at most B bytes in one MQTT packet to our peers "
+		"(default %d)\n"
 		"      --user NAME      run as NAME after start-up (when started as root)\n"
 		"      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n",
-		DEFAULT_MAX_FLOWS, DEFAULT_MAX_MEMORY_MIB);
+		DEFAULT_MAX_FLOWS, DEFAULT_MAX_MEMORY_MIB, NODE_PACKET_SIZE);
 	if (c->role->is_agent)
 		fprintf(out, "      --allow CIDR[:PORTS]  open only these destinations "
 			     "(repeatable; PORTS: 80,443,8000-8100);\n"
@@ -579,6 +585,7 @@ void option_defaults(const struct command *c, struct node_config *node, void *ro
 	node->limits.udp_timeout_s = 60;
 	node->limits.max_flows = DEFAULT_MAX_FLOWS;
 	node->limits.max_memory = (size_t)DEFAULT_MAX_MEMORY_MIB << 20;
+	node->packet_size = NODE_PACKET_SIZE;
 	if (!role_cfg)
 		return;
 	memset(role_cfg, 0, c->role->config_size);

@@ -32,6 +32,7 @@ enum long_only_option { /* past every short option's character */
 	OPT_USER,
 	OPT_STATUS_LISTEN,
 	OPT_PLAIN_STREAMS,
+	OPT_PACKET_SIZE,
 };
 
 /* A command that runs one role, and where each of its options goes. */

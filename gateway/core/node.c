@@ -59,8 +59,8 @@ int node_init(struct node *n, struct event_base *base, const struct mqtt_url *ur
 	return 0;
 }
 
-size_t node_chunk_for(
-	struct node *n, const char *peer_agent, const char *peer_local, size_t topic_len)
+size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
+	size_t topic_len, enum flow_kind kind)
 {
 	const struct status *st = peers_get(n->peers, peer_agent, peer_local);
 	size_t max = STATUS_COMPAT_PACKET;
@@ -68,6 +68,8 @@ size_t node_chunk_for(
 	/* a local learns the agent's size, an agent the local's; ids "-" of both kinds share a topic */
 	if (st && st->max_packet && (!strcmp(st->role, "agent") == !n->role->is_agent))
 		max = (size_t)st->max_packet;
+	if (kind == FLOW_STREAM && max > (size_t)n->cfg.packet_size)
+		max = (size_t)n->cfg.packet_size; /* a datagram is one publish, whatever its size */
 	if (max > n->flows->rbuf_size)
 		max = n->flows->rbuf_size;
 	if (max < topic_len + PUBLISH_OVERHEAD + 512)

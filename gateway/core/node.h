@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
 #include "flowtable.h"
 #include "mqtt/topic.h"
 
@@ -19,6 +20,16 @@ struct peers;
 struct status;
 
 #define NODE_ID_MAX 128
+/* The largest publish we send a peer of ours (it takes STATUS_MAX_PACKET): see
+ * docs/protocol.md, "Packet size". Mosquitto holds a message in three buffers of
+ * its size at once (read, stored, written); while they fit glibc's 128 KiB trim
+ * threshold its heap stays put, past it every message costs a brk() that
+ * shrinks the heap and a TLB flush. Loopback, mosquitto 2.0.11 as shipped, raw
+ * QoS 0 throughput (tests/bench/mqtt_ceiling): 32 KiB 620-670 MB/s, 40 KiB
+ * 660-890, 42 KiB 670-850, 44 KiB 290, 48 KiB 230-260, 64 KiB 80-120; with
+ * the trim threshold raised, 40 KiB 840 and 64 KiB 660. */
+#define NODE_PACKET_SIZE 40960
+#define NODE_PACKET_MIN 4096
 
 /* What a role is, and what it does with the node's events. */
 struct role_ops {
@@ -51,6 +62,7 @@ struct node_config {
 	char local_id[NODE_ID_MAX];
 	struct flow_limits limits; /* --max-flows, --max-memory, --udp-timeout */
 	bool plain_streams;	   /* --plain-streams: no tcpx, kcpx (mqtt/frame.h) */
+	int packet_size;	   /* --packet-size: our largest publish to our peers */
 };
 
 struct node_stats {
@@ -106,9 +118,10 @@ void node_log_stats(const struct node *n, bool always);
 
 /* This node's own id: the agent's, or the local's. */
 const char *node_id(const struct node *n);
-/* Largest payload a peer takes on this topic: 64 KiB peers, else net4mqtt's 10 KiB. */
-size_t node_chunk_for(
-	struct node *n, const char *peer_agent, const char *peer_local, size_t topic_len);
+/* Largest payload to send a peer on this topic: what it takes (64 KiB for ours,
+ * net4mqtt's 10 KiB), and for streams at most --packet-size. */
+size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
+	size_t topic_len, enum flow_kind kind);
 /* Has this peer published an online status (and not gone offline since)? */
 bool node_peer_online(struct node *n, const char *agent, const char *local);
 /* Does this peer speak our stream frames (tcpx, kcpx), by its online status? */

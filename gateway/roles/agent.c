@@ -155,12 +155,13 @@ static int agent_reply_topic(struct node *n, const struct mqtt_topic *t, char *t
 static struct flow *agent_flow_new(
 	struct node *n, const struct mqtt_topic *t, const char *key, const char *topic, size_t tlen)
 {
+	enum flow_kind kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM;
 	struct flow_spec spec = {
-		.kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM,
+		.kind = kind,
 		.proto = t->proto,
 		.key = key,
 		.topic = topic,
-		.chunk = node_chunk_for(n, MQTT_NIL, t->local, tlen),
+		.chunk = node_chunk_for(n, MQTT_NIL, t->local, tlen, kind),
 	};
 	struct flow *f = flow_new(n->flows, &spec);
 

@@ -38,7 +38,7 @@ static struct flow *local_flow_new(
 		flow_destroy(old); /* the client reused its address: this is a new flow */
 	spec->key = key;
 	spec->topic = topic;
-	spec->chunk = node_chunk_for(n, agent, MQTT_NIL, (size_t)tlen);
+	spec->chunk = node_chunk_for(n, agent, MQTT_NIL, (size_t)tlen, spec->kind);
 	struct flow *f = flow_new(n->flows, spec);
 	if (!f)
 		return NULL;

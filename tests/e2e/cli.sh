@@ -73,7 +73,8 @@ for args in "agent --advertise 10.0.0.0/33" "agent --advertise nonsense" "local-
 	"gateway --route 10.0.0.0/8 --dns-hijack" "gateway --route 10.0.0.0/8 --remote-domain a.b=x" \
 	"gateway --dns" "gateway --auto-routes --dns --remote-domain example.internal" \
 	"gateway --auto-routes --dns --remote-domain bad/name=a" "gateway --auto-routes --dns --dns-upstream 10.0.0.300" \
-	"gateway --auto-routes --dns --dns-upstream 10.0.0.53"; do
+	"gateway --auto-routes --dns --dns-upstream 10.0.0.53" "local-port --packet-size 100" \
+	"agent --packet-size 65537" "local-socks --packet-size 40k"; do
 	i=$((i + 1))
 	# shellcheck disable=SC2086 # words on purpose
 	run "badopt$i" $args

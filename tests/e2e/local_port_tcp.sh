@@ -45,10 +45,21 @@ check "nc through local-port gets the server's reply byte-exact (rc $rc, got '$r
 printf '%s\n' "$line" >"$TEST_TMP/line.sent"
 check "the server received the client's line byte-exact" cmp -s "$TEST_TMP/line.sent" "$TEST_TMP/line.got"
 
-# 2. curl: 5 MB over local-port -t to the http server.
+# 2. curl: 5 MB over local-port -t to the http server, while a subscriber notes the
+# size of every message: none over the default --packet-size (40960 bytes with
+# topic and header), and the bulk near it.
 rm -f "$TEST_TMP/big.out"
+mosquitto_sub -d -L "$BROKER_URL_BASE/$PREFIX/#" -F '%l' >"$TEST_TMP/sizes" 2>&1 &
+SIZES_PID=$!
+bg_track "$SIZES_PID"
+wait_for 10 grep -q SUBACK "$TEST_TMP/sizes"
 timeout 60 curl -sS -o "$TEST_TMP/big.out" "http://127.0.0.1:$LPH/big.bin" 2>"$TEST_TMP/curl-big.err"
 rc=$?
+wait_for 10 bash -c "[ \$(awk '/^[0-9]+\$/ && \$1 > 30000' '$TEST_TMP/sizes' | wc -l) -ge 100 ]"
+kill "$SIZES_PID"
+largest=$(grep -x '[0-9]*' "$TEST_TMP/sizes" | sort -n | tail -n 1)
+check "a bulk download is carried in messages near 40960 bytes and never over (largest payload ${largest:-none})" \
+	test "${largest:-0}" -gt 30000 -a "${largest:-0}" -le 40960
 want=$(sha256sum <"$TEST_TMP/www/big.bin" | cut -d' ' -f1)
 got=$(sha256sum <"$TEST_TMP/big.out" 2>/dev/null | cut -d' ' -f1)
 size=$(stat -c %s "$TEST_TMP/big.out" 2>/dev/null || echo 0)
