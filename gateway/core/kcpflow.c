@@ -33,6 +33,7 @@ struct kcpflow {
 	uint8_t *buf;
 	size_t size;
 	struct event ev_timer; /* armed only while KCP has something to time */
+	struct event ev_flush; /* active once after a burst of input: one ack message */
 	bool timer_armed, eof_pending;
 	uint32_t eof_since_ms, heard_ms;
 };
@@ -81,6 +82,23 @@ static void schedule(struct kcpflow *k)
 	k->timer_armed = true;
 }
 
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kcpflow *k = arg;
+	(void)fd, (void)what;
+
+	kcp_flush(k->kcp, now_ms());
+	schedule(k);
+}
+
+/* Acks and window updates of every message of one read burst go out together,
+ * once the loop has run the MQTT client's read callback. */
+static void flush_soon(struct kcpflow *k)
+{
+	if (!event_pending(&k->ev_flush, EV_TIMEOUT, NULL))
+		event_active(&k->ev_flush, EV_TIMEOUT, 1);
+}
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct kcpflow *k = arg;
@@ -121,6 +139,7 @@ int kcpflow_new(struct event_base *base, bool peer_is_ours, size_t chunk, uint8_
 	k->buf = buf;
 	k->size = size;
 	evtimer_assign(&k->ev_timer, base, timer_cb, k);
+	event_assign(&k->ev_flush, base, -1, 0, flush_cb, k);
 	k->heard_ms = now_ms();
 	*out = k;
 	return 0;
@@ -132,6 +151,7 @@ void kcpflow_free(struct kcpflow *k)
 		return;
 	if (k->timer_armed)
 		event_del(&k->ev_timer);
+	event_del(&k->ev_flush);
 	kcp_free(k->kcp);
 	free(k);
 }
@@ -173,8 +193,7 @@ void kcpflow_deliver(struct kcpflow *k)
 		if (k->ops->deliver(k->arg, k->buf, got) < 0)
 			return;
 	}
-	kcp_flush(k->kcp, now_ms()); /* a window that opened again is told at once */
-	schedule(k);
+	flush_soon(k); /* a window that opened again is told at once */
 }
 
 int kcpflow_input(struct kcpflow *k, const uint8_t *p, size_t len)
