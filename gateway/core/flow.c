@@ -77,6 +77,14 @@ static int flow_kcp_init(struct flow *f)
 		&flow_kcp_ops, f, &f->kcp);
 }
 
+uint64_t flow_window(const struct flow_table *t)
+{
+	unsigned busy = t->busy_now > t->busy_prev ? t->busy_now : t->busy_prev;
+	uint64_t w = busy ? FLOW_WINDOW_BUDGET / busy : FLOW_WINDOW;
+
+	return w > FLOW_WINDOW ? FLOW_WINDOW : w < FLOW_WINDOW_MIN ? FLOW_WINDOW_MIN : w;
+}
+
 struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
 {
 	struct flow *f;
@@ -98,7 +106,7 @@ struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
 	f->last_active = time(NULL);
 	f->opened_ms = f->heard_ms = clock_ms();
 	if (f->framed && f->proto == MQTT_PROTO_TCPX)
-		f->rcv_granted = FLOW_WINDOW;
+		f->rcv_granted = flow_window(t);
 	if (mqtt_proto_is_kcp(f->proto) && flow_kcp_init(f))
 		goto err_buf;
 	if (map_put(t->index, f->key, f))
@@ -849,8 +857,9 @@ static void flow_grant(struct flow *f)
 {
 	if (f->proto != MQTT_PROTO_TCPX || f->dead || f->opening != FLOW_OPEN_DONE || f->wr_eof)
 		return;
-	uint64_t limit = f->rcv_off - evbuffer_get_length(f->out) + FLOW_WINDOW;
-	if (limit < f->rcv_granted + FLOW_WINDOW / 4 &&
+	uint64_t window = flow_window(f->table);
+	uint64_t limit = f->rcv_off - evbuffer_get_length(f->out) + window;
+	if (limit < f->rcv_granted + window / 4 &&
 		f->rcv_msgs - f->granted_msgs < FLOW_WINDOW_MSGS / 4)
 		return;
 	if (limit > f->rcv_granted)
@@ -902,6 +911,23 @@ static void flow_lost(struct flow *f)
 		FRAME_LOST);
 }
 
+/* A busy flow: DATA arrived in this epoch (counted once per flow and epoch). */
+static void flow_note_busy(struct flow *f)
+{
+	struct flow_table *t = f->table;
+	uint32_t epoch = (uint32_t)(clock_ms() / FLOW_BUSY_EPOCH_MS);
+
+	if (epoch != t->busy_epoch) {
+		t->busy_prev = epoch == t->busy_epoch + 1 ? t->busy_now : 0;
+		t->busy_now = 0;
+		t->busy_epoch = epoch;
+	}
+	if (f->busy_epoch != epoch) {
+		f->busy_epoch = epoch;
+		t->busy_now++;
+	}
+}
+
 static void flow_input_data(struct flow *f, const struct frame *fr)
 {
 	if (f->proto != MQTT_PROTO_TCPX || f->wr_eof) {
@@ -918,6 +944,7 @@ static void flow_input_data(struct flow *f, const struct frame *fr)
 	}
 	f->rcv_off += fr->len;
 	f->rcv_msgs++;
+	flow_note_busy(f);
 	f->bytes_down += fr->len;
 	f->table->stats->stream_down += fr->len;
 	if (!flow_write_down(f, fr->data, fr->len))

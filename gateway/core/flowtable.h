@@ -59,6 +59,8 @@ struct flow_table {
 	uint64_t heap_checked_ms, limit_logged_ms;
 	uint64_t answers_second; /* flow_answer_unknown: the second counted, and its answers */
 	unsigned answers;
+	uint32_t busy_epoch;	      /* tcpx flows that received DATA in this epoch ... */
+	unsigned busy_now, busy_prev; /* ... and in the one before: they share FLOW_WINDOW_BUDGET */
 };
 
 struct flow_table_config {

@@ -300,6 +300,25 @@ static void skip_unless_heap_is_measured(void)
 
 /* ---- the flow key and admission ---- */
 
+static void test_busy_flows_share_the_window_budget(void **state)
+{
+	struct flow_table t = { 0 };
+	(void)state;
+
+	assert_int_equal(flow_window(&t), FLOW_WINDOW); /* nothing busy */
+	t.busy_now = 1;
+	assert_int_equal(flow_window(&t), FLOW_WINDOW);
+	t.busy_now = 16;
+	assert_int_equal(flow_window(&t), FLOW_WINDOW);
+	t.busy_prev = 32; /* the busier of the two epochs counts */
+	assert_int_equal(flow_window(&t), FLOW_WINDOW_BUDGET / 32);
+	t.busy_now = 100;
+	assert_int_equal(flow_window(&t), FLOW_WINDOW_BUDGET / 100);
+	assert_true(flow_window(&t) * 100 <= FLOW_WINDOW_BUDGET);
+	t.busy_now = 100000;
+	assert_int_equal(flow_window(&t), FLOW_WINDOW_MIN);
+}
+
 static void test_key_formats_and_refuses_overlong(void **state)
 {
 	char buf[FLOW_KEY_MAX], tiny[16];
@@ -930,6 +949,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_formats_and_refuses_overlong),
+		cmocka_unit_test(test_busy_flows_share_the_window_budget),
 		WITH_TABLE(test_new_indexes_counts_and_refuses_over_max_flows),
 		WITH_TABLE(test_new_refused_over_max_memory),
 		WITH_TABLE(test_up_publishes_socket_bytes_in_chunks),
