@@ -29,6 +29,9 @@ DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-
 	python3 python3-paho-mqtt iproute2 iputils-ping dnsutils procps openssl \
 	groff-base systemd
 
+# ... and for make bench's request/response row (it starts its own redis-server).
+BENCH_PKGS := redis-server redis-tools
+
 # ... and to build and boot the appliance image (make image, make image-test).
 IMAGE_PKGS := mmdebstrap e2fsprogs fdisk mtools qemu-system-x86 ovmf openssh-client busybox
 IMAGE ?= $(BUILD)/image/net4mqtt.img
@@ -110,6 +113,7 @@ test: deps
 	@SAN=$(SAN) tests/run.sh $(BUILD)
 
 bench: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@tests/bench/run.sh $(BUILD)
 

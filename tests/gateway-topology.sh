@@ -41,9 +41,7 @@ gw_topology_up() { # N4M_BIN
 		echo "listener 1883 10.77.0.1"
 		echo "listener 1883 127.0.0.1"
 		echo "allow_anonymous true"
-		echo "max_queued_messages 100000"
-		echo "set_tcp_nodelay true"
-	} >"$TEST_TMP/gw-mosquitto.conf"
+	} >"$TEST_TMP/gw-mosquitto.conf" # mosquitto as shipped
 	ip netns exec "$GW_GW" env $BROKER_ENV mosquitto -c "$TEST_TMP/gw-mosquitto.conf" \
 		>"$TEST_TMP/gw-mosquitto.log" 2>&1 &
 	bg_track $!

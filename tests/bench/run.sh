@@ -23,12 +23,18 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 N4M_BIN=$build/net4mqtt
 source "$top/tests/lib.sh"
 source "$top/tests/gateway-topology.sh"
-# These figures are on a broker whose glibc keeps its heap (mosquitto allocates
-# and frees a packet per message): a tuned broker, named so in the report. The
-# tests run mosquitto as shipped.
-BROKER_ENV="GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=1048576"
+# Every row runs on mosquitto as shipped (lib.sh's start_broker: a listener and
+# anonymous access). One extra row runs on a broker whose glibc keeps its heap
+# (mosquitto allocates and frees its buffers for every message), and one on
+# aedes (Node.js, from npm) where node is installed.
+TUNED_ENV="GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=1048576"
+# net4mqtt's default --packet-size: the raw ceiling is measured at it.
+PACKET=40960
+NODE_DIR=$build/bench-node
 
 CEILING=$build/bench/mqtt_ceiling
+CONN_RATE=$build/bench/conn_rate
+IDLE_FLOWS=$top/tests/bench/idle_flows.sh
 RELAY=$build/bench/mqtt_lossy_relay
 LOSS=${BENCH_LOSS:-0.05}
 RTT_TOOL=$top/tests/bench/tcp_rtt.py
@@ -211,10 +217,11 @@ print("%.2f sent %.0f MB, received %.0f MB" % (e["sum_received"]["bits_per_secon
 	wait_for 5 bash -c "! kill -0 $srv 2>/dev/null" || kill "$srv" 2>/dev/null
 }
 
-# ceiling_mbps KEY SIZE: a short probe sizes the real run to about SECS seconds.
+# ceiling_mbps KEY SIZE [PORT PID]: a short probe sizes the real run to about SECS
+# seconds; on the main broker, or the one on PORT.
 ceiling_mbps() {
-	local key=$1 size=$2 out rate bytes cpu
-	out=$(timeout 90 "$CEILING" throughput -h 127.0.0.1 -p "$BROKER_PORT" -s "$size" -n 256m 2>&1)
+	local key=$1 size=$2 port=${3:-$BROKER_PORT} pid=${4:-$BROKER_PID} out rate bytes cpu
+	out=$(timeout 90 "$CEILING" throughput -h 127.0.0.1 -p "$port" -s "$size" -n 256m 2>&1)
 	rate=$(field throughput_MBps "$out")
 	if [ -z "$rate" ]; then
 		failed "$key" "probe: $out"
@@ -222,8 +229,8 @@ ceiling_mbps() {
 	fi
 	bytes=$(awk -v r="$rate" -v s="$SECS" 'BEGIN { b = r * 1e6 * s;
 		if (b < 268435456) b = 268435456; if (b > 34359738368) b = 34359738368; printf "%d", b }')
-	cpu_begin "broker:$BROKER_PID"
-	out=$(timeout 90 "$CEILING" throughput -h 127.0.0.1 -p "$BROKER_PORT" -s "$size" -n "$bytes" 2>&1)
+	cpu_begin "broker:$pid"
+	out=$(timeout 90 "$CEILING" throughput -h 127.0.0.1 -p "$port" -s "$size" -n "$bytes" 2>&1)
 	cpu=$(cpu_end)
 	rate=$(field throughput_MBps "$out")
 	if [ -z "$rate" ]; then
@@ -390,12 +397,173 @@ measure_kcp_lossy() {
 		"broker:$BROKER_PID relay:$RELAY_PID local:$lossylocal_PID agent:$lossyagent_PID"
 }
 
+measure_ceiling() {
+	ceiling_mbps ceiling_packet "$PACKET"
+}
+
 measure_ceiling_64k() {
 	ceiling_mbps ceiling_65000 65000
 }
 
 measure_ceiling_10k() {
 	ceiling_mbps ceiling_10000 10000
+}
+
+# 100 flows at once through the same local-port and agent, for twice as long:
+# iperf3 counts only what arrived, and what 100 flows hold in their sockets'
+# buffers when the run ends is ~15% of 5 s.
+measure_parallel() {
+	need_tunnel tunnel_p100 && iperf_mbps tunnel_p100 "$LOCAL_PORT" "$(tunnel_procs)" -P 100 \
+		-t $((SECS * 2))
+}
+
+# side_tunnel NAME BROKER_PORT: an agent (NAME-agent, to the iperf3 server) and a
+# local-port to it on another broker; sets SIDE_PORT (the local-port's).
+side_tunnel() {
+	local name=$1 port=$2
+	n4m "${name}agent" agent -m "mqtt://127.0.0.1:$port/$PREFIX?client_id=$name-agent" \
+		-i "$name-agent" -t "127.0.0.1:$IPERF_PORT"
+	SIDE_PORT=$(free_port)
+	n4m "${name}local" local-port -m "mqtt://127.0.0.1:$port/$PREFIX?client_id=$name-local" \
+		-l "127.0.0.1:$SIDE_PORT" -a "$name-agent" -i "$name-local"
+	wait_for 10 port_listening "$SIDE_PORT" &&
+		wait_for 10 grep -q "peer $name-agent/- online" "$TEST_TMP/${name}local.log"
+}
+
+# The same ceiling and tunnel on a mosquitto whose glibc keeps its heap.
+# shellcheck disable=SC2154 # tunedlocal_PID, tunedagent_PID: set by n4m
+measure_tuned() {
+	local main_port=$BROKER_PORT main_pid=$BROKER_PID main_url=$BROKER_URL_BASE port pid
+	BROKER_ENV=$TUNED_ENV start_broker
+	port=$BROKER_PORT pid=$BROKER_PID
+	BROKER_PORT=$main_port BROKER_PID=$main_pid BROKER_URL_BASE=$main_url
+	if ! kill -0 "$pid" 2>/dev/null || ! side_tunnel tuned "$port"; then
+		failed tuned_tcp "the tuned broker, its agent or local-port did not come up"
+		return
+	fi
+	ceiling_mbps tuned_ceiling "$PACKET" "$port" "$pid"
+	ceiling_mbps tuned_ceiling_65000 65000 "$port" "$pid"
+	iperf_mbps tuned_tcp "$SIDE_PORT" "broker:$pid local:$tunedlocal_PID agent:$tunedagent_PID"
+}
+
+# aedes, installed from npm into BUILD/bench-node once; skipped without node.
+# shellcheck disable=SC2154 # aedeslocal_PID, aedesagent_PID: set by n4m
+measure_aedes() {
+	local port pid
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		NOTE[aedes_tcp]="skipped: node and npm are not installed"
+		return
+	fi
+	if [ ! -d "$NODE_DIR/node_modules/aedes" ]; then
+		mkdir -p "$NODE_DIR"
+		(cd "$NODE_DIR" && timeout 300 npm install --no-audit --no-fund --silent aedes@1) \
+			>"$TEST_TMP/npm.log" 2>&1 ||
+			{ failed aedes_tcp "npm install aedes: $(tail -n 2 "$TEST_TMP/npm.log")"; return; }
+	fi
+	port=$(free_port)
+	NODE_PATH=$NODE_DIR/node_modules node -e '
+const { Aedes } = require("aedes");
+Aedes.createBroker().then((b) => require("net").createServer(b.handle).listen(+process.argv[1], "127.0.0.1"));
+' "$port" >"$TEST_TMP/aedes.log" 2>&1 &
+	pid=$!
+	bg_track "$pid"
+	if ! wait_for 10 port_listening "$port" || ! side_tunnel aedes "$port"; then
+		failed aedes_tcp "aedes, its agent or local-port did not come up"
+		return
+	fi
+	ceiling_mbps aedes_ceiling "$PACKET" "$port" "$pid"
+	iperf_mbps aedes_tcp "$SIDE_PORT" "broker:$pid local:$aedeslocal_PID agent:$aedesagent_PID"
+}
+
+# conn_sample KEY PORT CLIENTS: new connections per second (connect, 10 bytes
+# echoed, close) for SECS seconds.
+conn_sample() {
+	local out rate
+	out=$(timeout $((SECS + 30)) "$CONN_RATE" client -p "$2" -c "$3" -t "$SECS" 2>&1)
+	rate=$(field conns_per_sec "$out")
+	if [ -n "$rate" ] && [ "$(field failed "$out")" = 0 ]; then
+		result "$1" "$rate" "$(field conns "$out") connections, $3 client(s)"
+	else
+		failed "$1" "$(head -c 200 <<<"$out")"
+	fi
+}
+
+# The same echo server directly, through a local-port and agent, and through
+# socat, which forks a process per connection.
+measure_conns() {
+	local echo_port socat_port lp
+	need_tunnel conns_tunnel_1 || return
+	echo_port=$(free_port)
+	"$CONN_RATE" echo -p "$echo_port" >"$TEST_TMP/conn-echo.log" 2>&1 &
+	bg_track $!
+	socat_port=$(free_port)
+	socat "TCP-LISTEN:$socat_port,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$echo_port" \
+		>"$TEST_TMP/socat.log" 2>&1 &
+	bg_track $!
+	lp=$(free_port)
+	n4m connlocal local-port -m "$BROKER_URL_BASE/$PREFIX?client_id=bench-conn" \
+		-l "127.0.0.1:$lp" -a "$AGENT" -i bench-conn -t "127.0.0.1:$echo_port"
+	if ! wait_for 10 port_listening "$echo_port" || ! wait_for 10 port_listening "$socat_port" ||
+		! wait_for 10 port_listening "$lp" ||
+		! wait_for 10 grep -q "peer $AGENT/- online" "$TEST_TMP/connlocal.log"; then
+		failed conns_tunnel_1 "the echo server, socat or the local-port did not come up"
+		return
+	fi
+	conn_sample conns_direct_1 "$echo_port" 1
+	conn_sample conns_tunnel_1 "$lp" 1
+	conn_sample conns_socat_1 "$socat_port" 1
+	conn_sample conns_tunnel_8 "$lp" 8
+	conn_sample conns_socat_8 "$socat_port" 8
+}
+
+# redis_rps KEY PORT: requests/s of redis-benchmark's SET and GET with 50 clients.
+redis_rps() {
+	local out
+	out=$(timeout 120 redis-benchmark -h 127.0.0.1 -p "$2" -c 50 -n "${BENCH_REDIS_N:-100000}" \
+		-t set,get --csv 2>&1 | awk -F'"' '/^"(SET|GET)"/ { s += $4; n++ }
+		END { if (n == 2) printf "%.0f", s / n }')
+	if [ -n "$out" ]; then result "$1" "$out" "SET and GET, 50 clients"; else failed "$1" "redis-benchmark failed"; fi
+}
+
+measure_redis() {
+	local port lp
+	need_tunnel redis_tunnel || return
+	command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
+		{ failed redis_tunnel "redis-server and redis-benchmark are not installed (make bench installs them)"; return; }
+	port=$(free_port)
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		>"$TEST_TMP/redis.log" 2>&1 &
+	bg_track $!
+	lp=$(free_port)
+	n4m redislocal local-port -m "$BROKER_URL_BASE/$PREFIX?client_id=bench-redis" \
+		-l "127.0.0.1:$lp" -a "$AGENT" -i bench-redis -t "127.0.0.1:$port"
+	if ! wait_for 10 port_listening "$port" || ! wait_for 10 port_listening "$lp" ||
+		! wait_for 10 grep -q "peer $AGENT/- online" "$TEST_TMP/redislocal.log"; then
+		failed redis_tunnel "redis-server or its local-port did not come up"
+		return
+	fi
+	redis_rps redis_direct "$port"
+	redis_rps redis_tunnel "$lp"
+}
+
+# Heap and RSS per idle flow (tests/bench/idle_flows.sh, its own broker and peers).
+measure_memory() {
+	local out k
+	if [ ! -x "$IDLE_FLOWS" ]; then
+		failed mem_tcp_local "$IDLE_FLOWS is missing"
+		return
+	fi
+	out=$(timeout 600 "$IDLE_FLOWS" "$build" 2>"$TEST_TMP/idle-flows.err")
+	for k in tcp kcp; do
+		for side in local agent; do
+			[ -n "$(field "${k}_heap_per_flow_$side" "$out")" ] ||
+				{ failed "mem_${k}_$side" "idle_flows.sh: $(tail -n 3 "$TEST_TMP/idle-flows.err")"; continue; }
+			result "mem_${k}_$side" "$(field "${k}_heap_per_flow_$side" "$out")" \
+				"RSS $(field "${k}_rss_idle_$side" "$out") kB idle, $(field "${k}_rss_open_$side" "$out") kB with the flows, $(field "${k}_rss_after_$side" "$out") kB after"
+			VAL[mem_${k}_${side}_rss_idle]=$(field "${k}_rss_idle_$side" "$out")
+			VAL[mem_${k}_${side}_rss_after]=$(field "${k}_rss_after_$side" "$out")
+		done
+	done
 }
 
 # Interleaved runs, so a slow spell of this noisy machine hits all three alike.
@@ -414,10 +582,11 @@ measure_rtt() {
 	rtt_result mqtt_rtt_2p
 }
 
-# The 64 KiB ceiling runs right before the tunnel it is the ceiling of.
-MEASUREMENTS=(measure_direct_tcp measure_ceiling_64k measure_tunnel_tcp measure_tunnel_tcp_reverse
-	measure_tunnel_plain measure_beside_stalled
-	measure_kcp measure_kcp_lossy measure_ceiling_10k measure_rtt measure_gateway)
+# The ceiling runs right before the tunnel it is the ceiling of.
+MEASUREMENTS=(measure_direct_tcp measure_ceiling measure_tunnel_tcp measure_tunnel_tcp_reverse
+	measure_tunnel_plain measure_beside_stalled measure_parallel
+	measure_kcp measure_kcp_lossy measure_ceiling_64k measure_ceiling_10k measure_rtt measure_conns
+	measure_redis measure_gateway measure_tuned measure_aedes measure_memory)
 
 # Table rows.
 heading() {
@@ -461,7 +630,8 @@ stats_lines() { # log
 net4mqtt_notes() {
 	local name log pidvar before
 	heading "net4mqtt (logs in $LOG_DIR)"
-	for name in agent local plainlocal stalllocal rttlocal kcplocal lossyagent lossylocal; do
+	for name in agent local plainlocal stalllocal rttlocal kcplocal lossyagent lossylocal connlocal \
+		redislocal tunedagent tunedlocal aedesagent aedeslocal; do
 		log=$TEST_TMP/$name.log
 		pidvar=${name}_PID
 		[ -n "${!pidvar:-}" ] || continue
@@ -482,19 +652,28 @@ net4mqtt_notes() {
 }
 
 report() {
-	printf '\nnet4mqtt bench: loopback, %s CPUs, load %s, %s (malloc tuned: %s), %s s per throughput run\n' \
+	local k side
+	printf '\nnet4mqtt bench: loopback, %s CPUs, load %s, %s as shipped, %s s per throughput run\n' \
 		"$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(mosquitto -h 2>/dev/null |
-			sed -n '1s/mosquitto version/mosquitto/p')" "$BROKER_ENV" "$SECS"
-	heading "throughput (MB/s = 10^6 bytes/s)"
+			sed -n '1s/mosquitto version/mosquitto/p')" "$SECS"
+	heading "throughput (MB/s = 10^6 bytes/s), net4mqtt's packets of $PACKET B"
 	row "direct TCP (iperf3)" direct_tcp MB/s
+	row "raw MQTT ceiling, $PACKET B messages" ceiling_packet MB/s
 	row "tunnel TCP local->agent (iperf3)" tunnel_tcp MB/s
 	row "tunnel TCP agent->local (iperf3 -R)" tunnel_tcp_rev MB/s
+	row "tunnel TCP, 100 flows at once (-P 100, 2x long)" tunnel_p100 MB/s
 	row "tunnel TCP, --plain-streams (no flow control)" tunnel_plain MB/s
 	row "tunnel TCP beside a stalled flow (same agent)" beside_stalled MB/s
 	row "tunnel KCP local->agent (iperf3, local-port -k)" kcp_tcp MB/s
 	row "tunnel KCP, ${LOSS} loss each way (relay)" kcp_lossy MB/s
 	row "raw MQTT ceiling, 65000 B messages" ceiling_65000 MB/s
 	row "raw MQTT ceiling, 10000 B messages" ceiling_10000 MB/s
+	heading "other brokers: mosquitto with glibc's trim threshold raised; aedes (npm)"
+	row "tuned mosquitto: raw ceiling, $PACKET B" tuned_ceiling MB/s
+	row "tuned mosquitto: raw ceiling, 65000 B" tuned_ceiling_65000 MB/s
+	row "tuned mosquitto: tunnel TCP (iperf3)" tuned_tcp MB/s
+	row "aedes: raw ceiling, $PACKET B" aedes_ceiling MB/s
+	row "aedes: tunnel TCP (iperf3)" aedes_tcp MB/s
 	heading "gateway, in namespaces: LAN host -> gateway (TUN) -> broker -> agent -> server"
 	row "gateway TCP (iperf3 from the LAN host)" gw_tcp MB/s
 	row "local-port TCP, same broker and agent" gw_lp_tcp MB/s
@@ -507,32 +686,64 @@ report() {
 	row "tunnel TCP (python echo via local-port+agent)" tunnel_rtt us
 	row "raw MQTT (publish, echo client, publish)" mqtt_rtt us
 	row "raw MQTT, echo client in a 2nd process" mqtt_rtt_2p us
-	heading "ratios"
-	ratio "tunnel / raw ceiling (65000 B)" tunnel_tcp ceiling_65000 ">=" 0.50
-	ratio "tunnel -R / raw ceiling (65000 B)" tunnel_tcp_rev ceiling_65000 ">=" 0.50
-	ratio "tunnel RTT / raw MQTT RTT" tunnel_rtt mqtt_rtt "<=" 1.5
-	ratio "kcp / tcp tunnel" kcp_tcp tunnel_tcp ">=" 0.50
+	row "redis-benchmark -c 50, direct" redis_direct req/s
+	row "redis-benchmark -c 50, through local-port" redis_tunnel req/s
+	heading "new connections per second (connect, 10 B echoed, close)"
+	row "direct, 1 client" conns_direct_1 /s
+	row "through local-port+agent, 1 client" conns_tunnel_1 /s
+	row "through socat fork, 1 client" conns_socat_1 /s
+	row "through local-port+agent, 8 clients" conns_tunnel_8 /s
+	row "through socat fork, 8 clients" conns_socat_8 /s
+	heading "memory per open idle flow (10,000 flows; heap bytes from mallinfo2)"
+	for k in tcp kcp; do
+		for side in local agent; do
+			row "$k, $side" "mem_${k}_$side" B
+		done
+	done
+	heading "ratios with targets"
+	ratio "tunnel / raw ceiling ($PACKET B)" tunnel_tcp ceiling_packet ">=" 0.6
+	ratio "tunnel -R / raw ceiling ($PACKET B)" tunnel_tcp_rev ceiling_packet ">=" 0.6
+	ratio "tunnel RTT / raw MQTT RTT, 2 processes" tunnel_rtt mqtt_rtt_2p "<=" 1.5
+	ratio "kcp / tcp tunnel" kcp_tcp tunnel_tcp ">=" 0.7
+	ratio "gateway / local-port throughput" gw_tcp gw_lp_tcp ">=" 0.85
+	ratio "gateway / local-port throughput, -R" gw_tcp_rev gw_lp_tcp_rev ">=" 0.85
+	ratio "100 flows aggregate / 1 flow" tunnel_p100 tunnel_tcp ">=" 0.9
+	ratio "connections/s, local-port / socat, 8 clients" conns_tunnel_8 conns_socat_8 ">=" 0.5
+	VAL[thousand]=1000
+	ratio "connections/s, local-port, 1 client / 1000" conns_tunnel_1 thousand ">=" 1.0
+	VAL[tcp_flow_budget]=1536 VAL[kcp_flow_budget]=16384
+	for k in tcp kcp; do
+		for side in local agent; do
+			ratio "heap per idle $k flow, $side / ${VAL[${k}_flow_budget]} B" "mem_${k}_$side" \
+				"${k}_flow_budget" "<=" 1.0
+			ratio "RSS after the $k flows closed / idle, $side" "mem_${k}_${side}_rss_after" \
+				"mem_${k}_${side}_rss_idle" "<=" 1.2
+		done
+	done
 	ratio "flow control (tcpx) / --plain-streams (tcp)" tunnel_tcp tunnel_plain ">=" 0.90
 	ratio "beside a stalled flow / alone" beside_stalled tunnel_tcp ">=" 0.80
-	ratio "gateway / local-port throughput" gw_tcp gw_lp_tcp ">=" 0.80
-	ratio "gateway / local-port throughput, -R" gw_tcp_rev gw_lp_tcp_rev ">=" 0.80
-	ratio "gateway RTT / local-port RTT" gw_rtt gw_lp_rtt
 	VAL[ten]=10
 	ratio "kcp with ${LOSS} loss / 10 MB/s" kcp_lossy ten ">=" 1.0
+	heading "ratios for context"
+	ratio "redis requests/s, local-port / direct" redis_tunnel redis_direct
+	ratio "connections/s, local-port / socat, 1 client" conns_tunnel_1 conns_socat_1
+	ratio "tunnel on tuned mosquitto / as shipped" tuned_tcp tunnel_tcp
+	ratio "tuned tunnel / tuned raw ceiling ($PACKET B)" tuned_tcp tuned_ceiling
+	ratio "aedes tunnel / aedes raw ceiling ($PACKET B)" aedes_tcp aedes_ceiling
+	ratio "raw ceiling 65000 B / $PACKET B, as shipped" ceiling_65000 ceiling_packet
+	ratio "tunnel RTT / raw MQTT RTT, 1 process" tunnel_rtt mqtt_rtt
 	[ -n "${VAL[mqtt_rtt_2p]:-}" ] && [ -n "${VAL[direct_rtt]:-}" ] &&
 		VAL[mqtt_plus_tcp]=$(calc "${VAL[mqtt_rtt_2p]} + ${VAL[direct_rtt]}")
 	ratio "tunnel RTT / (raw MQTT 2 proc. + direct TCP)" tunnel_rtt mqtt_plus_tcp
+	ratio "gateway RTT / local-port RTT" gw_rtt gw_lp_rtt
 	ratio "tunnel / direct TCP" tunnel_tcp direct_tcp
-	ratio "tunnel / raw ceiling (10000 B)" tunnel_tcp ceiling_10000
-	ratio "tunnel RTT / raw MQTT RTT, 2 processes" tunnel_rtt mqtt_rtt_2p
-	ratio "direct TCP RTT / raw MQTT RTT" direct_rtt mqtt_rtt
 	net4mqtt_notes
 }
 
-for tool in "$N4M_BIN" "$CEILING" "$RELAY"; do
+for tool in "$N4M_BIN" "$CEILING" "$RELAY" "$CONN_RATE"; do
 	[ -x "$tool" ] || { echo "bench: $tool is missing (make all $CEILING)" >&2; exit 1; }
 done
-for tool in mosquitto iperf3 "$PY"; do
+for tool in mosquitto iperf3 socat "$PY"; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (make deps)" >&2; exit 1; }
 done
 
