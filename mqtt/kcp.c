@@ -31,6 +31,7 @@ enum {
 	KCP_MTU_MAX = 1 << 20,
 	KCP_WND_MAX = 65535,   /* wnd is a u16 on the wire */
 	KCP_SEG_MIN_CAP = 256, /* a small write's segment starts this big and grows by doubling */
+	KCP_FIFO_MIN = 16,     /* the send queue's first ring */
 	KCP_RTT_SAMPLES = 32,  /* ack timestamps kept between kcp_input() and the next flush */
 };
 
@@ -51,13 +52,14 @@ struct kcp_seg {
 	uint8_t data[];
 };
 
-/* Segments in arrival order: a growable power-of-two ring of pointers. */
+/* Segments in arrival order: a growable power-of-two ring of pointers, made at the first push. */
 struct seg_fifo {
 	struct kcp_seg **v;
 	uint32_t head, count, mask;
 };
 
-/* Segments by sequence number: slot sn & mask, NULL where absent; the owner bounds the span. */
+/* Segments by sequence number: slot sn & mask, NULL where absent; the owner bounds the span.
+ * Made when the first segment needs it: an idle session (most of them) has no window. */
 struct seg_win {
 	struct kcp_seg **v;
 	uint32_t mask;
@@ -123,7 +125,7 @@ struct kcp {
 	uint32_t peer_wnd, nudge_at, nudge_backoff, nudge_last_owed;
 	bool nudge_wait;
 
-	uint8_t *obuf; /* the datagram being built, mtu bytes */
+	uint8_t *obuf; /* the datagram being built, mtu bytes: only during a kcp_flush */
 	size_t olen;
 	struct kcp_stats stats;
 };
@@ -229,14 +231,6 @@ static struct kcp_seg *seg_new(uint32_t cap)
 	return s;
 }
 
-static int fifo_init(struct seg_fifo *q, uint32_t cap)
-{
-	q->v = calloc(cap, sizeof(*q->v));
-	q->head = q->count = 0;
-	q->mask = cap - 1;
-	return q->v ? 0 : -ENOMEM;
-}
-
 static struct kcp_seg **fifo_at(const struct seg_fifo *q, uint32_t i)
 {
 	return &q->v[(q->head + i) & q->mask];
@@ -244,7 +238,7 @@ static struct kcp_seg **fifo_at(const struct seg_fifo *q, uint32_t i)
 
 static int fifo_grow(struct seg_fifo *q)
 {
-	uint32_t cap = (q->mask + 1) * 2;
+	uint32_t cap = q->v ? (q->mask + 1) * 2 : KCP_FIFO_MIN;
 	struct kcp_seg **v = malloc(cap * sizeof(*v));
 
 	if (!v)
@@ -260,7 +254,7 @@ static int fifo_grow(struct seg_fifo *q)
 
 static int fifo_push(struct seg_fifo *q, struct kcp_seg *s)
 {
-	if (q->count > q->mask && fifo_grow(q))
+	if ((!q->v || q->count > q->mask) && fifo_grow(q))
 		return -ENOMEM;
 	*fifo_at(q, q->count++) = s;
 	return 0;
@@ -352,13 +346,6 @@ struct kcp *kcp_new(uint32_t conv, const struct kcp_config *cfg, kcp_output_fn o
 	kcp_init_state(k, conv, cfg);
 	k->output = output;
 	k->arg = arg;
-	k->obuf = malloc(cfg->mtu);
-	if (!k->obuf || fifo_init(&k->snd_queue, 16) || win_init(&k->snd_buf, cfg->snd_wnd) ||
-		win_init(&k->rcv, 2 * cfg->rcv_wnd)) {
-		kcp_free(k);
-		errno = ENOMEM;
-		return NULL;
-	}
 	return k;
 }
 
@@ -366,8 +353,7 @@ void kcp_free(struct kcp *k)
 {
 	if (!k)
 		return;
-	if (k->snd_queue.v)
-		fifo_free(&k->snd_queue);
+	fifo_free(&k->snd_queue);
 	win_free(&k->snd_buf);
 	win_free(&k->rcv);
 	free(k->acks);
@@ -486,6 +472,8 @@ static void rcv_advance(struct kcp *k)
 {
 	struct kcp_seg *s;
 
+	if (!k->rcv.v)
+		return; /* nothing received yet */
 	while (k->nrcv_que < k->cfg.rcv_wnd && (s = *win_at(&k->rcv, k->rcv_nxt))) {
 		k->rcv_bytes += s->len;
 		k->nrcv_que++;
@@ -602,11 +590,14 @@ static int ack_push(struct kcp *k, uint32_t sn, uint32_t ts)
 
 static int on_push(struct kcp *k, const struct kcp_hdr *h, const uint8_t *data, struct ack_max *am)
 {
-	struct kcp_seg **slot = win_at(&k->rcv, h->sn);
+	struct kcp_seg **slot;
 
 	(void)am;
 	if (tdiff(h->sn, k->rcv_nxt + k->cfg.rcv_wnd) >= 0)
 		return 0; /* beyond the window: not acked, the sender will retry */
+	if (!k->rcv.v && win_init(&k->rcv, 2 * k->cfg.rcv_wnd))
+		return -ENOMEM; /* not acked: the sender will retry */
+	slot = win_at(&k->rcv, h->sn);
 	if (tdiff(h->sn, k->rcv_nxt) >= 0 && !*slot) {
 		struct kcp_seg *s = seg_new(h->len);
 
@@ -780,6 +771,8 @@ static void out_emit(struct kcp *k)
 /* Appends one segment to the datagram being built, sending that first if it is full. */
 static void out_seg(struct kcp *k, const struct kcp_hdr *h, const uint8_t *data)
 {
+	if (!k->obuf && !(k->obuf = malloc(k->cfg.mtu)))
+		return; /* a lost datagram, which the ARQ recovers like any other */
 	if (k->olen + KCP_OVERHEAD + h->len > k->cfg.mtu)
 		out_emit(k);
 	hdr_put(k->obuf + k->olen, h);
@@ -953,6 +946,8 @@ static void flush_new(struct kcp *k)
 	uint32_t wnd = send_window(k);
 	uint32_t extra = k->cfg.nodelay ? 0 : k->rto >> 3;
 
+	if (!k->snd_queue.count || (!k->snd_buf.v && win_init(&k->snd_buf, k->cfg.snd_wnd)))
+		return; /* nothing to send, or no memory for it yet: the next flush tries again */
 	while (k->snd_queue.count && tdiff(k->snd_nxt, k->snd_una + wnd) < 0) {
 		struct kcp_seg *s = fifo_pop(&k->snd_queue);
 
@@ -1041,6 +1036,9 @@ void kcp_flush(struct kcp *k, uint32_t now_ms)
 	flush_new(k);
 	flush_nudges(k);
 	out_emit(k);
+	/* mtu bytes (32 KiB between our peers) per session would be most of an idle one */
+	free(k->obuf);
+	k->obuf = NULL;
 	cwnd_react(k, prior_cwnd, &r);
 }
 
