@@ -91,9 +91,6 @@ struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
 
 	if (!flow_table_admit(t) || !(f = flow_alloc(spec)))
 		return NULL;
-	f->out = evbuffer_new();
-	if (!f->out)
-		goto err_free;
 	f->table = t;
 	f->id = ++t->next_id;
 	f->kind = spec->kind;
@@ -108,7 +105,7 @@ struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
 	if (f->framed && f->proto == MQTT_PROTO_TCPX)
 		f->rcv_granted = flow_window(t);
 	if (mqtt_proto_is_kcp(f->proto) && flow_kcp_init(f))
-		goto err_buf;
+		goto err_free;
 	if (map_put(t->index, f->key, f))
 		goto err_kcp;
 	TAILQ_INSERT_TAIL(&t->list, f, link);
@@ -121,8 +118,6 @@ struct flow *flow_new(struct flow_table *t, const struct flow_spec *spec)
 
 err_kcp:
 	kcpflow_free(f->kcp);
-err_buf:
-	evbuffer_free(f->out);
 err_free:
 	free(f);
 	return NULL;
@@ -131,6 +126,27 @@ err_free:
 void flow_touch(struct flow *f)
 {
 	f->last_active = time(NULL);
+}
+
+size_t flow_queued(const struct flow *f)
+{
+	return f->out ? evbuffer_get_length(f->out) : 0;
+}
+
+/* Room for len more bytes for the socket: the buffer is made with the first
+ * of them, as most flows never queue any (the socket takes what comes). 0 or -ENOMEM. */
+static int flow_reserve(struct flow *f, size_t len)
+{
+	if (!f->out && !(f->out = evbuffer_new()))
+		return -ENOMEM;
+	return evbuffer_expand(f->out, len) ? -ENOMEM : 0;
+}
+
+static int flow_queue(struct flow *f, const void *p, size_t len)
+{
+	if (flow_reserve(f, len) || evbuffer_add(f->out, p, len))
+		return -ENOMEM;
+	return 0;
 }
 
 /* Streams and the agent's datagram flows have a socket of their own. */
@@ -524,7 +540,7 @@ static void flow_read_cb(evutil_socket_t fd, short what, void *arg)
 
 static void flow_flush_stream(struct flow *f)
 {
-	while (evbuffer_get_length(f->out) > 0) {
+	while (flow_queued(f) > 0) {
 		int w = evbuffer_write(f->out, f->fd);
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -533,7 +549,7 @@ static void flow_flush_stream(struct flow *f)
 			return;
 		}
 	}
-	bool pending = evbuffer_get_length(f->out) > 0;
+	bool pending = flow_queued(f) > 0;
 	flow_set_writing(f, pending);
 	flow_grant(f);
 	if (pending)
@@ -548,7 +564,7 @@ static void flow_down_finished(struct flow *f)
 {
 	if (f->dead || !f->wr_eof || f->wr_shut || f->fd < 0 || f->connecting)
 		return;
-	if (evbuffer_get_length(f->out) > 0 || (f->kcp && !kcpflow_drained(f->kcp)))
+	if (flow_queued(f) > 0 || (f->kcp && !kcpflow_drained(f->kcp)))
 		return;
 	shutdown(f->fd, SHUT_WR);
 	f->wr_shut = true;
@@ -561,7 +577,7 @@ static void flow_flush_dgram(struct flow *f)
 	uint8_t *buf = f->table->rbuf;
 	uint16_t len;
 
-	while (evbuffer_remove(f->out, &len, sizeof(len)) == sizeof(len)) {
+	while (flow_queued(f) > 0 && evbuffer_remove(f->out, &len, sizeof(len)) == sizeof(len)) {
 		evbuffer_remove(f->out, buf, len);
 		if (send(f->fd, buf, len, 0) < 0)
 			f->table->stats->udp_dropped++;
@@ -592,7 +608,7 @@ static void flow_write_cb(evutil_socket_t fd, short what, void *arg)
 /* Writes to the socket what it takes, queueing the rest (capped); 0, or < 0 if the flow ended. */
 static int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 {
-	if (evbuffer_get_length(f->out) == 0 && f->fd >= 0 && !f->connecting) {
+	if (flow_queued(f) == 0 && f->fd >= 0 && !f->connecting) {
 		ssize_t w = write(f->fd, p, len); /* the common case: no copy */
 		if (w < 0 && errno != EAGAIN && errno != EINTR) {
 			flow_close(f, strerror(errno), true);
@@ -605,8 +621,8 @@ static int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 		if (len == 0)
 			return 0;
 	}
-	size_t cap = flow_table_cap(f->table, evbuffer_get_length(f->out) + len);
-	if (evbuffer_get_length(f->out) + len > cap) {
+	size_t cap = flow_table_cap(f->table, flow_queued(f) + len);
+	if (flow_queued(f) + len > cap) {
 		f->table->stats->overflowed++;
 		flow_close(f,
 			cap < FLOW_OUT_CAP ? "destination too slow: 1 MiB queued while the heap is "
@@ -615,7 +631,10 @@ static int flow_write_down(struct flow *f, const uint8_t *p, size_t len)
 			true);
 		return -ENOBUFS;
 	}
-	evbuffer_add(f->out, p, len);
+	if (flow_queue(f, p, len)) {
+		flow_close(f, "out of memory", true);
+		return -ENOMEM;
+	}
 	flow_flush(f);
 	return f->dead ? -EPIPE : 0;
 }
@@ -663,11 +682,12 @@ static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 		return;
 	}
 	uint16_t l = (uint16_t)len;
-	if (len > UINT16_MAX || evbuffer_get_length(f->out) + len > FLOW_DGRAM_QUEUE_MAX) {
+	if (len > UINT16_MAX || flow_queued(f) + len > FLOW_DGRAM_QUEUE_MAX ||
+		flow_reserve(f, sizeof(l) + len)) {
 		f->table->stats->udp_dropped++;
 		return;
 	}
-	evbuffer_add(f->out, &l, sizeof(l));
+	evbuffer_add(f->out, &l, sizeof(l)); /* reserved: cannot fail */
 	evbuffer_add(f->out, p, len);
 }
 
@@ -858,7 +878,7 @@ static void flow_grant(struct flow *f)
 	if (f->proto != MQTT_PROTO_TCPX || f->dead || f->opening != FLOW_OPEN_DONE || f->wr_eof)
 		return;
 	uint64_t window = flow_window(f->table);
-	uint64_t limit = f->rcv_off - evbuffer_get_length(f->out) + window;
+	uint64_t limit = f->rcv_off - flow_queued(f) + window;
 	if (limit < f->rcv_granted + window / 4 &&
 		f->rcv_msgs - f->granted_msgs < FLOW_WINDOW_MSGS / 4)
 		return;
@@ -1128,7 +1148,7 @@ static bool flow_kcp_can_take(void *arg)
 {
 	struct flow *f = arg;
 
-	return !f->dead && f->fd >= 0 && !f->connecting && evbuffer_get_length(f->out) == 0;
+	return !f->dead && f->fd >= 0 && !f->connecting && flow_queued(f) == 0;
 }
 
 static int flow_kcp_deliver(void *arg, const uint8_t *p, size_t len)
@@ -1271,7 +1291,8 @@ static void flow_release(struct flow *f, bool error)
 	if (f->ai_head)
 		evutil_freeaddrinfo(f->ai_head);
 	f->ai_head = f->ai_next = NULL;
-	evbuffer_free(f->out);
+	if (f->out)
+		evbuffer_free(f->out);
 	f->out = NULL;
 	evtimer_del(&f->ev_timer);
 }

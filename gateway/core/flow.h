@@ -108,7 +108,8 @@ struct flow {
 	flow_sink_fn *sink;
 	int fd;
 	struct event ev_read, ev_write, ev_timer;
-	struct evbuffer *out; /* for the socket: stream bytes, or length-prefixed datagrams */
+	struct evbuffer *out; /* for the socket: stream bytes, or length-prefixed datagrams;
+				 made when the first bytes wait (flow_queued) */
 	struct evutil_addrinfo *ai_head, *ai_next;
 	bool events_ready, reading, writing;
 	bool resolving, connecting, rd_eof, wr_eof, wr_shut, end_sent, dead, lingering;
@@ -177,6 +178,8 @@ void flow_input(struct flow *f, const uint8_t *payload, size_t len);
 void flow_up(struct flow *f, const uint8_t *payload, size_t len);
 /* Marks the flow used now (its idle timer counts from here). */
 void flow_touch(struct flow *f);
+/* Bytes waiting for the flow's socket. */
+size_t flow_queued(const struct flow *f);
 
 /* The one teardown: tells the peer (unless it already knows), closes the socket, and
  * frees the flow from the loop (at once, or after lingering): f stays readable

@@ -640,7 +640,7 @@ static void test_slow_client_over_cap_ends_flow(void **state)
 		if (!flow_is_open(f))
 			break;
 		accepted += piece;
-		queued = evbuffer_get_length(f->out);
+		queued = flow_queued(f);
 		in_socket = unread(client);
 		assert_int_equal(queued + in_socket, accepted);
 		assert_true(queued <= FLOW_OUT_CAP);
@@ -681,7 +681,7 @@ static void test_tight_cap_while_heap_over_max_memory(void **state)
 		flow_input(f, data + accepted, piece);
 		if (flow_is_open(f)) {
 			accepted += piece;
-			assert_true(evbuffer_get_length(f->out) <= FLOW_TIGHT_CAP);
+			assert_true(flow_queued(f) <= FLOW_TIGHT_CAP);
 		}
 	}
 	assert_false(flow_is_open(f));
@@ -860,7 +860,7 @@ static void test_destroy_all_frees_flows_in_every_state(void **state)
 	/* open, with bytes queued for a client that does not read */
 	f = open_stream(fx, KEY_A, TOPIC_OF(KEY_A), &open_client);
 	flow_input(f, data, 1 << 20);
-	assert_true(evbuffer_get_length(f->out) > 0);
+	assert_true(flow_queued(f) > 0);
 	/* half-closed */
 	open_stream(fx, KEY_B, TOPIC_OF(KEY_B), &half_client);
 	assert_int_equal(shutdown(half_client, SHUT_WR), 0);
