@@ -13,6 +13,8 @@ struct entry {
 	void *val;
 };
 
+#define MAP_MIN_SLOTS 64
+
 struct map {
 	struct entry **slots;
 	size_t nslots, size;
@@ -33,7 +35,7 @@ struct map *map_new(void)
 
 	if (!m)
 		return NULL;
-	m->nslots = 64;
+	m->nslots = MAP_MIN_SLOTS;
 	m->slots = calloc(m->nslots, sizeof(*m->slots));
 	if (!m->slots) {
 		free(m);
@@ -73,9 +75,9 @@ void *map_get(const struct map *m, const char *key)
 	return e ? e->val : NULL;
 }
 
-static void grow(struct map *m)
+/* Rehashes into n slots (a power of two). */
+static void resize(struct map *m, size_t n)
 {
-	size_t n = m->nslots * 2;
 	struct entry **slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
@@ -108,7 +110,7 @@ int map_put(struct map *m, const char *key, void *val)
 	*e = (struct entry){ NULL, key, h, val };
 	*p = e;
 	if (++m->size > m->nslots)
-		grow(m);
+		resize(m, m->nslots * 2);
 	return 0;
 }
 
@@ -121,7 +123,10 @@ void map_del(struct map *m, const char *key)
 		return;
 	*p = e->next;
 	free(e);
-	m->size--;
+	/* a crowd of flows gone: give back their slots too (a quarter full, so
+	 * the size that comes next is half full, and does not grow at once) */
+	if (--m->size < m->nslots / 4 && m->nslots > MAP_MIN_SLOTS)
+		resize(m, m->nslots / 2);
 }
 
 size_t map_size(const struct map *m)

@@ -165,6 +165,37 @@ static void test_growth(void **state)
 	free(k);
 }
 
+/* Deleting most of a large map shrinks it as it goes: what is left stays retrievable. */
+static void test_shrink(void **state)
+{
+	struct map *m = *state;
+	keybuf *k = many_keys();
+
+	for (int i = 0; i < N_MANY; i++)
+		assert_int_equal(map_put(m, k[i], VAL(i)), 0);
+	for (int i = 0; i < N_MANY - 10; i++) {
+		map_del(m, k[i]);
+		if (i % 997 == 0 || i > N_MANY - 200)
+			for (int j = i + 1; j < N_MANY; j += 1 + (N_MANY - j) / 64)
+				assert_ptr_equal(map_get(m, k[j]), VAL(j));
+	}
+	assert_int_equal(map_size(m), 10);
+	for (int i = 0; i < N_MANY; i++) {
+		if (i < N_MANY - 10)
+			assert_null(map_get(m, k[i]));
+		else
+			assert_ptr_equal(map_get(m, k[i]), VAL(i));
+	}
+	/* and it grows again */
+	for (int i = 0; i < N_MANY - 10; i++)
+		assert_int_equal(map_put(m, k[i], VAL(i)), 0);
+	assert_int_equal(map_size(m), N_MANY);
+	for (int i = 0; i < N_MANY; i++)
+		assert_ptr_equal(map_get(m, k[i]), VAL(i));
+	map_clear(m, NULL);
+	free(k);
+}
+
 static int freed;
 
 static void count_free(void *val)
@@ -216,6 +247,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_put_get_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
 		cmocka_unit_test(test_free_nonempty),
 	};
