@@ -3,7 +3,6 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <linux/capability.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "http.h"
 #include "gateway/core/hub.h"
 #include "gateway/core/node.h"
+#include "gateway/lib/heap.h"
 #include "gateway/lib/log.h"
 #include "gateway/roles/roles.h"
 #include "options.h"
@@ -254,10 +254,6 @@ static void process_setup(void)
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
-	/* libmosquitto allocates and frees a packet per message: keep freed heap
-	 * instead of returning it to the kernel and faulting it back in */
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 }
 
 /* Each role's node on the one hub, and each role started; exits on failure. */
@@ -296,7 +292,7 @@ static int run(struct config *c, const char *path)
 {
 	static struct app app;
 	const int signums[] = { SIGINT, SIGTERM, SIGUSR1, SIGHUP };
-	struct event *sigs[N_ELEMS(signums)];
+	struct event *sigs[N_ELEMS(signums)], *trim;
 	uint64_t keep = 0;
 	int err;
 
@@ -306,6 +302,8 @@ static int run(struct config *c, const char *path)
 	if (!(app.base = event_base_new()))
 		fatalx("cannot create the event loop");
 	start_roles(&app);
+	if (!(trim = heap_trim_start(app.base)))
+		fatalx("out of memory");
 	for (size_t i = 0; i < N_ELEMS(signums); i++) {
 		sigs[i] = evsignal_new(app.base, signums[i], signal_cb, &app);
 		event_add(sigs[i], NULL);
@@ -337,6 +335,7 @@ static int run(struct config *c, const char *path)
 	free(app.nodes);
 	for (size_t i = 0; i < N_ELEMS(signums); i++)
 		event_free(sigs[i]);
+	event_free(trim);
 	event_base_free(app.base);
 	return 0;
 }
@@ -451,6 +450,7 @@ int main(int argc, char **argv)
 {
 	int verbose = 0, i = 1;
 
+	heap_setup(); /* before any libevent call */
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
