@@ -20,7 +20,7 @@
 
 /* Address space for the pool's cells (262,144 of them): more descriptors than
  * a process has. Only the pages used are ever touched. */
-#define POOL_BYTES (8u << 20)
+#define POOL_BYTES (4u << 20)
 
 /* libevent keeps a small record per descriptor number (evmap_io, 16 bytes)
  * from the first time that number is watched until the loop ends. From

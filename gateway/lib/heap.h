@@ -8,7 +8,7 @@
 struct event;
 struct event_base;
 
-#define HEAP_CELL 32		 /* the largest allocation libevent gets from the small pool */
+#define HEAP_CELL 16 /* the largest allocation libevent gets from the pool: an evmap_io (64-bit) */
 #define HEAP_TRIM_INTERVAL_S 5	 /* how often the free heap is looked at */
 #define HEAP_TRIM_MIN (1u << 20) /* free heap grown this much since the last trim: trim */
 
