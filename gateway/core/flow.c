@@ -133,20 +133,16 @@ size_t flow_queued(const struct flow *f)
 	return f->out ? evbuffer_get_length(f->out) : 0;
 }
 
-/* Room for len more bytes for the socket: the buffer is made with the first
- * of them, as most flows never queue any (the socket takes what comes). 0 or -ENOMEM. */
-static int flow_reserve(struct flow *f, size_t len)
+/* The queue for the socket, made when the first bytes wait: most flows never
+ * queue any (the socket takes what comes). 0 or -ENOMEM. */
+static int flow_make_queue(struct flow *f)
 {
-	if (!f->out && !(f->out = evbuffer_new()))
-		return -ENOMEM;
-	return evbuffer_expand(f->out, len) ? -ENOMEM : 0;
+	return f->out || (f->out = evbuffer_new()) ? 0 : -ENOMEM;
 }
 
 static int flow_queue(struct flow *f, const void *p, size_t len)
 {
-	if (flow_reserve(f, len) || evbuffer_add(f->out, p, len))
-		return -ENOMEM;
-	return 0;
+	return flow_make_queue(f) || evbuffer_add(f->out, p, len) ? -ENOMEM : 0;
 }
 
 /* Streams and the agent's datagram flows have a socket of their own. */
@@ -682,12 +678,12 @@ static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 		return;
 	}
 	uint16_t l = (uint16_t)len;
-	if (len > UINT16_MAX || flow_queued(f) + len > FLOW_DGRAM_QUEUE_MAX ||
-		flow_reserve(f, sizeof(l) + len)) {
+	if (len > UINT16_MAX || flow_queued(f) + len > FLOW_DGRAM_QUEUE_MAX || flow_make_queue(f) ||
+		evbuffer_expand(f->out, sizeof(l) + len)) {
 		f->table->stats->udp_dropped++;
 		return;
 	}
-	evbuffer_add(f->out, &l, sizeof(l)); /* reserved: cannot fail */
+	evbuffer_add(f->out, &l, sizeof(l)); /* room made above: both or neither */
 	evbuffer_add(f->out, p, len);
 }
 

@@ -34,10 +34,10 @@ static struct {
 	uint8_t *base; /* the reservation; NULL until the first cell, or if none could be made */
 	size_t carved; /* bytes of it handed out at least once */
 	void *free;    /* cells given back, linked through their first word */
-	int failed;    /* no reservation: everything comes from malloc */
+	bool failed;   /* no reservation: everything comes from malloc */
 } pool;
 
-static int in_pool(const void *p)
+static bool in_pool(const void *p)
 {
 	uintptr_t a = (uintptr_t)p, b = (uintptr_t)pool.base;
 
@@ -56,7 +56,7 @@ static void *cell_get(void)
 		void *m = mmap(NULL, POOL_BYTES, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (m == MAP_FAILED) {
-			pool.failed = 1;
+			pool.failed = true;
 			return NULL;
 		}
 		pool.base = m;
