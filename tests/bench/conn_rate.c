@@ -201,8 +201,9 @@ int main(int argc, char **argv)
 	}
 	if (!opt.addr.sin_port || opt.clients < 1 || opt.clients > MAX_CLIENTS || opt.secs < 1 ||
 		opt.size < 1 || opt.size > MAX_SIZE) {
-		fprintf(stderr, "conn_rate: want -p PORT, 1 <= CLIENTS <= %d, SECS >= 1, 1 <= SIZE "
-				"<= %d\n",
+		fprintf(stderr,
+			"conn_rate: want -p PORT, 1 <= CLIENTS <= %d, SECS >= 1, 1 <= SIZE "
+			"<= %d\n",
 			MAX_CLIENTS, MAX_SIZE);
 		return 2;
 	}
