@@ -488,10 +488,20 @@ conn_sample() {
 	fi
 }
 
+# target_local NAME PORT: a local-port NAME to the main agent, for 127.0.0.1:PORT;
+# sets TARGET_LP (where it listens) once it listens and sees the agent online.
+target_local() {
+	TARGET_LP=$(free_port)
+	n4m "$1" local-port -m "$BROKER_URL_BASE/$PREFIX?client_id=bench-$1" \
+		-l "127.0.0.1:$TARGET_LP" -a "$AGENT" -i "bench-$1" -t "127.0.0.1:$2"
+	wait_for 10 port_listening "$TARGET_LP" &&
+		wait_for 10 grep -q "peer $AGENT/- online" "$TEST_TMP/$1.log"
+}
+
 # The same echo server directly, through a local-port and agent, and through
 # socat, which forks a process per connection.
 measure_conns() {
-	local echo_port socat_port lp
+	local echo_port socat_port
 	need_tunnel conns_tunnel_1 || return
 	echo_port=$(free_port)
 	"$CONN_RATE" echo -p "$echo_port" >"$TEST_TMP/conn-echo.log" 2>&1 &
@@ -500,19 +510,15 @@ measure_conns() {
 	socat "TCP-LISTEN:$socat_port,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$echo_port" \
 		>"$TEST_TMP/socat.log" 2>&1 &
 	bg_track $!
-	lp=$(free_port)
-	n4m connlocal local-port -m "$BROKER_URL_BASE/$PREFIX?client_id=bench-conn" \
-		-l "127.0.0.1:$lp" -a "$AGENT" -i bench-conn -t "127.0.0.1:$echo_port"
 	if ! wait_for 10 port_listening "$echo_port" || ! wait_for 10 port_listening "$socat_port" ||
-		! wait_for 10 port_listening "$lp" ||
-		! wait_for 10 grep -q "peer $AGENT/- online" "$TEST_TMP/connlocal.log"; then
+		! target_local connlocal "$echo_port"; then
 		failed conns_tunnel_1 "the echo server, socat or the local-port did not come up"
 		return
 	fi
 	conn_sample conns_direct_1 "$echo_port" 1
-	conn_sample conns_tunnel_1 "$lp" 1
+	conn_sample conns_tunnel_1 "$TARGET_LP" 1
 	conn_sample conns_socat_1 "$socat_port" 1
-	conn_sample conns_tunnel_8 "$lp" 8
+	conn_sample conns_tunnel_8 "$TARGET_LP" 8
 	conn_sample conns_socat_8 "$socat_port" 8
 }
 
@@ -526,7 +532,7 @@ redis_rps() {
 }
 
 measure_redis() {
-	local port lp
+	local port
 	need_tunnel redis_tunnel || return
 	command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
 		{ failed redis_tunnel "redis-server and redis-benchmark are not installed (make bench installs them)"; return; }
@@ -534,16 +540,12 @@ measure_redis() {
 	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
 		>"$TEST_TMP/redis.log" 2>&1 &
 	bg_track $!
-	lp=$(free_port)
-	n4m redislocal local-port -m "$BROKER_URL_BASE/$PREFIX?client_id=bench-redis" \
-		-l "127.0.0.1:$lp" -a "$AGENT" -i bench-redis -t "127.0.0.1:$port"
-	if ! wait_for 10 port_listening "$port" || ! wait_for 10 port_listening "$lp" ||
-		! wait_for 10 grep -q "peer $AGENT/- online" "$TEST_TMP/redislocal.log"; then
+	if ! wait_for 10 port_listening "$port" || ! target_local redislocal "$port"; then
 		failed redis_tunnel "redis-server or its local-port did not come up"
 		return
 	fi
 	redis_rps redis_direct "$port"
-	redis_rps redis_tunnel "$lp"
+	redis_rps redis_tunnel "$TARGET_LP"
 }
 
 # Heap and RSS per idle flow (tests/bench/idle_flows.sh, its own broker and peers).
