@@ -193,7 +193,7 @@ void kcpflow_deliver(struct kcpflow *k)
 		if (k->ops->deliver(k->arg, k->buf, got) < 0)
 			return;
 	}
-	flush_soon(k); /* a window that opened again is told at once */
+	flush_soon(k); /* a window that opened again is told in this pass of the loop */
 }
 
 int kcpflow_input(struct kcpflow *k, const uint8_t *p, size_t len)
