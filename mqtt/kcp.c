@@ -1036,10 +1036,13 @@ void kcp_flush(struct kcp *k, uint32_t now_ms)
 	flush_new(k);
 	flush_nudges(k);
 	out_emit(k);
-	/* mtu bytes (32 KiB between our peers) per session would be most of an idle one */
-	free(k->obuf);
-	k->obuf = NULL;
 	cwnd_react(k, prior_cwnd, &r);
+	/* mtu bytes (32 KiB between our peers) per session would be most of an idle
+	 * one; a busy one keeps them rather than allocate them at every flush */
+	if (kcp_idle(k)) {
+		free(k->obuf);
+		k->obuf = NULL;
+	}
 }
 
 /* ---- timers ---- */
