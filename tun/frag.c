@@ -114,12 +114,13 @@ static bool expired(const struct tun_frag_table *t, const struct dgram *d, uint6
 	return now_ms >= d->born_ms && now_ms - d->born_ms >= t->lim.timeout_ms;
 }
 
-void tun_frag_expire(struct tun_frag_table *t, uint64_t now_ms)
+/* Drops the expired datagrams but keep (which the caller is adding to). */
+static void expire_but(struct tun_frag_table *t, uint64_t now_ms, const struct dgram *keep)
 {
 	struct dgram **pp = &t->list;
 
 	while (*pp) {
-		if (expired(t, *pp, now_ms)) {
+		if (*pp != keep && expired(t, *pp, now_ms)) {
 			t->stats.timed_out++;
 			dgram_drop(t, pp);
 		} else {
@@ -148,6 +149,11 @@ size_t tun_frag_count(const struct tun_frag_table *t)
 const struct tun_frag_stats *tun_frag_stats(const struct tun_frag_table *t)
 {
 	return &t->stats;
+}
+
+void tun_frag_expire(struct tun_frag_table *t, uint64_t now_ms)
+{
+	expire_but(t, now_ms, NULL);
 }
 
 /* ---- one fragment ---- */
@@ -210,8 +216,8 @@ static struct dgram **dgram_link(struct tun_frag_table *t, const struct dgram *d
 	return pp;
 }
 
-static struct dgram *dgram_new(
-	struct tun_frag_table *t, const struct tun_pkt *pkt, const struct frag_info *fi, uint64_t now)
+static struct dgram *dgram_new(struct tun_frag_table *t, const struct tun_pkt *pkt,
+	const struct frag_info *fi, uint64_t now)
 {
 	struct dgram *d = calloc(1, sizeof(*d));
 
@@ -285,11 +291,12 @@ static int frag_store(struct tun_frag_table *t, struct dgram *d, const struct tu
 	return 0;
 }
 
-/* Would cost more bytes pass a limit? Expired datagrams are dropped first. */
-static bool over_limit(struct tun_frag_table *t, const struct tun_addr *src, size_t cost, uint64_t now)
+/* Would cost more bytes pass a limit? Expired datagrams but d are dropped first. */
+static bool over_limit(struct tun_frag_table *t, const struct dgram *d, const struct tun_addr *src,
+	size_t cost, uint64_t now)
 {
 	if (t->mem + cost > t->lim.total_bytes || tun_frag_mem(t, src) + cost > t->lim.source_bytes)
-		tun_frag_expire(t, now);
+		expire_but(t, now, d);
 	return t->mem + cost > t->lim.total_bytes ||
 	       tun_frag_mem(t, src) + cost > t->lim.source_bytes;
 }
@@ -369,15 +376,15 @@ static int dgram_add(struct tun_frag_table *t, struct dgram *d, const struct tun
 
 	if ((ret = frag_place(d, fi, &pos)))
 		return ret == 1 ? 0 : ret; /* a duplicate is ignored */
-	if (over_limit(t, &pkt->src, cost, now))
+	if (over_limit(t, d, &pkt->src, cost, now))
 		return -ENOBUFS;
 	if ((ret = frag_store(t, d, pkt, fi, pos)))
 		return ret;
 	return d->hdr && d->have_last && d->got == d->end;
 }
 
-int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t now_ms,
-	uint8_t *out, size_t out_size, size_t *out_len)
+int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t now_ms, uint8_t *out,
+	size_t out_size, size_t *out_len)
 {
 	struct frag_info fi;
 	struct dgram **pp, *d;
@@ -393,22 +400,21 @@ int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t n
 	else if (result_size(pkt->src.family, fi.hlen, fi.off + fi.len) > t->lim.max_size)
 		ret = -EMSGSIZE;
 	pp = dgram_find(t, pkt, &fi);
-	if (*pp && expired(t, *pp, now_ms)) {
+	if ((d = *pp) && expired(t, d, now_ms)) {
 		t->stats.timed_out++;
-		dgram_drop(t, pp);
+		dgram_drop(t, pp); /* *pp is now the next datagram */
+		d = NULL;
 	}
 	if (ret)
 		goto err_drop;
-	if (!*pp) {
-		if (over_limit(t, &pkt->src, sizeof(struct dgram), now_ms)) {
+	if (!d) {
+		if (over_limit(t, NULL, &pkt->src, sizeof(struct dgram), now_ms)) {
 			t->stats.over_limit++;
 			return -ENOBUFS;
 		}
-		if (!dgram_new(t, pkt, &fi, now_ms))
+		if (!(d = dgram_new(t, pkt, &fi, now_ms)))
 			return -ENOMEM;
-		pp = &t->list;
 	}
-	d = *pp;
 	ret = dgram_add(t, d, pkt, &fi, now_ms);
 	if (ret == 0)
 		return 0; /* incomplete, or a duplicate */
@@ -421,7 +427,7 @@ int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t n
 	return ret;
 err_drop:
 	count_error(t, ret);
-	if (*pp)
+	if (d)
 		dgram_drop(t, pp);
 	return ret;
 }

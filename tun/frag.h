@@ -52,8 +52,8 @@ void tun_frag_free(struct tun_frag_table *t);
  *   -ENOSPC    the result would pass out_size: the datagram is dropped
  * Datagrams older than timeout_ms are dropped here too when the table is full.
  */
-int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t now_ms,
-	uint8_t *out, size_t out_size, size_t *out_len);
+int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t now_ms, uint8_t *out,
+	size_t out_size, size_t *out_len);
 
 /* Drops the datagrams whose first fragment came timeout_ms or more before now_ms. */
 void tun_frag_expire(struct tun_frag_table *t, uint64_t now_ms);

@@ -278,6 +278,34 @@ static void test_timeout(void **state)
 	fixture_free(f);
 }
 
+/* Adds bytes [off, off + len) of f's datagram under another id. */
+static int fadd_id(struct fixture *f, size_t off, size_t len, int more, uint32_t id, uint64_t now)
+{
+	struct tun_pkt p;
+
+	cut(&f->w, off, len, more, id);
+	assert_int_equal(tun_parse(&p, f->w.frag, f->w.frag_len), 0);
+	return tun_frag_add(f->t, &p, now, f->out, PKT_MAX, &f->out_len);
+}
+
+/* A fragment of an expired datagram goes to a new one, never to the next in the table. */
+static void test_timeout_not_next(void **state)
+{
+	struct tun_frag_limits l = lim_default;
+	struct fixture *f;
+
+	(void)state;
+	l.timeout_ms = 1000;
+	f = fixture_new(&l, AF_INET6, 100);
+	assert_int_equal(fadd_id(f, 0, 56, 1, 1, 0), 0);
+	assert_int_equal(fadd_id(f, 0, 56, 1, 2, 100), 0);
+	assert_int_equal(fadd_id(f, 56, 52, 0, 2, 1200), 0);
+	assert_int_equal(f->out_len, 0);
+	assert_int_equal(tun_frag_stats(f->t)->timed_out, 1);
+	assert_int_equal(tun_frag_count(f->t), 2);
+	fixture_free(f);
+}
+
 /* Fills the table with first fragments of datagrams 1, 2, ... from src until
  * one is refused; returns how many were taken. */
 static int fill(struct tun_frag_table *t, int family, const char *src, struct whole *w)
@@ -417,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate),
 		cmocka_unit_test(test_overlap),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_timeout_not_next),
 		cmocka_unit_test(test_source_limit),
 		cmocka_unit_test(test_total_limit),
 		cmocka_unit_test(test_oversized),
