@@ -1,0 +1,67 @@
+/* Reassembly of IPv4 and IPv6 fragments: bounded memory, a timeout, overlaps refused. */
+#ifndef N4M_TUN_FRAG_H
+#define N4M_TUN_FRAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+struct tun_frag_table;
+
+struct tun_frag_limits {
+	size_t total_bytes;  /* held by every datagram being reassembled */
+	size_t source_bytes; /* held by those of one source address */
+	uint32_t timeout_ms; /* from a datagram's first fragment to be seen */
+	uint32_t max_size;   /* of the result: IPv4 total length, IPv6 payload length (<= 65535) */
+};
+
+/* Linux's defaults: net.ipv4.ipfrag_high_thresh, ipfrag_time (30 s). */
+#define TUN_FRAG_LIMITS_DEFAULT                                                                    \
+	{                                                                                          \
+		.total_bytes = 4u << 20, .source_bytes = 1u << 20, .timeout_ms = 30000,            \
+		.max_size = 65535                                                                  \
+	}
+
+struct tun_frag_stats {
+	uint64_t reassembled; /* datagrams rebuilt */
+	uint64_t timed_out;   /* datagrams dropped incomplete */
+	uint64_t overlaps;    /* datagrams dropped for an overlap (RFC 5722) */
+	uint64_t over_limit;  /* fragments refused for memory, with their datagram */
+	uint64_t oversized;   /* datagrams larger than max_size or the caller's buffer */
+	uint64_t bad;	      /* malformed or inconsistent fragments, with their datagram */
+};
+
+/* NULL if out of memory; max_size above 65535 is taken as 65535. */
+struct tun_frag_table *tun_frag_new(const struct tun_frag_limits *l);
+void tun_frag_free(struct tun_frag_table *t);
+
+/*
+ * Adds one fragment, pkt as tun_parse left it (pkt->frag set; the data it
+ * points to is copied). Datagrams are keyed by family, source, destination,
+ * identification and protocol. Returns 0 with *out_len 0 while the datagram is
+ * incomplete (or for an exact duplicate, ignored); 0 with the datagram rebuilt
+ * in out as one unfragmented packet (IPv4: length, flags and header checksum
+ * set; IPv6: payload length set, fragment header removed) once complete; or,
+ * counted in the stats:
+ *   -EINVAL    malformed: empty, a non-last fragment not a multiple of 8 long,
+ *              an end that disagrees with the last fragment's; the datagram is dropped
+ *   -EBADMSG   overlaps another fragment: the whole datagram is dropped (RFC 5722, 4)
+ *   -ENOBUFS   would pass total_bytes or source_bytes: dropped with its datagram
+ *   -EMSGSIZE  the result would pass max_size: the datagram is dropped
+ *   -ENOSPC    the result would pass out_size: the datagram is dropped
+ * Datagrams older than timeout_ms are dropped here too when the table is full.
+ */
+int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t now_ms, uint8_t *out,
+	size_t out_size, size_t *out_len);
+
+/* Drops the datagrams whose first fragment came timeout_ms or more before now_ms. */
+void tun_frag_expire(struct tun_frag_table *t, uint64_t now_ms);
+
+/* Bytes held (fragments, headers and bookkeeping): by src's datagrams, or all if NULL. */
+size_t tun_frag_mem(const struct tun_frag_table *t, const struct tun_addr *src);
+/* The number of datagrams being reassembled. */
+size_t tun_frag_count(const struct tun_frag_table *t);
+const struct tun_frag_stats *tun_frag_stats(const struct tun_frag_table *t);
+
+#endif
