@@ -17,24 +17,53 @@
 #define FRAG_UNIT 8	/* every fragment but the last holds a multiple of it */
 #define IP_MAX 65535
 
-/* One fragment's data, kept in a list sorted by offset. */
+#define HT_MIN 16   /* slots of a hash table, at least; a power of two */
+#define FRAGS_MIN 4 /* the first size of a datagram's array of fragments */
+#define DKEY_LEN 38 /* a datagram's key: family, protocol, id, source, destination */
+#define SKEY_LEN 17 /* a source's key: family, address */
+
+/* One fragment's data. */
 struct frag {
-	struct frag *next;
 	uint32_t off, len;
 	uint8_t data[];
 };
 
+/* A hash table's link: the first member of what it chains. */
+struct hlink {
+	struct hlink *next;
+	uint64_t hash;
+};
+
+struct htab {
+	struct hlink **slot;
+	size_t mask; /* slots - 1 */
+	size_t n;
+};
+
+/* A source with datagrams held: what they hold, so that source_bytes is
+ * checked in O(1). Freed with its last datagram. */
+struct source {
+	struct hlink link;
+	struct tun_addr addr;
+	size_t mem;    /* its datagrams' bytes and this entry's */
+	size_t dgrams; /* how many */
+};
+
 struct dgram {
-	struct dgram *next;
-	struct tun_addr src, dst;
+	struct hlink link;	     /* in the table of datagrams */
+	struct dgram *older, *newer; /* by age: born_ms never decreases from older to newer */
+	struct source *src;
+	struct tun_addr dst;
 	uint32_t id;
 	uint8_t proto;
 	bool have_last;
+	uint16_t nfrags, cap; /* of frags */
 	uint64_t born_ms;
 	uint32_t end; /* of the data, once the last fragment is in */
 	uint32_t got; /* bytes of data held; no overlaps, so == end means whole */
 	size_t mem;
-	struct frag *frags;
+	struct frag *
+		*frags; /* sorted by offset; they don't overlap, so their ends are sorted too */
 	/* From the first fragment: the IPv4 header, or the IPv6 header and the
 	 * extension headers before the fragment header. */
 	uint8_t *hdr;
@@ -43,8 +72,9 @@ struct dgram {
 
 struct tun_frag_table {
 	struct tun_frag_limits lim;
-	struct dgram *list;
-	size_t mem, count;
+	struct htab dgrams, sources;
+	struct dgram *oldest, *newest;
+	size_t mem;
 	struct tun_frag_stats stats;
 };
 
@@ -71,6 +101,257 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* ---- hashing ---- */
+
+static uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static void sipround(uint64_t v[4])
+{
+	v[0] += v[1], v[1] = rotl(v[1], 13), v[1] ^= v[0], v[0] = rotl(v[0], 32);
+	v[2] += v[3], v[3] = rotl(v[3], 16), v[3] ^= v[2];
+	v[0] += v[3], v[3] = rotl(v[3], 21), v[3] ^= v[0];
+	v[2] += v[1], v[1] = rotl(v[1], 17), v[1] ^= v[2], v[2] = rotl(v[2], 32);
+}
+
+static uint64_t load_le64(const uint8_t *p, size_t n)
+{
+	uint64_t x = 0;
+
+	for (size_t i = 0; i < n; i++)
+		x |= (uint64_t)p[i] << (8 * i);
+	return x;
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein), as tun/nat.c has it: senders choose
+ * addresses and ids, so the hash is keyed. */
+static uint64_t siphash(const uint8_t *in, size_t len, const uint8_t key[16])
+{
+	uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8);
+	uint64_t v[4] = { 0x736f6d6570736575ull ^ k0, 0x646f72616e646f6dull ^ k1,
+		0x6c7967656e657261ull ^ k0, 0x7465646279746573ull ^ k1 };
+	uint64_t m;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = load_le64(in + i, 8);
+		v[3] ^= m;
+		sipround(v), sipround(v);
+		v[0] ^= m;
+	}
+	m = load_le64(in + i, len - i) | (uint64_t)len << 56;
+	v[3] ^= m;
+	sipround(v), sipround(v);
+	v[0] ^= m;
+	v[2] ^= 0xff;
+	sipround(v), sipround(v), sipround(v), sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static size_t addr_len(const struct tun_addr *a)
+{
+	return a->family == AF_INET ? 4 : 16;
+}
+
+static uint64_t source_hash(const struct tun_frag_table *t, const struct tun_addr *a)
+{
+	uint8_t k[SKEY_LEN] = { 0 };
+
+	k[0] = a->family == AF_INET ? 4 : 6;
+	memcpy(k + 1, a->ip, addr_len(a));
+	return siphash(k, sizeof(k), t->lim.hash_key);
+}
+
+static uint64_t dgram_hash(const struct tun_frag_table *t, const struct tun_pkt *pkt, uint32_t id)
+{
+	uint8_t k[DKEY_LEN] = { 0 };
+
+	k[0] = pkt->src.family == AF_INET ? 4 : 6;
+	k[1] = pkt->proto;
+	k[2] = (uint8_t)(id >> 24), k[3] = (uint8_t)(id >> 16);
+	k[4] = (uint8_t)(id >> 8), k[5] = (uint8_t)id;
+	memcpy(k + 6, pkt->src.ip, addr_len(&pkt->src));
+	memcpy(k + 22, pkt->dst.ip, addr_len(&pkt->dst));
+	return siphash(k, sizeof(k), t->lim.hash_key);
+}
+
+/* ---- hash tables: chains, between 1/8 and 1 link a slot after htab_fit ---- */
+
+static int htab_init(struct htab *h)
+{
+	if (!(h->slot = calloc(HT_MIN, sizeof(*h->slot))))
+		return -ENOMEM;
+	h->mask = HT_MIN - 1;
+	h->n = 0;
+	return 0;
+}
+
+static struct hlink *htab_chain(const struct htab *h, uint64_t hash)
+{
+	return h->slot[hash & h->mask];
+}
+
+static void htab_add(struct htab *h, struct hlink *l, uint64_t hash)
+{
+	struct hlink **pp = &h->slot[hash & h->mask];
+
+	l->hash = hash;
+	l->next = *pp;
+	*pp = l;
+	h->n++;
+}
+
+static void htab_del(struct htab *h, struct hlink *l)
+{
+	struct hlink **pp = &h->slot[l->hash & h->mask];
+
+	while (*pp != l)
+		pp = &(*pp)->next;
+	*pp = l->next;
+	h->n--;
+}
+
+/* Twice as many slots as links, when there are more links than slots or fewer
+ * than 1/8 as many; if that can't be allocated, it stays as it is. */
+static void htab_fit(struct htab *h)
+{
+	size_t slots = h->mask + 1, want = HT_MIN;
+	struct hlink **slot, *l, *next;
+
+	if (h->n <= slots && (slots == HT_MIN || h->n >= slots / 8))
+		return;
+	while (want < 2 * h->n)
+		want *= 2;
+	if (want == slots || !(slot = calloc(want, sizeof(*slot))))
+		return;
+	for (size_t i = 0; i < slots; i++)
+		for (l = h->slot[i]; l; l = next) {
+			next = l->next;
+			l->next = slot[l->hash & (want - 1)];
+			slot[l->hash & (want - 1)] = l;
+		}
+	free(h->slot);
+	h->slot = slot;
+	h->mask = want - 1;
+}
+
+/* ---- sources and datagrams ---- */
+
+static struct source *source_find(const struct tun_frag_table *t, const struct tun_addr *a)
+{
+	uint64_t hash = source_hash(t, a);
+
+	for (struct hlink *l = htab_chain(&t->sources, hash); l; l = l->next) {
+		struct source *s = (struct source *)l;
+
+		if (l->hash == hash && tun_addr_eq(&s->addr, a))
+			return s;
+	}
+	return NULL;
+}
+
+/* a's entry, made if it has none; NULL if out of memory. */
+static struct source *source_get(struct tun_frag_table *t, const struct tun_addr *a)
+{
+	struct source *s = source_find(t, a);
+
+	if (s || !(s = calloc(1, sizeof(*s))))
+		return s;
+	s->addr = *a;
+	s->mem = sizeof(*s);
+	t->mem += s->mem;
+	htab_add(&t->sources, &s->link, source_hash(t, a));
+	return s;
+}
+
+/* Frees s if it has no datagram left. */
+static void source_put(struct tun_frag_table *t, struct source *s)
+{
+	if (s->dgrams)
+		return;
+	t->mem -= s->mem;
+	htab_del(&t->sources, &s->link);
+	free(s);
+}
+
+/* Counts bytes more held by d. */
+static void charge(struct tun_frag_table *t, struct dgram *d, size_t bytes)
+{
+	d->mem += bytes;
+	d->src->mem += bytes;
+	t->mem += bytes;
+}
+
+static struct dgram *dgram_find(
+	const struct tun_frag_table *t, const struct tun_pkt *pkt, uint32_t id, uint64_t hash)
+{
+	for (struct hlink *l = htab_chain(&t->dgrams, hash); l; l = l->next) {
+		struct dgram *d = (struct dgram *)l;
+
+		if (l->hash == hash && d->id == id && d->proto == pkt->proto &&
+			tun_addr_eq(&d->src->addr, &pkt->src) && tun_addr_eq(&d->dst, &pkt->dst))
+			return d;
+	}
+	return NULL;
+}
+
+/* A new datagram, the newest; NULL if out of memory. */
+static struct dgram *dgram_new(struct tun_frag_table *t, const struct tun_pkt *pkt, uint32_t id,
+	uint64_t hash, uint64_t now)
+{
+	struct source *s = source_get(t, &pkt->src);
+	struct dgram *d;
+
+	if (!s)
+		return NULL;
+	if (!(d = calloc(1, sizeof(*d)))) {
+		source_put(t, s);
+		return NULL;
+	}
+	s->dgrams++;
+	d->src = s;
+	d->dst = pkt->dst;
+	d->id = id;
+	d->proto = pkt->proto;
+	/* a clock that went back would unsort the list: such a one is as old as the newest */
+	d->born_ms = t->newest && t->newest->born_ms > now ? t->newest->born_ms : now;
+	d->older = t->newest;
+	if (t->newest)
+		t->newest->newer = d;
+	else
+		t->oldest = d;
+	t->newest = d;
+	htab_add(&t->dgrams, &d->link, hash);
+	charge(t, d, sizeof(*d));
+	return d;
+}
+
+static void dgram_drop(struct tun_frag_table *t, struct dgram *d)
+{
+	struct source *s = d->src;
+
+	htab_del(&t->dgrams, &d->link);
+	if (d->older)
+		d->older->newer = d->newer;
+	else
+		t->oldest = d->newer;
+	if (d->newer)
+		d->newer->older = d->older;
+	else
+		t->newest = d->older;
+	for (size_t i = 0; i < d->nfrags; i++)
+		free(d->frags[i]);
+	free(d->frags);
+	free(d->hdr);
+	t->mem -= d->mem;
+	s->mem -= d->mem;
+	s->dgrams--;
+	source_put(t, s);
+	free(d);
+}
+
 struct tun_frag_table *tun_frag_new(const struct tun_frag_limits *l)
 {
 	struct tun_frag_table *t = calloc(1, sizeof(*t));
@@ -80,32 +361,22 @@ struct tun_frag_table *tun_frag_new(const struct tun_frag_limits *l)
 	t->lim = *l;
 	if (t->lim.max_size > IP_MAX)
 		t->lim.max_size = IP_MAX;
-	return t;
-}
-
-/* Unlinks and frees the datagram *pp points to. */
-static void dgram_drop(struct tun_frag_table *t, struct dgram **pp)
-{
-	struct dgram *d = *pp;
-	struct frag *f, *next;
-
-	*pp = d->next;
-	for (f = d->frags; f; f = next) {
-		next = f->next;
-		free(f);
+	if (htab_init(&t->dgrams) || htab_init(&t->sources)) {
+		free(t->dgrams.slot);
+		free(t);
+		return NULL;
 	}
-	t->mem -= d->mem;
-	t->count--;
-	free(d->hdr);
-	free(d);
+	return t;
 }
 
 void tun_frag_free(struct tun_frag_table *t)
 {
 	if (!t)
 		return;
-	while (t->list)
-		dgram_drop(t, &t->list);
+	while (t->oldest)
+		dgram_drop(t, t->oldest);
+	free(t->dgrams.slot);
+	free(t->sources.slot);
 	free(t);
 }
 
@@ -114,36 +385,33 @@ static bool expired(const struct tun_frag_table *t, const struct dgram *d, uint6
 	return now_ms >= d->born_ms && now_ms - d->born_ms >= t->lim.timeout_ms;
 }
 
-/* Drops the expired datagrams but keep (which the caller is adding to). */
+/* Drops the expired datagrams but keep (which the caller is adding to): the
+ * oldest first, so only those are looked at and the first one not expired. */
 static void expire_but(struct tun_frag_table *t, uint64_t now_ms, const struct dgram *keep)
 {
-	struct dgram **pp = &t->list;
+	struct dgram *d = t->oldest, *newer;
 
-	while (*pp) {
-		if (*pp != keep && expired(t, *pp, now_ms)) {
+	for (; d && expired(t, d, now_ms); d = newer) {
+		newer = d->newer;
+		if (d != keep) {
 			t->stats.timed_out++;
-			dgram_drop(t, pp);
-		} else {
-			pp = &(*pp)->next;
+			dgram_drop(t, d);
 		}
 	}
 }
 
 size_t tun_frag_mem(const struct tun_frag_table *t, const struct tun_addr *src)
 {
-	size_t mem = 0;
+	const struct source *s;
 
 	if (!src)
 		return t->mem;
-	for (const struct dgram *d = t->list; d; d = d->next)
-		if (tun_addr_eq(&d->src, src))
-			mem += d->mem;
-	return mem;
+	return (s = source_find(t, src)) ? s->mem : 0;
 }
 
 size_t tun_frag_count(const struct tun_frag_table *t)
 {
-	return t->count;
+	return t->dgrams.n;
 }
 
 const struct tun_frag_stats *tun_frag_stats(const struct tun_frag_table *t)
@@ -154,6 +422,8 @@ const struct tun_frag_stats *tun_frag_stats(const struct tun_frag_table *t)
 void tun_frag_expire(struct tun_frag_table *t, uint64_t now_ms)
 {
 	expire_but(t, now_ms, NULL);
+	htab_fit(&t->dgrams);
+	htab_fit(&t->sources);
 }
 
 /* ---- one fragment ---- */
@@ -191,63 +461,32 @@ static uint32_t result_size(int family, uint32_t hlen, uint32_t end)
 	return family == AF_INET ? hlen + end : hlen - TUN_IPV6_HLEN + end;
 }
 
-static struct dgram **dgram_find(
-	struct tun_frag_table *t, const struct tun_pkt *pkt, const struct frag_info *fi)
+/* Where a fragment starting at off goes among d's: the first that ends after off. */
+static size_t frag_index(const struct dgram *d, uint32_t off)
 {
-	struct dgram **pp;
+	size_t lo = 0, hi = d->nfrags, mid;
 
-	for (pp = &t->list; *pp; pp = &(*pp)->next) {
-		struct dgram *d = *pp;
-
-		if (d->id == fi->id && d->proto == pkt->proto && tun_addr_eq(&d->src, &pkt->src) &&
-			tun_addr_eq(&d->dst, &pkt->dst))
-			break;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (d->frags[mid]->off + d->frags[mid]->len <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return pp;
-}
-
-/* The link that points to d. */
-static struct dgram **dgram_link(struct tun_frag_table *t, const struct dgram *d)
-{
-	struct dgram **pp = &t->list;
-
-	while (*pp != d)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static struct dgram *dgram_new(struct tun_frag_table *t, const struct tun_pkt *pkt,
-	const struct frag_info *fi, uint64_t now)
-{
-	struct dgram *d = calloc(1, sizeof(*d));
-
-	if (!d)
-		return NULL;
-	d->src = pkt->src;
-	d->dst = pkt->dst;
-	d->id = fi->id;
-	d->proto = pkt->proto;
-	d->born_ms = now;
-	d->mem = sizeof(*d);
-	d->next = t->list;
-	t->list = d;
-	t->mem += d->mem;
-	t->count++;
-	return d;
+	return lo;
 }
 
 /*
- * Where the fragment goes in d's list: *pos is the link to set. Returns 0,
- * 1 for an exact duplicate, -EBADMSG for an overlap, -EINVAL for a fragment
- * that disagrees with where the last one said the data ends.
+ * Where the fragment goes in d's array: *pos. Returns 0, 1 for an exact
+ * duplicate, -EBADMSG for an overlap, -EINVAL for a fragment that disagrees
+ * with where the last one said the data ends.
  */
-static int frag_place(struct dgram *d, const struct frag_info *fi, struct frag ***pos)
+static int frag_place(const struct dgram *d, const struct frag_info *fi, size_t *pos)
 {
 	uint32_t end = fi->off + fi->len;
-	struct frag **pp = &d->frags, *f;
+	size_t i = frag_index(d, fi->off);
+	const struct frag *f = i < d->nfrags ? d->frags[i] : NULL;
 
-	for (; (f = *pp) && f->off + f->len <= fi->off; pp = &f->next)
-		;
 	if (f && f->off == fi->off && f->len == fi->len)
 		return 1;
 	if (f && f->off < end)
@@ -256,17 +495,41 @@ static int frag_place(struct dgram *d, const struct frag_info *fi, struct frag *
 		return -EINVAL;
 	if (!fi->more && f) /* data past the end */
 		return -EINVAL;
-	*pos = pp;
+	*pos = i;
 	return 0;
 }
 
-/* Stores the fragment at *pos; the first one's headers too. */
-static int frag_store(struct tun_frag_table *t, struct dgram *d, const struct tun_pkt *pkt,
-	const struct frag_info *fi, struct frag **pos)
+/* The size of d's array once it holds one fragment more. */
+static uint16_t frags_cap(const struct dgram *d)
 {
-	struct frag *f = malloc(sizeof(*f) + fi->len);
+	return d->nfrags < d->cap ? d->cap : d->cap ? (uint16_t)(d->cap * 2) : FRAGS_MIN;
+}
 
-	if (!f)
+/* The bytes the fragment adds to d (NULL: to a new datagram, counted in). */
+static size_t frag_cost(const struct dgram *d, const struct frag_info *fi)
+{
+	size_t cost = sizeof(struct frag) + fi->len + (fi->off ? 0 : fi->hlen);
+
+	if (!d)
+		return sizeof(struct dgram) + cost + FRAGS_MIN * sizeof(struct frag *);
+	return cost + (size_t)(frags_cap(d) - d->cap) * sizeof(struct frag *);
+}
+
+/* Stores the fragment at pos; the first one's headers too. */
+static int frag_store(struct tun_frag_table *t, struct dgram *d, const struct tun_pkt *pkt,
+	const struct frag_info *fi, size_t pos)
+{
+	uint16_t cap = frags_cap(d);
+	struct frag *f, **frags;
+
+	if (cap > d->cap) {
+		if (!(frags = realloc(d->frags, cap * sizeof(*frags))))
+			return -ENOMEM;
+		charge(t, d, (size_t)(cap - d->cap) * sizeof(*frags));
+		d->frags = frags;
+		d->cap = cap;
+	}
+	if (!(f = malloc(sizeof(*f) + fi->len)))
 		return -ENOMEM;
 	if (!fi->off) {
 		if (!(d->hdr = malloc(fi->hlen))) {
@@ -279,26 +542,38 @@ static int frag_store(struct tun_frag_table *t, struct dgram *d, const struct tu
 	f->off = fi->off;
 	f->len = fi->len;
 	memcpy(f->data, fi->data, fi->len);
-	f->next = *pos;
-	*pos = f;
+	memmove(d->frags + pos + 1, d->frags + pos, (d->nfrags - pos) * sizeof(*d->frags));
+	d->frags[pos] = f;
+	d->nfrags++;
 	if (!fi->more) {
 		d->have_last = true;
 		d->end = fi->off + fi->len;
 	}
 	d->got += fi->len;
-	d->mem += sizeof(*f) + fi->len + (fi->off ? 0 : fi->hlen);
-	t->mem += sizeof(*f) + fi->len + (fi->off ? 0 : fi->hlen);
+	charge(t, d, sizeof(*f) + fi->len + (fi->off ? 0 : fi->hlen));
 	return 0;
 }
 
-/* Would cost more bytes pass a limit? Expired datagrams but d are dropped first. */
-static bool over_limit(struct tun_frag_table *t, const struct dgram *d, const struct tun_addr *src,
-	size_t cost, uint64_t now)
+/* Would cost more bytes held for src stay within the limits? A source
+ * without datagrams would cost its entry too. */
+static bool fits(const struct tun_frag_table *t, const struct tun_addr *src, size_t cost)
 {
-	if (t->mem + cost > t->lim.total_bytes || tun_frag_mem(t, src) + cost > t->lim.source_bytes)
-		expire_but(t, now, d);
-	return t->mem + cost > t->lim.total_bytes ||
-	       tun_frag_mem(t, src) + cost > t->lim.source_bytes;
+	const struct source *s = source_find(t, src);
+	size_t held = s ? s->mem : 0;
+
+	if (!s)
+		cost += sizeof(*s);
+	return t->mem + cost <= t->lim.total_bytes && held + cost <= t->lim.source_bytes;
+}
+
+/* fits(), once the expired datagrams but keep are dropped if it doesn't. */
+static bool room(struct tun_frag_table *t, const struct tun_addr *src, size_t cost, uint64_t now,
+	const struct dgram *keep)
+{
+	if (fits(t, src, cost))
+		return true;
+	expire_but(t, now, keep);
+	return fits(t, src, cost);
 }
 
 /* The IPv6 next header field that names the fragment header: in the header,
@@ -318,7 +593,7 @@ static int ipv6_next_field(const uint8_t *h, uint32_t hlen)
 static int dgram_build(const struct tun_frag_table *t, const struct dgram *d, uint8_t *out,
 	size_t out_size, size_t *out_len)
 {
-	uint32_t len = d->hlen + d->end, size = result_size(d->src.family, d->hlen, d->end);
+	uint32_t len = d->hlen + d->end, size = result_size(d->src->addr.family, d->hlen, d->end);
 	struct tun_pkt q;
 	int field;
 
@@ -327,9 +602,9 @@ static int dgram_build(const struct tun_frag_table *t, const struct dgram *d, ui
 	if (len > out_size)
 		return -ENOSPC;
 	memcpy(out, d->hdr, d->hlen);
-	for (const struct frag *f = d->frags; f; f = f->next)
-		memcpy(out + d->hlen + f->off, f->data, f->len);
-	if (d->src.family == AF_INET) {
+	for (size_t i = 0; i < d->nfrags; i++)
+		memcpy(out + d->hlen + d->frags[i]->off, d->frags[i]->data, d->frags[i]->len);
+	if (d->src->addr.family == AF_INET) {
 		put16(out + 2, (uint16_t)len);
 		put16(out + 6, get16(out + 6) & IPV4_DF);
 		put16(out + 10, 0);
@@ -347,7 +622,8 @@ static int dgram_build(const struct tun_frag_table *t, const struct dgram *d, ui
 	return 0;
 }
 
-static void count_error(struct tun_frag_table *t, int err)
+/* Counts the error; returns it. */
+static int count_error(struct tun_frag_table *t, int err)
 {
 	switch (err) {
 	case -EBADMSG:
@@ -364,70 +640,79 @@ static void count_error(struct tun_frag_table *t, int err)
 	default:
 		t->stats.bad++;
 	}
+	return err;
 }
 
 /* Adds the fragment to its datagram d (new or not); 1 once d is whole. */
 static int dgram_add(struct tun_frag_table *t, struct dgram *d, const struct tun_pkt *pkt,
 	const struct frag_info *fi, uint64_t now)
 {
-	size_t cost = sizeof(struct frag) + fi->len + (fi->off ? 0 : fi->hlen);
-	struct frag **pos;
+	size_t pos;
 	int ret;
 
 	if ((ret = frag_place(d, fi, &pos)))
 		return ret == 1 ? 0 : ret; /* a duplicate is ignored */
-	if (over_limit(t, d, &pkt->src, cost, now))
+	if (!room(t, &pkt->src, frag_cost(d, fi), now, d))
 		return -ENOBUFS;
 	if ((ret = frag_store(t, d, pkt, fi, pos)))
 		return ret;
 	return d->hdr && d->have_last && d->got == d->end;
 }
 
+/* The fragment's own faults, whatever its datagram holds: 0 or an error. */
+static int frag_check(
+	const struct tun_frag_table *t, const struct tun_pkt *pkt, const struct frag_info *fi)
+{
+	if (!fi->len || (fi->more && fi->len % FRAG_UNIT))
+		return -EINVAL;
+	if (result_size(pkt->src.family, fi->hlen, fi->off + fi->len) > t->lim.max_size)
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* The datagram the fragment starts, if the limits let it in. */
+static int dgram_start(struct tun_frag_table *t, const struct tun_pkt *pkt,
+	const struct frag_info *fi, uint64_t hash, uint64_t now, struct dgram **dp)
+{
+	if (!room(t, &pkt->src, frag_cost(NULL, fi), now, NULL))
+		return -ENOBUFS;
+	return (*dp = dgram_new(t, pkt, fi->id, hash, now)) ? 0 : -ENOMEM;
+}
+
 int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t now_ms, uint8_t *out,
 	size_t out_size, size_t *out_len)
 {
 	struct frag_info fi;
-	struct dgram **pp, *d;
-	int ret = 0;
+	struct dgram *d;
+	uint64_t hash;
+	int ret;
 
 	*out_len = 0;
 	if (!pkt->frag || frag_info(pkt, &fi)) {
 		t->stats.bad++;
 		return -EINVAL;
 	}
-	if (!fi.len || (fi.more && fi.len % FRAG_UNIT))
-		ret = -EINVAL;
-	else if (result_size(pkt->src.family, fi.hlen, fi.off + fi.len) > t->lim.max_size)
-		ret = -EMSGSIZE;
-	pp = dgram_find(t, pkt, &fi);
-	if ((d = *pp) && expired(t, d, now_ms)) {
+	ret = frag_check(t, pkt, &fi);
+	hash = dgram_hash(t, pkt, fi.id);
+	if ((d = dgram_find(t, pkt, fi.id, hash)) && expired(t, d, now_ms)) {
 		t->stats.timed_out++;
-		dgram_drop(t, pp); /* *pp is now the next datagram */
+		dgram_drop(t, d);
 		d = NULL;
 	}
-	if (ret)
-		goto err_drop;
-	if (!d) {
-		if (over_limit(t, NULL, &pkt->src, sizeof(struct dgram), now_ms)) {
-			t->stats.over_limit++;
-			return -ENOBUFS;
-		}
-		if (!(d = dgram_new(t, pkt, &fi, now_ms)))
-			return -ENOMEM;
-	}
-	ret = dgram_add(t, d, pkt, &fi, now_ms);
-	if (ret == 0)
-		return 0; /* incomplete, or a duplicate */
+	if (!ret && !d)
+		ret = dgram_start(t, pkt, &fi, hash, now_ms, &d);
+	if (!ret)
+		ret = dgram_add(t, d, pkt, &fi, now_ms);
 	if (ret == 1 && !(ret = dgram_build(t, d, out, out_size, out_len)))
 		t->stats.reassembled++;
-	else
+	else if (ret)
 		count_error(t, ret);
-	/* dgram_add may have expired others: pp may be stale, d is not */
-	dgram_drop(t, dgram_link(t, d));
-	return ret;
-err_drop:
-	count_error(t, ret);
-	if (d)
-		dgram_drop(t, pp);
+	/* whole, or in error: the datagram goes (dgram_add may have expired others, not d) */
+	if (ret || *out_len) {
+		if (d)
+			dgram_drop(t, d);
+	}
+	htab_fit(&t->dgrams);
+	htab_fit(&t->sources);
 	return ret;
 }

@@ -14,9 +14,13 @@ struct tun_frag_limits {
 	size_t source_bytes; /* held by those of one source address */
 	uint32_t timeout_ms; /* from a datagram's first fragment to be seen */
 	uint32_t max_size;   /* of the result: IPv4 total length, IPv6 payload length (<= 65535) */
+	/* Random bytes, so that senders can't aim at one hash chain: datagrams and
+	 * sources are found by a keyed hash (SipHash-2-4). Zero in the default:
+	 * the caller fills it (evutil_secure_rng_get_bytes). */
+	uint8_t hash_key[16];
 };
 
-/* Linux's defaults: net.ipv4.ipfrag_high_thresh, ipfrag_time (30 s). */
+/* Linux's defaults: net.ipv4.ipfrag_high_thresh, ipfrag_time (30 s); a zero hash key. */
 #define TUN_FRAG_LIMITS_DEFAULT                                                                    \
 	{                                                                                          \
 		.total_bytes = 4u << 20, .source_bytes = 1u << 20, .timeout_ms = 30000,            \
@@ -38,7 +42,9 @@ void tun_frag_free(struct tun_frag_table *t);
 
 /*
  * Adds one fragment, pkt as tun_parse left it (pkt->frag set; the data it
- * points to is copied). Datagrams are keyed by family, source, destination,
+ * points to is copied). Its datagram and source are found by hash and its
+ * place among the datagram's fragments by binary search, so a fragment costs
+ * its copy and the timed-out datagrams it drops, however many are held. Datagrams are keyed by family, source, destination,
  * identification and protocol. Returns 0 with *out_len 0 while the datagram is
  * incomplete (or for an exact duplicate, ignored); 0 with the datagram rebuilt
  * in out as one unfragmented packet (IPv4: length, flags and header checksum
@@ -58,7 +64,9 @@ int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t n
 /* Drops the datagrams whose first fragment came timeout_ms or more before now_ms. */
 void tun_frag_expire(struct tun_frag_table *t, uint64_t now_ms);
 
-/* Bytes held (fragments, headers and bookkeeping): by src's datagrams, or all if NULL. */
+/* Bytes held (fragments, headers and bookkeeping): by src's datagrams, or all if NULL.
+ * The hash tables' slot arrays (a pointer per datagram and per source, or
+ * fewer than 16 of each) are not counted. O(1). */
 size_t tun_frag_mem(const struct tun_frag_table *t, const struct tun_addr *src);
 /* The number of datagrams being reassembled. */
 size_t tun_frag_count(const struct tun_frag_table *t);

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -436,6 +437,176 @@ static void test_malformed(void **state)
 	fixture_free(f);
 }
 
+/* A flood from source A up to its limit doesn't keep source B from reassembling. */
+static void test_source_fair(void **state)
+{
+	struct tun_frag_table *t;
+	struct whole *w = malloc(sizeof(*w));
+	struct fixture *b = fixture_new(&lim_default, AF_INET, 3000);
+	struct tun_addr a = addr(AF_INET, "10.9.9.9");
+	size_t held;
+
+	(void)state;
+	assert_non_null(w);
+	t = b->t;
+	fill(t, AF_INET, "10.9.9.9", w);
+	held = tun_frag_mem(t, &a);
+	assert_true(held <= lim_default.source_bytes);
+	assert_true(held + 1000 > lim_default.source_bytes); /* A is at its limit */
+	/* B's datagram, in 3 fragments, while A keeps trying */
+	assert_int_equal(fadd(b, 1008, 1008, 1, 0), 0);
+	cut(w, 0, 504, 1, 50000);
+	{
+		struct tun_pkt p;
+		uint8_t out[64];
+		size_t out_len;
+
+		assert_int_equal(tun_parse(&p, w->frag, w->frag_len), 0);
+		assert_int_equal(tun_frag_add(t, &p, 0, out, sizeof(out), &out_len), -ENOBUFS);
+	}
+	assert_int_equal(fadd(b, 2016, 992, 0, 0), 0);
+	assert_int_equal(fadd(b, 0, 1008, 1, 0), 0);
+	assert_rebuilt(&b->w, b->out, b->out_len);
+	assert_int_equal(tun_frag_mem(t, &a), held);
+	fixture_free(b);
+	free(w);
+}
+
+#define FLOOD_SOURCES 200
+#define FLOOD_FRAGS 50000
+
+/* xorshift32: the same offsets every run */
+static uint32_t next_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/*
+ * FLOOD_FRAGS later fragments of 8 bytes, each of its own datagram (ids all
+ * different), from FLOOD_SOURCES sources (half IPv4, half IPv6), at one a
+ * 0.1 ms from now on. Returns how many were taken; memory stays within the
+ * limits all along and is accounted by source exactly.
+ */
+static size_t flood(struct tun_frag_table *t, const struct tun_frag_limits *l, uint64_t now)
+{
+	struct whole *w4 = malloc(sizeof(*w4)), *w6 = malloc(sizeof(*w6));
+	struct tun_addr src[FLOOD_SOURCES];
+	uint32_t x = 2463534242u;
+	size_t taken = 0, sum = 0;
+	uint8_t out[64];
+
+	assert_non_null(w4);
+	assert_non_null(w6);
+	make_whole(w4, AF_INET, "10.0.0.2", 1200);
+	make_whole(w6, AF_INET6, "fd00::2", 1200);
+	for (size_t s = 0; s < FLOOD_SOURCES; s++) {
+		int family = s % 2 ? AF_INET6 : AF_INET;
+		char name[64];
+
+		snprintf(name, sizeof(name), family == AF_INET ? "10.7.%zu.%zu" : "fd00:7::%zx:%zx",
+			s / 100, s % 100 + 1);
+		src[s] = addr(family, name);
+	}
+	for (uint32_t i = 0; i < FLOOD_FRAGS; i++) {
+		size_t s = i % FLOOD_SOURCES, out_len;
+		struct whole *w = src[s].family == AF_INET ? w4 : w6;
+		/* bijections of i: the ids differ whatever the source */
+		uint32_t id = src[s].family == AF_INET ? (uint16_t)(i * 40503u) : i * 2654435761u;
+		size_t off = 8 * (1 + next_rand(&x) % 120);
+		struct tun_pkt p;
+		int ret;
+
+		cut(w, off, 8, 1, id);
+		memcpy(w->frag + (src[s].family == AF_INET ? 12 : 8), src[s].ip,
+			src[s].family == AF_INET ? 4 : 16);
+		assert_int_equal(tun_parse(&p, w->frag, w->frag_len), 0);
+		ret = tun_frag_add(t, &p, now + i / 10, out, sizeof(out), &out_len);
+		assert_true(ret == 0 || ret == -ENOBUFS);
+		assert_int_equal(out_len, 0);
+		taken += !ret;
+		assert_true(tun_frag_mem(t, NULL) <= l->total_bytes);
+	}
+	for (size_t s = 0; s < FLOOD_SOURCES; s++) {
+		assert_true(tun_frag_mem(t, &src[s]) <= l->source_bytes);
+		sum += tun_frag_mem(t, &src[s]);
+	}
+	assert_int_equal(sum, tun_frag_mem(t, NULL));
+	assert_int_equal(tun_frag_count(t), taken);
+	free(w4);
+	free(w6);
+	return taken;
+}
+
+/* A datagram of 3000 bytes from a source the flood didn't use: 0 once rebuilt. */
+static int fresh(struct tun_frag_table *t, uint64_t now)
+{
+	struct whole *w = malloc(sizeof(*w));
+	uint8_t *out = malloc(PKT_MAX);
+	size_t out_len;
+	int ret;
+
+	assert_non_null(w);
+	assert_non_null(out);
+	make_whole(w, AF_INET6, "fd00:1::1", 3000);
+	if (!(ret = add(t, w, 1008, 1008, 1, now, out, &out_len)) &&
+		!(ret = add(t, w, 0, 1008, 1, now, out, &out_len)) &&
+		!(ret = add(t, w, 2016, 992, 0, now, out, &out_len)))
+		assert_rebuilt(w, out, out_len);
+	free(out);
+	free(w);
+	return ret;
+}
+
+/* Many sources, each within a share of the total: a new source still reassembles. */
+static void test_flood_shares(void **state)
+{
+	struct tun_frag_limits l = lim_default;
+	struct tun_frag_table *t;
+	size_t taken;
+
+	(void)state;
+	l.source_bytes = l.total_bytes / 256; /* 200 sources can't fill the total */
+	memcpy(l.hash_key, "frag-flood-key!!", 16);
+	assert_non_null(t = tun_frag_new(&l));
+	taken = flood(t, &l, 0);
+	assert_true(taken > 10000 && taken < FLOOD_FRAGS);
+	assert_int_equal(tun_frag_stats(t)->over_limit, FLOOD_FRAGS - taken);
+	assert_int_equal(fresh(t, FLOOD_FRAGS / 10), 0);
+	assert_int_equal(tun_frag_count(t), taken);
+	tun_frag_expire(t, l.timeout_ms + FLOOD_FRAGS / 10);
+	assert_int_equal(tun_frag_count(t), 0);
+	assert_int_equal(tun_frag_mem(t, NULL), 0);
+	assert_int_equal(tun_frag_stats(t)->timed_out, taken);
+	tun_frag_free(t);
+}
+
+/*
+ * The default limits: 4 sources at source_bytes fill total_bytes, and so do
+ * 200 below it. A datagram of a new source is then refused until the flood's
+ * time out (total_bytes bounds memory; no datagram held is pushed out).
+ */
+static void test_flood_total(void **state)
+{
+	struct tun_frag_table *t;
+	size_t taken, left;
+
+	(void)state;
+	assert_non_null(t = tun_frag_new(&lim_default));
+	taken = flood(t, &lim_default, 0);
+	assert_true(taken > 10000 && taken < FLOOD_FRAGS);
+	assert_true(tun_frag_mem(t, NULL) + 1000 > lim_default.total_bytes);
+	assert_int_equal(fresh(t, FLOOD_FRAGS / 10), -ENOBUFS);
+	/* those of the flood's first second time out: room again */
+	assert_int_equal(fresh(t, lim_default.timeout_ms + 1000), 0);
+	left = tun_frag_count(t);
+	assert_true(left < taken);
+	assert_int_equal(tun_frag_stats(t)->timed_out, taken - left);
+	tun_frag_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +621,9 @@ int main(void)
 		cmocka_unit_test(test_total_limit),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_source_fair),
+		cmocka_unit_test(test_flood_shares),
+		cmocka_unit_test(test_flood_total),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
