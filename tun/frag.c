@@ -16,6 +16,8 @@
 #define IPV6_EXT_UNIT 8 /* RFC 8200, 4.3: Hdr Ext Len is in 8-octet units */
 #define FRAG_UNIT 8	/* every fragment but the last holds a multiple of it */
 #define IP_MAX 65535
+#define FRAGS_MAX ((IP_MAX + FRAG_UNIT - 1) / FRAG_UNIT) /* of a datagram, without overlaps */
+#define FRAGS_DEFAULT 64
 
 #define HT_MIN 16   /* slots of a hash table, at least; a power of two */
 #define FRAGS_MIN 4 /* the first size of a datagram's array of fragments */
@@ -361,6 +363,10 @@ struct tun_frag_table *tun_frag_new(const struct tun_frag_limits *l)
 	t->lim = *l;
 	if (t->lim.max_size > IP_MAX)
 		t->lim.max_size = IP_MAX;
+	if (!t->lim.max_frags)
+		t->lim.max_frags = FRAGS_DEFAULT;
+	if (t->lim.max_frags > FRAGS_MAX)
+		t->lim.max_frags = FRAGS_MAX;
 	if (htab_init(&t->dgrams) || htab_init(&t->sources)) {
 		free(t->dgrams.slot);
 		free(t);
@@ -499,27 +505,33 @@ static int frag_place(const struct dgram *d, const struct frag_info *fi, size_t 
 	return 0;
 }
 
-/* The size of d's array once it holds one fragment more. */
-static uint16_t frags_cap(const struct dgram *d)
+/* The size of d's array (NULL: a new datagram's) once it holds one fragment
+ * more; never above max_frags, which the caller has checked. */
+static uint16_t frags_cap(const struct tun_frag_table *t, const struct dgram *d)
 {
-	return d->nfrags < d->cap ? d->cap : d->cap ? (uint16_t)(d->cap * 2) : FRAGS_MIN;
+	uint32_t cap;
+
+	if (d && d->nfrags < d->cap)
+		return d->cap;
+	cap = d && d->cap ? 2u * d->cap : FRAGS_MIN;
+	return (uint16_t)(cap < t->lim.max_frags ? cap : t->lim.max_frags);
 }
 
 /* The bytes the fragment adds to d (NULL: to a new datagram, counted in). */
-static size_t frag_cost(const struct dgram *d, const struct frag_info *fi)
+static size_t frag_cost(
+	const struct tun_frag_table *t, const struct dgram *d, const struct frag_info *fi)
 {
 	size_t cost = sizeof(struct frag) + fi->len + (fi->off ? 0 : fi->hlen);
 
-	if (!d)
-		return sizeof(struct dgram) + cost + FRAGS_MIN * sizeof(struct frag *);
-	return cost + (size_t)(frags_cap(d) - d->cap) * sizeof(struct frag *);
+	cost += (size_t)(frags_cap(t, d) - (d ? d->cap : 0)) * sizeof(struct frag *);
+	return d ? cost : sizeof(struct dgram) + cost;
 }
 
 /* Stores the fragment at pos; the first one's headers too. */
 static int frag_store(struct tun_frag_table *t, struct dgram *d, const struct tun_pkt *pkt,
 	const struct frag_info *fi, size_t pos)
 {
-	uint16_t cap = frags_cap(d);
+	uint16_t cap = frags_cap(t, d);
 	struct frag *f, **frags;
 
 	if (cap > d->cap) {
@@ -622,10 +634,16 @@ static int dgram_build(const struct tun_frag_table *t, const struct dgram *d, ui
 	return 0;
 }
 
-/* Counts the error; returns it. */
+/* A fragment past max_frags, told as -ENOBUFS. */
+#define ERR_TOO_MANY (-E2BIG)
+
+/* Counts the error; returns what tun_frag_add says. */
 static int count_error(struct tun_frag_table *t, int err)
 {
 	switch (err) {
+	case ERR_TOO_MANY:
+		t->stats.too_many++;
+		return -ENOBUFS;
 	case -EBADMSG:
 		t->stats.overlaps++;
 		break;
@@ -652,7 +670,9 @@ static int dgram_add(struct tun_frag_table *t, struct dgram *d, const struct tun
 
 	if ((ret = frag_place(d, fi, &pos)))
 		return ret == 1 ? 0 : ret; /* a duplicate is ignored */
-	if (!room(t, &pkt->src, frag_cost(d, fi), now, d))
+	if (d->nfrags >= t->lim.max_frags)
+		return ERR_TOO_MANY;
+	if (!room(t, &pkt->src, frag_cost(t, d, fi), now, d))
 		return -ENOBUFS;
 	if ((ret = frag_store(t, d, pkt, fi, pos)))
 		return ret;
@@ -674,7 +694,7 @@ static int frag_check(
 static int dgram_start(struct tun_frag_table *t, const struct tun_pkt *pkt,
 	const struct frag_info *fi, uint64_t hash, uint64_t now, struct dgram **dp)
 {
-	if (!room(t, &pkt->src, frag_cost(NULL, fi), now, NULL))
+	if (!room(t, &pkt->src, frag_cost(t, NULL, fi), now, NULL))
 		return -ENOBUFS;
 	return (*dp = dgram_new(t, pkt, fi->id, hash, now)) ? 0 : -ENOMEM;
 }
@@ -706,7 +726,7 @@ int tun_frag_add(struct tun_frag_table *t, const struct tun_pkt *pkt, uint64_t n
 	if (ret == 1 && !(ret = dgram_build(t, d, out, out_size, out_len)))
 		t->stats.reassembled++;
 	else if (ret)
-		count_error(t, ret);
+		ret = count_error(t, ret);
 	/* whole, or in error: the datagram goes (dgram_add may have expired others, not d) */
 	if (ret || *out_len) {
 		if (d)

@@ -14,6 +14,9 @@ struct tun_frag_limits {
 	size_t source_bytes; /* held by those of one source address */
 	uint32_t timeout_ms; /* from a datagram's first fragment to be seen */
 	uint32_t max_size;   /* of the result: IPv4 total length, IPv6 payload length (<= 65535) */
+	/* Of one datagram (0: 64; more than 8192 is 8192). The largest datagram
+	 * cut for an MTU of 1280 takes 53 (IPv4) or 54 (IPv6); for 576 (IPv4), 119. */
+	uint32_t max_frags;
 	/* Random bytes, so that senders can't aim at one hash chain: datagrams and
 	 * sources are found by a keyed hash (SipHash-2-4). Zero in the default:
 	 * the caller fills it (evutil_secure_rng_get_bytes). */
@@ -24,7 +27,7 @@ struct tun_frag_limits {
 #define TUN_FRAG_LIMITS_DEFAULT                                                                    \
 	{                                                                                          \
 		.total_bytes = 4u << 20, .source_bytes = 1u << 20, .timeout_ms = 30000,            \
-		.max_size = 65535                                                                  \
+		.max_size = 65535, .max_frags = 64                                                 \
 	}
 
 struct tun_frag_stats {
@@ -32,6 +35,7 @@ struct tun_frag_stats {
 	uint64_t timed_out;   /* datagrams dropped incomplete */
 	uint64_t overlaps;    /* datagrams dropped for an overlap (RFC 5722) */
 	uint64_t over_limit;  /* fragments refused for memory, with their datagram */
+	uint64_t too_many;    /* datagrams dropped for a fragment past max_frags */
 	uint64_t oversized;   /* datagrams larger than max_size or the caller's buffer */
 	uint64_t bad;	      /* malformed or inconsistent fragments, with their datagram */
 };
@@ -53,7 +57,8 @@ void tun_frag_free(struct tun_frag_table *t);
  *   -EINVAL    malformed: empty, a non-last fragment not a multiple of 8 long,
  *              an end that disagrees with the last fragment's; the datagram is dropped
  *   -EBADMSG   overlaps another fragment: the whole datagram is dropped (RFC 5722, 4)
- *   -ENOBUFS   would pass total_bytes or source_bytes: dropped with its datagram
+ *   -ENOBUFS   would pass total_bytes or source_bytes (counted in over_limit), or
+ *              max_frags (too_many): dropped with its datagram
  *   -EMSGSIZE  the result would pass max_size: the datagram is dropped
  *   -ENOSPC    the result would pass out_size: the datagram is dropped
  * Datagrams older than timeout_ms are dropped here too when the table is full.

@@ -437,6 +437,66 @@ static void test_malformed(void **state)
 	fixture_free(f);
 }
 
+/* Past max_frags fragments, a datagram is dropped; up to it, it is rebuilt. */
+static void test_max_frags(void **state)
+{
+	struct tun_frag_limits l = lim_default;
+	int families[] = { AF_INET, AF_INET6 };
+
+	(void)state;
+	l.max_frags = 0; /* the default */
+	for (size_t i = 0; i < 2; i++) {
+		/* 608 bytes of UDP: 76 fragments of 8 */
+		struct fixture *f = fixture_new(&l, families[i], 600);
+
+		for (size_t k = 0; k < 64; k++)
+			assert_int_equal(fadd(f, 8 * (k * 7 % 76), 8, 1, 0), 0);
+		/* a duplicate is no fragment more */
+		assert_int_equal(fadd(f, 0, 8, 1, 0), 0);
+		assert_int_equal(tun_frag_count(f->t), 1);
+		assert_int_equal(fadd(f, 600, 8, 0, 0), -ENOBUFS);
+		assert_int_equal(tun_frag_stats(f->t)->too_many, 1);
+		assert_int_equal(tun_frag_stats(f->t)->over_limit, 0);
+		assert_int_equal(tun_frag_count(f->t), 0);
+		assert_int_equal(tun_frag_mem(f->t, NULL), 0);
+		fixture_free(f);
+	}
+	l.max_frags = 76;
+	for (size_t i = 0; i < 2; i++) {
+		struct fixture *f = fixture_new(&l, families[i], 600);
+
+		for (size_t k = 0; k < 76; k++)
+			assert_int_equal(fadd(f, 8 * (k * 7 % 76), 8, k * 7 % 76 != 75, 0), 0);
+		assert_rebuilt(&f->w, f->out, f->out_len);
+		assert_int_equal(tun_frag_stats(f->t)->too_many, 0);
+		fixture_free(f);
+	}
+}
+
+/* The largest datagram, cut for an MTU of 1280, within the default max_frags. */
+static void test_largest(void **state)
+{
+	int families[] = { AF_INET, AF_INET6 };
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		/* IPv4: 65535 bytes in all; IPv6: a payload of 65535 */
+		struct fixture *f = fixture_new(
+			&lim_default, families[i], families[i] == AF_INET ? 65535 - 28 : 65535 - 8);
+		size_t step = families[i] == AF_INET ? 1256 : 1232, data = f->w.len - f->w.hlen,
+		       n = 0;
+
+		for (size_t off = 0; off < data; off += step, n++) {
+			size_t len = off + step < data ? step : data - off;
+
+			assert_int_equal(fadd(f, off, len, off + len < data, 0), 0);
+		}
+		assert_int_equal(n, families[i] == AF_INET ? 53 : 54);
+		assert_rebuilt(&f->w, f->out, f->out_len);
+		fixture_free(f);
+	}
+}
+
 /* A flood from source A up to its limit doesn't keep source B from reassembling. */
 static void test_source_fair(void **state)
 {
@@ -621,6 +681,8 @@ int main(void)
 		cmocka_unit_test(test_total_limit),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_max_frags),
+		cmocka_unit_test(test_largest),
 		cmocka_unit_test(test_source_fair),
 		cmocka_unit_test(test_flood_shares),
 		cmocka_unit_test(test_flood_total),
