@@ -679,6 +679,51 @@ static int dgram_add(struct tun_frag_table *t, struct dgram *d, const struct tun
 	return d->hdr && d->have_last && d->got == d->end;
 }
 
+/* The least of an upper-layer header a first fragment must hold: what
+ * tun_parse reads of it (the fixed part; TCP options may follow later). */
+static uint32_t l4_min(uint8_t proto)
+{
+	switch (proto) {
+	case TUN_IPPROTO_TCP:
+		return TUN_TCP_HLEN;
+	case TUN_IPPROTO_UDP:
+		return TUN_UDP_HLEN;
+	case TUN_IPPROTO_ICMP:
+	case TUN_IPPROTO_ICMPV6:
+		return TUN_ICMP_HLEN;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A first fragment holds the whole header chain, the upper-layer header
+ * included (RFC 8200 4.5, RFC 7112 5): the IPv6 extension headers tun_parse
+ * walks (destination options, routing; hop-by-hop or another fragment header
+ * there is malformed), then l4_min() bytes. For IPv4 the same upper-layer
+ * header, so that no port or TCP flag is left to a later fragment (the tiny
+ * fragment attack, RFC 1858 3.1). 0 or -EINVAL.
+ */
+static int first_frag_check(const struct tun_pkt *pkt, const struct frag_info *fi)
+{
+	const uint8_t *p = fi->data;
+	uint32_t left = fi->len, elen;
+	uint8_t next = pkt->proto;
+
+	while (pkt->src.family == AF_INET6 &&
+		(next == TUN_IPPROTO_DSTOPTS || next == TUN_IPPROTO_ROUTING)) {
+		if (left < IPV6_EXT_UNIT || (elen = ((uint32_t)p[1] + 1) * IPV6_EXT_UNIT) > left)
+			return -EINVAL;
+		next = p[0];
+		p += elen;
+		left -= elen;
+	}
+	if (pkt->src.family == AF_INET6 &&
+		(next == TUN_IPPROTO_HOPOPTS || next == TUN_IPPROTO_FRAGMENT))
+		return -EINVAL;
+	return left < l4_min(next) ? -EINVAL : 0;
+}
+
 /* The fragment's own faults, whatever its datagram holds: 0 or an error. */
 static int frag_check(
 	const struct tun_frag_table *t, const struct tun_pkt *pkt, const struct frag_info *fi)
@@ -687,7 +732,7 @@ static int frag_check(
 		return -EINVAL;
 	if (result_size(pkt->src.family, fi->hlen, fi->off + fi->len) > t->lim.max_size)
 		return -EMSGSIZE;
-	return 0;
+	return fi->off ? 0 : first_frag_check(pkt, fi);
 }
 
 /* The datagram the fragment starts, if the limits let it in. */

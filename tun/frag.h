@@ -55,7 +55,11 @@ void tun_frag_free(struct tun_frag_table *t);
  * set; IPv6: payload length set, fragment header removed) once complete; or,
  * counted in the stats:
  *   -EINVAL    malformed: empty, a non-last fragment not a multiple of 8 long,
- *              an end that disagrees with the last fragment's; the datagram is dropped
+ *              an end that disagrees with the last fragment's, a first fragment
+ *              without the whole header chain (RFC 8200 4.5, RFC 7112: IPv6
+ *              extension headers and the upper-layer header; for IPv4 the
+ *              upper-layer header, RFC 1858) where TCP needs 20 bytes, UDP, ICMP
+ *              and ICMPv6 8; the datagram is dropped
  *   -EBADMSG   overlaps another fragment: the whole datagram is dropped (RFC 5722, 4)
  *   -ENOBUFS   would pass total_bytes or source_bytes (counted in over_limit), or
  *              max_frags (too_many): dropped with its datagram

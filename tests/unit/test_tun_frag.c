@@ -497,6 +497,164 @@ static void test_largest(void **state)
 	}
 }
 
+/* Adds an IPv6 fragment fd00::2 -> 2001:db8::9 whose fragment header names
+ * next, then len bytes of data; returns tun_frag_add's result. */
+static int add_raw6(struct tun_frag_table *t, uint8_t next, uint32_t id, size_t off, int more,
+	const uint8_t *data, size_t len, uint8_t *out, size_t *out_len)
+{
+	uint8_t *f = calloc(1, TUN_IPV6_HLEN + FRAG_HLEN + len);
+	struct tun_addr s = addr(AF_INET6, "fd00::2"), d = addr(AF_INET6, "2001:db8::9");
+	struct tun_pkt p;
+	int ret;
+
+	assert_non_null(f);
+	f[0] = 0x60;
+	put16(f + 4, (uint16_t)(FRAG_HLEN + len));
+	f[6] = TUN_IPPROTO_FRAGMENT;
+	f[7] = 64;
+	memcpy(f + 8, s.ip, 16);
+	memcpy(f + 24, d.ip, 16);
+	f[40] = next;
+	put16(f + 42, (uint16_t)(off | (more ? 1 : 0)));
+	put16(f + 44, (uint16_t)(id >> 16));
+	put16(f + 46, (uint16_t)id);
+	memcpy(f + TUN_IPV6_HLEN + FRAG_HLEN, data, len);
+	assert_int_equal(tun_parse(&p, f, TUN_IPV6_HLEN + FRAG_HLEN + len), 0);
+	assert_int_not_equal(p.frag, TUN_FRAG_NONE);
+	ret = tun_frag_add(t, &p, 0, out, PKT_MAX, out_len);
+	free(f);
+	return ret;
+}
+
+/* The same for IPv4, 10.0.0.2 -> 10.1.2.3, of protocol proto. */
+static int add_raw4(struct tun_frag_table *t, uint8_t proto, uint16_t id, size_t off, int more,
+	const uint8_t *data, size_t len, uint8_t *out, size_t *out_len)
+{
+	uint8_t *f = calloc(1, TUN_IPV4_HLEN + len);
+	struct tun_addr s = addr(AF_INET, "10.0.0.2"), d = addr(AF_INET, "10.1.2.3");
+	struct tun_pkt p;
+	int ret;
+
+	assert_non_null(f);
+	f[0] = 0x45;
+	put16(f + 2, (uint16_t)(TUN_IPV4_HLEN + len));
+	put16(f + 4, id);
+	put16(f + 6, (uint16_t)((more ? 0x2000 : 0) | off / 8));
+	f[8] = 64;
+	f[9] = proto;
+	memcpy(f + 12, s.ip, 4);
+	memcpy(f + 16, d.ip, 4);
+	put16(f + 10, tun_csum_fold(tun_csum_add(0, f, TUN_IPV4_HLEN)));
+	memcpy(f + TUN_IPV4_HLEN, data, len);
+	assert_int_equal(tun_parse(&p, f, TUN_IPV4_HLEN + len), 0);
+	assert_int_not_equal(p.frag, TUN_FRAG_NONE);
+	ret = tun_frag_add(t, &p, 0, out, PKT_MAX, out_len);
+	free(f);
+	return ret;
+}
+
+/* An IPv6 first fragment without the whole header chain is dropped with its
+ * datagram (RFC 8200 4.5, RFC 7112). */
+static void test_first_frag_v6(void **state)
+{
+	struct tun_frag_table *t = tun_frag_new(&lim_default);
+	uint8_t *out = malloc(PKT_MAX), c[64];
+	size_t out_len;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(out);
+	memset(c, 0, sizeof(c));
+	/* a UDP header: enough */
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_UDP, 1, 0, 1, c, 8, out, &out_len), 0);
+	assert_int_equal(tun_frag_count(t), 1);
+	/* destination options, and the UDP header left to the next fragment */
+	c[0] = TUN_IPPROTO_UDP; /* its next header; c[1] = 0: 8 bytes long */
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_DSTOPTS, 2, 0, 1, c, 8, out, &out_len), -EINVAL);
+	assert_int_equal(tun_frag_stats(t)->bad, 1);
+	assert_int_equal(tun_frag_count(t), 1);
+	/* ... which drops what its datagram held */
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_DSTOPTS, 3, 8, 1, c, 8, out, &out_len), 0);
+	assert_int_equal(tun_frag_count(t), 2);
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_DSTOPTS, 3, 0, 1, c, 8, out, &out_len), -EINVAL);
+	assert_int_equal(tun_frag_count(t), 1);
+	/* routing, destination options, UDP: the whole chain */
+	memset(c, 0, sizeof(c));
+	c[0] = TUN_IPPROTO_DSTOPTS;
+	c[8] = TUN_IPPROTO_UDP;
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_ROUTING, 4, 0, 1, c, 24, out, &out_len), 0);
+	/* an extension header longer than the fragment */
+	c[1] = 1;
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_ROUTING, 5, 0, 1, c, 16, out, &out_len), -EINVAL);
+	/* hop-by-hop or a fragment header after the fragment header */
+	c[1] = 0;
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_HOPOPTS, 6, 0, 1, c, 24, out, &out_len), -EINVAL);
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_FRAGMENT, 7, 0, 1, c, 24, out, &out_len), -EINVAL);
+	/* TCP takes 20 bytes, ICMPv6 8, no next header none */
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_TCP, 8, 0, 1, c, 16, out, &out_len), -EINVAL);
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_TCP, 9, 0, 1, c, 24, out, &out_len), 0);
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_ICMPV6, 10, 0, 1, c, 8, out, &out_len), 0);
+	assert_int_equal(add_raw6(t, TUN_IPPROTO_NONE, 11, 0, 1, c, 8, out, &out_len), 0);
+	assert_int_equal(tun_frag_stats(t)->bad, 6);
+	assert_int_equal(tun_frag_count(t), 5);
+	assert_int_equal(tun_frag_stats(t)->reassembled, 0);
+	free(out);
+	tun_frag_free(t);
+}
+
+/* A first fragment that holds destination options and the UDP header: the
+ * datagram is rebuilt with them. */
+static void test_first_frag_dstopts(void **state)
+{
+	struct fixture *f = fixture_new(&lim_default, AF_INET6, 100); /* 108 bytes of UDP */
+	uint8_t part[8 + 108] = { TUN_IPPROTO_UDP, 0, 1, 4 };	      /* PadN, 4 bytes */
+	struct tun_pkt p;
+
+	(void)state;
+	memcpy(part + 8, f->w.buf + TUN_IPV6_HLEN, 108);
+	assert_int_equal(add_raw6(f->t, TUN_IPPROTO_DSTOPTS, 7, 56, 0, part + 56, sizeof(part) - 56,
+				 f->out, &f->out_len),
+		0);
+	assert_int_equal(
+		add_raw6(f->t, TUN_IPPROTO_DSTOPTS, 7, 0, 1, part, 56, f->out, &f->out_len), 0);
+	assert_int_equal(f->out_len, TUN_IPV6_HLEN + sizeof(part));
+	assert_int_equal(f->out[6], TUN_IPPROTO_DSTOPTS);
+	assert_memory_equal(f->out + TUN_IPV6_HLEN, part, sizeof(part));
+	assert_int_equal(tun_parse(&p, f->out, f->out_len), 0);
+	assert_int_equal(p.frag, TUN_FRAG_NONE);
+	assert_int_equal(p.proto, TUN_IPPROTO_UDP);
+	assert_int_equal(p.l4_off, TUN_IPV6_HLEN + 8);
+	assert_int_equal(tun_verify(&p), 0);
+	fixture_free(f);
+}
+
+/* IPv4: a first fragment too short for the upper-layer header (RFC 1858). */
+static void test_first_frag_v4(void **state)
+{
+	struct tun_frag_table *t = tun_frag_new(&lim_default);
+	uint8_t *out = malloc(PKT_MAX), c[32];
+	size_t out_len;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(out);
+	memset(c, 0, sizeof(c));
+	assert_int_equal(add_raw4(t, TUN_IPPROTO_TCP, 1, 0, 1, c, 16, out, &out_len), -EINVAL);
+	assert_int_equal(add_raw4(t, TUN_IPPROTO_TCP, 2, 0, 1, c, 24, out, &out_len), 0);
+	assert_int_equal(add_raw4(t, TUN_IPPROTO_UDP, 3, 0, 1, c, 8, out, &out_len), 0);
+	assert_int_equal(add_raw4(t, TUN_IPPROTO_ICMP, 4, 0, 1, c, 8, out, &out_len), 0);
+	assert_int_equal(
+		add_raw4(t, 132, 5, 0, 1, c, 8, out, &out_len), 0); /* SCTP: not looked into */
+	/* a later fragment first: the tiny first one drops it */
+	assert_int_equal(add_raw4(t, TUN_IPPROTO_TCP, 6, 16, 1, c, 8, out, &out_len), 0);
+	assert_int_equal(tun_frag_count(t), 5);
+	assert_int_equal(add_raw4(t, TUN_IPPROTO_TCP, 6, 0, 1, c, 16, out, &out_len), -EINVAL);
+	assert_int_equal(tun_frag_count(t), 4);
+	assert_int_equal(tun_frag_stats(t)->bad, 2);
+	free(out);
+	tun_frag_free(t);
+}
+
 /* A flood from source A up to its limit doesn't keep source B from reassembling. */
 static void test_source_fair(void **state)
 {
@@ -683,6 +841,9 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_max_frags),
 		cmocka_unit_test(test_largest),
+		cmocka_unit_test(test_first_frag_v6),
+		cmocka_unit_test(test_first_frag_dstopts),
+		cmocka_unit_test(test_first_frag_v4),
 		cmocka_unit_test(test_source_fair),
 		cmocka_unit_test(test_flood_shares),
 		cmocka_unit_test(test_flood_total),
