@@ -179,7 +179,7 @@ static uint64_t dgram_hash(const struct tun_frag_table *t, const struct tun_pkt 
 	return siphash(k, sizeof(k), t->lim.hash_key);
 }
 
-/* ---- hash tables: chains, between 1/8 and 1 link a slot after htab_fit ---- */
+/* ---- hash tables: chains, of 1/8 to 1 link a slot on average after htab_fit ---- */
 
 static int htab_init(struct htab *h)
 {
@@ -215,18 +215,23 @@ static void htab_del(struct htab *h, struct hlink *l)
 	h->n--;
 }
 
-/* Twice as many slots as links, when there are more links than slots or fewer
- * than 1/8 as many; if that can't be allocated, it stays as it is. */
+/* Twice the slots once there are more links than slots (links come one at a
+ * time); once fewer than 1/8 as many, as few as hold them all (at least
+ * HT_MIN). So never more than 2 slots a link the table has held at once. If
+ * the new slots can't be allocated, it stays as it is. */
 static void htab_fit(struct htab *h)
 {
 	size_t slots = h->mask + 1, want = HT_MIN;
 	struct hlink **slot, *l, *next;
 
-	if (h->n <= slots && (slots == HT_MIN || h->n >= slots / 8))
+	if (h->n > slots)
+		want = 2 * slots;
+	else if (slots > HT_MIN && h->n < slots / 8)
+		while (want < h->n)
+			want *= 2;
+	else
 		return;
-	while (want < 2 * h->n)
-		want *= 2;
-	if (want == slots || !(slot = calloc(want, sizeof(*slot))))
+	if (!(slot = calloc(want, sizeof(*slot))))
 		return;
 	for (size_t i = 0; i < slots; i++)
 		for (l = h->slot[i]; l; l = next) {

@@ -254,6 +254,16 @@ static void test_overlap(void **state)
 	}
 }
 
+/* Adds bytes [off, off + len) of f's datagram under another id. */
+static int fadd_id(struct fixture *f, size_t off, size_t len, int more, uint32_t id, uint64_t now)
+{
+	struct tun_pkt p;
+
+	cut(&f->w, off, len, more, id);
+	assert_int_equal(tun_parse(&p, f->w.frag, f->w.frag_len), 0);
+	return tun_frag_add(f->t, &p, now, f->out, PKT_MAX, &f->out_len);
+}
+
 static void test_timeout(void **state)
 {
 	struct tun_frag_limits l = lim_default;
@@ -277,16 +287,20 @@ static void test_timeout(void **state)
 	assert_int_equal(tun_frag_stats(f->t)->timed_out, 2);
 	assert_int_equal(tun_frag_count(f->t), 1);
 	fixture_free(f);
-}
 
-/* Adds bytes [off, off + len) of f's datagram under another id. */
-static int fadd_id(struct fixture *f, size_t off, size_t len, int more, uint32_t id, uint64_t now)
-{
-	struct tun_pkt p;
-
-	cut(&f->w, off, len, more, id);
-	assert_int_equal(tun_parse(&p, f->w.frag, f->w.frag_len), 0);
-	return tun_frag_add(f->t, &p, now, f->out, PKT_MAX, &f->out_len);
+	/* a clock that goes back: the datagram is as old as the newest, and
+	 * expires with it, not before it */
+	f = fixture_new(&l, AF_INET, 100);
+	assert_int_equal(fadd_id(f, 0, 56, 1, 1, 5000), 0);
+	assert_int_equal(fadd_id(f, 0, 56, 1, 2, 4000), 0);
+	tun_frag_expire(f->t, 5999);
+	assert_int_equal(tun_frag_count(f->t), 2);
+	assert_int_equal(fadd_id(f, 56, 52, 0, 2, 5999), 0);
+	assert_int_not_equal(f->out_len, 0);
+	assert_int_equal(tun_frag_count(f->t), 1);
+	tun_frag_expire(f->t, 6000);
+	assert_int_equal(tun_frag_count(f->t), 0);
+	fixture_free(f);
 }
 
 /* A fragment of an expired datagram goes to a new one, never to the next in the table. */
