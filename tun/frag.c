@@ -17,7 +17,7 @@
 #define FRAG_UNIT 8	/* every fragment but the last holds a multiple of it */
 #define IP_MAX 65535
 #define FRAGS_MAX ((IP_MAX + FRAG_UNIT - 1) / FRAG_UNIT) /* of a datagram, without overlaps */
-#define FRAGS_DEFAULT 64
+#define FRAGS_DEFAULT 128
 
 #define HT_MIN 16   /* slots of a hash table, at least; a power of two */
 #define FRAGS_MIN 4 /* the first size of a datagram's array of fragments */

@@ -14,7 +14,7 @@ struct tun_frag_limits {
 	size_t source_bytes; /* held by those of one source address */
 	uint32_t timeout_ms; /* from a datagram's first fragment to be seen */
 	uint32_t max_size;   /* of the result: IPv4 total length, IPv6 payload length (<= 65535) */
-	/* Of one datagram (0: 64; more than 8192 is 8192). The largest datagram
+	/* Of one datagram (0: 128; more than 8192 is 8192). The largest datagram
 	 * cut for an MTU of 1280 takes 53 (IPv4) or 54 (IPv6); for 576 (IPv4), 119. */
 	uint32_t max_frags;
 	/* Random bytes, so that senders can't aim at one hash chain: datagrams and
@@ -27,7 +27,7 @@ struct tun_frag_limits {
 #define TUN_FRAG_LIMITS_DEFAULT                                                                    \
 	{                                                                                          \
 		.total_bytes = 4u << 20, .source_bytes = 1u << 20, .timeout_ms = 30000,            \
-		.max_size = 65535, .max_frags = 64                                                 \
+		.max_size = 65535, .max_frags = 128                                                \
 	}
 
 struct tun_frag_stats {

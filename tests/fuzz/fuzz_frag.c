@@ -36,7 +36,7 @@ static void limits_of(const uint8_t *ctl, struct tun_frag_limits *l)
 	l->source_bytes = ((size_t)ctl[1] + 1) * 256;
 	l->timeout_ms = (uint32_t)ctl[2] * 16;
 	l->max_size = 65535 - (uint32_t)ctl[3] * 200;
-	l->max_frags = ctl[4] == 255 ? 100000 : ctl[4]; /* 0: the default, 64 */
+	l->max_frags = ctl[4] == 255 ? 100000 : ctl[4]; /* 0: the default, 128 */
 	memset(l->hash_key, ctl[5], sizeof(l->hash_key));
 }
 
