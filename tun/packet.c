@@ -8,7 +8,8 @@
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-#define IPV4_MF 0x2000	   /* RFC 791, 3.1: more fragments */
+#define IPV4_DF 0x4000	   /* RFC 791, 3.1: don't fragment */
+#define IPV4_MF 0x2000	   /* more fragments */
 #define IPV4_OFFSET 0x1fff /* fragment offset, in 8-byte units */
 #define IPV6_FRAG_M 0x0001 /* RFC 8200, 4.5: more fragments */
 #define IPV6_OFFSET 0xfff8 /* fragment offset, already times 8 */
@@ -150,6 +151,7 @@ struct ip_family {
 	uint8_t unreach_type;
 	uint8_t echo_request;
 	uint8_t echo_reply;
+	uint8_t time_exceeded_type;
 	uint16_t min_mtu;
 	uint32_t l4_max; /* the most the length fields allow after our header */
 	int (*parse)(struct tun_pkt *pkt, size_t len);
@@ -169,6 +171,7 @@ static const struct ip_family ip_families[] = {
 		.unreach_type = TUN_ICMP_DEST_UNREACH,
 		.echo_request = TUN_ICMP_ECHO,
 		.echo_reply = TUN_ICMP_ECHO_REPLY,
+		.time_exceeded_type = TUN_ICMP_TIME_EXCEEDED,
 		.min_mtu = TUN_IPV4_MIN_MTU,
 		.l4_max = 0xffff - TUN_IPV4_HLEN,
 		.parse = parse_ipv4,
@@ -185,6 +188,7 @@ static const struct ip_family ip_families[] = {
 		.unreach_type = TUN_ICMP6_DEST_UNREACH,
 		.echo_request = TUN_ICMP6_ECHO_REQUEST,
 		.echo_reply = TUN_ICMP6_ECHO_REPLY,
+		.time_exceeded_type = TUN_ICMP6_TIME_EXCEEDED,
 		.min_mtu = TUN_IPV6_MIN_MTU,
 		.l4_max = 0xffff,
 		.parse = parse_ipv6,
@@ -655,15 +659,14 @@ static int may_send_error(const struct tun_pkt *orig, const struct ip_family *f)
 	return !orig->frag && !f->icmp_is_error(orig->icmp_type);
 }
 
-int tun_build_unreach(uint8_t *buf, size_t size, const struct tun_pkt *orig, enum tun_unreach why,
-	const struct tun_addr *from)
+/* An ICMP error of type/code about orig, from `from` (NULL: orig's destination). */
+static int build_error(uint8_t *buf, size_t size, const struct tun_pkt *orig,
+	const struct ip_family *f, uint8_t type, uint8_t code, const struct tun_addr *from)
 {
-	const struct ip_family *f = family_of(orig->src.family);
 	size_t quote, l4_len;
 	uint8_t *i;
 
-	if (!f || (unsigned)why >= N_ELEMS(unreach_codes) || (from && from->family != f->family) ||
-		!may_send_error(orig, f))
+	if ((from && from->family != f->family) || !may_send_error(orig, f))
 		return -EINVAL;
 	quote = f->min_mtu - f->hlen - TUN_ICMP_HLEN;
 	if (quote > orig->len)
@@ -675,9 +678,52 @@ int tun_build_unreach(uint8_t *buf, size_t size, const struct tun_pkt *orig, enu
 	memmove(i + TUN_ICMP_HLEN, orig->data, quote); /* first: buf may be orig->data */
 	f->write_hdr(buf, from ? from : &orig->dst, &orig->src, f->icmp_proto, l4_len);
 	memset(i, 0, TUN_ICMP_HLEN);
-	i[0] = f->unreach_type;
-	i[1] = unreach_codes[why][f - ip_families];
+	i[0] = type;
+	i[1] = code;
 	return finish(buf, f->hlen + l4_len);
+}
+
+int tun_build_unreach(uint8_t *buf, size_t size, const struct tun_pkt *orig, enum tun_unreach why,
+	const struct tun_addr *from)
+{
+	const struct ip_family *f = family_of(orig->src.family);
+
+	if (!f || (unsigned)why >= N_ELEMS(unreach_codes))
+		return -EINVAL;
+	return build_error(
+		buf, size, orig, f, f->unreach_type, unreach_codes[why][f - ip_families], from);
+}
+
+int tun_build_time_exceeded(
+	uint8_t *buf, size_t size, const struct tun_pkt *orig, const struct tun_addr *from)
+{
+	const struct ip_family *f = family_of(orig->src.family);
+
+	if (!f || !from)
+		return -EINVAL;
+	return build_error(buf, size, orig, f, f->time_exceeded_type, 0, from);
+}
+
+int tun_build_echo(uint8_t *buf, size_t size, const struct tun_addr *src,
+	const struct tun_addr *dst, bool reply, uint16_t id, const void *rest, size_t len)
+{
+	const struct ip_family *f = family_pair(src, dst);
+	uint8_t *i;
+
+	if (!f || len < sizeof(uint16_t) || !is_unicast(src) || !is_unicast(dst))
+		return -EINVAL;
+	if (len > f->l4_max - TUN_ICMP_HLEN + sizeof(uint16_t))
+		return -EMSGSIZE;
+	if (size < f->hlen + TUN_ICMP_HLEN - sizeof(uint16_t) + len)
+		return -ENOSPC;
+	i = buf + f->hlen;
+	memmove(i + TUN_ICMP_HLEN - sizeof(uint16_t), rest, len); /* sequence and data */
+	f->write_hdr(buf, src, dst, f->icmp_proto, TUN_ICMP_HLEN - sizeof(uint16_t) + len);
+	i[0] = reply ? f->echo_reply : f->echo_request;
+	i[1] = 0;
+	put16(i + 2, 0);
+	put16(i + 4, id);
+	return finish(buf, f->hlen + TUN_ICMP_HLEN - sizeof(uint16_t) + len);
 }
 
 int tun_build_echo_reply(uint8_t *buf, size_t size, const struct tun_pkt *orig)
@@ -698,4 +744,66 @@ int tun_build_echo_reply(uint8_t *buf, size_t size, const struct tun_pkt *orig)
 	i[1] = 0;
 	put16(i + 2, 0);
 	return finish(buf, f->hlen + orig->l4_len);
+}
+
+/* ---- fragmentation ---- */
+
+static int fragment_ipv4(
+	const uint8_t *pkt, size_t len, size_t mtu, size_t *done, uint8_t *out, size_t out_size)
+{
+	size_t data = len - TUN_IPV4_HLEN, step = (mtu - TUN_IPV4_HLEN) / 8 * 8;
+	size_t n = data - *done < step ? data - *done : step;
+	bool more = *done + n < data;
+
+	if (out_size < TUN_IPV4_HLEN + n)
+		return -ENOSPC;
+	memcpy(out, pkt, TUN_IPV4_HLEN);
+	memcpy(out + TUN_IPV4_HLEN, pkt + TUN_IPV4_HLEN + *done, n);
+	put16(out + 2, (uint16_t)(TUN_IPV4_HLEN + n));
+	put16(out + 6, (uint16_t)((more ? IPV4_MF : 0) | *done / 8));
+	put16(out + 10, 0);
+	put16(out + 10, tun_csum_fold(tun_csum_add(0, out, TUN_IPV4_HLEN)));
+	*done += n;
+	return (int)(TUN_IPV4_HLEN + n);
+}
+
+static int fragment_ipv6(const uint8_t *pkt, size_t len, size_t mtu, uint32_t id, size_t *done,
+	uint8_t *out, size_t out_size)
+{
+	size_t data = len - TUN_IPV6_HLEN, step = (mtu - TUN_IPV6_HLEN - IPV6_FRAG_HLEN) / 8 * 8;
+	size_t n = data - *done < step ? data - *done : step;
+	bool more = *done + n < data;
+	uint8_t *fh = out + TUN_IPV6_HLEN;
+
+	if (out_size < TUN_IPV6_HLEN + IPV6_FRAG_HLEN + n)
+		return -ENOSPC;
+	memcpy(out, pkt, TUN_IPV6_HLEN);
+	put16(out + 4, (uint16_t)(IPV6_FRAG_HLEN + n));
+	out[6] = TUN_IPPROTO_FRAGMENT;
+	fh[0] = pkt[6];
+	fh[1] = 0;
+	put16(fh + 2, (uint16_t)(*done | (more ? IPV6_FRAG_M : 0)));
+	put32(fh + 4, id);
+	memcpy(fh + IPV6_FRAG_HLEN, pkt + TUN_IPV6_HLEN + *done, n);
+	*done += n;
+	return (int)(TUN_IPV6_HLEN + IPV6_FRAG_HLEN + n);
+}
+
+int tun_fragment(const uint8_t *pkt, size_t len, size_t mtu, uint32_t id, size_t *done,
+	uint8_t *out, size_t out_size)
+{
+	uint8_t version = len ? pkt[0] >> 4 : 0;
+
+	if (version == 4 && len > TUN_IPV4_HLEN && pkt[0] == (4 << 4 | TUN_IPV4_HLEN / 4) &&
+		!(get16(pkt + 6) & (IPV4_MF | IPV4_OFFSET)) && mtu >= TUN_IPV4_MIN_MTU &&
+		get16(pkt + 2) == len && !(get16(pkt + 6) & IPV4_DF))
+		return *done >= len - TUN_IPV4_HLEN
+			       ? 0
+			       : fragment_ipv4(pkt, len, mtu, done, out, out_size);
+	if (version == 6 && len > TUN_IPV6_HLEN && mtu >= TUN_IPV6_MIN_MTU &&
+		get16(pkt + 4) == len - TUN_IPV6_HLEN && pkt[6] != TUN_IPPROTO_FRAGMENT)
+		return *done >= len - TUN_IPV6_HLEN
+			       ? 0
+			       : fragment_ipv6(pkt, len, mtu, id, done, out, out_size);
+	return -EINVAL;
 }

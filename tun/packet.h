@@ -42,10 +42,12 @@ enum tun_icmp_type { /* RFC 792 */
 	TUN_ICMP_ECHO_REPLY = 0,
 	TUN_ICMP_DEST_UNREACH = 3,
 	TUN_ICMP_ECHO = 8,
+	TUN_ICMP_TIME_EXCEEDED = 11,
 };
 
 enum tun_icmp6_type { /* RFC 4443, 2.1 */
 	TUN_ICMP6_DEST_UNREACH = 1,
+	TUN_ICMP6_TIME_EXCEEDED = 3,
 	TUN_ICMP6_ECHO_REQUEST = 128,
 	TUN_ICMP6_ECHO_REPLY = 129,
 };
@@ -163,8 +165,34 @@ int tun_build_rst(uint8_t *buf, size_t size, const struct tun_pkt *orig);
 int tun_build_unreach(uint8_t *buf, size_t size, const struct tun_pkt *orig, enum tun_unreach why,
 	const struct tun_addr *from);
 
+/* An ICMP time exceeded in transit (RFC 792; ICMPv6, RFC 4443 3.3: hop limit
+ * exceeded) about orig, from the router `from`, quoting as tun_build_unreach
+ * does; -EINVAL where no error may be sent. */
+int tun_build_time_exceeded(
+	uint8_t *buf, size_t size, const struct tun_pkt *orig, const struct tun_addr *from);
+
+/* An ICMP echo (reply: echo reply) from src to dst with identifier id; rest is
+ * what follows the identifier: the 2-byte sequence number and the data (len
+ * bytes in all, at least 2). rest may overlap buf. */
+int tun_build_echo(uint8_t *buf, size_t size, const struct tun_addr *src,
+	const struct tun_addr *dst, bool reply, uint16_t id, const void *rest, size_t len);
+
 /* The echo reply to an ICMP echo (RFC 792) or ICMPv6 echo request (RFC 4443,
  * 4.2), from its destination; -EINVAL for anything else. */
 int tun_build_echo_reply(uint8_t *buf, size_t size, const struct tun_pkt *orig);
+
+/*
+ * One fragment of pkt (len bytes), a packet with a plain header as the
+ * builders write them (IPv4 without options and DF clear; IPv6 without
+ * extension headers), for a link of mtu bytes (at least 576 / 1280). *done
+ * counts the bytes of pkt's payload already sent: start it at 0 and call again
+ * until 0 is returned. Writes the fragment to out and returns its length;
+ * -EINVAL for a packet it does not split (pkt is used as it is: IPv4 keeps its
+ * identification, IPv6 fragments carry id); -ENOSPC. A packet within mtu
+ * comes out in one piece (IPv4: as it is; IPv6: an atomic fragment): the
+ * caller decides when to split.
+ */
+int tun_fragment(const uint8_t *pkt, size_t len, size_t mtu, uint32_t id, size_t *done,
+	uint8_t *out, size_t out_size);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tun/frag.h"
 #include "tun/packet.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -1289,6 +1290,159 @@ static void test_verify_bad(void **state)
 	assert_int_equal(tun_verify(&p), -EBADMSG);
 }
 
+/* ---- the gateway as a router: time exceeded, echoes it builds, fragments it sends ---- */
+
+static void check_time_exceeded(const uint8_t *orig, size_t len, const char *hop, uint8_t type)
+{
+	uint8_t in[PKT_MAX], b[PKT_MAX];
+	struct tun_addr h = addr(hop);
+	struct tun_pkt o, p;
+	size_t hlen = h.family == AF_INET ? 20 : 40;
+	int n;
+
+	memcpy(in, orig, len);
+	assert_int_equal(tun_parse(&o, in, len), 0);
+	n = tun_build_time_exceeded(b, sizeof(b), &o, &h);
+	parse_ok(&p, b, n);
+	assert_int_equal(p.icmp_type, type);
+	assert_int_equal(p.icmp_code, 0);
+	assert_memory_equal(&p.src, &h, sizeof(h));
+	assert_memory_equal(&p.dst, &o.src, sizeof(o.src));
+	assert_int_equal((size_t)n, hlen + 8 + len); /* the whole packet quoted: it is small */
+	assert_memory_equal(b + hlen + 8, orig, len);
+	assert_int_equal(tun_build_time_exceeded(b, sizeof(b), &o, NULL), -EINVAL);
+	assert_int_equal(tun_build_time_exceeded(b, (size_t)n - 1, &o, &h), -ENOSPC);
+}
+
+static void test_build_time_exceeded(void **state)
+{
+	uint8_t in[PKT_MAX], b[PKT_MAX];
+	struct tun_pkt o;
+	struct tun_addr h = addr("198.18.0.2");
+
+	(void)state;
+	check_time_exceeded(PKT(pkt_v4_udp), "198.18.0.2", TUN_ICMP_TIME_EXCEEDED);
+	check_time_exceeded(PKT(pkt_v6_udp), "fdfe:dcba:9876::2", TUN_ICMP6_TIME_EXCEEDED);
+	check_time_exceeded(PKT(pkt_v4_ping), "198.18.0.2", TUN_ICMP_TIME_EXCEEDED);
+	/* never about an ICMP error, nor from the other family */
+	memcpy(in, pkt_v4_udp, sizeof(pkt_v4_udp));
+	assert_int_equal(tun_parse(&o, in, sizeof(pkt_v4_udp)), 0);
+	int n = tun_build_time_exceeded(b, sizeof(b), &o, &h);
+	assert_int_equal(tun_parse(&o, b, (size_t)n), 0);
+	assert_int_equal(tun_build_time_exceeded(in, sizeof(in), &o, &h), -EINVAL);
+	struct tun_addr h6 = addr("fd00::1");
+	assert_int_equal(tun_parse(&o, in, sizeof(pkt_v4_udp)), 0);
+	assert_int_equal(tun_build_time_exceeded(b, sizeof(b), &o, &h6), -EINVAL);
+}
+
+static void check_build_echo(const char *src, const char *dst, size_t data_len)
+{
+	static uint8_t b[PKT_MAX], rest[PKT_MAX];
+	struct tun_addr s = addr(src), d = addr(dst);
+	size_t hlen = s.family == AF_INET ? 20 : 40;
+	struct tun_pkt p;
+
+	rnd_fill(rest, 2 + data_len);
+	int n = tun_build_echo(b, sizeof(b), &s, &d, true, 0xbeef, rest, 2 + data_len);
+	assert_int_equal(n, hlen + 8 + data_len);
+	parse_ok(&p, b, n);
+	assert_int_equal(
+		p.icmp_type, s.family == AF_INET ? TUN_ICMP_ECHO_REPLY : TUN_ICMP6_ECHO_REPLY);
+	assert_int_equal(p.icmp_code, 0);
+	assert_memory_equal(&p.src, &s, sizeof(s));
+	assert_memory_equal(&p.dst, &d, sizeof(d));
+	assert_int_equal(rd16(b + hlen + 4), 0xbeef);
+	assert_memory_equal(b + hlen + 6, rest, 2 + data_len); /* sequence and data */
+	n = tun_build_echo(b, sizeof(b), &s, &d, false, 7, rest, 2 + data_len);
+	parse_ok(&p, b, n);
+	assert_int_equal(p.icmp_type, s.family == AF_INET ? TUN_ICMP_ECHO : TUN_ICMP6_ECHO_REQUEST);
+	assert_int_equal(
+		tun_build_echo(b, (size_t)n - 1, &s, &d, false, 7, rest, 2 + data_len), -ENOSPC);
+}
+
+static void test_build_echo(void **state)
+{
+	uint8_t b[128], rest[2] = { 0 };
+	struct tun_addr s = addr("10.0.0.1"), d = addr("10.0.0.2"), s6 = addr("fd00::1");
+	struct tun_addr bcast = addr("255.255.255.255");
+
+	(void)state;
+	for (size_t len = 0; len < 100; len += 7) {
+		check_build_echo("10.20.0.2", "192.168.1.5", len);
+		check_build_echo("fd20::2", "fd77::2", len);
+	}
+	check_build_echo("10.20.0.2", "192.168.1.5", 0xffff - 28);
+	assert_int_equal(tun_build_echo(b, sizeof(b), &s, &d, true, 1, rest, 1), -EINVAL);
+	assert_int_equal(tun_build_echo(b, sizeof(b), &s, &s6, true, 1, rest, 2), -EINVAL);
+	assert_int_equal(tun_build_echo(b, sizeof(b), &s, &bcast, true, 1, rest, 2), -EINVAL);
+}
+
+/* Split, every piece parses as a fragment within the MTU, and the reassembler gives back the packet. */
+static void check_fragment(const char *src, const char *dst, size_t payload_len, size_t mtu)
+{
+	static uint8_t b[PKT_MAX], payload[PKT_MAX], piece[PKT_MAX], whole[PKT_MAX];
+	struct tun_frag_limits lim = TUN_FRAG_LIMITS_DEFAULT;
+	struct tun_frag_table *t = tun_frag_new(&lim);
+	struct tun_addr s = addr(src), d = addr(dst);
+	size_t done = 0, got = 0, pieces = 0, whole_len = 0;
+	struct tun_pkt p;
+	int n;
+
+	rnd_fill(payload, payload_len);
+	int len = tun_build_udp(b, sizeof(b), &s, 53, &d, 40000, payload, payload_len);
+	assert_true(len > 0);
+	while ((n = tun_fragment(b, (size_t)len, mtu, 0x12345678, &done, piece, sizeof(piece))) >
+		0) {
+		assert_true((size_t)n <= mtu);
+		assert_int_equal(tun_parse(&p, piece, (size_t)n), 0);
+		assert_int_not_equal(p.frag, TUN_FRAG_NONE);
+		assert_int_equal(p.proto, TUN_IPPROTO_UDP);
+		assert_int_equal(whole_len, 0);
+		assert_int_equal(tun_frag_add(t, &p, 1000, whole, sizeof(whole), &whole_len), 0);
+		got += (size_t)n;
+		pieces++;
+	}
+	assert_int_equal(n, 0);
+	assert_true(pieces >= 2);
+	assert_int_equal(whole_len, len);
+	assert_memory_equal(whole, b, (size_t)len);
+	assert_int_equal(tun_fragment(b, (size_t)len, mtu, 1, &done, piece, sizeof(piece)), 0);
+	done = 0;
+	assert_int_equal(tun_fragment(b, (size_t)len, mtu, 1, &done, piece, 100), -ENOSPC);
+	tun_frag_free(t);
+}
+
+static void test_fragment(void **state)
+{
+	uint8_t b[PKT_MAX], piece[PKT_MAX];
+	size_t done = 0;
+
+	(void)state;
+	check_fragment("10.20.0.2", "192.168.77.2", 3000, 1500);
+	check_fragment("10.20.0.2", "192.168.77.2", 1473, 1500);
+	check_fragment("10.20.0.2", "192.168.77.2", 0xffff - 28, 576);
+	check_fragment("fd20::2", "fd77::2", 3000, 1280);
+	check_fragment("fd20::2", "fd77::2", 1300, 1280);
+	check_fragment("fd20::2", "fd77::2", 0xffff - 8, 1280);
+	for (int i = 0; i < 50; i++) {
+		check_fragment("10.0.0.1", "10.0.0.2", 1600 + rnd() % 8000, 576 + rnd() % 1000);
+		check_fragment("fd00::1", "fd00::2", 2300 + rnd() % 8000, 1280 + rnd() % 1000);
+	}
+	/* refused: a fragment already, a DF packet, an MTU below the minimum */
+	memcpy(b, pkt_v4_udp, sizeof(pkt_v4_udp));
+	assert_int_equal(
+		tun_fragment(b, sizeof(pkt_v4_udp), 500, 1, &done, piece, sizeof(piece)), -EINVAL);
+	b[6] |= 0x40;
+	assert_int_equal(
+		tun_fragment(b, sizeof(pkt_v4_udp), 576, 1, &done, piece, sizeof(piece)), -EINVAL);
+	b[6] = 0x20;
+	assert_int_equal(
+		tun_fragment(b, sizeof(pkt_v4_udp), 576, 1, &done, piece, sizeof(piece)), -EINVAL);
+	assert_int_equal(
+		tun_fragment(pkt_v6_udp, sizeof(pkt_v6_udp), 1279, 1, &done, piece, sizeof(piece)),
+		-EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1301,6 +1455,9 @@ int main(void)
 		cmocka_unit_test(test_parse_short_icmp),
 		cmocka_unit_test(test_parse_other_proto),
 		cmocka_unit_test(test_fragments),
+		cmocka_unit_test(test_build_time_exceeded),
+		cmocka_unit_test(test_build_echo),
+		cmocka_unit_test(test_fragment),
 		cmocka_unit_test(test_csum_rfc1071),
 		cmocka_unit_test(test_csum_random),
 		cmocka_unit_test(test_csum_pseudo),
