@@ -95,12 +95,13 @@ static unsigned long long counter_value(const struct node_stats *s, const struct
 
 static void metrics_flows_open(struct hub *hub, struct evbuffer *o)
 {
-	static const enum mqtt_proto protos[] = { MQTT_PROTO_TCP, MQTT_PROTO_UDP, MQTT_PROTO_KCP };
+	static const enum mqtt_proto protos[] = { MQTT_PROTO_TCP, MQTT_PROTO_UDP, MQTT_PROTO_KCP,
+		MQTT_PROTO_ICMP };
 
 	family(o, "flows", "gauge",
 		"Flows open now, by role and protocol (tcpx counts as tcp, kcpx as kcp).");
 	for (int i = 0; i < hub->n_nodes; i++) {
-		unsigned long open[MQTT_PROTO_KCPX + 1] = { 0 };
+		unsigned long open[MQTT_PROTO_ICMP + 1] = { 0 };
 		struct flow *f;
 		TAILQ_FOREACH(f, &hub->nodes[i]->flows->list, link)
 		if (flow_is_open(f))

@@ -315,7 +315,9 @@ static int run(struct config *c, const char *path)
 		log_info("%s: broker %s:%u prefix %s client id %s", c->roles[i].name, c->url.host,
 			c->url.port, c->url.prefix, app.hub.client_id);
 		if (c->roles[i].cmd->role == &gateway_role)
-			keep = 1ull << CAP_NET_ADMIN; /* for its routes */
+			keep |= 1ull << CAP_NET_ADMIN; /* for its routes */
+		if (app.nodes[i].icmp_raw)
+			keep |= 1ull << CAP_NET_RAW; /* its echo requests */
 	}
 	hub_start(&app.hub);
 	if ((err = privs_drop(keep, c->user)))

@@ -19,6 +19,7 @@ static const char *const proto_names[] = {
 	[MQTT_PROTO_KCP] = "kcp",
 	[MQTT_PROTO_TCPX] = "tcpx",
 	[MQTT_PROTO_KCPX] = "kcpx",
+	[MQTT_PROTO_ICMP] = "icmp",
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

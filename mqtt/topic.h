@@ -23,6 +23,8 @@ enum mqtt_proto {
 	/* ours, between our own peers: the same streams in frames (mqtt/frame.h) */
 	MQTT_PROTO_TCPX,
 	MQTT_PROTO_KCPX,
+	/* ours: ICMP echo through an agent that says "icmp" in its status */
+	MQTT_PROTO_ICMP,
 };
 
 /* tcp, kcp, tcpx, kcpx: a byte stream. */
@@ -30,6 +32,12 @@ static inline int mqtt_proto_is_stream(enum mqtt_proto p)
 {
 	return p == MQTT_PROTO_TCP || p == MQTT_PROTO_KCP || p == MQTT_PROTO_TCPX ||
 	       p == MQTT_PROTO_KCPX;
+}
+
+/* udp, icmp: each payload is one datagram; an empty one is an empty datagram. */
+static inline int mqtt_proto_is_dgram(enum mqtt_proto p)
+{
+	return p == MQTT_PROTO_UDP || p == MQTT_PROTO_ICMP;
 }
 
 /* kcp, kcpx: a stream carried in KCP segments. */

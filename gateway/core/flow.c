@@ -16,6 +16,7 @@
 #include "gateway/lib/clock.h"
 #include "gateway/lib/log.h"
 #include "gateway/lib/map.h"
+#include "gateway/lib/ping.h"
 #include "gateway/lib/udpsock.h"
 #include "kcpflow.h"
 #include "status.h"
@@ -252,6 +253,22 @@ static enum frame_result result_of_errno(int err)
 	return FRAME_FAILED;
 }
 
+/* An icmp flow's socket: errno set and -1 if none. */
+static int flow_ping_socket(struct flow *f, int family)
+{
+	enum ping_kind kind = PING_NONE;
+	int fd = ping_socket(family, &kind);
+
+	if (fd < 0) {
+		errno = -fd;
+		return -1;
+	}
+	f->ping_kind = (uint8_t)kind;
+	f->ping_family = family;
+	evutil_secure_rng_get_bytes(&f->ping_id, sizeof(f->ping_id));
+	return fd;
+}
+
 /* Tries the next address; the write event reports the outcome. */
 static void flow_connect_next(struct flow *f)
 {
@@ -261,7 +278,9 @@ static void flow_connect_next(struct flow *f)
 		struct evutil_addrinfo *ai = f->ai_next;
 		f->ai_next = ai->ai_next;
 		int type = f->kind == FLOW_STREAM ? SOCK_STREAM : SOCK_DGRAM;
-		int fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd = f->proto == MQTT_PROTO_ICMP
+				 ? flow_ping_socket(f, ai->ai_family)
+				 : socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && type == SOCK_DGRAM)
 			udpsock_tune(fd); /* a server's burst of replies */
 		if (fd < 0) {
@@ -480,7 +499,14 @@ static void flow_read_dgram(struct flow *f)
 				flow_close(f, strerror(errno), true);
 			return;
 		}
-		flow_up(f, t->rbuf, (size_t)r);
+		if (f->proto != MQTT_PROTO_ICMP) {
+			flow_up(f, t->rbuf, (size_t)r);
+			continue;
+		}
+		ssize_t rest =
+			ping_reply(t->rbuf, (size_t)r, f->ping_family, f->ping_kind, f->ping_id);
+		if (rest >= 0)
+			flow_up(f, t->rbuf + rest, (size_t)(r - rest));
 	}
 }
 
@@ -567,6 +593,24 @@ static void flow_down_finished(struct flow *f)
 	flow_check_done(f);
 }
 
+/* A datagram to the flow's socket: as it is, or for icmp as an echo request. */
+static void flow_send_dgram(struct flow *f, const uint8_t *p, size_t len)
+{
+	static uint8_t echo[PING_HLEN + UINT16_MAX];
+
+	if (f->proto == MQTT_PROTO_ICMP) {
+		ssize_t n = ping_request(echo, sizeof(echo), f->ping_family, f->ping_id, p, len);
+		if (n < 0) {
+			f->table->stats->udp_dropped++;
+			return;
+		}
+		p = echo;
+		len = (size_t)n;
+	}
+	if (send(f->fd, p, len, 0) < 0)
+		f->table->stats->udp_dropped++;
+}
+
 /* Datagrams wait in `out` as a 2-byte length and the bytes, until connected. */
 static void flow_flush_dgram(struct flow *f)
 {
@@ -575,8 +619,7 @@ static void flow_flush_dgram(struct flow *f)
 
 	while (flow_queued(f) > 0 && evbuffer_remove(f->out, &len, sizeof(len)) == sizeof(len)) {
 		evbuffer_remove(f->out, buf, len);
-		if (send(f->fd, buf, len, 0) < 0)
-			f->table->stats->udp_dropped++;
+		flow_send_dgram(f, buf, len);
 	}
 }
 
@@ -673,8 +716,7 @@ static void flow_input_dgram(struct flow *f, const uint8_t *p, size_t len)
 		return;
 	}
 	if (f->fd >= 0 && !f->connecting) {
-		if (send(f->fd, p, len, 0) < 0)
-			f->table->stats->udp_dropped++;
+		flow_send_dgram(f, p, len);
 		return;
 	}
 	uint16_t l = (uint16_t)len;
@@ -693,7 +735,7 @@ static void flow_tombstone_input(struct flow *f, size_t len)
 	struct flow_table *t = f->table;
 	struct timeval now, diff;
 
-	if (len == 0 || f->proto == MQTT_PROTO_UDP || !f->lingering)
+	if (len == 0 || mqtt_proto_is_dgram(f->proto) || !f->lingering)
 		return;
 	t->stats->unknown_flow++;
 	event_base_gettimeofday_cached(t->base, &now);
@@ -1319,7 +1361,7 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 			f->abort_sent = true;
 			flow_emit_frame(f, FRAME_ABORT, 0, f->result);
 		}
-	} else if (!f->framed && f->proto != MQTT_PROTO_UDP && !f->end_sent) {
+	} else if (!f->framed && !mqtt_proto_is_dgram(f->proto) && !f->end_sent) {
 		f->end_sent = true;
 		/* end of stream: the peer ends its side */
 		flow_emit(f, "", 0);
@@ -1333,7 +1375,7 @@ static void flow_end(struct flow *f, const char *why, bool error, bool may_linge
 		log_debug("flow %llu: closed: %s (socket->mqtt %llu, mqtt->socket %llu bytes)",
 			(unsigned long long)f->id, why, f->bytes_up, f->bytes_down);
 	/* at most max_flows tombstones: a flood of short flows cannot fill memory with them */
-	if (may_linger && (error || f->framed) && f->proto != MQTT_PROTO_UDP && !t->stopping &&
+	if (may_linger && (error || f->framed) && !mqtt_proto_is_dgram(f->proto) && !t->stopping &&
 		t->stats->lingering < (unsigned long)t->limits.max_flows) {
 		struct timeval tv = { FLOW_LINGER_S, 0 };
 		f->lingering = true;

@@ -132,6 +132,9 @@ struct flow {
 	uint64_t dead_ms;		 /* it ended (a tombstone since) */
 	int connect_err;		 /* the last connect's errno (an agent's) */
 	uint32_t overflows; /* FLOW_DGRAM: its socket's drop count, as the kernel last said */
+	uint8_t ping_kind;  /* icmp (enum ping_kind): the agent's socket, of ping_family */
+	int ping_family;
+	uint16_t ping_id; /* icmp, a raw socket: the identifier of our echoes */
 	time_t last_active;
 	uint64_t opened_ms;			 /* clock_ms() */
 	struct timeval last_abort;		 /* when a tombstone last repeated the end signal */

@@ -91,6 +91,13 @@ bool node_peer_streams(struct node *n, const char *agent, const char *local)
 	return !n->cfg.plain_streams && st && st->online && st->streams >= STATUS_STREAMS;
 }
 
+bool node_peer_icmp(struct node *n, const char *agent)
+{
+	const struct status *st = peers_get(n->peers, agent, MQTT_NIL);
+
+	return st && st->online && st->icmp;
+}
+
 bool node_peer_offline(struct node *n, const char *agent, const char *local)
 {
 	const struct status *st = peers_get(n->peers, agent, local);
@@ -116,7 +123,7 @@ static int node_status_json(struct node *n, char *buf, size_t len)
 	int n_routes = n->role->advertised ? n->role->advertised(n, &routes) : 0;
 
 	return status_build(buf, len, n->role->name, node_id(n),
-		n->cfg.plain_streams ? 0 : STATUS_STREAMS, routes, n_routes);
+		n->cfg.plain_streams ? 0 : STATUS_STREAMS, n->icmp_echo, routes, n_routes);
 }
 
 void node_publish_status(struct node *n, bool online)

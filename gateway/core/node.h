@@ -85,6 +85,8 @@ struct node {
 	struct flow_table *flows;
 	struct peers *peers;
 	bool quiet_peers; /* another node of the hub logs peers coming and going */
+	bool icmp_echo;	  /* an agent that can ping: "icmp" in its status */
+	bool icmp_raw;	  /* ... with a raw socket: it keeps CAP_NET_RAW */
 	bool stopping;
 	uint64_t started_ms;
 	struct node_stats stats;
@@ -127,6 +129,8 @@ size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_l
 bool node_peer_online(struct node *n, const char *agent, const char *local);
 /* Does this peer speak our stream frames (tcpx, kcpx), by its online status? */
 bool node_peer_streams(struct node *n, const char *agent, const char *local);
+/* Whether agent said "icmp" in its online status: it carries ICMP echo. */
+bool node_peer_icmp(struct node *n, const char *agent);
 /* Is its last status offline (its will "{}")? A net4mqtt peer that never
  * publishes a status is neither online nor offline. */
 bool node_peer_offline(struct node *n, const char *agent, const char *local);

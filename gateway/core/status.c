@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-int status_build(char *buf, size_t len, const char *role, const char *id, int streams,
+int status_build(char *buf, size_t len, const char *role, const char *id, int streams, bool icmp,
 	const struct nl_prefix *routes, int n_routes)
 {
 	size_t used;
 	int n = snprintf(buf, len,
 		"{\"online\":true,\"id\":\"%s\",\"role\":\"%s\",\"version\":\"%s\",\"max_packet\":%"
-		"d,\"streams\":%d",
-		id, role, N4M_VERSION, STATUS_MAX_PACKET, streams);
+		"d,\"streams\":%d%s",
+		id, role, N4M_VERSION, STATUS_MAX_PACKET, streams, icmp ? ",\"icmp\":1" : "");
 
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
@@ -102,6 +102,8 @@ void status_parse(const void *payload, size_t len, struct status *st)
 	}
 	if ((v = json_value(json, "streams")) && isdigit((unsigned char)*v))
 		st->streams = (int)strtol(v, NULL, 10) > 0 ? 1 : 0;
+	if ((v = json_value(json, "icmp")) && isdigit((unsigned char)*v))
+		st->icmp = strtol(v, NULL, 10) > 0;
 	if ((v = json_value(json, "routes")))
 		parse_routes(v, st);
 	if ((v = json_value(json, "role")) && *v == '"') {

@@ -19,13 +19,15 @@ struct status {
 	char role[32];
 	int max_packet; /* 0: not said, a net4mqtt peer */
 	int streams; /* "streams": the version of our stream extension it speaks (tcpx, kcpx); 0: none */
+	bool icmp;    /* "icmp": an agent that carries ICMP echo (MQTT_PROTO_ICMP) */
 	int n_routes; /* "routes": the subnets an agent reaches (well-formed ones only) */
 	struct nl_prefix routes[STATUS_ROUTES_MAX];
 };
 
-/* The online status; streams (0: none) becomes "streams", routes (n_routes of
- * them, may be 0) "routes":[...]. Returns its length or -ENAMETOOLONG. */
-int status_build(char *buf, size_t len, const char *role, const char *id, int streams,
+/* The online status; streams (0: none) becomes "streams", icmp "icmp":1,
+ * routes (n_routes of them, may be 0) "routes":[...]. Returns its length or
+ * -ENAMETOOLONG. */
+int status_build(char *buf, size_t len, const char *role, const char *id, int streams, bool icmp,
 	const struct nl_prefix *routes, int n_routes);
 /* Parses what a peer published; never fails: unknown payloads are online
  * (liveman treats > 5 bytes as online) without capabilities. */

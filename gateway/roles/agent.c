@@ -10,6 +10,7 @@
 #include "gateway/core/flow.h"
 #include "gateway/lib/addr.h"
 #include "gateway/lib/log.h"
+#include "gateway/lib/ping.h"
 #include "mqtt/kcp.h"
 #include "mqtt/url.h"
 #include "roles.h"
@@ -106,12 +107,13 @@ static void agent_open(struct node *n, struct flow *f, const char *dst, bool def
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = f->kind == FLOW_STREAM ? SOCK_STREAM : SOCK_DGRAM;
 	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
-	if (addr_split(dst, host, sizeof(host), &portnum) || portnum == 0) {
+	if (addr_split(dst, host, sizeof(host), &portnum) ||
+		(portnum == 0 && f->proto != MQTT_PROTO_ICMP)) {
 		n->stats.bad_topic++;
 		flow_close(f, "bad destination address", true);
 		return;
 	}
-	snprintf(port, sizeof(port), "%u", portnum);
+	snprintf(port, sizeof(port), "%u", f->proto == MQTT_PROTO_ICMP ? 0 : portnum);
 	if (inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1) {
 		hints.ai_flags |= EVUTIL_AI_NUMERICHOST;
 		if (evutil_getaddrinfo(host, port, &hints, &ai) || !ai) {
@@ -155,7 +157,7 @@ static int agent_reply_topic(struct node *n, const struct mqtt_topic *t, char *t
 static struct flow *agent_flow_new(
 	struct node *n, const struct mqtt_topic *t, const char *key, const char *topic, size_t tlen)
 {
-	enum flow_kind kind = t->proto == MQTT_PROTO_UDP ? FLOW_DGRAM : FLOW_STREAM;
+	enum flow_kind kind = mqtt_proto_is_dgram(t->proto) ? FLOW_DGRAM : FLOW_STREAM;
 	struct flow_spec spec = {
 		.kind = kind,
 		.proto = t->proto,
@@ -224,7 +226,7 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 
 	if (tlen < 0)
 		return;
-	if (len == 0 && t->proto != MQTT_PROTO_UDP) {
+	if (len == 0 && !mqtt_proto_is_dgram(t->proto)) {
 		n->stats.flow.unknown_flow++; /* the end of a stream we don't know */
 		return;
 	}
@@ -235,7 +237,7 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 	struct flow *f = agent_flow_new(n, t, key, topic, (size_t)tlen);
 	if (!f) {
 		/* over a limit: a stream's local hears an abort (two end signals) at once */
-		if (t->proto != MQTT_PROTO_UDP && !node_publish(n, topic, "", 0))
+		if (!mqtt_proto_is_dgram(t->proto) && !node_publish(n, topic, "", 0))
 			node_publish(n, topic, "", 0);
 		return;
 	}
@@ -268,6 +270,16 @@ static int agent_start(struct node *n)
 
 	if (!(n->role_data = calloc(1, sizeof(struct agent))))
 		return -ENOMEM;
+	enum ping_kind ping = ping_probe();
+	n->icmp_echo = ping != PING_NONE;
+	n->icmp_raw = ping == PING_RAW;
+	if (n->icmp_echo)
+		log_info("agent %s: ICMP echo with a %s socket", n->cfg.agent_id,
+			n->icmp_raw ? "raw" : "datagram");
+	else
+		log_info("agent %s: no ICMP socket (net.ipv4.ping_group_range excludes us, no "
+			 "CAP_NET_RAW): echo requests are refused",
+			n->cfg.agent_id);
 	log_info("agent %s: default target %s, %d --allow rules", n->cfg.agent_id, cfg->target,
 		cfg->n_allow);
 	if (!cfg->n_allow)

@@ -18,7 +18,7 @@ static void test_build(void **state)
 	char buf[512];
 
 	(void)state;
-	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, NULL, 0);
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, false, NULL, 0);
 	assert_true(n > 0);
 	assert_int_equal(n, strlen(buf));
 	assert_int_equal(buf[0], '{');
@@ -29,7 +29,7 @@ static void test_build(void **state)
 	assert_non_null(strstr(buf, "\"id\":\"agent-a\""));
 	assert_non_null(strstr(buf, "\"version\":\"" N4M_VERSION "\""));
 
-	n = status_build(buf, sizeof(buf), "local-socks", "l1", STATUS_STREAMS, NULL, 0);
+	n = status_build(buf, sizeof(buf), "local-socks", "l1", STATUS_STREAMS, false, NULL, 0);
 	assert_true(n > 0);
 	assert_non_null(strstr(buf, "\"role\":\"local-socks\""));
 	assert_non_null(strstr(buf, "\"id\":\"l1\""));
@@ -40,14 +40,16 @@ static void test_build_too_small(void **state)
 	char buf[512];
 
 	(void)state;
-	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, NULL, 0);
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, false, NULL, 0);
 	assert_true(n > 0);
-	assert_int_equal(status_build(buf, (size_t)n, "agent", "agent-a", STATUS_STREAMS, NULL, 0),
+	assert_int_equal(
+		status_build(buf, (size_t)n, "agent", "agent-a", STATUS_STREAMS, false, NULL, 0),
 		-ENAMETOOLONG);
-	assert_int_equal(
-		status_build(buf, 8, "agent", "agent-a", STATUS_STREAMS, NULL, 0), -ENAMETOOLONG);
-	assert_int_equal(
-		status_build(buf, (size_t)n + 1, "agent", "agent-a", STATUS_STREAMS, NULL, 0), n);
+	assert_int_equal(status_build(buf, 8, "agent", "agent-a", STATUS_STREAMS, false, NULL, 0),
+		-ENAMETOOLONG);
+	assert_int_equal(status_build(buf, (size_t)n + 1, "agent", "agent-a", STATUS_STREAMS, false,
+				 NULL, 0),
+		n);
 }
 
 /* What our own peers publish must read back as online, with their capabilities. */
@@ -57,7 +59,7 @@ static void test_parse_own(void **state)
 	struct status st;
 
 	(void)state;
-	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, NULL, 0);
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, false, NULL, 0);
 	assert_true(n > 0);
 	memset(&st, 0x55, sizeof(st));
 	status_parse(buf, (size_t)n, &st);
@@ -75,7 +77,8 @@ static void test_parse_id_named_like_a_key(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < N_ELEMS(ids); i++) {
-		int n = status_build(buf, sizeof(buf), "gateway", ids[i], STATUS_STREAMS, NULL, 0);
+		int n = status_build(
+			buf, sizeof(buf), "gateway", ids[i], STATUS_STREAMS, false, NULL, 0);
 		assert_true(n > 0);
 		status_parse(buf, (size_t)n, &st);
 		if (!st.online || st.max_packet != STATUS_MAX_PACKET || strcmp(st.role, "gateway"))
@@ -195,11 +198,11 @@ static void test_routes_roundtrip(void **state)
 			snprintf(cidr, sizeof(cidr), "fd%02x:1234::/64", i);
 		assert_int_equal(nl_prefix_parse(cidr, &in[i], NULL), 0);
 	}
-	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, in, 2);
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, false, in, 2);
 	assert_true(n > 0);
 	assert_non_null(strstr(buf, ",\"routes\":[\"fd00:1234::/64\",\"10.1.0.0/16\"]}"));
 	n = status_build(
-		buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, in, STATUS_ROUTES_MAX);
+		buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, false, in, STATUS_ROUTES_MAX);
 	assert_true(n > 0);
 	status_parse(buf, (size_t)n, &st);
 	assert_true(st.online);
@@ -211,7 +214,7 @@ static void test_routes_roundtrip(void **state)
 		assert_string_equal(got, want);
 	}
 	/* a buffer one short of the whole status is refused */
-	assert_int_equal(status_build(buf, (size_t)n, "agent", "agent-a", STATUS_STREAMS, in,
+	assert_int_equal(status_build(buf, (size_t)n, "agent", "agent-a", STATUS_STREAMS, false, in,
 				 STATUS_ROUTES_MAX),
 		-ENAMETOOLONG);
 }
@@ -241,10 +244,29 @@ static void test_routes_malformed(void **state)
 	}
 }
 
+static void test_icmp(void **state)
+{
+	char buf[512];
+	struct status st;
+
+	(void)state;
+	int n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, true, NULL, 0);
+	assert_non_null(strstr(buf, ",\"icmp\":1"));
+	status_parse(buf, (size_t)n, &st);
+	assert_true(st.icmp);
+	n = status_build(buf, sizeof(buf), "agent", "agent-a", STATUS_STREAMS, false, NULL, 0);
+	assert_null(strstr(buf, "icmp"));
+	status_parse(buf, (size_t)n, &st);
+	assert_false(st.icmp);
+	status_parse("{\"online\":true}", 16, &st); /* net4mqtt: no capability */
+	assert_false(st.icmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_icmp),
 		cmocka_unit_test(test_build_too_small),
 		cmocka_unit_test(test_parse_own),
 		cmocka_unit_test(test_parse),
