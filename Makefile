@@ -26,7 +26,7 @@ endif
 # Packages a fresh Debian machine needs to build, test and run everything here.
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
 	libmnl-dev libinih-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
-	python3 python3-paho-mqtt iproute2 iputils-ping dnsutils procps openssl \
+	python3 python3-paho-mqtt iproute2 iputils-ping traceroute dnsutils procps openssl \
 	groff-base systemd
 
 # ... and for make bench's request/response row (it starts its own redis-server).

@@ -21,6 +21,7 @@ struct nl;
 struct nl_monitor;
 struct route_table;
 struct status;
+struct tun_frag_table;
 struct tun_nat;
 
 #define GW_TABLE 1883	  /* our routing table */
@@ -50,9 +51,14 @@ struct gw {
 	struct nl_prefix broker[GW_BROKER_ADDRS];
 	int n_broker;
 	struct gwdns *dns; /* --dns */
+	struct tun_frag_table *frags;
+	uint32_t frag_id; /* of the IPv6 datagrams we split */
 	unsigned long bad_packets, fragments, no_agent, tun_drops;
+	unsigned long ttl_exceeded, icmp_refused, frags_sent;
 	struct virtio_net_hdr vnet; /* of the packet in pkt, as read */
 	uint8_t pkt[TUN_PACKET_MAX + 1];
+	uint8_t whole[TUN_PACKET_MAX + 1]; /* a datagram rebuilt from fragments */
+	uint8_t piece[TUN_PACKET_MAX + 1]; /* a fragment of a datagram we split */
 };
 
 /* The gateway's options, as its node keeps them. */

@@ -7,6 +7,7 @@
 #include "gw.h"
 #include "gwdns.h"
 #include "route.h"
+#include "tun/frag.h"
 #include "tun/nat.h"
 
 /* Packets the kernel dropped before we read them: the TUN's queue (GW_TXQLEN) was full. */
@@ -53,6 +54,36 @@ void gw_metrics(struct node *n, struct evbuffer *o)
 		"net4mqtt_tun_drops_total{reason=\"queue_full\"} %llu\n",
 		g->bad_packets, g->fragments, g->no_agent, g->tun_drops,
 		tun_queue_drops(tun_name(g->tun)));
+	const struct tun_frag_stats *fs = tun_frag_stats(g->frags);
+	evbuffer_add_printf(o,
+		"# HELP net4mqtt_tun_reassembly_total Datagrams from the TUN in fragments, by what "
+		"became of them.\n"
+		"# TYPE net4mqtt_tun_reassembly_total counter\n"
+		"net4mqtt_tun_reassembly_total{result=\"reassembled\"} %llu\n"
+		"net4mqtt_tun_reassembly_total{result=\"timed_out\"} %llu\n"
+		"net4mqtt_tun_reassembly_total{result=\"overlap\"} %llu\n"
+		"net4mqtt_tun_reassembly_total{result=\"over_limit\"} %llu\n"
+		"net4mqtt_tun_reassembly_total{result=\"too_many_fragments\"} %llu\n"
+		"net4mqtt_tun_reassembly_total{result=\"oversized\"} %llu\n"
+		"net4mqtt_tun_reassembly_total{result=\"malformed\"} %llu\n"
+		"# HELP net4mqtt_tun_reassembly_bytes Memory held by datagrams being reassembled.\n"
+		"# TYPE net4mqtt_tun_reassembly_bytes gauge\nnet4mqtt_tun_reassembly_bytes %zu\n"
+		"# HELP net4mqtt_tun_reassembly_datagrams Datagrams being reassembled.\n"
+		"# TYPE net4mqtt_tun_reassembly_datagrams gauge\n"
+		"net4mqtt_tun_reassembly_datagrams %zu\n"
+		"# HELP net4mqtt_tun_fragments_sent_total Fragments of datagrams the gateway split "
+		"for the LAN.\n"
+		"# TYPE net4mqtt_tun_fragments_sent_total counter\n"
+		"net4mqtt_tun_fragments_sent_total %lu\n"
+		"# HELP net4mqtt_tun_icmp_total ICMP the gateway answered itself, by reason.\n"
+		"# TYPE net4mqtt_tun_icmp_total counter\n"
+		"net4mqtt_tun_icmp_total{reason=\"ttl_exceeded\"} %lu\n"
+		"net4mqtt_tun_icmp_total{reason=\"agent_without_icmp\"} %lu\n",
+		(unsigned long long)fs->reassembled, (unsigned long long)fs->timed_out,
+		(unsigned long long)fs->overlaps, (unsigned long long)fs->over_limit,
+		(unsigned long long)fs->too_many, (unsigned long long)fs->oversized,
+		(unsigned long long)fs->bad, tun_frag_mem(g->frags, NULL), tun_frag_count(g->frags),
+		g->frags_sent, g->ttl_exceeded, g->icmp_refused);
 	if (g->dns)
 		gwdns_metrics(g->dns, o);
 }

@@ -21,6 +21,7 @@
 #include "mqtt/client.h"
 #include "roles.h"
 #include "route.h"
+#include "tun/frag.h"
 #include "tun/nat.h"
 
 #define GW_PACKETS_PER_EVENT 64
@@ -96,6 +97,35 @@ static void gw_write(struct gw *g, const uint8_t *p, int len)
 		g->tun_drops++;
 }
 
+/* The largest packet we write whole: the TUN's MTU; for IPv6 at most 1280, the
+ * least every IPv6 link carries, as a router on the way may not split it. */
+static size_t gw_write_max(struct gw *g, int family)
+{
+	size_t mtu = (size_t)gw_cfg(g)->mtu;
+
+	return family == AF_INET6 && mtu > TUN_IPV6_MIN_MTU ? TUN_IPV6_MIN_MTU : mtu;
+}
+
+/* A packet we built, split into fragments where it is larger than gw_write_max. */
+static void gw_write_split(struct gw *g, const uint8_t *p, int len, int family)
+{
+	size_t done = 0, max = gw_write_max(g, family);
+	int n;
+
+	if (len <= 0 || (size_t)len <= max) {
+		gw_write(g, p, len);
+		return;
+	}
+	g->frag_id++;
+	while ((n = tun_fragment(
+			p, (size_t)len, max, g->frag_id, &done, g->piece, sizeof(g->piece))) > 0) {
+		gw_write(g, g->piece, n);
+		g->frags_sent++;
+	}
+	if (n < 0)
+		g->tun_drops++;
+}
+
 /* A packet read, rewritten: its offload header (segmentation, partial checksum) still holds. */
 static void gw_forward(struct gw *g, const struct tun_pkt *pkt, const struct virtio_net_hdr *vnet)
 {
@@ -125,6 +155,13 @@ static const struct tun_addr *gw_self(struct gw *g, int family)
 static const struct tun_addr *gw_pseudo(struct gw *g, int family)
 {
 	return family == AF_INET ? &g->pseudo4 : &g->pseudo6;
+}
+
+/* The address the gateway answers as a router from (time exceeded): the TUN's
+ * far side, which is not a local address the kernel would refuse as a source. */
+static const struct tun_addr *gw_hop(struct gw *g, int family)
+{
+	return gw_pseudo(g, family);
 }
 
 static uint16_t gw_port(struct gw *g, int family)
@@ -260,9 +297,10 @@ static void gw_udp_reply(struct flow *f, const uint8_t *payload, size_t len)
 	struct gw_udp_ends *e = flow_priv(f);
 	struct gw *g = e->g;
 
-	gw_write(g, g->pkt,
+	gw_write_split(g, g->pkt,
 		tun_build_udp(g->pkt, sizeof(g->pkt), &e->dest, e->dest_port, &e->client,
-			e->client_port, payload, len));
+			e->client_port, payload, len),
+		e->client.family);
 }
 
 static void gw_udp(struct gw *g, struct tun_pkt *pkt)
@@ -297,13 +335,110 @@ static void gw_udp(struct gw *g, struct tun_pkt *pkt)
 	flow_up(f, pkt->data + pkt->payload_off, pkt->payload_len);
 }
 
+/* An echo reply from the agent: the sequence number and data, back to the client. */
+static void gw_echo_reply(struct flow *f, const uint8_t *rest, size_t len)
+{
+	struct gw_udp_ends *e = flow_priv(f);
+	struct gw *g = e->g;
+
+	gw_write_split(g, g->pkt,
+		tun_build_echo(g->pkt, sizeof(g->pkt), &e->dest, &e->client, true, e->client_port,
+			rest, len),
+		e->client.family);
+}
+
+/* An echo request to a routed address: carried to an agent that pings (our
+ * "icmp"); an agent that does not is refused as administratively prohibited. */
+static void gw_echo(struct gw *g, struct tun_pkt *pkt)
+{
+	static uint8_t reply[TUN_IPV6_MIN_MTU];
+	struct node *n = g->node;
+	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX], key[FLOW_KEY_MAX];
+	const struct fakeip_entry *fake;
+	const char *agent = gw_agent_for(g, &pkt->dst, &fake);
+	uint16_t id;
+
+	if (!agent) {
+		gw_refuse(g, pkt);
+		return;
+	}
+	if (!node_peer_icmp(n, agent)) {
+		g->icmp_refused++;
+		gw_write(g, reply,
+			tun_build_unreach(reply, sizeof(reply), pkt, TUN_UNREACH_ADMIN, NULL));
+		return;
+	}
+	if (pkt->l4_len < TUN_ICMP_HLEN)
+		return;
+	const uint8_t *icmp = pkt->data + pkt->l4_off;
+	id = (uint16_t)(icmp[4] << 8 | icmp[5]);
+	tun_addr_format(&pkt->src, id, src, sizeof(src));
+	gw_flow_dst(fake, &pkt->dst, 0, dst, sizeof(dst));
+	if (flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_ICMP, src, dst))
+		return;
+	struct flow *f = flow_table_find(n->flows, key);
+	if (!f || f->dead) {
+		f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_ICMP, src, agent, dst,
+			gw_echo_reply, sizeof(struct gw_udp_ends));
+		if (!f)
+			return;
+		struct gw_udp_ends *e = flow_priv(f);
+		*e = (struct gw_udp_ends){ g, pkt->src, pkt->dst, id, 0 };
+		flow_attach(f, -1);
+	}
+	flow_touch(f);
+	flow_up(f, icmp + TUN_ICMP_HLEN - 2, pkt->l4_len - (TUN_ICMP_HLEN - 2));
+}
+
 static void gw_icmp(struct gw *g, struct tun_pkt *pkt)
 {
 	bool echo = pkt->icmp_type ==
 		    (pkt->proto == TUN_IPPROTO_ICMP ? TUN_ICMP_ECHO : TUN_ICMP6_ECHO_REQUEST);
 
-	if (echo && tun_addr_eq(&pkt->dst, gw_self(g, pkt->dst.family)))
+	if (!echo)
+		return;
+	if (tun_addr_eq(&pkt->dst, gw_self(g, pkt->dst.family)))
 		gw_write(g, pkt->data, tun_build_echo_reply(pkt->data, sizeof(g->pkt), pkt));
+	else
+		gw_echo(g, pkt);
+}
+
+/* A packet that would leave the gateway with no TTL left: the tunnel counts
+ * as a hop, so traceroute shows it and then the destination. */
+static bool gw_ttl_expires(struct gw *g, struct tun_pkt *pkt)
+{
+	static uint8_t reply[TUN_IPV6_MIN_MTU];
+
+	if (pkt->ttl > 1 || tun_addr_eq(&pkt->src, gw_self(g, pkt->src.family)))
+		return false;
+	int len = tun_build_time_exceeded(reply, sizeof(reply), pkt, gw_hop(g, pkt->src.family));
+	if (len > 0) { /* none about multicast (MLD reports leave with hop limit 1) */
+		g->ttl_exceeded++;
+		gw_write(g, reply, len);
+	}
+	return true;
+}
+
+static void gw_dispatch(struct gw *g, struct tun_pkt *pkt);
+
+/* A fragment: held until its datagram is whole, which then goes on as one packet. */
+static void gw_fragment(struct gw *g, struct tun_pkt *pkt)
+{
+	struct tun_pkt whole;
+	size_t len = 0;
+
+	if (tun_frag_add(g->frags, pkt, clock_ms(), g->whole, sizeof(g->whole), &len)) {
+		g->fragments++;
+		return;
+	}
+	if (!len)
+		return;
+	if (tun_parse(&whole, g->whole, len) || whole.frag != TUN_FRAG_NONE) {
+		g->bad_packets++;
+		return;
+	}
+	memset(&g->vnet, 0, sizeof(g->vnet)); /* built here: no offload to finish */
+	gw_dispatch(g, &whole);
 }
 
 static void gw_packet(struct gw *g, size_t len)
@@ -315,24 +450,30 @@ static void gw_packet(struct gw *g, size_t len)
 		return;
 	}
 	pkt.l4_csum_partial = g->vnet.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	if (pkt.frag != TUN_FRAG_NONE) {
-		g->fragments++;
+	if (pkt.frag != TUN_FRAG_NONE)
+		gw_fragment(g, &pkt);
+	else
+		gw_dispatch(g, &pkt);
+}
+
+static void gw_dispatch(struct gw *g, struct tun_pkt *pkt)
+{
+	if (gw_ttl_expires(g, pkt))
 		return;
-	}
-	switch (pkt.proto) {
+	switch (pkt->proto) {
 	case TUN_IPPROTO_TCP:
-		if (tun_addr_eq(&pkt.src, gw_self(g, pkt.src.family)) &&
-			pkt.sport == gw_port(g, pkt.src.family))
-			gw_tcp_from_listener(g, &pkt);
+		if (tun_addr_eq(&pkt->src, gw_self(g, pkt->src.family)) &&
+			pkt->sport == gw_port(g, pkt->src.family))
+			gw_tcp_from_listener(g, pkt);
 		else
-			gw_tcp_from_client(g, &pkt);
+			gw_tcp_from_client(g, pkt);
 		break;
 	case TUN_IPPROTO_UDP:
-		gw_udp(g, &pkt);
+		gw_udp(g, pkt);
 		break;
 	case TUN_IPPROTO_ICMP:
 	case TUN_IPPROTO_ICMPV6:
-		gw_icmp(g, &pkt);
+		gw_icmp(g, pkt);
 		break;
 	}
 }
@@ -361,6 +502,7 @@ static void gw_expire_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 
 	tun_nat_expire(g->nat, clock_ms(), GW_EXPIRE_BUDGET, &next);
+	tun_frag_expire(g->frags, clock_ms());
 }
 
 /* The kernel accepted a NATed connection: its peer's port names the client and destination. */
@@ -434,7 +576,9 @@ int gw_packet_start(struct gw *g)
 
 	tun_nat_config_default(&nc);
 	evutil_secure_rng_get_bytes(nc.hash_key, sizeof(nc.hash_key));
-	if (tun_nat_new(&g->nat, &nc))
+	struct tun_frag_limits fl = TUN_FRAG_LIMITS_DEFAULT;
+	evutil_secure_rng_get_bytes(fl.hash_key, sizeof(fl.hash_key));
+	if (tun_nat_new(&g->nat, &nc) || !(g->frags = tun_frag_new(&fl)))
 		return -ENOMEM;
 	g->listen4 = gw_listen(g, &g->self4, &g->port4);
 	g->listen6 = gw_listen(g, &g->self6, &g->port6);
@@ -461,4 +605,5 @@ void gw_packet_stop(struct gw *g)
 	listener_free(g->listen6);
 	if (g->nat)
 		tun_nat_free(g->nat);
+	tun_frag_free(g->frags);
 }

@@ -12,9 +12,9 @@
 # route of its own to 10.20/10.30/fd20::, only the gateway's TUN does. Checks:
 # the TUN, its address, routes, rule and rp_filter; curl over IPv4 and IPv6; a
 # 50 MB download (sha256); iperf3; UDP echo with datagram boundaries (IPv4 and
-# IPv6, up to 1472 bytes); fragments (3000-byte datagrams) handled or counted,
-# no crash; the agent sees the flows as coming from the gateway's id; two agents
-# each get only their own subnets' flows; --exclude keeps a part of a routed
+# IPv6, up to 1472 bytes); 3000-byte datagrams through fragments both ways;
+# the agent sees the flows as coming from the gateway's id; two agents each
+# get only their own subnets' flows; --exclude keeps a part of a routed
 # subnet out of the TUN; a subnet whose agent does not exist, and a closed port
 # behind a live agent, refuse or reset fast; 1000 concurrent connections; every
 # flow ends (flows open back to 0); the netlink monitor puts back a rule or a
@@ -214,11 +214,12 @@ res=$(lan timeout 30 "$PY" "$TOOL" udp fd20::2 $UDP 1 100 512 1200 1452 2>&1)
 check "lan: UDP echo via [fd20::2]:$UDP over IPv6 ($res)" has "udp ok" echo "$res"
 
 # Datagrams bigger than the MTU reach the TUN as fragments (IPv4: the gw host
-# forwards them as they are; IPv6: the lan host fragments): handled or at least
-# counted, never a crash (judged after SIGTERM, from the gateway's counters).
-FRAG4=$(lan env GWTOOL_TIMEOUT=1.5 timeout 30 "$PY" "$TOOL" udp 10.20.0.2 $UDP 3000 2>&1)
-FRAG6=$(lan env GWTOOL_TIMEOUT=1.5 timeout 30 "$PY" "$TOOL" udp fd20::2 $UDP 3000 2>&1)
-info "3000-byte datagram, IPv4: $FRAG4; IPv6: $FRAG6"
+# forwards them as they are; IPv6: the lan host fragments): the gateway
+# reassembles them, and splits the echo for the lan (gateway_router.sh has more).
+FRAG4=$(lan timeout 30 "$PY" "$TOOL" udp 10.20.0.2 $UDP 3000 2>&1)
+FRAG6=$(lan timeout 30 "$PY" "$TOOL" udp fd20::2 $UDP 3000 2>&1)
+check "lan: a 3000-byte datagram echoed through fragments, IPv4 ($FRAG4)" has "udp ok" echo "$FRAG4"
+check "lan: a 3000-byte datagram echoed through fragments, IPv6 ($FRAG6)" has "udp ok" echo "$FRAG6"
 check "the gateway is still running after the fragments" all_running "$gateway_PID"
 
 # 4. Whose flows: the agent saw them as the gateway's (topic PREFIX/AGENT/GWID/i/...).
@@ -284,9 +285,6 @@ check "the gateway exits on SIGTERM" wait_for 10 bash -c "! kill -0 $gateway_PID
 wait "$gateway_PID"
 rc=$?
 check "... with status 0 (got $rc)" test "$rc" -eq 0
-frags=$(sed -n 's/.*gateway: .*fragments \([0-9]*\).*/\1/p' "$TEST_TMP/gateway.log" | tail -n 1)
-check "fragments were handled (echoed) or counted (fragments ${frags:-?})" \
-	bash -c "grep -q 'udp ok' <<<'$FRAG4' || [ '${frags:-0}' -gt 0 ]"
 check "the TUN device $TUN is gone" bash -c "! ip -n $NS_GW link show $TUN >/dev/null 2>&1"
 check "no route of the gateway's is left" \
 	bash -c "! ip -n $NS_GW route show table all | grep -qE '^(10\.20|10\.30|10\.40)\.0\.0/24' && ! ip -n $NS_GW -6 route show table all | grep -q '^fd20::/64'"

@@ -14,6 +14,10 @@ namespace; clients print one "WHAT ok ..." or "WHAT FAIL: why" line.
   conc HOST PORT N BODYFILE
       N TCP connections at once: all are opened first and held, then each asks
       for / and must get BODYFILE's bytes back.
+  frag-flood SRC DST PORT SECS
+      for SECS seconds, first fragments (MF set, 1208 bytes of a UDP datagram
+      to DST:PORT) from SRC, each with a random identification: datagrams
+      that never complete. Raw IPv4 (root). Prints how many it sent.
   probe HOST PORT SECS
       a TCP connection that sends a request and reads: prints how it ended
       ("probe refused", "probe reset", "probe eof", "probe data", "probe timeout")
@@ -25,6 +29,7 @@ import os
 import select
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -169,8 +174,29 @@ def probe(host, port, secs):
     return 0
 
 
+def frag_flood(src, dst, port, secs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)  # IP_HDRINCL
+    data = os.urandom(1200)
+    udp_hdr = struct.pack("!HHHH", 40000, int(port), 8 + 3000, 0)
+    src_b, dst_b = socket.inet_aton(src), socket.inet_aton(dst)
+    sent, end = 0, time.monotonic() + float(secs)
+    while time.monotonic() < end:
+        for _ in range(256):
+            ident = int.from_bytes(os.urandom(2), "big")
+            # version/IHL, TOS, total length, id, MF + offset 0, TTL, UDP, checksum (the kernel's)
+            ip_hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + len(data), ident, 0x2000, 64, 17, 0, src_b, dst_b)
+            try:
+                s.sendto(ip_hdr + udp_hdr + data, (dst, 0))
+                sent += 1
+            except OSError:
+                pass  # the qdisc is full: go on
+    out(f"frag-flood sent {sent}")
+    return 0
+
+
 def main():
-    cmds = {"http": http_server, "udp-echo": udp_echo, "udp": udp, "conc": conc, "probe": probe}
+    cmds = {"http": http_server, "udp-echo": udp_echo, "udp": udp, "conc": conc, "probe": probe,
+            "frag-flood": frag_flood}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.stderr.write(__doc__)
         return 2
