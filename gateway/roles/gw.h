@@ -43,7 +43,7 @@ struct gw {
 	struct evconnlistener *listen4, *listen6;
 	uint16_t port4, port6;
 	struct tun_addr self4, pseudo4, self6, pseudo6;
-	bool rule4, rule6, pinned;
+	bool rule4, rule6, pinned, bypassed; /* bypassed: the --bypass rules are in */
 	struct nl_prefix pin;
 	struct nl_prefix broker[GW_BROKER_ADDRS];
 	int n_broker;

@@ -378,6 +378,7 @@ int gw_routes_start(struct gw *g)
 	gw_pin_broker(g);
 	for (int i = 0; i < gw_cfg(g)->n_bypass; i++)
 		gw_bypass_add(g, &gw_cfg(g)->bypass[i]);
+	g->bypassed = true;
 	gw_rules(g, true);
 	if ((err = route_walk(g->routes, gw_kernel_route, g)) < 0)
 		return err;
@@ -398,8 +399,9 @@ void gw_routes_stop(struct gw *g)
 	gw_rules(g, false);
 	if (g->pinned)
 		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, gw_pin_prio(g));
-	for (int i = 0; i < gw_cfg(g)->n_bypass; i++)
+	for (int i = 0; i < gw_cfg(g)->n_bypass && g->bypassed; i++)
 		gw_bypass_del(g, &gw_cfg(g)->bypass[i]);
+	g->bypassed = false;
 }
 
 /* --- a reload: the configured routes that went out, the new ones in --- */
