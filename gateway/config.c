@@ -189,7 +189,7 @@ static int parse_bool(const char *v, bool *out)
 static bool option_repeatable(int opt)
 {
 	return opt == 'R' || opt == 'X' || opt == OPT_ALLOW || opt == OPT_ADVERTISE ||
-	       opt == OPT_REMOTE_DOMAIN;
+	       opt == OPT_REMOTE_DOMAIN || opt == OPT_BYPASS || opt == OPT_FAKE_IP_RANGE;
 }
 
 /* A key given twice where the second would silently replace the first. */

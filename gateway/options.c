@@ -184,6 +184,91 @@ static int parse_exclude(void *role_cfg, const char *arg, char *err)
 	return parse_route_or_exclude(role_cfg, arg, true, err);
 }
 
+/* A decimal number, all of arg; false for anything else. */
+static bool whole_number(const char *arg, long *out)
+{
+	char *end;
+
+	if (!*arg || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 10)
+		return false;
+	*out = strtol(arg, &end, 10);
+	return !*end;
+}
+
+/* --table N: any table but the kernel's own */
+static int parse_table(void *role_cfg, const char *arg, char *err)
+{
+	long v;
+
+	if (!whole_number(arg, &v) || v < 1 || v > INT32_MAX || (v >= 253 && v <= 255))
+		return fail(err,
+			"bad --table %s: want 1..2147483647 but not 253, 254 or 255 (the "
+			"kernel's default, main and local tables)",
+			arg);
+	((struct gateway_config *)role_cfg)->table = (int)v;
+	return 0;
+}
+
+/* --rule-priority N: below main's 32766, with room for the pin and --bypass rules under it */
+static int parse_rule_priority(void *role_cfg, const char *arg, char *err)
+{
+	long v;
+
+	if (!whole_number(arg, &v) || v < GW_RULE_PRIO_MIN || v > GW_RULE_PRIO_MAX)
+		return fail(err,
+			"bad --rule-priority %s: want %d..%d (0, 32766 and 32767 are the "
+			"kernel's rules; the broker pin and --bypass take the two below it)",
+			arg, GW_RULE_PRIO_MIN, GW_RULE_PRIO_MAX);
+	((struct gateway_config *)role_cfg)->rule_priority = (int)v;
+	return 0;
+}
+
+/* --fake-ip-range CIDR: the pool's IPv4 or IPv6 prefix, one of each at most */
+static int parse_fake_ip_range(void *role_cfg, const char *arg, char *err)
+{
+	struct gateway_config *cfg = role_cfg;
+	struct nl_prefix p;
+	bool masked;
+	const char *why;
+
+	if (strlen(arg) >= NL_PREFIX_STRLEN || nl_prefix_parse(arg, &p, &masked))
+		return fail(err, "bad --fake-ip-range %s: want an IPv4 or IPv6 CIDR", arg);
+	if ((why = fakeip_range_refused(&p, masked)))
+		return fail(err, "bad --fake-ip-range %s: %s", arg, why);
+	uint8_t bit = p.family == AF_INET ? 1 : 2;
+	if (cfg->fake_ip_given & bit)
+		return fail(err, "--fake-ip-range %s: an %s range is given already (one of each)",
+			arg, bit == 1 ? "IPv4" : "IPv6");
+	cfg->fake_ip_given |= bit;
+	if (bit == 1)
+		cfg->fake_ip.net4 = p;
+	else
+		cfg->fake_ip.net6 = p;
+	return 0;
+}
+
+/* --bypass CIDR: LAN sources that keep to the main table */
+static int parse_bypass(void *role_cfg, const char *arg, char *err)
+{
+	struct gateway_config *cfg = role_cfg;
+	struct nl_prefix *p = &cfg->bypass[cfg->n_bypass];
+
+	if (cfg->n_bypass >= (int)N_ELEMS(cfg->bypass))
+		return fail(err, "too many --bypass options (%s)", arg);
+	if (strlen(arg) >= NL_PREFIX_STRLEN || nl_prefix_parse(arg, p, NULL))
+		return fail(err, "bad --bypass %s: want an IPv4 or IPv6 CIDR", arg);
+	if (!p->len)
+		return fail(err,
+			"bad --bypass %s: a default route would keep every host out of the "
+			"gateway (give the hosts' addresses)",
+			arg);
+	for (int i = 0; i < cfg->n_bypass; i++)
+		if (nl_prefix_equal(&cfg->bypass[i], p))
+			return fail(err, "--bypass %s is given twice", arg);
+	cfg->n_bypass++;
+	return 0;
+}
+
 static int parse_allow(void *role_cfg, const char *arg, char *err)
 {
 	struct agent_config *cfg = role_cfg;
@@ -266,6 +351,12 @@ static const struct binding gateway_bindings[] = {
 	ROLE_FLAG(OPT_DNS_HIJACK, struct gateway_config, dns_hijack),
 	ROLE_PARSE(OPT_REMOTE_DOMAIN, parse_remote_domain),
 	ROLE_PARSE(OPT_DNS_UPSTREAM, parse_dns_upstream),
+	ROLE_STRING('d', struct gateway_config, domain, "domain"),
+	ROLE_PARSE(OPT_FAKE_IP_RANGE, parse_fake_ip_range),
+	ROLE_STRING(OPT_FAKE_IP_CACHE, struct gateway_config, fake_ip_cache, "--fake-ip-cache"),
+	ROLE_PARSE(OPT_TABLE, parse_table),
+	ROLE_PARSE(OPT_RULE_PRIORITY, parse_rule_priority),
+	ROLE_PARSE(OPT_BYPASS, parse_bypass),
 	END_BINDINGS,
 };
 
@@ -293,6 +384,9 @@ static void gateway_defaults(void *role_cfg)
 	strcpy(cfg->tun_name, "n4m0");
 	cfg->mtu = 1500;
 	strcpy(cfg->domain, "net4mqtt.local");
+	fakeip_ranges_default(&cfg->fake_ip);
+	cfg->table = GW_TABLE_DEFAULT;
+	cfg->rule_priority = GW_RULE_PRIO_DEFAULT;
 }
 
 static int check_target(const char *target, char *err)
@@ -368,6 +462,80 @@ static int check_routes_have_agent(
 	return 0;
 }
 
+/* The prefix of --route CIDR[=AGENT] or --exclude CIDR (checked when given). */
+static struct nl_prefix route_prefix(const char *arg)
+{
+	char cidr[NL_PREFIX_STRLEN];
+	struct nl_prefix p;
+
+	snprintf(cidr, sizeof(cidr), "%.*s", (int)strcspn(arg, "="), arg);
+	nl_prefix_parse(cidr, &p, NULL);
+	return p;
+}
+
+/* The same prefix twice (as routes, exclusions, or one of each): refused. */
+static int check_duplicate_routes(const struct gateway_config *cfg, char *err)
+{
+	int n = cfg->n_routes + cfg->n_excludes;
+
+	for (int i = 0; i < n; i++) {
+		const char *a =
+			i < cfg->n_routes ? cfg->routes[i] : cfg->excludes[i - cfg->n_routes];
+		struct nl_prefix p = route_prefix(a);
+		for (int j = 0; j < i; j++) {
+			const char *b = j < cfg->n_routes ? cfg->routes[j]
+							  : cfg->excludes[j - cfg->n_routes];
+			struct nl_prefix q = route_prefix(b);
+			if (nl_prefix_equal(&p, &q))
+				return fail(err, "%s %s: that prefix is given already (%s %s)",
+					i < cfg->n_routes ? "--route" : "--exclude", a,
+					j < cfg->n_routes ? "--route" : "--exclude", b);
+		}
+	}
+	return 0;
+}
+
+/* What would take addresses the gateway needs: a route over the TUN's own
+ * (a default route aside: the TUN's addresses stay local), and with --dns a
+ * fake-ip range that overlaps the TUN's own, a route or an exclusion. */
+static int check_overlaps(const struct gateway_config *cfg, char *err)
+{
+	static const char *const own[2] = { GW_SELF4_NET, GW_SELF6_NET };
+	const struct nl_prefix *fake[2] = { &cfg->fake_ip.net4, &cfg->fake_ip.net6 };
+	struct nl_prefix self[2];
+	char f[NL_PREFIX_STRLEN];
+
+	for (int k = 0; k < 2; k++)
+		nl_prefix_parse(own[k], &self[k], NULL);
+	for (int i = 0; i < cfg->n_routes; i++) {
+		struct nl_prefix p = route_prefix(cfg->routes[i]);
+		for (int k = 0; k < 2 && p.len; k++)
+			if (nl_prefix_overlaps(&p, &self[k]))
+				return fail(err, "--route %s overlaps the TUN's own %s",
+					cfg->routes[i], own[k]);
+	}
+	if (!cfg->dns)
+		return 0;
+	for (int k = 0; k < 2; k++) {
+		const char *dflt = cfg->fake_ip_given & (1 << k) ? "" : " (the default)";
+		nl_prefix_format(fake[k], f, sizeof(f));
+		if (nl_prefix_overlaps(fake[k], &self[k]))
+			return fail(err, "--fake-ip-range %s%s overlaps the TUN's own %s", f, dflt,
+				own[k]);
+		for (int i = 0; i < cfg->n_routes + cfg->n_excludes; i++) {
+			bool ex = i >= cfg->n_routes;
+			const char *a = ex ? cfg->excludes[i - cfg->n_routes] : cfg->routes[i];
+			struct nl_prefix p = route_prefix(a);
+			if (p.len && nl_prefix_overlaps(fake[k], &p))
+				return fail(err,
+					"--fake-ip-range %s%s overlaps %s %s: give the pool "
+					"another --fake-ip-range",
+					f, dflt, ex ? "--exclude" : "--route", a);
+		}
+	}
+	return 0;
+}
+
 static int gateway_check(void *role_cfg, const struct node_config *node, char *err)
 {
 	struct gateway_config *cfg = role_cfg;
@@ -379,10 +547,16 @@ static int gateway_check(void *role_cfg, const struct node_config *node, char *e
 			err, "gateway: give at least one --route CIDR[=AGENT], or --auto-routes");
 	if (check_routes_have_agent(cfg, node->agent_id, err))
 		return EXIT_USAGE;
-	if ((cfg->dns_hijack || cfg->n_remote_domains || cfg->dns_upstream[0]) && !cfg->dns)
-		return fail(err, "--dns-hijack, --remote-domain and --dns-upstream go with --dns");
+	if ((cfg->dns_hijack || cfg->n_remote_domains || cfg->dns_upstream[0] ||
+		    cfg->fake_ip_given || cfg->fake_ip_cache[0]) &&
+		!cfg->dns)
+		return fail(err,
+			"--dns-hijack, --remote-domain, --dns-upstream, --fake-ip-range and "
+			"--fake-ip-cache go with --dns");
 	if (cfg->dns_upstream[0] && !strcmp(node->agent_id, MQTT_NIL))
 		return fail(err, "--dns-upstream needs a default agent (-a) to reach it through");
+	if (check_duplicate_routes(cfg, err) || check_overlaps(cfg, err))
+		return EXIT_USAGE;
 	return 0;
 }
 
@@ -406,9 +580,11 @@ const struct command option_commands[] = {
 		"TUN gateway: routes subnets into MQTT for every host behind it (like tun2socks)",
 		"[-m URL] [-i ID] [-a DEFAULT_AGENT] [--tun NAME] [--mtu N] --route CIDR[=AGENT] "
 		"... [--exclude CIDR ...]\n"
-		"         [--auto-routes] [--dns [--dns-hijack] [--remote-domain SUFFIX=AGENT ...] "
-		"[--dns-upstream IP]] [-k]",
-		&gateway_role, "m:a:i:kvh", gateway_bindings, gateway_defaults, gateway_check },
+		"         [--auto-routes] [--bypass CIDR ...] [--table N] [--rule-priority N]\n"
+		"         [--dns [-d DOMAIN] [--dns-hijack] [--remote-domain SUFFIX=AGENT ...] "
+		"[--dns-upstream IP]\n"
+		"                [--fake-ip-range CIDR ...] [--fake-ip-cache FILE]] [-k]",
+		&gateway_role, "m:a:i:d:kvh", gateway_bindings, gateway_defaults, gateway_check },
 };
 const size_t option_n_commands = N_ELEMS(option_commands);
 
@@ -440,6 +616,11 @@ const struct option option_long[] = {
 	{ "status-listen", required_argument, NULL, OPT_STATUS_LISTEN },
 	{ "plain-streams", no_argument, NULL, OPT_PLAIN_STREAMS },
 	{ "packet-size", required_argument, NULL, OPT_PACKET_SIZE },
+	{ "table", required_argument, NULL, OPT_TABLE },
+	{ "rule-priority", required_argument, NULL, OPT_RULE_PRIORITY },
+	{ "fake-ip-range", required_argument, NULL, OPT_FAKE_IP_RANGE },
+	{ "fake-ip-cache", required_argument, NULL, OPT_FAKE_IP_CACHE },
+	{ "bypass", required_argument, NULL, OPT_BYPASS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -469,8 +650,18 @@ void option_usage(const struct command *c, FILE *out)
 					       : "  -t, --target ADDR    HOST:PORT the agent "
 						 "connects to (default: the agent's own target)\n");
 	if (strchr(c->shortopts, 'd'))
-		fprintf(out, "  -d, --domain DOMAIN  AGENT.DOMAIN names an agent (default "
-			     "net4mqtt.local)\n");
+		fprintf(out,
+			c->role == &gateway_role
+				? "  -d, --domain DOMAIN  with --dns, AGENT.DOMAIN names an agent "
+				  "(default net4mqtt.local;\n"
+				  "                       .local is mDNS's (RFC 6762): dig warns, "
+				  "and hosts with nss-mdns\n"
+				  "                       (mdns4_minimal [NOTFOUND=return]) never "
+				  "ask the gateway for it;\n"
+				  "                       pick e.g. net4mqtt.internal or home.arpa "
+				  "for them)\n"
+				: "  -d, --domain DOMAIN  AGENT.DOMAIN names an agent (default "
+				  "net4mqtt.local)\n");
 	if (strchr(c->shortopts, 'a'))
 		fprintf(out, "  -a, --agent-id ID    the agent to use (default -)\n");
 	fprintf(out, "  -i, --id ID          this node's id (default -)\n");
@@ -510,13 +701,29 @@ void option_usage(const struct command *c, FILE *out)
 			"(default: -a)\n"
 			"      --exclude CIDR   never route this part of a routed subnet\n"
 			"      --auto-routes    also route the subnets online agents advertise\n"
+			"      --bypass CIDR    these LAN sources never enter the TUN: `from CIDR "
+			"lookup main`\n"
+			"                       at priority N-2 (repeatable; reloadable)\n"
+			"      --table N        our routing table (default 1883; not 253, 254, "
+			"255)\n"
+			"      --rule-priority N  of `from all lookup TABLE` (default 1883, "
+			"3..32765); "
+			"the\n"
+			"                       broker pin takes N-1, --bypass N-2\n"
 			"      --dns            answer DNS on the TUN's addresses (198.18.0.1, "
 			"fdfe:dcba:9876::1)\n"
 			"      --dns-hijack     ... and every port 53 query routed into the TUN\n"
 			"      --remote-domain SUFFIX=AGENT  names under SUFFIX are resolved by "
 			"AGENT\n"
 			"      --dns-upstream IP[:PORT]  other names: this resolver, through the "
-			"default agent\n");
+			"default agent\n"
+			"      --fake-ip-range CIDR  the pool's IPv4 (/8../30, default "
+			"198.19.0.0/16) or IPv6\n"
+			"                       (/8../120, default fdfe:dcba:9876:1::/64) prefix; "
+			"one of each\n"
+			"      --fake-ip-cache FILE  keep the pool's names and addresses across "
+			"restarts\n"
+			"                       (default: none)\n");
 }
 
 int option_by_name(const char *name)

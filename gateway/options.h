@@ -33,6 +33,11 @@ enum long_only_option { /* past every short option's character */
 	OPT_STATUS_LISTEN,
 	OPT_PLAIN_STREAMS,
 	OPT_PACKET_SIZE,
+	OPT_TABLE,
+	OPT_RULE_PRIORITY,
+	OPT_FAKE_IP_RANGE,
+	OPT_FAKE_IP_CACHE,
+	OPT_BYPASS,
 };
 
 /* A command that runs one role, and where each of its options goes. */

@@ -465,8 +465,8 @@ int nl_route_flush(struct nl *nl, int family, uint32_t table)
 	return f.err ? f.err : f.deleted;
 }
 
-static int rule_change(
-	struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority, bool add)
+static int rule_change(struct nl *nl, const struct nl_prefix *dst, uint32_t table,
+	uint32_t priority, bool add, bool from)
 {
 	struct rtnl_rule *rule;
 	struct nl_addr *a = NULL;
@@ -485,7 +485,7 @@ static int rule_change(
 		err = to_nl_addr(dst, &a);
 		if (err)
 			goto err_rule;
-		err = to_errno(nl, rtnl_rule_set_dst(rule, a));
+		err = to_errno(nl, from ? rtnl_rule_set_src(rule, a) : rtnl_rule_set_dst(rule, a));
 		if (err)
 			goto err_addr;
 	}
@@ -502,12 +502,22 @@ err_rule:
 
 int nl_rule_add(struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority)
 {
-	return rule_change(nl, dst, table, priority, true);
+	return rule_change(nl, dst, table, priority, true, false);
 }
 
 int nl_rule_del(struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority)
 {
-	return rule_change(nl, dst, table, priority, false);
+	return rule_change(nl, dst, table, priority, false, false);
+}
+
+int nl_rule_from_add(struct nl *nl, const struct nl_prefix *src, uint32_t table, uint32_t priority)
+{
+	return rule_change(nl, src, table, priority, true, true);
+}
+
+int nl_rule_from_del(struct nl *nl, const struct nl_prefix *src, uint32_t table, uint32_t priority)
+{
+	return rule_change(nl, src, table, priority, false, true);
 }
 
 int nl_rp_filter(const char *ifname, int mode)

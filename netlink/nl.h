@@ -75,6 +75,9 @@ int nl_route_walk(struct nl *nl, int family, uint32_t table,
 /* `to DST lookup TABLE priority PRIORITY`; dst->len 0 is `from all` (dst->family still counts). */
 int nl_rule_add(struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority);
 int nl_rule_del(struct nl *nl, const struct nl_prefix *dst, uint32_t table, uint32_t priority);
+/* `from SRC lookup TABLE priority PRIORITY` (src->len 0: `from all`, as above). */
+int nl_rule_from_add(struct nl *nl, const struct nl_prefix *src, uint32_t table, uint32_t priority);
+int nl_rule_from_del(struct nl *nl, const struct nl_prefix *src, uint32_t table, uint32_t priority);
 
 /* Writes net.ipv4.conf.IFNAME.rp_filter (0 off, 1 strict, 2 loose) in the
  * caller's network namespace. The kernel uses the larger of this and

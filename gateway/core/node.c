@@ -287,7 +287,7 @@ void node_reload(struct node *n, const struct node_config *fresh, const void *fr
 		return;
 	}
 	if (node_restart_keys_changed(n, fresh, fresh_role, next))
-		log_warnx("reload: [%s]: keys other than route, exclude, allow, advertise, "
+		log_warnx("reload: [%s]: keys other than route, exclude, bypass, allow, advertise, "
 			  "socks-user, max-flows and max-memory changed: they take a restart",
 			n->name);
 	memcpy(next, n->role_cfg, size);

@@ -8,9 +8,6 @@
 
 #include "gateway/lib/map.h"
 
-const uint8_t fakeip_net4[4] = { 198, 19, 0, 0 };
-const uint8_t fakeip_net6[16] = { 0xfd, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x00, 0x01 };
-
 struct slot {
 	struct fakeip_entry e; /* first: an entry is its slot */
 	char *name, *agent;    /* owned; e.name and e.agent point here */
@@ -19,25 +16,95 @@ struct slot {
 };
 
 struct fakeip_pool {
+	struct fakeip_ranges ranges;
 	struct slot *slots;
 	uint32_t capacity;
-	uint32_t
-		nused; /* slots [0, nused) hold a name: a slot is only ever recycled, never freed */
+	uint32_t nused;	    /* slots holding a name: a slot is only ever recycled, never freed */
+	uint32_t next_free; /* no free slot below it */
 	uint32_t hold_ms;
+	uint64_t changes;
 	uint64_t now_ms; /* the latest time seen, so the LRU list stays ordered by time */
 	struct slot *newest, *oldest;
 	struct map *names; /* name -> struct slot */
 };
 
-struct fakeip_pool *fakeip_new(uint32_t capacity, uint32_t hold_ms)
+void fakeip_ranges_default(struct fakeip_ranges *r)
+{
+	nl_prefix_parse(FAKEIP_RANGE4_DEFAULT, &r->net4, NULL);
+	nl_prefix_parse(FAKEIP_RANGE6_DEFAULT, &r->net6, NULL);
+}
+
+const char *fakeip_range_refused(const struct nl_prefix *p, bool masked)
+{
+	if (p->family == AF_INET && (p->len < FAKEIP_PREFIX4_MIN || p->len > FAKEIP_PREFIX4_MAX))
+		return "an IPv4 range wants a prefix length of /8 to /30";
+	if (p->family == AF_INET6 && (p->len < FAKEIP_PREFIX6_MIN || p->len > FAKEIP_PREFIX6_MAX))
+		return "an IPv6 range wants a prefix length of /8 to /120";
+	if (p->family != AF_INET && p->family != AF_INET6)
+		return "not an IPv4 or IPv6 prefix";
+	if (masked)
+		return "host bits are set (give the network address)";
+	return NULL;
+}
+
+/* Addresses of a prefix with host_bits, its network and last address aside, up to the max. */
+static uint32_t room(int host_bits)
+{
+	return host_bits >= 17 ? FAKEIP_CAPACITY_MAX : (uint32_t)((1u << host_bits) - 2);
+}
+
+uint32_t fakeip_ranges_capacity(const struct fakeip_ranges *r)
+{
+	uint32_t n4, n6;
+
+	if (r->net4.family != AF_INET || r->net6.family != AF_INET6 ||
+		fakeip_range_refused(&r->net4, false) || fakeip_range_refused(&r->net6, false))
+		return 0;
+	n4 = room(32 - r->net4.len);
+	n6 = room(128 - r->net6.len);
+	return n4 < n6 ? n4 : n6;
+}
+
+static const struct nl_prefix *range_of(const struct fakeip_ranges *r, int family)
+{
+	return family == AF_INET ? &r->net4 : family == AF_INET6 ? &r->net6 : NULL;
+}
+
+void fakeip_range_addr(const struct fakeip_ranges *r, uint32_t index, int family, uint8_t *ip)
+{
+	const struct nl_prefix *net = range_of(r, family);
+	size_t n = family == AF_INET ? 4 : 16;
+	uint32_t host = index + 1;
+
+	if (!net)
+		return;
+	memcpy(ip, net->addr, n);
+	/* the host part is at most FAKEIP_CAPACITY_MAX: it fits the last bytes, whose
+	 * prefix bits are those of the network */
+	for (size_t i = n; i-- > n - 4 && host; host >>= 8)
+		ip[i] |= (uint8_t)(host & 0xff);
+}
+
+struct fakeip_pool *fakeip_new(
+	const struct fakeip_ranges *ranges, uint32_t capacity, uint32_t hold_ms)
 {
 	struct fakeip_pool *p;
+	struct fakeip_ranges def;
+	uint32_t most;
 
-	if (!capacity || capacity > FAKEIP_CAPACITY_MAX)
+	if (!ranges) {
+		fakeip_ranges_default(&def);
+		ranges = &def;
+	}
+	most = fakeip_ranges_capacity(ranges);
+	if (!capacity)
+		capacity = most;
+	if (!capacity || capacity > most)
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->ranges = *ranges;
 	p->slots = calloc(capacity, sizeof(*p->slots));
 	if (!p->slots)
 		goto err_free;
@@ -60,7 +127,7 @@ void fakeip_free(struct fakeip_pool *p)
 	if (!p)
 		return;
 	map_free(p->names);
-	for (uint32_t i = 0; i < p->nused; i++) {
+	for (uint32_t i = 0; i < p->capacity; i++) {
 		free(p->slots[i].name);
 		free(p->slots[i].agent);
 	}
@@ -131,8 +198,11 @@ static struct slot *pick_slot(struct fakeip_pool *p)
 {
 	struct slot *s = p->oldest;
 
-	if (p->nused < p->capacity)
-		return &p->slots[p->nused];
+	if (p->nused < p->capacity) {
+		while (p->slots[p->next_free].name)
+			p->next_free++; /* nused < capacity: there is one */
+		return &p->slots[p->next_free];
+	}
 	if (s && p->now_ms - s->used_ms >= p->hold_ms)
 		return s;
 	return NULL;
@@ -165,6 +235,8 @@ static int take_slot(struct fakeip_pool *p, const char *key, const char *agent, 
 	s->e.name = name;
 	s->e.agent = agent_copy;
 	s->e.index = (uint32_t)(s - p->slots);
+	s->e.ranges = &p->ranges;
+	p->changes++;
 	touch(p, s, false);
 	*out = s;
 	return 0;
@@ -175,12 +247,13 @@ err_free:
 	return -ENOMEM;
 }
 
-static int set_agent(struct slot *s, const char *agent)
+static int set_agent(struct fakeip_pool *p, struct slot *s, const char *agent)
 {
 	char *copy;
 
 	if (!strcmp(s->agent, agent))
 		return 0;
+	p->changes++;
 	copy = strdup(agent);
 	if (!copy)
 		return -ENOMEM;
@@ -209,7 +282,7 @@ int fakeip_assign(struct fakeip_pool *p, const char *name, const char *agent, bo
 	tick(p, now_ms);
 	s = map_get(p->names, key);
 	if (s) {
-		ret = set_agent(s, agent);
+		ret = set_agent(p, s, agent);
 		if (ret)
 			return ret;
 		touch(p, s, true);
@@ -218,44 +291,86 @@ int fakeip_assign(struct fakeip_pool *p, const char *name, const char *agent, bo
 		if (ret)
 			return ret;
 	}
+	if (s->e.agent_default != agent_default)
+		p->changes++;
 	s->e.agent_default = agent_default;
 	*out = &s->e;
 	return 0;
 }
 
-bool fakeip_contains(int family, const uint8_t *ip)
+int fakeip_restore(struct fakeip_pool *p, uint32_t index, const char *name, const char *agent,
+	bool agent_default, uint64_t now_ms)
 {
-	if (!ip)
-		return false;
-	if (family == AF_INET)
-		return !memcmp(ip, fakeip_net4, FAKEIP_PREFIX4_LEN / 8);
-	if (family == AF_INET6)
-		return !memcmp(ip, fakeip_net6, FAKEIP_PREFIX6_LEN / 8);
-	return false;
+	char key[FAKEIP_NAME_MAX + 1];
+	struct slot *s;
+	size_t agent_len;
+	int ret;
+
+	if (!p || !name || !agent || index >= p->capacity)
+		return -EINVAL;
+	if ((ret = fold_name(name, key)))
+		return ret;
+	agent_len = strnlen(agent, FAKEIP_AGENT_MAX + 1);
+	if (!agent_len || agent_len > FAKEIP_AGENT_MAX)
+		return -EINVAL;
+	s = &p->slots[index];
+	if (s->name || map_get(p->names, key))
+		return -EEXIST;
+	tick(p, now_ms);
+	s->name = strdup(key);
+	s->agent = strdup(agent);
+	if (!s->name || !s->agent || map_put(p->names, s->name, s)) {
+		free(s->name);
+		free(s->agent);
+		s->name = s->agent = NULL;
+		return -ENOMEM;
+	}
+	p->nused++;
+	s->e.name = s->name;
+	s->e.agent = s->agent;
+	s->e.agent_default = agent_default;
+	s->e.index = index;
+	s->e.ranges = &p->ranges;
+	p->changes++;
+	touch(p, s, false);
+	return 0;
 }
 
-/* The host part of ip within the prefix: slot index + 1 for an address of the pool. */
-static uint64_t host_part(int family, const uint8_t *ip)
+bool fakeip_contains(const struct fakeip_pool *p, int family, const uint8_t *ip)
 {
-	uint64_t v = 0;
+	const struct nl_prefix *net = p ? range_of(&p->ranges, family) : NULL;
 
-	if (family == AF_INET)
-		return (uint64_t)ip[2] << 8 | ip[3];
-	for (int i = FAKEIP_PREFIX6_LEN / 8; i < 16; i++)
-		v = v << 8 | ip[i];
-	return v;
+	return ip && net && nl_prefix_contains(net, ip);
+}
+
+/* The host part of ip (of net's family, inside net): slot index + 1 for an
+ * address of the pool; false when it is past 32 bits. */
+static bool host_part(const struct nl_prefix *net, const uint8_t *ip, uint32_t *host)
+{
+	size_t n = net->family == AF_INET ? 4 : 16;
+	uint8_t h[16];
+
+	memcpy(h, ip, n);
+	for (size_t i = 0; i < n && i * 8 < net->len; i++)
+		h[i] &= (i + 1) * 8 <= net->len ? 0 : (uint8_t)(0xff >> (net->len - i * 8));
+	for (size_t i = 0; i + 4 < n; i++)
+		if (h[i])
+			return false;
+	*host = (uint32_t)h[n - 4] << 24 | (uint32_t)h[n - 3] << 16 | (uint32_t)h[n - 2] << 8 |
+		h[n - 1];
+	return true;
 }
 
 const struct fakeip_entry *fakeip_lookup(
 	struct fakeip_pool *p, int family, const uint8_t *ip, uint64_t now_ms)
 {
 	struct slot *s;
-	uint64_t host;
+	uint32_t host;
 
-	if (!p || !fakeip_contains(family, ip))
+	if (!p || !fakeip_contains(p, family, ip) ||
+		!host_part(range_of(&p->ranges, family), ip, &host))
 		return NULL;
-	host = host_part(family, ip);
-	if (!host || host > p->nused)
+	if (!host || host > p->capacity || !p->slots[host - 1].name)
 		return NULL;
 	s = &p->slots[host - 1];
 	tick(p, now_ms);
@@ -265,22 +380,32 @@ const struct fakeip_entry *fakeip_lookup(
 
 void fakeip_addr(const struct fakeip_entry *e, int family, uint8_t *ip)
 {
-	uint32_t host = e->index + 1;
-
-	if (family == AF_INET) {
-		memcpy(ip, fakeip_net4, 4);
-		ip[2] = host >> 8;
-		ip[3] = host & 0xff;
-	} else if (family == AF_INET6) {
-		memcpy(ip, fakeip_net6, 16);
-		ip[12] = host >> 24;
-		ip[13] = (host >> 16) & 0xff;
-		ip[14] = (host >> 8) & 0xff;
-		ip[15] = host & 0xff;
-	}
+	fakeip_range_addr(e->ranges, e->index, family, ip);
 }
 
 size_t fakeip_size(const struct fakeip_pool *p)
 {
 	return p ? p->nused : 0;
+}
+
+const struct fakeip_ranges *fakeip_pool_ranges(const struct fakeip_pool *p)
+{
+	return &p->ranges;
+}
+
+uint32_t fakeip_capacity(const struct fakeip_pool *p)
+{
+	return p ? p->capacity : 0;
+}
+
+void fakeip_walk(
+	const struct fakeip_pool *p, void (*fn)(const struct fakeip_entry *e, void *arg), void *arg)
+{
+	for (const struct slot *s = p ? p->oldest : NULL; s; s = s->newer)
+		fn(&s->e, arg);
+}
+
+uint64_t fakeip_changes(const struct fakeip_pool *p)
+{
+	return p ? p->changes : 0;
 }

@@ -105,6 +105,8 @@ static void gw_reloadable(void *dst, const void *src)
 	d->n_routes = s->n_routes;
 	memcpy(d->excludes, s->excludes, sizeof(d->excludes));
 	d->n_excludes = s->n_excludes;
+	memcpy(d->bypass, s->bypass, sizeof(d->bypass));
+	d->n_bypass = s->n_bypass;
 }
 
 static int gw_reload(struct node *n, const void *next)

@@ -8,6 +8,7 @@
 
 #include "gateway/core/node.h"
 #include "netlink/prefix.h"
+#include "roles.h"
 #include "tun/packet.h"
 #include "tun/tun.h"
 
@@ -24,9 +25,6 @@ struct status;
 struct tun_frag_table;
 struct tun_nat;
 
-#define GW_TABLE 1883	  /* our routing table */
-#define GW_RULE_PRIO 1883 /* from all lookup GW_TABLE */
-#define GW_PIN_PRIO 1882  /* to BROKER lookup main, when the broker is in a routed subnet */
 #define GW_MAIN_TABLE 254
 #define GW_BROKER_ADDRS 8
 /* packets the kernel queues for us to read from the TUN: its default of 500
@@ -46,7 +44,7 @@ struct gw {
 	struct evconnlistener *listen4, *listen6;
 	uint16_t port4, port6;
 	struct tun_addr self4, pseudo4, self6, pseudo6;
-	bool rule4, rule6, pinned;
+	bool rule4, rule6, pinned, bypassed; /* bypassed: the --bypass rules are in */
 	struct nl_prefix pin;
 	struct nl_prefix broker[GW_BROKER_ADDRS];
 	int n_broker;
@@ -65,6 +63,29 @@ struct gw {
 static inline const struct gateway_config *gw_cfg(const struct gw *g)
 {
 	return g->node->role_cfg;
+}
+
+/* Our routing table (--table) and the priorities of our rules: `from all lookup
+ * TABLE` (--rule-priority), `to BROKER lookup main` just below it when the
+ * broker is in a routed subnet, `from BYPASS lookup main` (--bypass) below that. */
+static inline uint32_t gw_table(const struct gw *g)
+{
+	return (uint32_t)gw_cfg(g)->table;
+}
+
+static inline uint32_t gw_rule_prio(const struct gw *g)
+{
+	return (uint32_t)gw_cfg(g)->rule_priority;
+}
+
+static inline uint32_t gw_pin_prio(const struct gw *g)
+{
+	return gw_rule_prio(g) - 1;
+}
+
+static inline uint32_t gw_bypass_prio(const struct gw *g)
+{
+	return gw_rule_prio(g) - 2;
 }
 
 /* gw_packet.c: the TUN's packets, the NAT listeners, udp flows' replies. */

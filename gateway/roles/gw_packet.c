@@ -61,7 +61,7 @@ static const char *gw_agent_for(
 	const char *agent;
 
 	*fake = NULL;
-	if (g->dns && gwdns_in_pool(dst)) {
+	if (g->dns && gwdns_in_pool(g->dns, dst)) {
 		*fake = gwdns_fake(g->dns, dst);
 		agent = *fake ? (*fake)->agent : NULL;
 	} else {

@@ -60,7 +60,7 @@ static int gw_kernel_route(
 {
 	struct gw *g = arg;
 	struct nl_route r = {
-		.table = GW_TABLE, .dst = *p, .oif = g->ifindex, .throw = src == ROUTE_EXCLUDED
+		.table = gw_table(g), .dst = *p, .oif = g->ifindex, .throw = src == ROUTE_EXCLUDED
 	};
 	(void)agent;
 
@@ -86,7 +86,7 @@ static int gw_same_prefix(
  * the kernel unless a route of ours (any source) still has it. */
 static void gw_kernel_unroute(struct gw *g, const struct nl_prefix *p, bool throw)
 {
-	struct nl_route r = { .table = GW_TABLE, .dst = *p, .oif = g->ifindex, .throw = throw };
+	struct nl_route r = { .table = gw_table(g), .dst = *p, .oif = g->ifindex, .throw = throw };
 
 	if (route_walk(g->routes, gw_same_prefix, (void *)p))
 		return;
@@ -163,6 +163,9 @@ static const char *gw_advert_refused(struct gw *g, const struct nl_prefix *p)
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if (!nl_prefix_parse(reserved[i], &r, NULL) && nl_prefix_overlaps(p, &r))
 			return "overlaps a reserved or the gateway's own block";
+	if (gw_cfg(g)->dns && (nl_prefix_overlaps(p, &gw_cfg(g)->fake_ip.net4) ||
+				      nl_prefix_overlaps(p, &gw_cfg(g)->fake_ip.net6)))
+		return "overlaps the fake-ip range";
 	if (route_walk(g->routes, gw_exclusion_overlaps, (void *)p))
 		return "overlaps an --exclude";
 	struct connected_check c = { p, g->ifindex };
@@ -178,8 +181,8 @@ static void gw_pin_broker(struct gw *g)
 		if (!route_lookup(g->routes, g->broker[i].family, g->broker[i].addr, NULL))
 			continue;
 		g->pin = g->broker[i];
-		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
-		g->pinned = !nl_rule_add(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
+		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, gw_pin_prio(g));
+		g->pinned = !nl_rule_add(g->nl, &g->pin, GW_MAIN_TABLE, gw_pin_prio(g));
 		log_info("gateway: broker %s is in a routed subnet: pinned to the main table",
 			g->node->url->host);
 	}
@@ -229,14 +232,47 @@ static void gw_rules(struct gw *g, bool add)
 		struct nl_prefix all = { .family = fam ? AF_INET6 : AF_INET };
 		bool *have = fam ? &g->rule6 : &g->rule4;
 		if (add) {
-			nl_rule_del(g->nl, &all, GW_TABLE, GW_RULE_PRIO); /* a crashed run's */
-			*have = !nl_rule_add(g->nl, &all, GW_TABLE, GW_RULE_PRIO);
+			nl_rule_del(
+				g->nl, &all, gw_table(g), gw_rule_prio(g)); /* a crashed run's */
+			*have = !nl_rule_add(g->nl, &all, gw_table(g), gw_rule_prio(g));
 		} else if (*have) {
-			nl_rule_del(g->nl, &all, GW_TABLE, GW_RULE_PRIO);
+			nl_rule_del(g->nl, &all, gw_table(g), gw_rule_prio(g));
 			*have = false;
 		}
-		nl_route_flush(g->nl, all.family, GW_TABLE);
+		nl_route_flush(g->nl, all.family, gw_table(g));
 	}
+}
+
+/* --- --bypass: `from CIDR lookup main`, below our rule --- */
+
+static void gw_bypass_log(const struct nl_prefix *p, const char *what, int err)
+{
+	char cidr[NL_PREFIX_STRLEN];
+
+	nl_prefix_format(p, cidr, sizeof(cidr));
+	if (err)
+		log_warnx("gateway: cannot %s the --bypass rule from %s: %s", what, cidr,
+			strerror(-err));
+	else
+		log_info("gateway: --bypass: from %s lookup main %s", cidr, what);
+}
+
+static void gw_bypass_add(struct gw *g, const struct nl_prefix *p)
+{
+	nl_rule_from_del(g->nl, p, GW_MAIN_TABLE, gw_bypass_prio(g)); /* a crashed run's */
+	int err = nl_rule_from_add(g->nl, p, GW_MAIN_TABLE, gw_bypass_prio(g));
+	gw_bypass_log(p, "added", err == -EEXIST ? 0 : err);
+}
+
+static void gw_bypass_del(struct gw *g, const struct nl_prefix *p)
+{
+	int err = nl_rule_from_del(g->nl, p, GW_MAIN_TABLE, gw_bypass_prio(g));
+	gw_bypass_log(p, "removed", err == -ENOENT ? 0 : err);
+}
+
+static bool bypass_listed(const struct gateway_config *cfg, const struct nl_prefix *p)
+{
+	return prefix_listed(p, cfg->bypass, cfg->n_bypass);
 }
 
 /* The broker's addresses, resolved once at start (getaddrinfo blocks: never again later). */
@@ -278,18 +314,13 @@ int gw_routes_configure_tun(struct gw *g)
 	return 0;
 }
 
-/* --dns: the fake-ip prefixes go into the TUN too. */
+/* --dns: the fake-ip prefixes (--fake-ip-range) go into the TUN too. */
 static void gw_pool_routes(struct gw *g)
 {
-	struct nl_prefix pool[2] = { { .family = AF_INET, .len = FAKEIP_PREFIX4_LEN },
-		{ .family = AF_INET6, .len = FAKEIP_PREFIX6_LEN } };
-
 	if (!g->dns)
 		return;
-	memcpy(pool[0].addr, fakeip_net4, 4);
-	memcpy(pool[1].addr, fakeip_net6, 16);
-	for (int i = 0; i < 2; i++)
-		gw_kernel_route(&pool[i], ROUTE_CONFIGURED, NULL, g);
+	gw_kernel_route(&gw_cfg(g)->fake_ip.net4, ROUTE_CONFIGURED, NULL, g);
+	gw_kernel_route(&gw_cfg(g)->fake_ip.net6, ROUTE_CONFIGURED, NULL, g);
 }
 
 /* Puts back what the gateway needs (routes, rules); adding what is there is harmless. */
@@ -300,9 +331,17 @@ static void gw_reapply_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (int fam = 0; fam < GW_RULE_FAMILIES; fam++) {
 		struct nl_prefix all = { .family = fam ? AF_INET6 : AF_INET };
-		int err = nl_rule_add(g->nl, &all, GW_TABLE, GW_RULE_PRIO);
+		int err = nl_rule_add(g->nl, &all, gw_table(g), gw_rule_prio(g));
 		if (!err)
-			log_warnx("gateway: the rule for table %d was gone: put back", GW_TABLE);
+			log_warnx("gateway: the rule for table %u was gone: put back", gw_table(g));
+	}
+	for (int i = 0; i < gw_cfg(g)->n_bypass; i++) {
+		const struct nl_prefix *p = &gw_cfg(g)->bypass[i];
+		if (!nl_rule_from_add(g->nl, p, GW_MAIN_TABLE, gw_bypass_prio(g))) {
+			char cidr[NL_PREFIX_STRLEN];
+			nl_prefix_format(p, cidr, sizeof(cidr));
+			log_warnx("gateway: the --bypass rule from %s was gone: put back", cidr);
+		}
 	}
 	route_walk(g->routes, gw_kernel_route, g);
 	gw_pool_routes(g);
@@ -320,7 +359,9 @@ static void gw_monitor_cb(const struct nl_event *ev, void *arg)
 	}
 	bool ours = ev->ifindex == g->ifindex || ev->kind == NL_EV_RESYNC ||
 		    ((ev->kind == NL_EV_ROUTE_REMOVED || ev->kind == NL_EV_RULE_REMOVED) &&
-			    ev->route.table == GW_TABLE);
+			    ev->route.table == gw_table(g)) ||
+		    (ev->kind == NL_EV_RULE_REMOVED && ev->route.table == GW_MAIN_TABLE &&
+			    gw_cfg(g)->n_bypass); /* perhaps a --bypass rule */
 	if (ours && !evtimer_pending(g->ev_reapply, NULL))
 		evtimer_add(g->ev_reapply, &soon);
 }
@@ -335,6 +376,9 @@ int gw_routes_start(struct gw *g)
 		log_warnx("gateway: no netlink monitor: routes removed by others stay removed");
 	gw_resolve_broker(g);
 	gw_pin_broker(g);
+	for (int i = 0; i < gw_cfg(g)->n_bypass; i++)
+		gw_bypass_add(g, &gw_cfg(g)->bypass[i]);
+	g->bypassed = true;
 	gw_rules(g, true);
 	if ((err = route_walk(g->routes, gw_kernel_route, g)) < 0)
 		return err;
@@ -354,7 +398,10 @@ void gw_routes_stop(struct gw *g)
 		return;
 	gw_rules(g, false);
 	if (g->pinned)
-		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, GW_PIN_PRIO);
+		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, gw_pin_prio(g));
+	for (int i = 0; i < gw_cfg(g)->n_bypass && g->bypassed; i++)
+		gw_bypass_del(g, &gw_cfg(g)->bypass[i]);
+	g->bypassed = false;
 }
 
 /* --- a reload: the configured routes that went out, the new ones in --- */
@@ -443,8 +490,17 @@ int gw_routes_reload(struct gw *g, const struct gateway_config *next)
 		route_walk(fresh, gw_collect_configured, after);
 		err = gw_routes_apply(g, before, after);
 		gw_pin_broker(g);
-		log_info("reload: [%s]: now %d routes, %d excludes", g->node->name, next->n_routes,
-			next->n_excludes);
+	}
+	if (!err) {
+		/* gw_cfg(g) is still the config of before: the rules that went, then the new */
+		for (int i = 0; i < gw_cfg(g)->n_bypass; i++)
+			if (!bypass_listed(next, &gw_cfg(g)->bypass[i]))
+				gw_bypass_del(g, &gw_cfg(g)->bypass[i]);
+		for (int i = 0; i < next->n_bypass; i++)
+			if (!bypass_listed(gw_cfg(g), &next->bypass[i]))
+				gw_bypass_add(g, &next->bypass[i]);
+		log_info("reload: [%s]: now %d routes, %d excludes, %d bypass", g->node->name,
+			next->n_routes, next->n_excludes, next->n_bypass);
 	}
 	free(before);
 	free(after);

@@ -19,6 +19,7 @@
 #include "gateway/lib/addr.h"
 #include "dns.h"
 #include "fakeip.h"
+#include "fakeip_cache.h"
 #include "gateway/core/flow.h"
 #include "gateway/core/node.h"
 #include "gateway/lib/clock.h"
@@ -34,7 +35,8 @@
 #define GWDNS_TCP_OUT_CAP                                                                          \
 	(64 * 1024) /* answers queued to a TCP client before it stops being read */
 #define GWDNS_UDP_BATCH 64
-#define GWDNS_TCP_MAX 64 /* clients at once: a new one beyond it closes the oldest */
+#define GWDNS_TCP_MAX 64     /* clients at once: a new one beyond it closes the oldest */
+#define GWDNS_CACHE_SAVE_S 5 /* --fake-ip-cache: written at most this often, when it changed */
 
 struct dns_tcp;
 
@@ -74,6 +76,9 @@ struct gwdns {
 	struct node *n;
 	struct tun *tun;
 	struct fakeip_pool *pool;
+	struct event *ev_save;	       /* --fake-ip-cache: a save is due */
+	uint64_t saved_changes;	       /* fakeip_changes of the pool as last saved (or read) */
+	bool save_failed;	       /* the last save failed: said once until one works */
 	char upstream[MQTT_LEVEL_MAX]; /* "" when there is none */
 	char fwd_src[ADDR_STRLEN], fwd_key[FLOW_KEY_MAX];
 	int udp_fd[2];
@@ -92,6 +97,78 @@ static void tcp_close(struct dns_tcp *c);
 static const struct gateway_config *gwdns_cfg(const struct gwdns *d)
 {
 	return d->n->role_cfg;
+}
+
+/* ---- --fake-ip-cache ---- */
+
+static bool cache_stale(const struct gwdns *d)
+{
+	return gwdns_cfg(d)->fake_ip_cache[0] && fakeip_changes(d->pool) != d->saved_changes;
+}
+
+static void cache_save(struct gwdns *d)
+{
+	const char *path = gwdns_cfg(d)->fake_ip_cache;
+	uint64_t changes = fakeip_changes(d->pool);
+	int err = fakeip_cache_save(d->pool, path);
+
+	if (err) {
+		if (!d->save_failed)
+			log_warnx("gateway: dns: cannot write the fake-ip cache %s: %s", path,
+				strerror(-err));
+		d->save_failed = true;
+		return;
+	}
+	if (d->save_failed)
+		log_info("gateway: dns: the fake-ip cache %s is written again", path);
+	d->save_failed = false;
+	d->saved_changes = changes;
+	log_debug("gateway: dns: fake-ip cache %s: %zu entries", path, fakeip_size(d->pool));
+}
+
+static void cache_save_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gwdns *d = arg;
+	(void)fd, (void)what;
+
+	if (cache_stale(d))
+		cache_save(d);
+}
+
+/* After the pool changed: a save within GWDNS_CACHE_SAVE_S, not one per query. */
+static void cache_touch(struct gwdns *d)
+{
+	struct timeval soon = { GWDNS_CACHE_SAVE_S, 0 };
+
+	if (d->ev_save && cache_stale(d) && !evtimer_pending(d->ev_save, NULL))
+		evtimer_add(d->ev_save, &soon);
+}
+
+/* Before any traffic: the names and addresses of the last run. */
+static void cache_load(struct gwdns *d)
+{
+	const char *path = gwdns_cfg(d)->fake_ip_cache;
+	struct fakeip_cache_stats st;
+	int err = fakeip_cache_load(d->pool, path, clock_ms(), &st);
+
+	d->saved_changes = fakeip_changes(d->pool);
+	if (err == -ENOENT) {
+		log_info("gateway: dns: no fake-ip cache %s yet", path);
+		return;
+	}
+	if (err) {
+		log_warnx("gateway: dns: fake-ip cache %s not read: %s", path,
+			err == -EFBIG ? "larger than 32 MiB" : strerror(-err));
+		return;
+	}
+	if (st.malformed)
+		log_warnx("gateway: dns: fake-ip cache %s: %lu malformed lines ignored", path,
+			st.malformed);
+	log_info("gateway: dns: fake-ip cache %s: %lu names restored, %lu dropped (outside the "
+		 "fake-ip range now, or twice)",
+		path, st.restored, st.dropped);
+	if (st.malformed || st.dropped)
+		d->saved_changes--; /* rewritten without them */
 }
 
 /* ---- answers ---- */
@@ -192,6 +269,7 @@ static void answer_fake(struct gwdns *d, const struct sink *s, const struct dns_
 		return;
 	} else {
 		fakeip_addr(e, alen == 4 ? AF_INET : AF_INET6, ip);
+		cache_touch(d);
 		olen = dns_build_answer(buf, size, q, msg, ip, alen, GWDNS_TTL);
 		log_debug("dns: %s -> agent %s (%s), fake index %u", q->name, agent,
 			agent_default ? "its default target" : "resolved there", e->index);
@@ -490,8 +568,14 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 	TAILQ_INIT(&d->conns);
 	*out = d;
 	snprintf(d->upstream, sizeof(d->upstream), "%s", gwdns_cfg(d)->dns_upstream);
-	if (!(d->pool = fakeip_new(FAKEIP_CAPACITY_MAX, GWDNS_HOLD_MS)))
+	if (!(d->pool = fakeip_new(&gwdns_cfg(d)->fake_ip, 0, GWDNS_HOLD_MS)))
 		return -ENOMEM;
+	if (gwdns_cfg(d)->fake_ip_cache[0]) {
+		if (!(d->ev_save = evtimer_new(n->base, cache_save_cb, d)))
+			return -ENOMEM;
+		cache_load(d);
+		cache_touch(d);
+	}
 	tun_addr_to_sockaddr(self4, GWDNS_PORT, &ss);
 	addr_format((struct sockaddr *)&ss, d->fwd_src, sizeof(d->fwd_src));
 	if (d->upstream[0] && (err = flow_key(d->fwd_key, sizeof(d->fwd_key), n->cfg.agent_id,
@@ -504,10 +588,13 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 			return err;
 		}
 	}
-	log_info("gateway: dns on port %d: *.%s and %d remote domains from 198.19.0.0/16 and "
-		 "fdfe:dcba:9876:1::/64, others %s%s",
-		GWDNS_PORT, gwdns_cfg(d)->domain, gwdns_cfg(d)->n_remote_domains,
-		d->upstream[0] ? "to " : "refused", d->upstream);
+	char r4[NL_PREFIX_STRLEN], r6[NL_PREFIX_STRLEN];
+	nl_prefix_format(&gwdns_cfg(d)->fake_ip.net4, r4, sizeof(r4));
+	nl_prefix_format(&gwdns_cfg(d)->fake_ip.net6, r6, sizeof(r6));
+	log_info("gateway: dns on port %d: *.%s and %d remote domains from %s and %s (%u names), "
+		 "others %s%s",
+		GWDNS_PORT, gwdns_cfg(d)->domain, gwdns_cfg(d)->n_remote_domains, r4, r6,
+		fakeip_capacity(d->pool), d->upstream[0] ? "to " : "refused", d->upstream);
 	return 0;
 }
 
@@ -528,13 +615,18 @@ void gwdns_free(struct gwdns *d)
 			close(d->udp_fd[i]);
 		listener_free(d->tcp[i]);
 	}
+	if (d->ev_save) {
+		if (cache_stale(d))
+			cache_save(d); /* a clean stop */
+		event_free(d->ev_save);
+	}
 	fakeip_free(d->pool);
 	free(d);
 }
 
-bool gwdns_in_pool(const struct tun_addr *a)
+bool gwdns_in_pool(const struct gwdns *d, const struct tun_addr *a)
 {
-	return fakeip_contains(a->family, a->ip);
+	return fakeip_contains(d->pool, a->family, a->ip);
 }
 
 const struct fakeip_entry *gwdns_fake(struct gwdns *d, const struct tun_addr *a)
@@ -563,6 +655,6 @@ void gwdns_metrics(const struct gwdns *d, struct evbuffer *o)
 		"# HELP net4mqtt_fakeip_used Fake addresses assigned now.\n"
 		"# TYPE net4mqtt_fakeip_used gauge\nnet4mqtt_fakeip_used %zu\n"
 		"# HELP net4mqtt_fakeip_capacity Fake addresses in the pool.\n"
-		"# TYPE net4mqtt_fakeip_capacity gauge\nnet4mqtt_fakeip_capacity %d\n",
-		fakeip_size(d->pool), FAKEIP_CAPACITY_MAX);
+		"# TYPE net4mqtt_fakeip_capacity gauge\nnet4mqtt_fakeip_capacity %u\n",
+		fakeip_size(d->pool), fakeip_capacity(d->pool));
 }

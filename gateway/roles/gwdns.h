@@ -20,8 +20,9 @@ struct flow;
 struct fakeip_entry;
 struct gwdns;
 
-/* Parses the DNS options of n's config and listens (UDP and TCP) on port 53
- * of self4 and self6, the TUN's addresses. Writes hijacked answers to tun.
+/* Parses the DNS options of n's config, fills the fake-ip pool from
+ * --fake-ip-cache if there is one, and listens (UDP and TCP) on port 53 of
+ * self4 and self6, the TUN's addresses. Writes hijacked answers to tun.
  * 0 or -errno (logged). */
 int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 	const struct tun_addr *self6, struct gwdns **out);
@@ -29,8 +30,8 @@ void gwdns_free(struct gwdns *d);
 
 /* The fake-ip entry owning address a (refreshing it), or NULL. */
 const struct fakeip_entry *gwdns_fake(struct gwdns *d, const struct tun_addr *a);
-/* Whether a lies in the fake-ip prefixes (198.19.0.0/16, fdfe:dcba:9876:1::/64). */
-bool gwdns_in_pool(const struct tun_addr *a);
+/* Whether a lies in the fake-ip prefixes (--fake-ip-range; 198.19.0.0/16, fdfe:dcba:9876:1::/64). */
+bool gwdns_in_pool(const struct gwdns *d, const struct tun_addr *a);
 
 /* --dns-hijack: a UDP query read from the TUN (to any address, port 53),
  * answered with a packet from that address. */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "allow.h"
+#include "fakeip.h"
 #include "gateway/core/node.h"
 #include "mqtt/topic.h"
 #include "netlink/prefix.h"
@@ -12,6 +13,13 @@
 
 #define ROLE_LIST_MAX 64 /* --route, --exclude, --allow, --advertise: each at most this many */
 #define ROLE_REMOTE_DOMAINS_MAX 16
+#define ROLE_PATH_MAX 256
+#define GW_TABLE_DEFAULT 1883	     /* --table */
+#define GW_RULE_PRIO_DEFAULT 1883    /* --rule-priority */
+#define GW_RULE_PRIO_MIN 3	     /* its pin rule at - 1 and --bypass at - 2 stay above 0 */
+#define GW_RULE_PRIO_MAX 32765	     /* below main's 32766 */
+#define GW_SELF4_NET "198.18.0.0/30" /* the TUN's own (gw.c) */
+#define GW_SELF6_NET "fdfe:dcba:9876::/126"
 
 extern const struct role_ops agent_role;
 extern const struct role_ops local_port_role;
@@ -59,6 +67,15 @@ struct gateway_config {
 	struct remote_domain remote_domains[ROLE_REMOTE_DOMAINS_MAX];
 	int n_remote_domains;
 	char dns_upstream[64]; /* IP:PORT the default agent forwards other names to; "" none */
+	struct fakeip_ranges fake_ip; /* --fake-ip-range: the pool's prefixes */
+	uint8_t fake_ip_given;	      /* 1: an IPv4 --fake-ip-range was given, 2: an IPv6 one */
+	char fake_ip_cache[ROLE_PATH_MAX]; /* --fake-ip-cache FILE; "" none */
+	/* the kernel's side: not reloadable */
+	int table;	   /* our routing table */
+	int rule_priority; /* `from all lookup TABLE`; the broker pin is at - 1, --bypass at - 2 */
+	/* --bypass: sources that never enter the TUN (`from CIDR lookup main`); reloadable */
+	struct nl_prefix bypass[ROLE_LIST_MAX];
+	int n_bypass;
 };
 
 #endif

@@ -83,11 +83,40 @@ for args in "agent --advertise 10.0.0.0/33" "agent --advertise nonsense" "local-
 	[[ $args == "local-port --advertise"* ]] &&
 		check "... naming the option, not its argument" grep -q -- "--advertise" "$TEST_TMP/badopt$i.err"
 done
+# The gateway's table, rule priority, bypass and fake-ip options: the exact line, exit 2.
+G="gateway -a far --route 10.20.0.0/24"
+while IFS='|' read -r args want; do
+	i=$((i + 1))
+	# shellcheck disable=SC2086 # words on purpose
+	run "badgw$i" $G $args
+	check "net4mqtt gateway $args exits 2 (rc $RC) with: $want" \
+		bash -c '[ "$1" -eq 2 ] && [ "$(cat "$2")" = "net4mqtt: $3" ]' _ "$RC" "$TEST_TMP/badgw$i.err" "$want"
+done <<'EOF_CASES'
+--table 0|bad --table 0: want 1..2147483647 but not 253, 254 or 255 (the kernel's default, main and local tables)
+--table 254|bad --table 254: want 1..2147483647 but not 253, 254 or 255 (the kernel's default, main and local tables)
+--table 4294967296|bad --table 4294967296: want 1..2147483647 but not 253, 254 or 255 (the kernel's default, main and local tables)
+--rule-priority 0|bad --rule-priority 0: want 3..32765 (0, 32766 and 32767 are the kernel's rules; the broker pin and --bypass take the two below it)
+--rule-priority 32766|bad --rule-priority 32766: want 3..32765 (0, 32766 and 32767 are the kernel's rules; the broker pin and --bypass take the two below it)
+--bypass ::/0|bad --bypass ::/0: a default route would keep every host out of the gateway (give the hosts' addresses)
+--bypass 10.1.0.0/16 --bypass 10.1.0.0/16|--bypass 10.1.0.0/16 is given twice
+--dns --fake-ip-range 198.51.100.0/31|bad --fake-ip-range 198.51.100.0/31: an IPv4 range wants a prefix length of /8 to /30
+--dns --fake-ip-range fd00::/121|bad --fake-ip-range fd00::/121: an IPv6 range wants a prefix length of /8 to /120
+--dns --fake-ip-range 198.51.100.7/24|bad --fake-ip-range 198.51.100.7/24: host bits are set (give the network address)
+--dns --fake-ip-range 10.0.0.0/8|--fake-ip-range 10.0.0.0/8 overlaps --route 10.20.0.0/24: give the pool another --fake-ip-range
+--dns --fake-ip-range 198.18.0.0/24|--fake-ip-range 198.18.0.0/24 overlaps the TUN's own 198.18.0.0/30
+--route fdfe:dcba:9876::1/128|--route fdfe:dcba:9876::1/128 overlaps the TUN's own fdfe:dcba:9876::/126
+--route 10.20.0.0/24|--route 10.20.0.0/24: that prefix is given already (--route 10.20.0.0/24)
+--fake-ip-cache /tmp/x|--dns-hijack, --remote-domain, --dns-upstream, --fake-ip-range and --fake-ip-cache go with --dns
+EOF_CASES
 run help-agent-adv agent -h
 check "agent -h documents --advertise" grep -q -- '--advertise CIDR' "$TEST_TMP/help-agent-adv.out"
 run help-gw gateway -h
 check "gateway -h documents --auto-routes and --dns" \
 	bash -c "grep -q -- '--auto-routes' '$TEST_TMP/help-gw.out' && grep -q -- '--dns-upstream' '$TEST_TMP/help-gw.out'"
+check "gateway -h documents --table, --rule-priority, --bypass, --fake-ip-range, --fake-ip-cache and -d" bash -c \
+	"for o in '--table N' '--rule-priority N' '--bypass CIDR' '--fake-ip-range CIDR' '--fake-ip-cache FILE' '-d, --domain'; do
+		grep -q -- \"\$o\" '$TEST_TMP/help-gw.out' || exit 1; done"
+check "... and says .local is mDNS's" grep -q "mDNS's (RFC 6762)" "$TEST_TMP/help-gw.out"
 
 # Listening on a port already in use (TCP and UDP): a non-zero exit, a clear message.
 start_broker || { fail "mosquitto starts"; exit 1; }

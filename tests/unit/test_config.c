@@ -281,6 +281,61 @@ static void test_full(void **state)
 }
 
 /* Defaults when a file says little; [net4mqtt] read first wherever it is in the file. */
+/* The gateway's kernel and fake-ip keys; bypass and fake-ip-range repeat. */
+static void test_gateway_keys(void **state)
+{
+	struct loaded l;
+	char cidr[NL_PREFIX_STRLEN];
+	const struct gateway_config *g;
+
+	(void)state;
+	load(&l, "[gateway]\nagent-id = a\nroute = 10.0.0.0/8\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	g = GATEWAY(&l.c->roles[0]);
+	assert_int_equal(g->table, 1883);
+	assert_int_equal(g->rule_priority, 1883);
+	assert_int_equal(g->n_bypass, 0);
+	assert_string_equal(g->domain, "net4mqtt.local");
+	assert_string_equal(g->fake_ip_cache, "");
+	nl_prefix_format(&g->fake_ip.net4, cidr, sizeof(cidr));
+	assert_string_equal(cidr, "198.19.0.0/16");
+	nl_prefix_format(&g->fake_ip.net6, cidr, sizeof(cidr));
+	assert_string_equal(cidr, "fdfe:dcba:9876:1::/64");
+	loaded_free(&l);
+
+	load(&l, "[gateway]\n"
+		 "agent-id = a\n"
+		 "route = 10.0.0.0/8\n"
+		 "table = 100\n"
+		 "rule-priority = 500\n"
+		 "bypass = 192.168.1.7\n"
+		 "bypass = fd00::/64\n"
+		 "dns = yes\n"
+		 "domain = home.arpa\n"
+		 "fake-ip-range = fd00:99::/112\n"
+		 "fake-ip-range = 100.64.0.0/24\n"
+		 "fake-ip-cache = /var/lib/net4mqtt/fakeip.cache\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	g = GATEWAY(&l.c->roles[0]);
+	assert_int_equal(g->table, 100);
+	assert_int_equal(g->rule_priority, 500);
+	assert_int_equal(g->n_bypass, 2);
+	nl_prefix_format(&g->bypass[0], cidr, sizeof(cidr));
+	assert_string_equal(cidr, "192.168.1.7/32");
+	nl_prefix_format(&g->bypass[1], cidr, sizeof(cidr));
+	assert_string_equal(cidr, "fd00::/64");
+	assert_string_equal(g->domain, "home.arpa");
+	nl_prefix_format(&g->fake_ip.net4, cidr, sizeof(cidr));
+	assert_string_equal(cidr, "100.64.0.0/24");
+	nl_prefix_format(&g->fake_ip.net6, cidr, sizeof(cidr));
+	assert_string_equal(cidr, "fd00:99::/112");
+	assert_int_equal(fakeip_ranges_capacity(&g->fake_ip), 254);
+	assert_string_equal(g->fake_ip_cache, "/var/lib/net4mqtt/fakeip.cache");
+	loaded_free(&l);
+}
+
 static void test_defaults(void **state)
 {
 	struct loaded l;
@@ -373,6 +428,19 @@ static const struct bad_case bad_cases[] = {
 	{ "[gateway]\nroute = 10.0.0.0/33=a\n", 2, "route", "bad --route 10.0.0.0/33=a" },
 	{ "[gateway]\nroute = 10.0.0.0/8=a\nexclude = 10.0.0.0/8=a\n", 3, "exclude",
 		"bad --exclude" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\ntable = 254\n", 3, "table", "bad --table 254" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\ntable = 100\ntable = 101\n", 4, "table",
+		"given again (first on line 3)" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\nrule-priority = 32767\n", 3, "rule-priority",
+		"bad --rule-priority 32767" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\nbypass = ::/0\n", 3, "bypass", "bad --bypass ::/0" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\ndns = yes\nfake-ip-range = 100.64.0.0/24\n"
+	  "fake-ip-range = 100.65.0.0/24\n",
+		5, "fake-ip-range", "an IPv4 range is given already" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\ndns = yes\nfake-ip-range = 10.9.0.0/16\n", 1, NULL,
+		"[gateway]: --fake-ip-range 10.9.0.0/16 overlaps --route 10.0.0.0/8=a" },
+	{ "[gateway]\nroute = 10.0.0.0/8=a\nfake-ip-cache = /x\n", 1, NULL,
+		"--fake-ip-cache go with --dns" },
 	{ "[agent]\nallow = 10.0.0.0/8:0\n", 2, "allow", "bad --allow 10.0.0.0/8:0" },
 	{ "[agent]\nallow = 10.0.0.300/8\n", 2, "allow", "bad --allow" },
 	{ "[agent]\nadvertise = 10.0.0.0/40\n", 2, "advertise", "bad --advertise 10.0.0.0/40" },
@@ -553,6 +621,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_gateway_keys),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_long_line),

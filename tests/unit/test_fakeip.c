@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "gateway/roles/fakeip.h"
+#include "netlink/prefix.h"
 
 static int family_of(const char *ip)
 {
@@ -47,13 +48,13 @@ static const struct fakeip_entry *lookup(struct fakeip_pool *p, const char *ip, 
 	return fakeip_lookup(p, family, addr, now);
 }
 
-static bool contains(const char *ip)
+static bool contains(const struct fakeip_pool *p, const char *ip)
 {
 	uint8_t addr[16];
 	int family = family_of(ip);
 
 	assert_int_equal(inet_pton(family, ip, addr), 1);
-	return fakeip_contains(family, addr);
+	return fakeip_contains(p, family, addr);
 }
 
 /* A macro, so a failure names the test's line. */
@@ -78,20 +79,23 @@ static bool contains(const char *ip)
 
 static void test_prefixes(void **state)
 {
+	struct fakeip_ranges r;
 	uint8_t want[16];
 
 	(void)state;
+	fakeip_ranges_default(&r);
 	assert_int_equal(inet_pton(AF_INET, "198.19.0.0", want), 1);
-	assert_memory_equal(fakeip_net4, want, 4);
+	assert_memory_equal(r.net4.addr, want, 4);
+	assert_int_equal(r.net4.len, 16);
 	assert_int_equal(inet_pton(AF_INET6, "fdfe:dcba:9876:1::", want), 1);
-	assert_memory_equal(fakeip_net6, want, 16);
-	assert_int_equal(FAKEIP_PREFIX4_LEN, 16);
-	assert_int_equal(FAKEIP_PREFIX6_LEN, 64);
+	assert_memory_equal(r.net6.addr, want, 16);
+	assert_int_equal(r.net6.len, 64);
+	assert_int_equal(fakeip_ranges_capacity(&r), FAKEIP_CAPACITY_MAX);
 }
 
 static void test_stable(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(16, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 16, 1000);
 	const struct fakeip_entry *a, *b;
 	uint32_t index;
 
@@ -116,7 +120,7 @@ static void test_stable(void **state)
 
 static void test_distinct(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(300, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 300, 1000);
 	bool seen[300] = { false };
 	char name[32];
 
@@ -134,8 +138,8 @@ static void test_distinct(void **state)
 		fakeip_addr(e, AF_INET6, v6);
 		assert_int_equal(v4[2] << 8 | v4[3], i + 1);
 		assert_int_equal(v6[14] << 8 | v6[15], i + 1);
-		assert_true(fakeip_contains(AF_INET, v4));
-		assert_true(fakeip_contains(AF_INET6, v6));
+		assert_true(fakeip_contains(p, AF_INET, v4));
+		assert_true(fakeip_contains(p, AF_INET6, v6));
 	}
 	assert_int_equal(fakeip_size(p), 300);
 	assert_addr(assign(p, "host255.example", "agent", 300), "198.19.1.0");
@@ -146,7 +150,7 @@ static void test_distinct(void **state)
 
 static void test_lookup(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(8, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 8, 1000);
 
 	(void)state;
 	assign(p, "a.example", "x", 0);
@@ -163,7 +167,7 @@ static void test_lookup(void **state)
 
 static void test_case(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(8, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 8, 1000);
 	const struct fakeip_entry *e;
 
 	(void)state;
@@ -176,7 +180,7 @@ static void test_case(void **state)
 
 static void test_update(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(8, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 8, 1000);
 	const struct fakeip_entry *e;
 
 	(void)state;
@@ -198,7 +202,7 @@ static void test_update(void **state)
 
 static void test_lru(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(3, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 3, 1000);
 
 	(void)state;
 	assign(p, "a", "x", 0);
@@ -218,7 +222,7 @@ static void test_lru(void **state)
 
 static void test_hold(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(2, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 2, 1000);
 
 	(void)state;
 	assign(p, "a", "x", 0);
@@ -240,7 +244,7 @@ static void test_hold(void **state)
 
 static void test_hold_zero(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(2, 0);
+	struct fakeip_pool *p = fakeip_new(NULL, 2, 0);
 
 	(void)state;
 	assign(p, "a", "x", 0);
@@ -252,7 +256,7 @@ static void test_hold_zero(void **state)
 
 static void test_hold_max(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(1, UINT32_MAX);
+	struct fakeip_pool *p = fakeip_new(NULL, 1, UINT32_MAX);
 
 	(void)state;
 	assign(p, "a", "x", 0);
@@ -265,7 +269,7 @@ static void test_hold_max(void **state)
 
 static void test_recycled_forgotten(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(2, 100);
+	struct fakeip_pool *p = fakeip_new(NULL, 2, 100);
 	const struct fakeip_entry *e;
 
 	(void)state;
@@ -312,7 +316,7 @@ static void test_bounds(void **state)
 		"::ffff:198.19.0.1",
 		"::1",
 	};
-	struct fakeip_pool *p = fakeip_new(10, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, 10, 1000);
 	uint8_t v4[4] = { 198, 19, 0, 1 };
 	char name[16];
 
@@ -330,17 +334,17 @@ static void test_bounds(void **state)
 	assert_null(fakeip_lookup(p, AF_INET, NULL, 0));
 	assert_null(fakeip_lookup(NULL, AF_INET, v4, 0));
 
-	assert_true(contains("198.19.0.0"));
-	assert_true(contains("198.19.255.255"));
-	assert_false(contains("198.18.255.255"));
-	assert_false(contains("198.20.0.0"));
-	assert_true(contains("fdfe:dcba:9876:1::"));
-	assert_true(contains("fdfe:dcba:9876:1:ffff:ffff:ffff:ffff"));
-	assert_false(contains("fdfe:dcba:9876:0:ffff:ffff:ffff:ffff"));
-	assert_false(contains("fdfe:dcba:9876:2::"));
-	assert_false(contains("::ffff:198.19.0.1"));
-	assert_false(fakeip_contains(AF_UNIX, v4));
-	assert_false(fakeip_contains(AF_INET, NULL));
+	assert_true(contains(p, "198.19.0.0"));
+	assert_true(contains(p, "198.19.255.255"));
+	assert_false(contains(p, "198.18.255.255"));
+	assert_false(contains(p, "198.20.0.0"));
+	assert_true(contains(p, "fdfe:dcba:9876:1::"));
+	assert_true(contains(p, "fdfe:dcba:9876:1:ffff:ffff:ffff:ffff"));
+	assert_false(contains(p, "fdfe:dcba:9876:0:ffff:ffff:ffff:ffff"));
+	assert_false(contains(p, "fdfe:dcba:9876:2::"));
+	assert_false(contains(p, "::ffff:198.19.0.1"));
+	assert_false(fakeip_contains(p, AF_UNIX, v4));
+	assert_false(fakeip_contains(p, AF_INET, NULL));
 	fakeip_free(p);
 }
 
@@ -351,11 +355,13 @@ static void test_bad_args(void **state)
 	char name[FAKEIP_NAME_MAX + 2], agent[FAKEIP_AGENT_MAX + 2];
 
 	(void)state;
-	assert_null(fakeip_new(0, 1000));
-	assert_null(fakeip_new(FAKEIP_CAPACITY_MAX + 1, 1000));
-	assert_null(fakeip_new(UINT32_MAX, 1000));
+	p = fakeip_new(NULL, 0, 1000); /* 0: as many as the ranges hold */
+	assert_int_equal(fakeip_capacity(p), FAKEIP_CAPACITY_MAX);
+	fakeip_free(p);
+	assert_null(fakeip_new(NULL, FAKEIP_CAPACITY_MAX + 1, 1000));
+	assert_null(fakeip_new(NULL, UINT32_MAX, 1000));
 	fakeip_free(NULL);
-	p = fakeip_new(4, 1000);
+	p = fakeip_new(NULL, 4, 1000);
 	assert_non_null(p);
 	assert_int_equal(fakeip_assign(p, "", "x", false, 0, &e), -EINVAL);
 	assert_int_equal(fakeip_assign(p, "a", "", false, 0, &e), -EINVAL);
@@ -388,7 +394,7 @@ static void test_bad_args(void **state)
 
 static void test_capacity_one(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(1, 100);
+	struct fakeip_pool *p = fakeip_new(NULL, 1, 100);
 
 	(void)state;
 	assert_addr(assign(p, "a", "x", 0), "198.19.0.1");
@@ -406,7 +412,7 @@ static void test_capacity_one(void **state)
 
 static void test_capacity_max(void **state)
 {
-	struct fakeip_pool *p = fakeip_new(FAKEIP_CAPACITY_MAX, 1000);
+	struct fakeip_pool *p = fakeip_new(NULL, FAKEIP_CAPACITY_MAX, 1000);
 	const struct fakeip_entry *e = NULL;
 	char name[32];
 
@@ -445,6 +451,188 @@ static void test_capacity_max(void **state)
 	assert_int_equal(try_assign(p, "one.more", 1999), -ENOSPC);
 	assert_int_equal(assign(p, "one.more", "x", 2000)->index, 0);
 	assert_int_equal(assign(p, "two.more", "x", 2000)->index, 1);
+	fakeip_free(p);
+}
+
+static struct fakeip_ranges ranges_of(const char *r4, const char *r6)
+{
+	struct fakeip_ranges r;
+
+	assert_int_equal(nl_prefix_parse(r4, &r.net4, NULL), 0);
+	assert_int_equal(nl_prefix_parse(r6, &r.net6, NULL), 0);
+	return r;
+}
+
+static const char *refused(const char *cidr)
+{
+	struct nl_prefix p;
+	bool masked;
+
+	assert_int_equal(nl_prefix_parse(cidr, &p, &masked), 0);
+	return fakeip_range_refused(&p, masked);
+}
+
+static void test_range_refused(void **state)
+{
+	(void)state;
+	assert_null(refused("198.19.0.0/16"));
+	assert_null(refused("10.0.0.0/8"));
+	assert_null(refused("198.51.100.0/30"));
+	assert_null(refused("fdfe:dcba:9876:1::/64"));
+	assert_null(refused("fd00::/8"));
+	assert_null(refused("fd00::/120"));
+	assert_non_null(refused("10.0.0.0/7"));
+	assert_non_null(refused("0.0.0.0/0"));
+	assert_non_null(refused("198.51.100.0/31"));
+	assert_non_null(refused("198.51.100.1/32"));
+	assert_non_null(refused("fd00::/121"));
+	assert_non_null(refused("::/0"));
+	assert_non_null(refused("198.51.100.1/24")); /* host bits */
+	assert_non_null(refused("fd00::1/64"));
+	assert_string_equal(
+		refused("198.51.100.1/24"), "host bits are set (give the network address)");
+}
+
+static void test_ranges_capacity(void **state)
+{
+	struct fakeip_ranges r;
+
+	(void)state;
+	r = ranges_of("198.51.100.0/24", "fdfe:dcba:9876:1::/64");
+	assert_int_equal(fakeip_ranges_capacity(&r), 254);
+	r = ranges_of("198.51.100.0/30", "fdfe:dcba:9876:1::/64");
+	assert_int_equal(fakeip_ranges_capacity(&r), 2);
+	r = ranges_of("10.0.0.0/8", "fd00::/120"); /* the smaller of the two */
+	assert_int_equal(fakeip_ranges_capacity(&r), 254);
+	r = ranges_of("10.0.0.0/8", "fd00::/8");
+	assert_int_equal(fakeip_ranges_capacity(&r), FAKEIP_CAPACITY_MAX);
+	r = ranges_of("10.0.0.0/15", "fd00::/100");
+	assert_int_equal(fakeip_ranges_capacity(&r), FAKEIP_CAPACITY_MAX);
+	r = ranges_of("10.0.0.0/17", "fd00::/100");
+	assert_int_equal(fakeip_ranges_capacity(&r), 32766);
+	r = ranges_of("10.0.0.0/31", "fd00::/64"); /* refused */
+	assert_int_equal(fakeip_ranges_capacity(&r), 0);
+	r = ranges_of("fd00::/64", "10.0.0.0/8"); /* the families swapped */
+	assert_int_equal(fakeip_ranges_capacity(&r), 0);
+	assert_null(fakeip_new(&r, 0, 1000));
+	r = ranges_of("198.51.100.0/24", "fd00::/64");
+	assert_null(fakeip_new(&r, 255, 1000));
+}
+
+static void test_custom_ranges(void **state)
+{
+	struct fakeip_ranges r = ranges_of("198.51.100.0/24", "fd00:1:2:3::/112");
+	struct fakeip_pool *p = fakeip_new(&r, 0, 1000);
+	const struct fakeip_entry *e = NULL;
+	char name[32];
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(fakeip_capacity(p), 254);
+	assert_addr(assign(p, "a.example", "x", 0), "198.51.100.1");
+	assert_addr(assign(p, "a.example", "x", 0), "fd00:1:2:3::1");
+	for (int i = 1; i < 254; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		e = assign(p, name, "x", 0);
+	}
+	assert_addr(e, "198.51.100.254");
+	assert_addr(e, "fd00:1:2:3::fe");
+	assert_int_equal(try_assign(p, "full", 1), -ENOSPC);
+	assert_lookup(p, "198.51.100.1", 1, "a.example");
+	assert_lookup(p, "198.51.100.254", 1, "h253");
+	assert_lookup(p, "fd00:1:2:3::fe", 1, "h253");
+	assert_lookup(p, "198.51.100.255", 1, NULL);
+	assert_lookup(p, "198.51.100.0", 1, NULL);
+	assert_lookup(p, "fd00:1:2:3::ff", 1, NULL);
+	assert_lookup(p, "fd00:1:2:3::1:1", 1, NULL);
+	assert_lookup(p, "198.19.0.1", 1, NULL); /* the default range is not ours now */
+	assert_lookup(p, "fdfe:dcba:9876:1::1", 1, NULL);
+	assert_true(contains(p, "198.51.100.0"));
+	assert_true(contains(p, "198.51.100.255"));
+	assert_false(contains(p, "198.51.101.1"));
+	assert_false(contains(p, "198.19.0.1"));
+	assert_true(contains(p, "fd00:1:2:3::ffff"));
+	assert_false(contains(p, "fd00:1:2:3::1:0"));
+	fakeip_free(p);
+
+	/* a /30: two addresses, .1 and .2 */
+	r = ranges_of("192.0.2.4/30", "fd00::/120");
+	p = fakeip_new(&r, 0, 0);
+	assert_int_equal(fakeip_capacity(p), 2);
+	assert_addr(assign(p, "a", "x", 0), "192.0.2.5");
+	assert_addr(assign(p, "b", "x", 0), "192.0.2.6");
+	assert_addr(assign(p, "c", "x", 0), "192.0.2.5"); /* a recycled (no hold) */
+	assert_lookup(p, "192.0.2.7", 0, NULL);
+	fakeip_free(p);
+}
+
+struct walked {
+	char names[8][16];
+	int n;
+};
+
+static void walk_cb(const struct fakeip_entry *e, void *arg)
+{
+	struct walked *w = arg;
+
+	if (w->n < 8)
+		snprintf(w->names[w->n++], sizeof(w->names[0]), "%s", e->name);
+}
+
+static void test_restore(void **state)
+{
+	struct fakeip_pool *p = fakeip_new(NULL, 8, 1000);
+	struct walked w = { .n = 0 };
+	uint64_t changes;
+
+	(void)state;
+	assert_int_equal(fakeip_changes(p), 0);
+	assert_int_equal(fakeip_restore(p, 5, "Five.Example", "x", true, 0), 0);
+	assert_int_equal(fakeip_restore(p, 2, "two.example", "y", false, 1), 0);
+	assert_int_equal(fakeip_changes(p), 2);
+	assert_int_equal(fakeip_size(p), 2);
+	assert_lookup(p, "198.19.0.6", 2, "five.example");
+	assert_true(lookup(p, "198.19.0.6", 2)->agent_default);
+	assert_lookup(p, "fdfe:dcba:9876:1::3", 2, "two.example");
+	assert_string_equal(lookup(p, "198.19.0.3", 2)->agent, "y");
+	/* a slot or a name taken, an index past the capacity, bad names */
+	assert_int_equal(fakeip_restore(p, 5, "other", "x", false, 3), -EEXIST);
+	assert_int_equal(fakeip_restore(p, 6, "TWO.example", "x", false, 3), -EEXIST);
+	assert_int_equal(fakeip_restore(p, 8, "eight", "x", false, 3), -EINVAL);
+	assert_int_equal(fakeip_restore(p, 6, "", "x", false, 3), -EINVAL);
+	assert_int_equal(fakeip_restore(p, 6, "six", "", false, 3), -EINVAL);
+	assert_int_equal(fakeip_restore(NULL, 6, "six", "x", false, 3), -EINVAL);
+	assert_int_equal(fakeip_size(p), 2);
+	/* the same name asked again keeps its restored address */
+	assert_int_equal(assign(p, "five.example", "x", 4)->index, 5);
+	/* new names take the free slots around the restored ones, lowest first */
+	assert_int_equal(assign(p, "n0", "x", 5)->index, 0);
+	assert_int_equal(assign(p, "n1", "x", 6)->index, 1);
+	assert_int_equal(assign(p, "n3", "x", 7)->index, 3);
+	assert_int_equal(assign(p, "n4", "x", 8)->index, 4);
+	assert_int_equal(assign(p, "n6", "x", 9)->index, 6);
+	assert_int_equal(assign(p, "n7", "x", 10)->index, 7);
+	assert_int_equal(try_assign(p, "n8", 11), -ENOSPC);
+	assert_int_equal(fakeip_size(p), 8);
+	/* least recently used first: two (lookups at 2), five (assign at 4), n0 ... */
+	fakeip_walk(p, walk_cb, &w);
+	assert_int_equal(w.n, 8);
+	assert_string_equal(w.names[0], "two.example");
+	assert_string_equal(w.names[1], "five.example");
+	assert_string_equal(w.names[2], "n0");
+	assert_string_equal(w.names[7], "n7");
+	/* the oldest (two's slot 2) goes first once its hold is over */
+	assert_int_equal(assign(p, "late", "x", 2000)->index, 2);
+	changes = fakeip_changes(p);
+	assign(p, "late", "x", 2001); /* use alone is no change */
+	lookup(p, "198.19.0.3", 2002);
+	assert_int_equal(fakeip_changes(p), changes);
+	assert_int_equal(
+		fakeip_assign(p, "late", "z", false, 2003, &(const struct fakeip_entry *){ 0 }), 0);
+	assert_int_equal(fakeip_changes(p), changes + 1);
+	assert_int_equal(
+		fakeip_assign(p, "late", "z", true, 2004, &(const struct fakeip_entry *){ 0 }), 0);
+	assert_int_equal(fakeip_changes(p), changes + 2);
 	fakeip_free(p);
 }
 
@@ -545,11 +733,11 @@ static void m_lookup(struct fakeip_pool *p, struct model *m)
 	uint8_t ip[16] = { 0 };
 
 	if (family == AF_INET) {
-		memcpy(ip, fakeip_net4, 4);
+		memcpy(ip, "\xc6\x13", 2); /* 198.19 */
 		ip[2] = host >> 8;
 		ip[3] = host & 0xff;
 	} else {
-		memcpy(ip, fakeip_net6, 16);
+		memcpy(ip, "\xfd\xfe\xdc\xba\x98\x76\x00\x01", 8);
 		ip[14] = host >> 8;
 		ip[15] = host & 0xff;
 		if (!rnd(8))
@@ -560,7 +748,7 @@ static void m_lookup(struct fakeip_pool *p, struct model *m)
 		assert_null(e);
 		return;
 	}
-	if (!host || host > m->nused) {
+	if (!host || host > m->capacity || !m->slots[host - 1].name[0]) {
 		assert_null(e);
 		return;
 	}
@@ -611,7 +799,7 @@ static void m_step_time(struct model *m)
 
 static void run_model(uint32_t capacity, uint32_t hold_ms, int ops)
 {
-	struct fakeip_pool *p = fakeip_new(capacity, hold_ms);
+	struct fakeip_pool *p = fakeip_new(NULL, capacity, hold_ms);
 	struct model m = { .capacity = capacity, .hold_ms = hold_ms, .now_ms = 1000000 };
 
 	assert_non_null(p);
@@ -661,6 +849,10 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_capacity_one),
 		cmocka_unit_test(test_capacity_max),
+		cmocka_unit_test(test_range_refused),
+		cmocka_unit_test(test_ranges_capacity),
+		cmocka_unit_test(test_custom_ranges),
+		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_model),
 	};
 
