@@ -66,7 +66,8 @@ static int build(char **out, size_t size, const struct status *st)
 {
 	*out = malloc(size ? size : 1);
 	check(*out);
-	return status_build(*out, size, st->role, ID, st->streams, st->routes, st->n_routes);
+	return status_build(
+		*out, size, st->role, ID, st->streams, st->icmp, st->routes, st->n_routes);
 }
 
 /* Our own status, from what a peer's parsed to. */
@@ -80,7 +81,7 @@ static void check_rebuild(const struct status *st)
 	n = build(&buf, STATUS_JSON_MAX, st);
 	check(n > 0 && n < STATUS_JSON_MAX && (size_t)n == strlen(buf));
 	status_parse(buf, (size_t)n, again);
-	check(again->online && again->max_packet == STATUS_MAX_PACKET);
+	check(again->online && again->max_packet == STATUS_MAX_PACKET && again->icmp == st->icmp);
 	check(!strcmp(again->role, st->role) && again->n_routes == st->n_routes);
 	for (int i = 0; i < st->n_routes; i++)
 		check(same_route(&again->routes[i], &st->routes[i]));
