@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "siphash.h"
+
 #define IPV4_DF 0x4000	   /* RFC 791, 3.1: don't fragment */
 #define IPV4_MF 0x2000	   /* more fragments */
 #define IPV4_OFFSET 0x1fff /* fragment offset, in 8-byte units */
@@ -105,53 +107,6 @@ static void put16(uint8_t *p, uint16_t v)
 
 /* ---- hashing ---- */
 
-static uint64_t rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-static void sipround(uint64_t v[4])
-{
-	v[0] += v[1], v[1] = rotl(v[1], 13), v[1] ^= v[0], v[0] = rotl(v[0], 32);
-	v[2] += v[3], v[3] = rotl(v[3], 16), v[3] ^= v[2];
-	v[0] += v[3], v[3] = rotl(v[3], 21), v[3] ^= v[0];
-	v[2] += v[1], v[1] = rotl(v[1], 17), v[1] ^= v[2], v[2] = rotl(v[2], 32);
-}
-
-static uint64_t load_le64(const uint8_t *p, size_t n)
-{
-	uint64_t x = 0;
-
-	for (size_t i = 0; i < n; i++)
-		x |= (uint64_t)p[i] << (8 * i);
-	return x;
-}
-
-/* SipHash-2-4 (Aumasson and Bernstein), as tun/nat.c has it: senders choose
- * addresses and ids, so the hash is keyed. */
-static uint64_t siphash(const uint8_t *in, size_t len, const uint8_t key[16])
-{
-	uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8);
-	uint64_t v[4] = { 0x736f6d6570736575ull ^ k0, 0x646f72616e646f6dull ^ k1,
-		0x6c7967656e657261ull ^ k0, 0x7465646279746573ull ^ k1 };
-	uint64_t m;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		m = load_le64(in + i, 8);
-		v[3] ^= m;
-		sipround(v), sipround(v);
-		v[0] ^= m;
-	}
-	m = load_le64(in + i, len - i) | (uint64_t)len << 56;
-	v[3] ^= m;
-	sipround(v), sipround(v);
-	v[0] ^= m;
-	v[2] ^= 0xff;
-	sipround(v), sipround(v), sipround(v), sipround(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
 static size_t addr_len(const struct tun_addr *a)
 {
 	return a->family == AF_INET ? 4 : 16;
@@ -163,7 +118,7 @@ static uint64_t source_hash(const struct tun_frag_table *t, const struct tun_add
 
 	k[0] = a->family == AF_INET ? 4 : 6;
 	memcpy(k + 1, a->ip, addr_len(a));
-	return siphash(k, sizeof(k), t->lim.hash_key);
+	return tun_siphash(k, sizeof(k), t->lim.hash_key);
 }
 
 static uint64_t dgram_hash(const struct tun_frag_table *t, const struct tun_pkt *pkt, uint32_t id)
@@ -176,7 +131,7 @@ static uint64_t dgram_hash(const struct tun_frag_table *t, const struct tun_pkt 
 	k[4] = (uint8_t)(id >> 8), k[5] = (uint8_t)id;
 	memcpy(k + 6, pkt->src.ip, addr_len(&pkt->src));
 	memcpy(k + 22, pkt->dst.ip, addr_len(&pkt->dst));
-	return siphash(k, sizeof(k), t->lim.hash_key);
+	return tun_siphash(k, sizeof(k), t->lim.hash_key);
 }
 
 /* ---- hash tables: chains, of 1/8 to 1 link a slot on average after htab_fit ---- */

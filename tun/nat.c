@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "siphash.h"
+
 /* The binary key: family, C, D, c, d (ports big-endian); IPv4 zero-padded. */
 #define KEY_LEN 37
 
@@ -66,52 +68,6 @@ void tun_nat_config_default(struct tun_nat_config *cfg)
 		.idle_timeout_ms = 2 * 3600 * 1000,
 		.close_timeout_ms = 10 * 1000,
 	};
-}
-
-static uint64_t rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-static void sipround(uint64_t v[4])
-{
-	v[0] += v[1], v[1] = rotl(v[1], 13), v[1] ^= v[0], v[0] = rotl(v[0], 32);
-	v[2] += v[3], v[3] = rotl(v[3], 16), v[3] ^= v[2];
-	v[0] += v[3], v[3] = rotl(v[3], 21), v[3] ^= v[0];
-	v[2] += v[1], v[1] = rotl(v[1], 17), v[1] ^= v[2], v[2] = rotl(v[2], 32);
-}
-
-static uint64_t load_le64(const uint8_t *p, size_t n)
-{
-	uint64_t x = 0;
-
-	for (size_t i = 0; i < n; i++)
-		x |= (uint64_t)p[i] << (8 * i);
-	return x;
-}
-
-/* SipHash-2-4 (Aumasson and Bernstein): clients choose the tuples, so the hash is keyed. */
-static uint64_t siphash(const uint8_t *in, size_t len, const uint8_t key[16])
-{
-	uint64_t k0 = load_le64(key, 8), k1 = load_le64(key + 8, 8);
-	uint64_t v[4] = { 0x736f6d6570736575ull ^ k0, 0x646f72616e646f6dull ^ k1,
-		0x6c7967656e657261ull ^ k0, 0x7465646279746573ull ^ k1 };
-	uint64_t m;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		m = load_le64(in + i, 8);
-		v[3] ^= m;
-		sipround(v), sipround(v);
-		v[0] ^= m;
-	}
-	m = load_le64(in + i, len - i) | (uint64_t)len << 56;
-	v[3] ^= m;
-	sipround(v), sipround(v);
-	v[0] ^= m;
-	v[2] ^= 0xff;
-	sipround(v), sipround(v), sipround(v), sipround(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 static int pack_key(const struct tun_nat_tuple *t, uint8_t *key)
@@ -268,7 +224,7 @@ static bool expired(const struct entry *e, uint64_t now)
 
 static uint64_t hash_key(const struct tun_nat *nat, const uint8_t *key)
 {
-	return siphash(key, KEY_LEN, nat->cfg.hash_key);
+	return tun_siphash(key, KEY_LEN, nat->cfg.hash_key);
 }
 
 static struct entry **find(const struct tun_nat *nat, const uint8_t *key, uint64_t hash)
