@@ -303,36 +303,55 @@ static void gw_udp_reply(struct flow *f, const uint8_t *payload, size_t len)
 		e->client.family);
 }
 
-static void gw_udp(struct gw *g, struct tun_pkt *pkt)
+/* The datagram flow (udp, icmp) of the client's src_port and dst_port to dst,
+ * made if need be; its datagrams back go to sink. NULL if it cannot be had. */
+static struct flow *gw_dgram_flow(struct gw *g, struct tun_pkt *pkt, enum mqtt_proto proto,
+	uint16_t src_port, uint16_t dst_port, flow_sink_fn *sink)
 {
 	struct node *n = g->node;
 	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX], key[FLOW_KEY_MAX];
 	const struct fakeip_entry *fake;
+	const char *agent = gw_agent_for(g, &pkt->dst, &fake);
 
+	if (!agent) {
+		gw_refuse(g, pkt);
+		return NULL;
+	}
+	if (proto == MQTT_PROTO_ICMP && !node_peer_icmp(n, agent)) {
+		static uint8_t reply[TUN_IPV6_MIN_MTU];
+		g->icmp_refused++;
+		gw_write(g, reply,
+			tun_build_unreach(reply, sizeof(reply), pkt, TUN_UNREACH_ADMIN, NULL));
+		return NULL;
+	}
+	tun_addr_format(&pkt->src, src_port, src, sizeof(src));
+	gw_flow_dst(fake, &pkt->dst, dst_port, dst, sizeof(dst));
+	if (flow_key(key, sizeof(key), agent, n->cfg.local_id, proto, src, dst))
+		return NULL;
+	struct flow *f = flow_table_find(n->flows, key);
+	if (!f || f->dead) {
+		f = local_open_flow(n, FLOW_DGRAM_SINK, proto, src, agent, dst, sink,
+			sizeof(struct gw_udp_ends));
+		if (!f)
+			return NULL;
+		struct gw_udp_ends *e = flow_priv(f);
+		*e = (struct gw_udp_ends){ g, pkt->src, pkt->dst, src_port, dst_port };
+		flow_attach(f, -1);
+	}
+	flow_touch(f);
+	return f;
+}
+
+static void gw_udp(struct gw *g, struct tun_pkt *pkt)
+{
 	if (gw_hijacks(g, pkt->dport)) {
 		gwdns_from_tun(g->dns, pkt);
 		return;
 	}
-	const char *agent = gw_agent_for(g, &pkt->dst, &fake);
-	if (!agent) {
-		gw_refuse(g, pkt);
-		return;
-	}
-	tun_addr_format(&pkt->src, pkt->sport, src, sizeof(src));
-	gw_flow_dst(fake, &pkt->dst, pkt->dport, dst, sizeof(dst));
-	flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_UDP, src, dst);
-	struct flow *f = flow_table_find(n->flows, key);
-	if (!f || f->dead) {
-		f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, src, agent, dst,
-			gw_udp_reply, sizeof(struct gw_udp_ends));
-		if (!f)
-			return;
-		struct gw_udp_ends *e = flow_priv(f);
-		*e = (struct gw_udp_ends){ g, pkt->src, pkt->dst, pkt->sport, pkt->dport };
-		flow_attach(f, -1);
-	}
-	flow_touch(f);
-	flow_up(f, pkt->data + pkt->payload_off, pkt->payload_len);
+	struct flow *f =
+		gw_dgram_flow(g, pkt, MQTT_PROTO_UDP, pkt->sport, pkt->dport, gw_udp_reply);
+	if (f)
+		flow_up(f, pkt->data + pkt->payload_off, pkt->payload_len);
 }
 
 /* An echo reply from the agent: the sequence number and data, back to the client. */
@@ -348,46 +367,18 @@ static void gw_echo_reply(struct flow *f, const uint8_t *rest, size_t len)
 }
 
 /* An echo request to a routed address: carried to an agent that pings (our
- * "icmp"); an agent that does not is refused as administratively prohibited. */
+ * "icmp"); an agent that does not is refused as administratively prohibited.
+ * The flow's "port" is the echo's identifier. */
 static void gw_echo(struct gw *g, struct tun_pkt *pkt)
 {
-	static uint8_t reply[TUN_IPV6_MIN_MTU];
-	struct node *n = g->node;
-	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX], key[FLOW_KEY_MAX];
-	const struct fakeip_entry *fake;
-	const char *agent = gw_agent_for(g, &pkt->dst, &fake);
-	uint16_t id;
+	const uint8_t *icmp = pkt->data + pkt->l4_off;
 
-	if (!agent) {
-		gw_refuse(g, pkt);
-		return;
-	}
-	if (!node_peer_icmp(n, agent)) {
-		g->icmp_refused++;
-		gw_write(g, reply,
-			tun_build_unreach(reply, sizeof(reply), pkt, TUN_UNREACH_ADMIN, NULL));
-		return;
-	}
 	if (pkt->l4_len < TUN_ICMP_HLEN)
 		return;
-	const uint8_t *icmp = pkt->data + pkt->l4_off;
-	id = (uint16_t)(icmp[4] << 8 | icmp[5]);
-	tun_addr_format(&pkt->src, id, src, sizeof(src));
-	gw_flow_dst(fake, &pkt->dst, 0, dst, sizeof(dst));
-	if (flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_ICMP, src, dst))
-		return;
-	struct flow *f = flow_table_find(n->flows, key);
-	if (!f || f->dead) {
-		f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_ICMP, src, agent, dst,
-			gw_echo_reply, sizeof(struct gw_udp_ends));
-		if (!f)
-			return;
-		struct gw_udp_ends *e = flow_priv(f);
-		*e = (struct gw_udp_ends){ g, pkt->src, pkt->dst, id, 0 };
-		flow_attach(f, -1);
-	}
-	flow_touch(f);
-	flow_up(f, icmp + TUN_ICMP_HLEN - 2, pkt->l4_len - (TUN_ICMP_HLEN - 2));
+	uint16_t id = (uint16_t)(icmp[4] << 8 | icmp[5]);
+	struct flow *f = gw_dgram_flow(g, pkt, MQTT_PROTO_ICMP, id, 0, gw_echo_reply);
+	if (f) /* the sequence number and data */
+		flow_up(f, icmp + TUN_ICMP_HLEN - 2, pkt->l4_len - (TUN_ICMP_HLEN - 2));
 }
 
 static void gw_icmp(struct gw *g, struct tun_pkt *pkt)
