@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Malformed and hostile MQTT messages on the agent's and the local's topics,
+# Malformed and hostile MQTT messages (tcp, udp, our icmp) on the agent's and the local's topics,
 # while a flow is transferring: both processes survive, the running flow stays
 # byte-exact, new flows work, and the drops are counted (SIGUSR1 stats).
 set -u

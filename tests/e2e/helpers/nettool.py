@@ -437,6 +437,15 @@ def barrage(host, port, prefix, agent, local, closed_port, count, live_src):
         (f"{P}/{A}/{L}/o/tcp/127.0.0.1:3/-", b""),
         # junk on a peer status topic
         (f"{P}/{A}/l/v/-", b"\x00\xff not json at all"),
+        # icmp (ours): empty, one byte (no whole sequence number), a port where 0 belongs, a
+        # name that resolves nowhere, an oversized echo, and the agent's own o topic
+        (f"{P}/{A}/l/i/icmp/127.0.0.1:7/127.0.0.1:0", b""),
+        (f"{P}/{A}/l/i/icmp/127.0.0.1:8/127.0.0.1:0", b"\x01"),
+        (f"{P}/{A}/l/i/icmp/127.0.0.1:9/127.0.0.1:80", b"\x00\x01ping"),
+        (f"{P}/{A}/l/i/icmp/127.0.0.1:10/no.such.name.invalid:0", b"\x00\x01ping"),
+        (f"{P}/{A}/l/i/icmp/127.0.0.1:11/127.0.0.1:0", os.urandom(200 * 1024)),
+        (f"{P}/{A}/l/i/icmp/x/-", b"\x00\x01"),
+        (f"{P}/{A}/{L}/o/icmp/127.0.0.1:12/127.0.0.1:0", b"\x00\x01junk"),
     ]
     for t, p in msgs:
         c.publish(t, p, qos=0)
