@@ -1,4 +1,4 @@
-/* IP packets of the TUN gateway: parsing, checksums, the NAT rewrite, builders. */
+/* IP packets of the TUN gateway: parsing, checksums, the NAT rewrite, builders, splitting into fragments. */
 #include "packet.h"
 
 #include <arpa/inet.h>
@@ -6,15 +6,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#include "ipfrag.h"
 
-#define IPV4_DF 0x4000	   /* RFC 791, 3.1: don't fragment */
-#define IPV4_MF 0x2000	   /* more fragments */
-#define IPV4_OFFSET 0x1fff /* fragment offset, in 8-byte units */
-#define IPV6_FRAG_M 0x0001 /* RFC 8200, 4.5: more fragments */
-#define IPV6_OFFSET 0xfff8 /* fragment offset, already times 8 */
-#define IPV6_FRAG_HLEN 8
-#define IPV6_EXT_UNIT 8 /* RFC 8200, 4.3: Hdr Ext Len is in 8-octet units */
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 enum icmp_unreach_code { /* RFC 792; RFC 1812, 5.2.7.1 */
 	ICMP_NET_UNREACH = 0,
