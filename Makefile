@@ -122,16 +122,26 @@ soak: deps
 	@$(MAKE) --no-print-directory all
 	@tests/soak.sh $(BUILD)
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_UNITS)
+# The units are compiled once (coverage-instrumented, not linked with libFuzzer's main) and
+# linked into every fuzzer: eleven fuzzers used to compile them eleven times.
+FUZZ_CFLAGS := -g -O1 -D_GNU_SOURCE -DN4M_VERSION='"$(VERSION)"' -I.
+FUZZ_OBJS := $(FUZZ_UNITS:%.c=build/fuzz/obj/%.o)
+
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DN4M_VERSION='"$(VERSION)"' \
-		-I. -o $@ $< $(FUZZ_UNITS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
+
+-include $(FUZZ_OBJS:.o=.d)
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS)
 
 # Each fuzzer for FUZZ_SECS seconds from its seeds (tests/fuzz/seeds/NAME), the
 # corpus it grows kept under build/fuzz/corpus/.
 fuzz:
 	@$(MAKE) --no-print-directory deps DEB_PKGS=clang
-	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory -j$$(nproc) $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f); c=build/fuzz/corpus/$$n; mkdir -p $$c; \
 		echo "fuzz: $$f for $(FUZZ_SECS) s"; \
 		$$f -max_total_time=$(FUZZ_SECS) -print_final_stats=1 $$c tests/fuzz/seeds/$$n \
