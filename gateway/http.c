@@ -177,6 +177,58 @@ static size_t rss_bytes(void)
 	return resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+#define SPECS_SEEN_MAX 256
+
+/* Each pool once, whichever routes name it. */
+struct specs_seen {
+	void (*fn)(struct node *n, const char *spec, void *arg);
+	void *arg;
+	const char *seen[SPECS_SEEN_MAX];
+	int n_seen;
+};
+
+static void spec_once(struct node *n, const char *spec, void *arg)
+{
+	struct specs_seen *s = arg;
+
+	if (!strchr(spec, ','))
+		return;
+	for (int i = 0; i < s->n_seen; i++)
+		if (!strcmp(s->seen[i], spec))
+			return;
+	if (s->n_seen < SPECS_SEEN_MAX)
+		s->seen[s->n_seen++] = spec;
+	s->fn(n, spec, s->arg);
+}
+
+/* The pools of a local: its default agent, and the role's others (a gateway's routes). */
+static void each_agent_spec(
+	struct node *n, void (*fn)(struct node *n, const char *spec, void *arg), void *arg)
+{
+	struct specs_seen s = { .fn = fn, .arg = arg };
+
+	spec_once(n, n->cfg.agent_id, &s);
+	if (n->role->agent_specs)
+		n->role->agent_specs(n, spec_once, &s);
+}
+
+static void pool_metrics(struct node *n, const char *spec, void *arg)
+{
+	node_pool_metrics(n, spec, arg);
+}
+
+struct pools_json {
+	struct evbuffer *out;
+	int count;
+};
+
+static void pool_json(struct node *n, const char *spec, void *arg)
+{
+	struct pools_json *p = arg;
+
+	node_pool_json(n, spec, p->out, &p->count);
+}
+
 static void metrics_process(struct hub *hub, struct evbuffer *o)
 {
 	struct mallinfo2 mi = mallinfo2();
@@ -210,6 +262,11 @@ void http_status_metrics(struct hub *hub, struct evbuffer *out)
 	metrics_process(hub, out);
 	metrics_flows_open(hub, out);
 	metrics_counters(hub, out);
+	family(out, "pool_member_online", "gauge",
+		"1 while a member of an agent pool (-a A1,A2) is online, by role.");
+	for (int i = 0; i < hub->n_nodes; i++)
+		if (!hub->nodes[i]->role->is_agent)
+			each_agent_spec(hub->nodes[i], pool_metrics, out);
 	for (int i = 0; i < hub->n_nodes; i++)
 		if (hub->nodes[i]->role->metrics)
 			hub->nodes[i]->role->metrics(hub->nodes[i], out);
@@ -268,6 +325,12 @@ static void role_json(struct node *n, struct evbuffer *o)
 		"\"over_limit\":%lu",
 		flows_open(n), s->flow.opened, s->bytes_up, s->bytes_down, s->msgs_up, s->msgs_down,
 		s->refused, s->flow.over_limit);
+	if (!n->role->is_agent) {
+		struct pools_json p = { o, 0 };
+		evbuffer_add_printf(o, ",\"pools\":[");
+		each_agent_spec(n, pool_json, &p);
+		evbuffer_add_printf(o, "]");
+	}
 	if (n->role->status_json)
 		n->role->status_json(n, o);
 	evbuffer_add_printf(o, "}");

@@ -106,6 +106,12 @@ static int parse_socks_user(void *role_cfg, const char *arg, char *err)
 	return 0;
 }
 
+/* An agent id, or a pool of them ("ag1,ag2,ag3": no empty member). */
+static bool agent_spec_valid(const char *s)
+{
+	return mqtt_level_valid(s) && s[0] != ',' && s[strlen(s) - 1] != ',' && !strstr(s, ",,");
+}
+
 /* --remote-domain SUFFIX=AGENT */
 static int parse_remote_domain(void *role_cfg, const char *arg, char *err)
 {
@@ -121,7 +127,7 @@ static int parse_remote_domain(void *role_cfg, const char *arg, char *err)
 	memcpy(r->suffix, arg, len);
 	r->suffix[len] = '\0';
 	strcpy(r->agent, eq + 1);
-	if (!addr_valid_hostname(r->suffix) || !mqtt_level_valid(r->agent))
+	if (!addr_valid_hostname(r->suffix) || !agent_spec_valid(r->agent))
 		return fail(err, "bad --remote-domain %s: want SUFFIX=AGENT", arg);
 	cfg->n_remote_domains++;
 	return 0;
@@ -165,7 +171,7 @@ static int parse_route_or_exclude(
 	memcpy(cidr, arg, len);
 	cidr[len] = '\0';
 	if (nl_prefix_parse(cidr, &p, NULL) ||
-		(eq && (!mqtt_level_valid(eq + 1) || strlen(eq + 1) >= NODE_ID_MAX)))
+		(eq && (!agent_spec_valid(eq + 1) || strlen(eq + 1) >= NODE_ID_MAX)))
 		return fail(err, "bad %s %s: want CIDR%s", what, arg, exclude ? "" : "[=AGENT]");
 	if (exclude)
 		strcpy(cfg->excludes[(*count)++], arg);
@@ -872,9 +878,15 @@ int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX])
 int option_check(const struct command *c, const struct mqtt_url *url, struct node_config *node,
 	void *role_cfg, char err[OPT_ERR_MAX])
 {
-	if (!mqtt_level_valid(node->agent_id) || !mqtt_level_valid(node->local_id) ||
+	if (!agent_spec_valid(node->agent_id) || !mqtt_level_valid(node->local_id) ||
 		strpbrk(node->agent_id, "\"\\") || strpbrk(node->local_id, "\"\\"))
-		return fail(err, "ids must be non-empty and hold no '/', '+', '#', '\"' or '\\'");
+		return fail(err,
+			"ids must be non-empty and hold no '/', '+', '#', '\"' or '\\' (an "
+			"agent pool: ag1,ag2 with no empty member)");
+	if (c->role->is_agent && strchr(node->agent_id, ','))
+		return fail(err,
+			"an agent's own id holds no ',' (%s): a list is a pool, for locals",
+			node->agent_id);
 	if (c->check(role_cfg, node, err))
 		return EXIT_USAGE;
 	const char *files[] = { url->cafile, url->capath, url->cert, url->key };

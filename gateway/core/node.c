@@ -2,6 +2,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +10,12 @@
 
 #include "flow.h"
 #include "gateway/lib/clock.h"
+#include "gateway/lib/json.h"
 #include "gateway/lib/log.h"
 #include "mqtt/client.h"
 #include "mqtt/url.h"
 #include "peers.h"
+#include "pool.h"
 #include "status.h"
 
 #define PUBLISH_OVERHEAD                                                                           \
@@ -89,6 +92,71 @@ bool node_peer_streams(struct node *n, const char *agent, const char *local)
 	const struct status *st = peers_get(n->peers, agent, local);
 
 	return !n->cfg.plain_streams && st && st->online && st->streams >= STATUS_STREAMS;
+}
+
+static bool member_online(void *arg, const char *member)
+{
+	return node_peer_online(arg, member, MQTT_NIL);
+}
+
+const char *node_pick_agent(struct node *n, const char *spec, const void *flow_id, size_t flow_len,
+	char out[NODE_ID_MAX])
+{
+	if (!strchr(spec, ','))
+		return spec;
+	pool_pick(spec, flow_id, flow_len, member_online, n, out, NODE_ID_MAX);
+	return out;
+}
+
+struct pool_render {
+	struct node *n;
+	const char *spec;
+	struct evbuffer *out;
+	int members;
+};
+
+static void member_json(const char *member, void *arg)
+{
+	struct pool_render *r = arg;
+
+	evbuffer_add_printf(r->out, "%s{\"id\":", r->members++ ? "," : "");
+	json_string(r->out, member);
+	evbuffer_add_printf(r->out, ",\"online\":%s}",
+		node_peer_online(r->n, member, MQTT_NIL) ? "true" : "false");
+}
+
+void node_pool_json(struct node *n, const char *spec, struct evbuffer *out, int *count)
+{
+	struct pool_render r = { n, spec, out, 0 };
+
+	if (!strchr(spec, ','))
+		return;
+	evbuffer_add_printf(out, "%s{\"pool\":", (*count)++ ? "," : "");
+	json_string(out, spec);
+	evbuffer_add_printf(out, ",\"members\":[");
+	pool_walk(spec, NODE_ID_MAX, member_json, &r);
+	evbuffer_add_printf(out, "]}");
+}
+
+static void member_metric(const char *member, void *arg)
+{
+	struct pool_render *r = arg;
+
+	evbuffer_add_printf(r->out, "net4mqtt_pool_member_online{role=");
+	json_string(r->out, r->n->name);
+	evbuffer_add_printf(r->out, ",pool=");
+	json_string(r->out, r->spec);
+	evbuffer_add_printf(r->out, ",agent=");
+	json_string(r->out, member);
+	evbuffer_add_printf(r->out, "} %d\n", node_peer_online(r->n, member, MQTT_NIL));
+}
+
+void node_pool_metrics(struct node *n, const char *spec, struct evbuffer *out)
+{
+	struct pool_render r = { n, spec, out, 0 };
+
+	if (strchr(spec, ','))
+		pool_walk(spec, NODE_ID_MAX, member_metric, &r);
 }
 
 bool node_peer_icmp(struct node *n, const char *agent)

@@ -55,6 +55,10 @@ struct role_ops {
 	/* /metrics and /status: the role's own figures (Prometheus lines; JSON members) */
 	void (*metrics)(struct node *n, struct evbuffer *out);
 	void (*status_json)(struct node *n, struct evbuffer *out);
+	/* the agent specs it routes to besides its default agent (a gateway's routes): fn for
+	 * each, pools or not */
+	void (*agent_specs)(
+		struct node *n, void (*fn)(struct node *n, const char *spec, void *arg), void *arg);
 };
 
 /* What every role is configured with; the rest is the role's (role_cfg). */
@@ -129,6 +133,22 @@ size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_l
 bool node_peer_online(struct node *n, const char *agent, const char *local);
 /* Does this peer speak our stream frames (tcpx, kcpx), by its online status? */
 bool node_peer_streams(struct node *n, const char *agent, const char *local);
+/*
+ * An agent pool: where one agent id is accepted, a list "ag1,ag2,ag3" is too.
+ * The member a new flow goes to: among the members online (their status),
+ * the one whose hash with the flow's identity (flow_id, flow_len bytes: its
+ * addresses) is highest (rendezvous hashing: a flow keeps its member while
+ * that member is online, and a member that leaves moves only its own flows).
+ * With none online, the first member. A spec without a comma is returned as
+ * it is; otherwise the member is written to out (NODE_ID_MAX bytes).
+ */
+const char *node_pick_agent(struct node *n, const char *spec, const void *flow_id, size_t flow_len,
+	char out[NODE_ID_MAX]);
+/* A pool (spec with a comma; nothing for one id) in /status: ",{"pool":spec,"members":
+ * [{"id":..,"online":..}]}" after the first (*n counts them), and in /metrics:
+ * net4mqtt_pool_member_online{role,pool,agent} 1 or 0. */
+void node_pool_json(struct node *n, const char *spec, struct evbuffer *out, int *count);
+void node_pool_metrics(struct node *n, const char *spec, struct evbuffer *out);
 /* Whether agent said "icmp" in its online status: it carries ICMP echo. */
 bool node_peer_icmp(struct node *n, const char *agent);
 /* Is its last status offline (its will "{}")? A net4mqtt peer that never

@@ -127,4 +127,5 @@ const struct role_ops gateway_role = {
 	.reload = gw_reload,
 	.metrics = gw_metrics,
 	.status_json = gw_status_json,
+	.agent_specs = gw_agent_specs,
 };

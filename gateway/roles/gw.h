@@ -104,5 +104,7 @@ void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st)
 /* gw_metrics.c */
 void gw_metrics(struct node *n, struct evbuffer *out);
 void gw_status_json(struct node *n, struct evbuffer *out);
+void gw_agent_specs(
+	struct node *n, void (*fn)(struct node *n, const char *spec, void *arg), void *arg);
 
 #endif

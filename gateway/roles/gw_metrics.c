@@ -120,3 +120,30 @@ void gw_status_json(struct node *n, struct evbuffer *o)
 	route_walk(g->routes, gw_route_json, &r);
 	evbuffer_add_printf(o, "]");
 }
+
+struct agent_specs {
+	struct node *n;
+	void (*fn)(struct node *n, const char *spec, void *arg);
+	void *arg;
+};
+
+static int gw_route_agent(
+	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
+{
+	struct agent_specs *a = arg;
+	(void)p, (void)src;
+
+	if (agent)
+		a->fn(a->n, agent, a->arg);
+	return 0;
+}
+
+void gw_agent_specs(
+	struct node *n, void (*fn)(struct node *n, const char *spec, void *arg), void *arg)
+{
+	struct gw *g = n->role_data;
+	struct agent_specs a = { n, fn, arg };
+
+	if (g)
+		route_walk(g->routes, gw_route_agent, &a);
+}

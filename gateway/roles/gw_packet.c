@@ -52,12 +52,22 @@ static void tun_addr_format(const struct tun_addr *a, uint16_t port, char *buf, 
 	addr_format((struct sockaddr *)&ss, buf, len);
 }
 
-/* The agent that serves dst, if it is online; NULL otherwise. For a fake-ip
- * address (--dns) *fake is its entry, else NULL. */
-static const char *gw_agent_for(
-	struct gw *g, const struct tun_addr *dst, const struct fakeip_entry **fake)
+/* A flow's identity, for picking its member of an agent pool: the same for
+ * every packet of a connection (or a udp "connection"), and for its accept. */
+struct gw_flow_id {
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+};
+
+/* The agent that serves dst (the member of its pool for this flow), if it
+ * is online; NULL otherwise. For a fake-ip address (--dns) *fake is its
+ * entry, else NULL. pick holds a pool's member. */
+static const char *gw_agent_for(struct gw *g, const struct tun_addr *src, uint16_t sport,
+	const struct tun_addr *dst, uint16_t dport, const struct fakeip_entry **fake,
+	char pick[NODE_ID_MAX])
 {
 	struct node *n = g->node;
+	struct gw_flow_id id = { .sport = sport, .dport = dport };
 	const char *agent;
 
 	*fake = NULL;
@@ -67,7 +77,12 @@ static const char *gw_agent_for(
 	} else {
 		agent = route_lookup(g->routes, dst->family, dst->ip, NULL);
 	}
-	if (!agent || !node_peer_online(n, agent, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
+	if (!agent)
+		return NULL;
+	memcpy(id.src, src->ip, sizeof(id.src));
+	memcpy(id.dst, dst->ip, sizeof(id.dst));
+	agent = node_pick_agent(n, agent, &id, sizeof(id), pick);
+	if (!node_peer_online(n, agent, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
 		return NULL;
 	return agent;
 }
@@ -280,7 +295,9 @@ static void gw_tcp_from_client(struct gw *g, struct tun_pkt *pkt)
 
 	if ((pkt->tcp_flags & TUN_TCP_SYN) && !(pkt->tcp_flags & TUN_TCP_ACK) &&
 		!gw_hijacks(g, pkt->dport)) {
-		const char *agent = gw_agent_for(g, &pkt->dst, &fake);
+		char pick[NODE_ID_MAX];
+		const char *agent =
+			gw_agent_for(g, &pkt->src, pkt->sport, &pkt->dst, pkt->dport, &fake, pick);
 		if (!agent) {
 			gw_refuse(g, pkt);
 			return;
@@ -311,7 +328,8 @@ static struct flow *gw_dgram_flow(struct gw *g, struct tun_pkt *pkt, enum mqtt_p
 	struct node *n = g->node;
 	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX], key[FLOW_KEY_MAX];
 	const struct fakeip_entry *fake;
-	const char *agent = gw_agent_for(g, &pkt->dst, &fake);
+	char pick[NODE_ID_MAX];
+	const char *agent = gw_agent_for(g, &pkt->src, src_port, &pkt->dst, dst_port, &fake, pick);
 
 	if (!agent) {
 		gw_refuse(g, pkt);
@@ -519,7 +537,8 @@ static void gw_accept_cb(
 		gwdns_tcp(g->dns, fd);
 		return;
 	}
-	const char *agent = gw_agent_for(g, &d, &fake);
+	char pick[NODE_ID_MAX];
+	const char *agent = gw_agent_for(g, &c, t.sport, &d, t.dport, &fake, pick);
 	tun_addr_format(&c, t.sport, src, sizeof(src));
 	gw_flow_dst(fake, &d, t.dport, dst, sizeof(dst));
 	enum mqtt_proto proto = gw_cfg(g)->kcp ? MQTT_PROTO_KCP : MQTT_PROTO_TCP;

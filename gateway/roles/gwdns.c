@@ -80,7 +80,7 @@ struct gwdns {
 	uint64_t saved_changes;	       /* fakeip_changes of the pool as last saved (or read) */
 	bool save_failed;	       /* the last save failed: said once until one works */
 	char upstream[MQTT_LEVEL_MAX]; /* "" when there is none */
-	char fwd_src[ADDR_STRLEN], fwd_key[FLOW_KEY_MAX];
+	char fwd_src[ADDR_STRLEN];
 	int udp_fd[2];
 	struct event *ev_udp[2];
 	struct evconnlistener *tcp[2];
@@ -283,18 +283,24 @@ static void answer_fake(struct gwdns *d, const struct sink *s, const struct dns_
 
 static void upstream_reply(struct flow *f, const uint8_t *p, size_t len);
 
-/* The one udp flow through the default agent to --dns-upstream. */
+/* The one udp flow through the default agent (a member of its pool) to --dns-upstream. */
 static struct flow *upstream_flow(struct gwdns *d)
 {
 	struct node *n = d->n;
-	struct flow *f = flow_table_find(n->flows, d->fwd_key);
+	char pick[NODE_ID_MAX], key[FLOW_KEY_MAX];
+	const char *agent =
+		node_pick_agent(n, n->cfg.agent_id, d->fwd_src, strlen(d->fwd_src), pick);
 
+	if (flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_UDP, d->fwd_src,
+		    d->upstream))
+		return NULL;
+	struct flow *f = flow_table_find(n->flows, key);
 	if (f && !f->dead)
 		return f;
-	if (!node_peer_online(n, n->cfg.agent_id, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
+	if (!node_peer_online(n, agent, MQTT_NIL) || !mqtt_client_connected(n->mqtt))
 		return NULL;
-	f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, d->fwd_src, n->cfg.agent_id,
-		d->upstream, upstream_reply, sizeof(d));
+	f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, d->fwd_src, agent, d->upstream,
+		upstream_reply, sizeof(d));
 	if (!f)
 		return NULL;
 	memcpy(flow_priv(f), &d, sizeof(d));
@@ -558,6 +564,7 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 {
 	struct gwdns *d = calloc(1, sizeof(*d));
 	struct sockaddr_storage ss;
+	char key[FLOW_KEY_MAX];
 	int err;
 
 	if (!d)
@@ -578,9 +585,9 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 	}
 	tun_addr_to_sockaddr(self4, GWDNS_PORT, &ss);
 	addr_format((struct sockaddr *)&ss, d->fwd_src, sizeof(d->fwd_src));
-	if (d->upstream[0] && (err = flow_key(d->fwd_key, sizeof(d->fwd_key), n->cfg.agent_id,
-				       n->cfg.local_id, MQTT_PROTO_UDP, d->fwd_src, d->upstream)))
-		return err;
+	if (d->upstream[0] && (err = flow_key(key, sizeof(key), n->cfg.agent_id, n->cfg.local_id,
+				       MQTT_PROTO_UDP, d->fwd_src, d->upstream)))
+		return err; /* a key that does not fit: said at start, not at each query */
 	for (int i = 0; i < 2; i++) {
 		if ((err = listen_on(d, i, i ? self6 : self4))) {
 			log_warnx("gateway: dns: cannot listen on port %d: %s", GWDNS_PORT,

@@ -47,15 +47,19 @@ static void port_accept_cb(
 	struct node *n = arg;
 	(void)l, (void)salen;
 
+	char src[ADDR_STRLEN], pick[NODE_ID_MAX];
+
 	if (!local_can_open(n, fd))
 		return;
-	if (node_peer_offline(n, n->cfg.agent_id, MQTT_NIL)) {
-		log_info("%s: agent %s is offline: connection refused", n->name, n->cfg.agent_id);
+	addr_format(sa, src, sizeof(src));
+	const char *agent = node_pick_agent(n, n->cfg.agent_id, src, strlen(src), pick);
+	if (node_peer_offline(n, agent, MQTT_NIL)) {
+		log_info("%s: agent %s is offline: connection refused", n->name, agent);
 		flow_close_reset(fd);
 		return;
 	}
 	struct flow *f = local_open_stream_from(
-		n, port_stream_proto(n), sa, n->cfg.agent_id, port_cfg(n)->target, NULL, 0);
+		n, port_stream_proto(n), sa, agent, port_cfg(n)->target, NULL, 0);
 	if (!f) {
 		flow_close_reset(fd);
 		return;
@@ -76,16 +80,17 @@ static void udp_reply(struct flow *f, const uint8_t *payload, size_t len)
 static struct flow *udp_flow(struct node *n, const struct sockaddr_storage *ss, socklen_t sl)
 {
 	struct port *p = n->role_data;
-	char src[ADDR_STRLEN], key[FLOW_KEY_MAX];
+	char src[ADDR_STRLEN], key[FLOW_KEY_MAX], pick[NODE_ID_MAX];
 	const char *target = port_cfg(n)->target;
 
 	addr_format((const struct sockaddr *)ss, src, sizeof(src));
-	flow_key(key, sizeof(key), n->cfg.agent_id, n->cfg.local_id, MQTT_PROTO_UDP, src, target);
+	const char *agent = node_pick_agent(n, n->cfg.agent_id, src, strlen(src), pick);
+	flow_key(key, sizeof(key), agent, n->cfg.local_id, MQTT_PROTO_UDP, src, target);
 	struct flow *f = flow_table_find(n->flows, key);
 	if (f)
 		return f;
-	f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, src, n->cfg.agent_id, target,
-		udp_reply, sizeof(struct udp_client));
+	f = local_open_flow(n, FLOW_DGRAM_SINK, MQTT_PROTO_UDP, src, agent, target, udp_reply,
+		sizeof(struct udp_client));
 	if (!f)
 		return NULL;
 	struct udp_client *c = flow_priv(f);

@@ -146,12 +146,14 @@ static void socks_request(
 {
 	struct socks_conn *sc = arg;
 	struct node *n = sc->node;
-	char agent[MQTT_LEVEL_MAX], dst[MQTT_LEVEL_MAX];
+	char spec[MQTT_LEVEL_MAX], dst[MQTT_LEVEL_MAX], src[ADDR_STRLEN], pick[NODE_ID_MAX];
 
-	if (socks_route(n, req, agent, dst)) {
+	if (socks_route(n, req, spec, dst)) {
 		socks_fail(sc, SOCKS_HOST_UNREACHABLE, "destination too long");
 		return;
 	}
+	addr_format((struct sockaddr *)&sc->client, src, sizeof(src));
+	const char *agent = node_pick_agent(n, spec, src, strlen(src), pick);
 	if (!mqtt_level_valid(agent)) {
 		socks_fail(sc, SOCKS_HOST_UNREACHABLE, "bad agent name");
 		return;

@@ -15,19 +15,24 @@
 # fragments both ways, IPv4 and IPv6; a 10 s flood of first fragments with
 # random ids from another address leaves the reassembly memory within its
 # limit, the gateway's RSS bounded, and other flows (UDP, a fragmented echo,
-# HTTP) working during it.
+# HTTP) working during it. Last, 10.21.0.0/24 is routed to an agent pool
+# whose second member comes online late: held connections spread over both,
+# kill -9 of the second fails exactly its own, new ones go on at once.
 set -u
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../netns-lib.sh"
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/gwtool.py
+POOL=$(cd "$(dirname "$0")" && pwd)/helpers/pooltool.py
 
 PREFIX=e2e/router
 GWID=rgw-$$
 AGENT=rag-$$
+AGENT2=rag2-$$ # joins AGENT's pool for 10.21.0.0/24 late
 N4M_AGENT=rn4m-$$ # a net4mqtt agent's status: online, no capabilities
 BPORT=1883
 HTTP=8080
 UDP=7007
+TCP_ECHO=7008
 STATUS=127.0.0.1:9810
 
 S=$$
@@ -73,8 +78,9 @@ chmod -R a+rX "$TEST_TMP"
 bg_ns "$NS_SRV" http4 "$PY" "$TOOL" http 10.21.0.2 $HTTP "$TEST_TMP/www" "$TEST_TMP/http4.req"
 bg_ns "$NS_SRV" udpecho "$PY" "$TOOL" udp-echo 10.21.0.2 $UDP "$TEST_TMP/udp4.got"
 bg_ns "$NS_SRV" udpecho6 "$PY" "$TOOL" udp-echo fd21::2 $UDP "$TEST_TMP/udp6.got"
+bg_ns "$NS_SRV" tcpecho socat TCP-LISTEN:$TCP_ECHO,bind=10.21.0.2,fork,reuseaddr,backlog=128 EXEC:cat
 srv_ready() {
-	ns_tcp_listening "$NS_SRV" $HTTP && [ "$(ip netns exec "$NS_SRV" ss -Huln "sport = :$UDP" | wc -l)" -eq 2 ]
+	ns_tcp_listening "$NS_SRV" $HTTP && ns_tcp_listening "$NS_SRV" $TCP_ECHO && [ "$(ip netns exec "$NS_SRV" ss -Huln "sport = :$UDP" | wc -l)" -eq 2 ]
 }
 need "servers listen in srv (http, UDP echo v4 and v6)" wait_for 10 srv_ready
 
@@ -98,7 +104,7 @@ check "its status says it carries ICMP echo" \
 
 n4m_ns "$NS_GW" gateway gateway -m "mqtt://127.0.0.1:$BPORT/$PREFIX?client_id=$GWID" -i "$GWID" \
 	-a "$AGENT" --udp-timeout 3 --status-listen $STATUS \
-	--route 10.21.0.0/24 --route fd21::/64 --route "10.23.0.0/24=$N4M_AGENT"
+	--route "10.21.0.0/24=$AGENT,$AGENT2" --route fd21::/64 --route "10.23.0.0/24=$N4M_AGENT"
 gw_up() {
 	has "10.21.0.0/24 dev n4m0" ip -n "$NS_GW" route show table all &&
 		grep -q "peer $AGENT/- online" "$TEST_TMP/gateway.log" &&
@@ -181,6 +187,29 @@ check "/metrics counts the fragments refused over the limit ($(metric 'net4mqtt_
 res=$(lan timeout 20 "$PY" "$TOOL" udp 10.21.0.2 $UDP 3000 2>&1)
 check "after the flood, a 3000-byte echo still works ($res)" has "udp ok" echo "$res"
 check "gateway and agent are still running" all_running "$gateway_PID" "$agent_dgram_PID"
+
+# 5. 10.21.0.0/24 is routed to the pool AGENT,AGENT2. AGENT2 was never online
+# until now, so every flow so far went to AGENT. It joins: new connections
+# spread over both; kill -9 of AGENT2: exactly its connections fail, and new
+# ones go to AGENT at once.
+n4m_ns "$NS_AG" agent2 agent -m "mqtt://10.88.0.1:$BPORT/$PREFIX?client_id=$AGENT2" -i "$AGENT2" -t 127.0.0.1:9
+check "the gateway sees $AGENT2 online" wait_for 10 grep -q "peer $AGENT2/- online" "$TEST_TMP/gateway.log"
+opened1() { stat_field "$(stats agent_dgram "$agent_dgram_PID")" opened; }
+b1=$(opened1)
+bg_ns "$NS_LAN" hold timeout 120 "$PY" "$POOL" hold 10.21.0.2 $TCP_ECHO 40 "$TEST_TMP/ready" "$TEST_TMP/go"
+check "lan: 40 connections to 10.21.0.2:$TCP_ECHO opened through the pool" wait_for 60 test -s "$TEST_TMP/ready"
+check "... and each echoed ($(cat "$TEST_TMP/ready" 2>/dev/null))" test "$(cat "$TEST_TMP/ready" 2>/dev/null)" = 40
+o1=$(($(opened1) - b1))
+o2=$(stat_field "$(stats agent2 "$agent2_PID")" "flows open")
+check "the 40 are spread over both members ($o1 + $o2)" test "${o1:-0}" -gt 0 -a "${o2:-0}" -gt 0 -a $((o1 + o2)) -eq 40
+kill -9 "$agent2_PID"
+check "the gateway hears $AGENT2's last will" wait_for 10 grep -q "peer $AGENT2/- went offline" "$TEST_TMP/gateway.log"
+res=$(lan timeout 60 "$PY" "$POOL" burst 10.21.0.2 $TCP_ECHO 50 2>&1)
+check "lan: 50 new connections right after all succeed ($res)" test "$res" = "burst: 50 ok, 0 failed"
+touch "$TEST_TMP/go"
+check "the held connections are done" wait_for 60 bash -c "! kill -0 $hold_PID 2>/dev/null"
+res=$(grep '^hold:' "$TEST_TMP/hold.log")
+check "of the 40 held, exactly $AGENT2's $o2 failed ($res)" test "$res" = "hold: $((40 - o2)) ok, $o2 failed"
 
 kill "$gateway_PID"
 check "the gateway exits on SIGTERM" wait_for 10 bash -c "! kill -0 $gateway_PID 2>/dev/null"
