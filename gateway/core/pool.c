@@ -6,8 +6,8 @@
 
 #define POOL_MEMBER_MAX 256
 
-void pool_walk(const char *spec, size_t max_len, void (*fn)(const char *member, void *arg),
-	void *arg)
+void pool_walk(
+	const char *spec, size_t max_len, void (*fn)(const char *member, void *arg), void *arg)
 {
 	char member[POOL_MEMBER_MAX];
 

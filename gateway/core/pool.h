@@ -7,8 +7,8 @@
 
 /* Calls fn for each member of spec (one id, or a comma-separated list; empty members and
  * members of max_len bytes or more are skipped). */
-void pool_walk(const char *spec, size_t max_len, void (*fn)(const char *member, void *arg),
-	void *arg);
+void pool_walk(
+	const char *spec, size_t max_len, void (*fn)(const char *member, void *arg), void *arg);
 
 /*
  * The member of spec a flow goes to: among those online(ctx, member) says are,

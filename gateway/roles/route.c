@@ -21,6 +21,7 @@ struct prefix {
 	uint8_t addr[16];
 	struct rec *recs;
 	size_t nrecs;
+	char *pool; /* several advertisers and nothing before them: "a,b,c", what lookups return */
 };
 
 /* The prefixes of one length, sorted by address for binary search. */
@@ -48,6 +49,30 @@ static void free_prefix(struct prefix *px)
 	for (size_t i = 0; i < px->nrecs; i++)
 		free(px->recs[i].agent);
 	free(px->recs);
+	free(px->pool);
+}
+
+/* Several agents advertise the prefix (and no exclusion or configured route
+ * comes first): they form a pool, in id order. Returns 0 or -ENOMEM. */
+static int prefix_pool_update(struct prefix *px)
+{
+	size_t len = 0;
+
+	free(px->pool);
+	px->pool = NULL;
+	if (px->nrecs < 2 || px->recs[0].src != ROUTE_ADVERTISED)
+		return 0;
+	for (size_t i = 0; i < px->nrecs; i++)
+		len += strlen(px->recs[i].agent) + 1;
+	if (!(px->pool = malloc(len)))
+		return -ENOMEM;
+	px->pool[0] = '\0';
+	for (size_t i = 0; i < px->nrecs; i++) {
+		if (i)
+			strcat(px->pool, ",");
+		strcat(px->pool, px->recs[i].agent);
+	}
+	return 0;
 }
 
 static void free_family(struct family_table *ft)
@@ -205,6 +230,8 @@ int route_add(
 	if (!px)
 		return -ENOMEM;
 	err = prefix_add(px, src, agent, &added);
+	if (!err)
+		err = prefix_pool_update(px);
 	if (!px->nrecs) /* a new prefix whose first route failed */
 		level_remove(lv, at);
 	if (!err && added)
@@ -236,6 +263,9 @@ static int prefix_del(struct level *lv, size_t at, enum route_source src, const 
 	px->nrecs = j;
 	if (!j)
 		level_remove(lv, at);
+	else
+		prefix_pool_update(
+			px); /* smaller: on no memory, lookups find the first advertiser */
 	return n;
 }
 
@@ -308,6 +338,8 @@ const char *route_lookup(
 			*matched = (struct nl_prefix){ .family = family, .len = (uint8_t)len };
 			memcpy(matched->addr, net, 16);
 		}
+		if (lv->v[at].pool)
+			return lv->v[at].pool;
 		return lv->v[at].recs[0].agent; /* NULL for an exclusion */
 	}
 	return NULL;

@@ -25,8 +25,9 @@ void route_table_free(struct route_table *rt);
 /*
  * Adds a route; agent is NULL for ROUTE_EXCLUDED. A prefix holds one
  * exclusion, one configured route (adding another replaces its agent) and one
- * advertised route per agent; of several advertisers the smallest agent id
- * (strcmp) wins lookups, whatever order their statuses came in. Adding a
+ * advertised route per agent; several advertisers form a pool: lookups return
+ * "a,b,c", their ids in strcmp order, whatever order their statuses came in
+ * (gateway/core/pool.c picks a member per flow). Adding a
  * route that is there already changes nothing. Host bits of p are ignored.
  * Returns 0; -EINVAL for a bad prefix, source or agent; -ENOMEM.
  */

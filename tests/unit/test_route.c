@@ -249,9 +249,9 @@ static void test_several_advertisers(void **state)
 	add(rt, "10.0.0.0/8", ADV, "zeta");
 	add(rt, "10.0.0.0/8", ADV, "alpha");
 	add(rt, "10.0.0.0/8", ADV, "mu");
-	assert_route(rt, "10.1.1.1", "alpha"); /* the smallest id, whatever the order */
+	assert_route(rt, "10.1.1.1", "alpha,mu,zeta"); /* a pool in id order, whatever the order */
 	assert_int_equal(route_del_agent(rt, ADV, "alpha"), 1);
-	assert_route(rt, "10.1.1.1", "mu");
+	assert_route(rt, "10.1.1.1", "mu,zeta");
 	assert_int_equal(del(rt, "10.0.0.0/8", ADV, "zeta"), 0);
 	assert_route(rt, "10.1.1.1", "mu");
 	assert_int_equal(del(rt, "10.0.0.0/8", ADV, "zeta"), -ENOENT);
@@ -273,7 +273,7 @@ static void test_agent_withdrawal(void **state)
 	add(rt, "10.3.0.0/16", CONF, "gone");
 	add(rt, "10.1.0.0/16", ADV, "other");
 	add(rt, "10.2.0.0/16", CONF, "other");
-	assert_route(rt, "10.1.0.1", "gone");
+	assert_route(rt, "10.1.0.1", "gone,other");
 	assert_int_equal(route_del_agent(rt, ADV, "gone"), 3);
 	assert_int_equal(route_del_agent(rt, ADV, "gone"), 0);
 	assert_route(rt, "10.1.0.1", "other");
@@ -437,10 +437,32 @@ static const char *m_lookup(const struct mroute *m, size_t n, int family, const 
 {
 	const struct mroute *best = NULL;
 
+	static char pool[512];
+
 	for (size_t i = 0; i < n; i++)
 		if (m[i].live && covers(&m[i].p, family, addr) && (!best || better(&m[i], best)))
 			best = &m[i];
-	return best && best->src != ROUTE_EXCLUDED ? best->agent : NULL;
+	if (!best || best->src == ROUTE_EXCLUDED)
+		return NULL;
+	if (best->src != ROUTE_ADVERTISED)
+		return best->agent;
+	/* every advertiser of the winning prefix, in id order: best is the smallest */
+	snprintf(pool, sizeof(pool), "%s", best->agent);
+	for (const char *last = best->agent;;) {
+		const struct mroute *next = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (m[i].live && m[i].src == ROUTE_ADVERTISED &&
+				m[i].p.family == best->p.family && m[i].p.len == best->p.len &&
+				!memcmp(m[i].p.addr, best->p.addr, 16) &&
+				strcmp(m[i].agent, last) > 0 &&
+				(!next || strcmp(m[i].agent, next->agent) < 0))
+				next = &m[i];
+		if (!next)
+			return pool;
+		strcat(pool, ",");
+		strcat(pool, next->agent);
+		last = next->agent;
+	}
 }
 
 /* Addresses from a small space, so that prefixes nest and collide; routes
