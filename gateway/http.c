@@ -23,6 +23,7 @@
 #include "gateway/lib/log.h"
 #include "mqtt/client.h"
 #include "gateway/core/node.h"
+#include "gateway/core/pool.h"
 #include "gateway/core/status.h"
 
 #define FETCH_TIMEOUT_S 5
@@ -453,6 +454,28 @@ static void flows_text(struct hub *hub, struct evbuffer *o)
 		evbuffer_add_printf(o, "  ... %lu flows in all\n", total);
 }
 
+struct pool_text {
+	struct node *n;
+	struct evbuffer *out;
+};
+
+static void member_text(const char *member, void *arg)
+{
+	struct pool_text *p = arg;
+
+	evbuffer_add_printf(p->out, " %s (%s)", member,
+		node_peer_online(p->n, member, MQTT_NIL) ? "online" : "offline");
+}
+
+static void pool_text(struct node *n, const char *spec, void *arg)
+{
+	struct pool_text p = { n, arg };
+
+	evbuffer_add_printf(p.out, "  %-16s %s:", n->name, spec);
+	pool_walk(spec, NODE_ID_MAX, member_text, &p);
+	evbuffer_add_printf(p.out, "\n");
+}
+
 void http_status_text(struct hub *hub, struct evbuffer *o)
 {
 	char up[32], down[32];
@@ -474,6 +497,10 @@ void http_status_text(struct hub *hub, struct evbuffer *o)
 			human_bytes(s->bytes_down, down, sizeof(down)),
 			s->refused + s->flow.over_limit);
 	}
+	evbuffer_add_printf(o, "\nPools:\n");
+	for (int i = 0; i < hub->n_nodes; i++)
+		if (!hub->nodes[i]->role->is_agent)
+			each_agent_spec(hub->nodes[i], pool_text, o);
 	evbuffer_add_printf(o, "\nAgents:\n  %-24s %-7s %s\n", "ID", "STATUS", "ROUTES");
 	if (peers_view(hub))
 		peers_walk(peers_view(hub)->peers, agent_text, o);

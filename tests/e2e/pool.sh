@@ -59,6 +59,9 @@ status=$(curl -s -m 5 "http://127.0.0.1:$STATUS_PORT/status")
 check "/status lists the pool and its members" \
 	grep -qF "\"pools\":[{\"pool\":\"$A1,$A2,$A3\",\"members\":[{\"id\":\"$A1\",\"online\":true}" <<<"$status"
 
+check "net4mqtt status lists the pool and its members' states" \
+	grep -qF "$A1,$A2,$A3: $A1 (online) $A2 (online) $A3 (online)" <<<"$(curl -s -m 5 "http://127.0.0.1:$STATUS_PORT/status.txt")"
+
 # 2. kill -9 one member: exactly its flows fail.
 kill -9 "$agent2_PID"
 gone() { grep -q "peer $A2/- went offline" "$TEST_TMP/local.log"; }
