@@ -6,13 +6,16 @@
 # service), one shared cookie, and a fixed distribution port instead of epmd.
 #   ns A (10.61.0.1): ejabberd node A, the agent (connected to A), a web server, a UDP echo
 #   ns B (10.61.0.2): ejabberd node B, the locals, URL mqtt://B,A/PREFIX (B first)
-# Checks: the locals connect to B; a download (sha256) and UDP echoes cross
-# the cluster; node B is killed; the locals move on to A (the next broker of
-# the list), republish their retained status there, subscribe again, and new
-# flows work within a bounded wait.
+#   ns B also runs a gateway (same URL list) routing 10.62.5.0/24, where A has a web address
+# Checks: the locals and the gateway connect to B; downloads (sha256) and UDP
+# echoes cross the cluster; node B is killed; they move on to A (the next
+# broker of the list), republish their retained status there, subscribe
+# again, and new flows work within a bounded wait.
 # ejabberd's mod_mqtt keeps retained messages per node (23.01): a status
-# retained on B is not seen by a subscriber on A. Live messages cross the
-# cluster; the checks rely on nothing else.
+# retained on A is not seen by a subscriber on B. Live messages cross the
+# cluster: the agent starts last, so that its online status reaches the
+# locals and the gateway live (a gateway drops packets for an agent whose
+# status it has not seen).
 set -u
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../netns-lib.sh"
@@ -139,7 +142,9 @@ mkdir -p "$TEST_TMP/www"
 head -c "$SIZE" /dev/urandom >"$TEST_TMP/www/blob"
 want=$(sha256sum <"$TEST_TMP/www/blob" | cut -d' ' -f1)
 HP=8080 UE=7007
-(cd "$TEST_TMP/www" && exec ip netns exec "$NA" "$PY" -m http.server --bind 127.0.0.1 $HP) \
+WEB=10.62.5.9 # for the gateway: an address of A inside the subnet it routes to the agent
+ip -n "$NA" addr add $WEB/32 dev lo
+(cd "$TEST_TMP/www" && exec ip netns exec "$NA" "$PY" -m http.server --bind 0.0.0.0 $HP) \
 	>"$TEST_TMP/http.log" 2>&1 &
 bg_track $!
 bg_ns "$NA" uecho "$PY" "$TOOL" echo-udp $UE
@@ -149,17 +154,19 @@ need "the web server and the UDP echo in A" wait_for 10 servers_up
 URL_A="mqtt://$USER:$PASS@$IPA:1883/$PREFIX"
 URL_BA="mqtt://$USER:$PASS@$IPB:1883,$IPA:1883/$PREFIX" # B first, then A
 LP=8081 UP=8082
-n4m_ns "$NA" agent agent -m "$URL_A?client_id=$AGENT" -i "$AGENT" -t 127.0.0.1:$HP
-# The agent first: the locals' statuses are live messages to it (not retained across nodes).
-check "the agent is connected to node A" wait_for 15 grep -q "mqtt: connected to $IPA:1883" "$TEST_TMP/agent.log"
+# The locals and the gateway first, the agent then: its status reaches them as a
+# live message (ejabberd does not show a status retained on A to a subscriber on B).
 n4m_ns "$NB" local local-port -m "$URL_BA?client_id=$LOCAL" -i "$LOCAL" -a "$AGENT" -l 127.0.0.1:$LP
 n4m_ns "$NB" ludp local-port -u -m "$URL_BA?client_id=$LOCAL-u" -i "$LOCAL-u" -a "$AGENT" \
 	-l 127.0.0.1:$UP -t 127.0.0.1:$UE
-check "the locals are connected to node B (the first of their list)" wait_for 15 bash -c \
-	"grep -q 'mqtt: connected to $IPB:1883' '$TEST_TMP/local.log' && grep -q 'mqtt: connected to $IPB:1883' '$TEST_TMP/ludp.log'"
+n4m_ns "$NB" gw gateway -m "$URL_BA?client_id=$LOCAL-gw" -i "$LOCAL-gw" -a "$AGENT" --route 10.62.5.0/24
+on_b() { local f; for f in local ludp gw; do grep -q "mqtt: connected to $IPB:1883" "$TEST_TMP/$f.log" || return 1; done; }
+check "the locals and the gateway are connected to node B (the first of their list)" wait_for 15 on_b
 check "the start log lists both brokers" grep -q "brokers $IPB:1883,$IPA:1883 prefix" "$TEST_TMP/local.log"
-check "the agent sees the local online (a live status across the cluster)" \
-	wait_for 15 grep -q "peer -/$LOCAL online" "$TEST_TMP/agent.log"
+n4m_ns "$NA" agent agent -m "$URL_A?client_id=$AGENT" -i "$AGENT" -t 127.0.0.1:$HP
+check "the agent is connected to node A" wait_for 15 grep -q "mqtt: connected to $IPA:1883" "$TEST_TMP/agent.log"
+see_agent() { local f; for f in local ludp gw; do grep -q "peer $AGENT/- online" "$TEST_TMP/$f.log" || return 1; done; }
+check "the locals and the gateway see the agent online (its status across the cluster)" wait_for 15 see_agent
 ports_up() { ns_tcp_listening "$NB" $LP && ns_udp_bound "$NB" $UP; }
 check "local-ports listen in B" wait_for 10 ports_up
 
@@ -171,6 +178,11 @@ res=$(timeout 40 ip netns exec "$NB" "$PY" "$TOOL" udp-once $UP 9001 2>&1)
 check "UDP: a datagram echoed across the cluster ($res)" test "$res" = "udp-once: reply ok"
 res=$(timeout 60 ip netns exec "$NB" "$PY" "$TOOL" udp-many $UP 20 2>&1)
 check "UDP: 20 sockets each get their own datagram back ($res)" test "$res" = "udp: 20 of 20 replied, 0 wrong"
+gw_download() { ip netns exec "$NB" curl -s -m 30 "http://$WEB:$HP/blob" | sha256sum | cut -d' ' -f1; }
+gw_download_ok() { [ "$(gw_download)" = "$want" ]; }
+check "gateway: a download from $WEB (routed into the TUN) crosses the cluster intact" \
+	wait_for 20 gw_download_ok
+check "the agent carried the gateway's flow" grep -q "from $LOCAL-gw/$AGENT to $WEB:$HP" "$TEST_TMP/agent.log"
 
 # Node B dies (SIGKILL: no goodbye). The locals go on with A, the next of their list.
 t1=$SECONDS
@@ -178,8 +190,8 @@ kill -9 "$(cat "$TEST_TMP/ej-b/ejabberd.pid")"
 check "node B is gone (nothing listens on $IPB:1883)" wait_for 10 ej_gone "$NB"
 check "the local logs the loss and names the next broker" wait_for 15 \
 	grep -q "mqtt: lost connection to $IPB:1883: .*; reconnecting to $IPA:1883" "$TEST_TMP/local.log"
-check "the locals reconnect to node A" wait_for 20 bash -c \
-	"grep -q 'mqtt: connected to $IPA:1883' '$TEST_TMP/local.log' && grep -q 'mqtt: connected to $IPA:1883' '$TEST_TMP/ludp.log'"
+on_a() { local f; for f in local ludp gw; do grep -q "mqtt: connected to $IPA:1883" "$TEST_TMP/$f.log" || return 1; done; }
+check "the locals and the gateway reconnect to node A" wait_for 20 on_a
 retained_on_a() {
 	timeout -k 1 8 ip netns exec "$NA" mosquitto_sub -h $IPA -u "$USER" -P "$PASS" --retained-only \
 		-t "$1" -C 1 -W 5 2>/dev/null | grep -q '"online":true'
@@ -191,11 +203,12 @@ check "TCP: a new download through node A alone is intact, within 30 s of B's de
 echo "failover: a download worked again $((SECONDS - t1)) s after node B was killed"
 res=$(timeout 40 ip netns exec "$NB" "$PY" "$TOOL" udp-once $UP 9002 2>&1)
 check "UDP: a datagram echoed through node A ($res)" test "$res" = "udp-once: reply ok"
+check "gateway: a new download through node A alone is intact" wait_for 30 gw_download_ok
 line=$(stats local "$local_PID")
 n=$(stat_field "$line" reconnects)
 check "the local's stats count one mqtt reconnect (saw '${n:-no stats line}')" test "${n:-x}" = 1
 check "node A and every net4mqtt process still run" \
-	all_running "$agent_PID" "$local_PID" "$ludp_PID"
+	all_running "$agent_PID" "$local_PID" "$ludp_PID" "$gw_PID"
 check "node A still serves MQTT" ej_listening "$NA"
 [ "$N4M_FAILS" -eq 0 ] || ej_log_tail
 echo "the whole test took $((SECONDS - t0)) s"
