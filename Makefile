@@ -27,7 +27,7 @@ endif
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
 	libmnl-dev libinih-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
 	python3 python3-paho-mqtt iproute2 iputils-ping traceroute dnsutils procps openssl \
-	groff-base systemd
+	groff-base systemd ejabberd
 
 # ... and for make bench's request/response row (it starts its own redis-server).
 BENCH_PKGS := redis-server redis-tools
@@ -91,7 +91,11 @@ deps:
 		echo "installing:" $$missing; \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $(APT_OPTS) $$missing </dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $(APT_OPTS) $$missing </dev/null && \
+		case " $$missing " in *" ejabberd "*) \
+			$$sudo systemctl disable --now ejabberd >/dev/null 2>&1; \
+			echo "ejabberd: its system service is disabled (the tests start their own nodes)";; \
+		esac; \
 	fi
 
 print-deps:

@@ -373,8 +373,8 @@ void http_status_json(struct hub *hub, struct evbuffer *o)
 	evbuffer_add_printf(o,
 		"{\"version\":\"%s\",\"uptime_s\":%llu,\"mqtt\":{\"broker\":", N4M_VERSION,
 		uptime_s(hub));
-	json_string(o, hub->url.host);
-	evbuffer_add_printf(o, ",\"port\":%u,\"prefix\":", hub->url.port);
+	json_string(o, mqtt_client_broker(hub->mqtt)->host); /* of a list, the current one */
+	evbuffer_add_printf(o, ",\"port\":%u,\"prefix\":", mqtt_client_broker(hub->mqtt)->port);
 	json_string(o, hub->url.prefix);
 	evbuffer_add_printf(o, ",\"client_id\":");
 	json_string(o, hub->client_id);
@@ -483,8 +483,9 @@ void http_status_text(struct hub *hub, struct evbuffer *o)
 	evbuffer_add_printf(o,
 		"net4mqtt %s, up %llus\nBroker: %s:%u prefix %s, client id %s: %s, %lu "
 		"reconnects\n",
-		N4M_VERSION, uptime_s(hub), hub->url.host, hub->url.port, hub->url.prefix,
-		hub->client_id, mqtt_client_connected(hub->mqtt) ? "connected" : "NOT CONNECTED",
+		N4M_VERSION, uptime_s(hub), mqtt_client_broker(hub->mqtt)->host,
+		mqtt_client_broker(hub->mqtt)->port, hub->url.prefix, hub->client_id,
+		mqtt_client_connected(hub->mqtt) ? "connected" : "NOT CONNECTED",
 		mqtt_client_reconnects(hub->mqtt));
 	evbuffer_add_printf(o, "\nRoles:\n  %-16s %-16s %6s %8s %10s %10s %8s\n", "ROLE", "ID",
 		"FLOWS", "OPENED", "UP", "DOWN", "REFUSED");

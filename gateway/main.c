@@ -311,9 +311,11 @@ static int run(struct config *c, const char *path)
 	if (c->status_listen[0] &&
 		(err = http_status_start(app.base, c->status_listen, &app.hub, &app.http)))
 		fatalx("status server on %s: %s", c->status_listen, strerror(-err));
+	char brokers[MQTT_URL_BROKERS * (MQTT_URL_FIELD + 8)];
+	mqtt_url_brokers_str(&c->url, -1, brokers, sizeof(brokers));
 	for (int i = 0; i < c->n_roles; i++) {
-		log_info("%s: broker %s:%u prefix %s client id %s", c->roles[i].name, c->url.host,
-			c->url.port, c->url.prefix, app.hub.client_id);
+		log_info("%s: broker%s %s prefix %s client id %s", c->roles[i].name,
+			c->url.n_brokers > 1 ? "s" : "", brokers, c->url.prefix, app.hub.client_id);
 		if (c->roles[i].cmd->role == &gateway_role)
 			keep |= 1ull << CAP_NET_ADMIN; /* for its routes */
 		if (app.nodes[i].icmp_raw)

@@ -645,7 +645,9 @@ void option_usage(const struct command *c, FILE *out)
 		"Usage: net4mqtt %s %s\n\n%s\n\n"
 		"  -m, --mqtt-url URL   broker: "
 		"mqtt[s]://[user[:pass]@]host[:port]/PREFIX[?client_id=ID]\n"
-		"                       (default " DEFAULT_MQTT_URL ")\n",
+		"                       (default " DEFAULT_MQTT_URL ");\n"
+		"                       a cluster: host1[:port],host2[:port],... (up to 8),\n"
+		"                       tried in turn, the next one after a lost connection\n",
 		c->name, c->usage, c->summary);
 	if (strchr(c->shortopts, 'l'))
 		fprintf(out, "  -l, --listen ADDR    listen on IP:PORT or [IPv6]:PORT (default "

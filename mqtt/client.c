@@ -41,6 +41,8 @@ struct mqtt_client {
 	bool connected, congested, shutting_down;
 	int sock;
 	int backoff_ms;
+	int broker;	/* the url's broker tried now, or connected to */
+	int broker_set; /* the one libmosquitto was last given; -1: none yet */
 	unsigned long attempts, connects;
 	struct pending *fifo;
 	size_t fifo_cap, fifo_head, fifo_len;
@@ -76,6 +78,11 @@ bool mqtt_client_congested(const struct mqtt_client *c)
 size_t mqtt_client_backlog(const struct mqtt_client *c)
 {
 	return c->backlog;
+}
+
+const struct mqtt_broker *mqtt_client_broker(const struct mqtt_client *c)
+{
+	return &c->url->brokers[c->broker];
 }
 
 unsigned long mqtt_client_reconnects(const struct mqtt_client *c)
@@ -146,10 +153,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 
 	if (rc) {
 		client_log(c, MQTT_LOG_WARN, "mqtt: broker %s:%u refused the connection: %s",
-			c->url->host, c->url->port, mosquitto_connack_string(rc));
+			mqtt_client_broker(c)->host, mqtt_client_broker(c)->port,
+			mosquitto_connack_string(rc));
 		return; /* libmosquitto drops the socket; on_disconnect schedules the retry */
 	}
-	client_log(c, MQTT_LOG_INFO, "mqtt: connected to %s:%u", c->url->host, c->url->port);
+	client_log(c, MQTT_LOG_INFO, "mqtt: connected to %s:%u", mqtt_client_broker(c)->host,
+		mqtt_client_broker(c)->port);
 	c->connected = true;
 	c->connects++;
 	c->backoff_ms = BACKOFF_MIN_MS;
@@ -228,16 +237,24 @@ static void client_lost(struct mqtt_client *c, const char *why)
 static void lost_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mqtt_client *c = arg;
+	const struct mqtt_broker *b = mqtt_client_broker(c);
+	char next[MQTT_URL_FIELD + 16] = "";
 	(void)fd, (void)what;
 
+	/* several brokers (a cluster's nodes): the next one in the list, round robin */
+	if (c->url->n_brokers > 1) {
+		c->broker = (c->broker + 1) % c->url->n_brokers;
+		mqtt_url_brokers_str(c->url, c->broker, next, sizeof(next));
+	}
 	if (c->lost_connected) {
 		c->lost_connected = false;
-		client_log(c, MQTT_LOG_WARN, "mqtt: lost connection to %s:%u: %s; reconnecting",
-			c->url->host, c->url->port, c->lost_why);
+		client_log(c, MQTT_LOG_WARN, "mqtt: lost connection to %s:%u: %s; reconnecting%s%s",
+			b->host, b->port, c->lost_why, next[0] ? " to " : "", next);
 		c->ops->on_disconnect(c->arg);
 	} else {
-		client_log(c, MQTT_LOG_WARN, "mqtt: cannot connect to %s:%u: %s; retrying in %d ms",
-			c->url->host, c->url->port, c->lost_why, c->backoff_ms);
+		client_log(c, MQTT_LOG_WARN, "mqtt: cannot connect to %s:%u: %s; %s%s in %d ms",
+			b->host, b->port, c->lost_why, next[0] ? "trying " : "retrying", next,
+			c->backoff_ms);
 	}
 	schedule_retry(c);
 }
@@ -344,13 +361,16 @@ static int sock_events_add(struct mqtt_client *c)
 
 static void connect_now(struct mqtt_client *c)
 {
+	const struct mqtt_broker *b = mqtt_client_broker(c);
 	int rc;
 
-	if (c->attempts++ == 0)
-		rc = mosquitto_connect_async(
-			c->mosq, c->url->host, c->url->port, c->url->keepalive);
-	else
+	c->attempts++;
+	if (c->broker_set != c->broker) { /* the first attempt, or another broker of the list */
+		rc = mosquitto_connect_async(c->mosq, b->host, b->port, c->url->keepalive);
+		c->broker_set = c->broker;
+	} else {
 		rc = mosquitto_reconnect_async(c->mosq);
+	}
 	if (rc == MOSQ_ERR_SUCCESS && sock_events_add(c) == 0)
 		return;
 	client_lost(c, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -455,6 +475,7 @@ int mqtt_client_new(struct event_base *base, const struct mqtt_url *url, const c
 	c->arg = arg;
 	c->sock = -1;
 	c->backoff_ms = BACKOFF_MIN_MS;
+	c->broker_set = -1;
 	c->mosq = mosquitto_new(client_id, true, c);
 	if (!c->mosq)
 		goto err_free;

@@ -8,6 +8,7 @@
 
 struct event_base;
 struct mqtt_url;
+struct mqtt_broker;
 struct mqtt_client;
 
 enum mqtt_log_level { MQTT_LOG_WARN, MQTT_LOG_INFO, MQTT_LOG_TRACE };
@@ -50,6 +51,8 @@ bool mqtt_client_connected(const struct mqtt_client *c);
 bool mqtt_client_congested(const struct mqtt_client *c);
 size_t mqtt_client_backlog(const struct mqtt_client *c);
 unsigned long mqtt_client_reconnects(const struct mqtt_client *c);
+/* The broker of the url's list connected to, or tried next. */
+const struct mqtt_broker *mqtt_client_broker(const struct mqtt_client *c);
 
 /* Sends DISCONNECT after what is queued; done() runs when it is written or after a timeout. */
 void mqtt_client_shutdown(struct mqtt_client *c, void (*done)(void *arg));

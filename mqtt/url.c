@@ -1,9 +1,10 @@
-/* The broker URL: mqtt[s]://[user[:password]@]host[:port]/PREFIX?client_id=ID&cafile=..&cert=..&key=.. */
+/* The broker URL: mqtt[s]://[user[:password]@]host[:port][,host[:port]...]/PREFIX?client_id=ID&cafile=..&cert=..&key=.. */
 #include "url.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +61,7 @@ static int parse_userinfo(struct mqtt_url *u, const char *s, size_t n, const cha
 	return 0;
 }
 
-static int parse_hostport(struct mqtt_url *u, const char *s, size_t n, const char **why)
+static int parse_hostport(struct mqtt_broker *u, const char *s, size_t n, const char **why)
 {
 	const char *host = s, *portstr = NULL;
 	size_t hlen = n;
@@ -120,6 +121,54 @@ static int parse_hostport(struct mqtt_url *u, const char *s, size_t n, const cha
 		u->port = (uint16_t)v;
 	}
 	return 0;
+}
+
+/* host[:port][,host[:port]...]: each without a port has the scheme's. */
+static int parse_brokers(
+	struct mqtt_url *u, const char *s, size_t n, uint16_t port, const char **why)
+{
+	const char *end = s + n;
+
+	for (;;) {
+		const char *comma = memchr(s, ',', (size_t)(end - s));
+		size_t len = comma ? (size_t)(comma - s) : (size_t)(end - s);
+		if (u->n_brokers == MQTT_URL_BROKERS) {
+			*why = "more than 8 brokers";
+			return -EINVAL;
+		}
+		if (len == 0 && (comma || u->n_brokers)) {
+			*why = "empty host in the broker list";
+			return -EINVAL;
+		}
+		struct mqtt_broker *b = &u->brokers[u->n_brokers];
+		b->port = port;
+		if (parse_hostport(b, s, len, why))
+			return -EINVAL;
+		u->n_brokers++;
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+	strcpy(u->host, u->brokers[0].host);
+	u->port = u->brokers[0].port;
+	return 0;
+}
+
+void mqtt_url_brokers_str(const struct mqtt_url *u, int i, char *buf, size_t len)
+{
+	int from = i < 0 ? 0 : i, to = i < 0 ? u->n_brokers : i + 1;
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int k = from; k < to && o < len; k++) {
+		const struct mqtt_broker *b = &u->brokers[k];
+		int v6 = strchr(b->host, ':') != NULL;
+		int w = snprintf(buf + o, len - o, "%s%s%s%s:%u", k > from ? "," : "",
+			v6 ? "[" : "", b->host, v6 ? "]" : "", b->port);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
 }
 
 /* The prefix is the path without one leading and one trailing '/'. */
@@ -221,6 +270,7 @@ int mqtt_url_parse(const char *s, struct mqtt_url *u, const char **why)
 {
 	static const char *unused;
 	const char *p;
+	uint16_t port;
 
 	if (!why)
 		why = &unused;
@@ -228,11 +278,11 @@ int mqtt_url_parse(const char *s, struct mqtt_url *u, const char **why)
 	u->keepalive = 30;
 	if (!strncmp(s, "mqtt://", 7)) {
 		p = s + 7;
-		u->port = 1883;
+		port = 1883;
 	} else if (!strncmp(s, "mqtts://", 8)) {
 		p = s + 8;
 		u->tls = true;
-		u->port = 8883;
+		port = 8883;
 	} else {
 		*why = "scheme must be mqtt:// or mqtts://";
 		return -EINVAL;
@@ -248,7 +298,7 @@ int mqtt_url_parse(const char *s, struct mqtt_url *u, const char **why)
 		alen -= (size_t)(at + 1 - p);
 		p = at + 1;
 	}
-	if (parse_hostport(u, p, alen, why))
+	if (parse_brokers(u, p, alen, port, why))
 		return -EINVAL;
 	p += alen;
 	size_t plen = strcspn(p, "?#");

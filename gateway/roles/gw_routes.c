@@ -275,26 +275,32 @@ static bool bypass_listed(const struct gateway_config *cfg, const struct nl_pref
 	return prefix_listed(p, cfg->bypass, cfg->n_bypass);
 }
 
-/* The broker's addresses, resolved once at start (getaddrinfo blocks: never again later). */
+/* The brokers' addresses (every one of a list), resolved once at start (getaddrinfo
+ * blocks: never again later). */
 static void gw_resolve_broker(struct gw *g)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV }, *ai;
+	const struct mqtt_url *u = g->node->url;
 
-	if (getaddrinfo(g->node->url->host, "1883", &hints, &ai))
-		return;
-	for (struct addrinfo *a = ai; a && g->n_broker < GW_BROKER_ADDRS; a = a->ai_next) {
-		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+	for (int i = 0; i < u->n_brokers; i++) {
+		if (getaddrinfo(u->brokers[i].host, "1883", &hints, &ai))
 			continue;
-		struct nl_prefix *b = &g->broker[g->n_broker++];
-		b->family = a->ai_family;
-		b->len = a->ai_family == AF_INET ? 32 : 128;
-		memcpy(b->addr,
-			a->ai_family == AF_INET
-				? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
-				: (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr,
-			a->ai_family == AF_INET ? 4 : 16);
+		for (struct addrinfo *a = ai; a && g->n_broker < GW_BROKER_ADDRS; a = a->ai_next) {
+			if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+				continue;
+			struct nl_prefix *b = &g->broker[g->n_broker++];
+			b->family = a->ai_family;
+			b->len = a->ai_family == AF_INET ? 32 : 128;
+			memcpy(b->addr,
+				a->ai_family == AF_INET
+					? (const void *)&((struct sockaddr_in *)a->ai_addr)
+						  ->sin_addr
+					: (const void *)&((struct sockaddr_in6 *)a->ai_addr)
+						  ->sin6_addr,
+				a->ai_family == AF_INET ? 4 : 16);
+		}
+		freeaddrinfo(ai);
 	}
-	freeaddrinfo(ai);
 }
 
 int gw_routes_configure_tun(struct gw *g)

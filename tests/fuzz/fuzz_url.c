@@ -30,6 +30,8 @@ static void check_fields_terminated(const struct mqtt_url *u)
 	check(terminated(u->capath, sizeof(u->capath)));
 	check(terminated(u->cert, sizeof(u->cert)));
 	check(terminated(u->key, sizeof(u->key)));
+	for (int i = 0; i < MQTT_URL_BROKERS; i++)
+		check(terminated(u->brokers[i].host, sizeof(u->brokers[i].host)));
 }
 
 /* The authority of s: after the scheme, up to the path, query or fragment. */
@@ -39,19 +41,30 @@ static size_t authority(const char *s, const char **start)
 	return strcspn(*start, "/?#");
 }
 
-static void check_host(const struct mqtt_url *u, const char *s)
+static void check_host(const char *host, const char *s)
 {
 	const char *auth;
 	size_t alen = authority(s, &auth);
 	char *copy = strndup(auth, alen);
 
 	check(copy);
-	check(u->host[0]);
-	for (const char *p = u->host; *p; p++)
+	check(host[0]);
+	for (const char *p = host; *p; p++)
 		check(isalnum((unsigned char)*p) || strchr(".-_:%", *p));
 	/* the host is taken as it is written, without decoding */
-	check(strstr(copy, u->host));
+	check(strstr(copy, host));
 	free(copy);
+}
+
+/* A list of 1..MQTT_URL_BROKERS hosts, the first of which is host and port. */
+static void check_brokers(const struct mqtt_url *u, const char *s)
+{
+	check(u->n_brokers >= 1 && u->n_brokers <= MQTT_URL_BROKERS);
+	check(!strcmp(u->brokers[0].host, u->host) && u->brokers[0].port == u->port);
+	for (int i = 0; i < u->n_brokers; i++) {
+		check(u->brokers[i].port > 0);
+		check_host(u->brokers[i].host, s);
+	}
 }
 
 static void check_prefix(const char *prefix)
@@ -69,7 +82,8 @@ static void check_accepted(const struct mqtt_url *u, const char *s)
 	check(u->tls || !strncmp(s, "mqtt://", 7));
 	check(u->port > 0);
 	check(u->keepalive >= 5 && u->keepalive <= 65535);
-	check_host(u, s);
+	check_host(u->host, s);
+	check_brokers(u, s);
 	check_prefix(u->prefix);
 	check(!u->has_password || u->user[0]);
 	check(u->has_password || !u->password[0]);

@@ -502,6 +502,35 @@ static void test_bad(void **state)
 	}
 }
 
+/* A clustered broker in the file: the same comma-separated list as on the command line. */
+static void test_broker_list(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load(&l, "[net4mqtt]\n"
+		 "mqtt-url = mqtt://u:p@node1:1884,node2,[fd00::3]:1885/site/n4m?client_id=box1\n"
+		 "[agent]\n"
+		 "id = a\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_int_equal(l.c->url.n_brokers, 3);
+	assert_string_equal(l.c->url.host, "node1");
+	assert_int_equal(l.c->url.port, 1884);
+	assert_string_equal(l.c->url.brokers[1].host, "node2");
+	assert_int_equal(l.c->url.brokers[1].port, 1883);
+	assert_string_equal(l.c->url.brokers[2].host, "fd00::3");
+	assert_int_equal(l.c->url.brokers[2].port, 1885);
+	assert_string_equal(l.c->url.user, "u");
+	assert_string_equal(l.c->url.prefix, "site/n4m");
+	loaded_free(&l);
+
+	load(&l, "[net4mqtt]\nmqtt-url = mqtt://node1,,node2/p\n[agent]\nid = a\n");
+	assert_int_equal(l.rc, EXIT_USAGE);
+	assert_true(has_error(&l, 2, "mqtt-url", "empty host in the broker list"));
+	loaded_free(&l);
+}
+
 /* libinih reads lines of at most 199 characters: a longer one is an error, not two lines. */
 static void test_long_line(void **state)
 {
@@ -623,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_gateway_keys),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_broker_list),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_missing_file),

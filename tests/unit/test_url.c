@@ -171,6 +171,10 @@ static void test_parse_good(void **state)
 		assert_string_equal(u.key, str(w->key));
 		assert_int_equal(u.insecure, w->insecure);
 		assert_int_equal(u.keepalive, w->keepalive ? w->keepalive : 30);
+		/* one host: a list of one */
+		assert_int_equal(u.n_brokers, 1);
+		assert_string_equal(u.brokers[0].host, u.host);
+		assert_int_equal(u.brokers[0].port, u.port);
 	}
 }
 
@@ -252,6 +256,23 @@ static const char *const bad_cases[] = {
 	"mqtt://h/p?keepalive=65536",
 	"mqtt://h/p?keepalive=",
 	"mqtt://h/p?keepalive=1x",
+	/* broker lists */
+	"mqtt://,",
+	"mqtt://h1,",
+	"mqtt://h1,/p",
+	"mqtt://,h2",
+	"mqtt://h1,,h2",
+	"mqtt://h1:1883,h2:",
+	"mqtt://h1,h2:0",
+	"mqtt://h1,h2:65536",
+	"mqtt://h1,h!2",
+	"mqtt://h1,[::1",
+	"mqtt://[::1],[::2]x",
+	"mqtt://[::1]:1883[::2]",
+	"mqtt://h1;h2",
+	"mqtt://h1 h2",
+	/* nine: more than MQTT_URL_BROKERS */
+	"mqtt://a,b,c,d,e,f,g,h,i",
 };
 
 static void test_parse_bad(void **state)
@@ -347,6 +368,118 @@ static void test_parse_lengths(void **state)
 	assert_non_null(why);
 }
 
+/* Several brokers: host[:port] entries separated by ',', each with the scheme's port
+ * unless it gives one; scheme, credentials, prefix and query shared. */
+struct brokers_case {
+	const char *in;
+	int n;
+	const char *hosts[MQTT_URL_BROKERS];
+	uint16_t ports[MQTT_URL_BROKERS];
+	const char *str; /* mqtt_url_brokers_str of all of them */
+};
+
+static const struct brokers_case brokers_cases[] = {
+	{ "mqtt://host1:1883,host2:1884/PREFIX?client_id=ID", 2, { "host1", "host2" },
+		{ 1883, 1884 }, "host1:1883,host2:1884" },
+	{ "mqtt://a,b", 2, { "a", "b" }, { 1883, 1883 }, "a:1883,b:1883" },
+	{ "mqtts://a,b:1/p", 2, { "a", "b" }, { 8883, 1 }, "a:8883,b:1" },
+	{ "mqtt://u:p%40w@10.0.0.1,10.0.0.2:2000/x/y", 2, { "10.0.0.1", "10.0.0.2" },
+		{ 1883, 2000 }, "10.0.0.1:1883,10.0.0.2:2000" },
+	{ "mqtt://[::1]:1884,h,[2001:db8::2]", 3, { "::1", "h", "2001:db8::2" },
+		{ 1884, 1883, 1883 }, "[::1]:1884,h:1883,[2001:db8::2]:1883" },
+	{ "mqtt://h,h", 2, { "h", "h" }, { 1883, 1883 }, "h:1883,h:1883" },
+	{ "mqtt://a,b,c,d,e,f,g,h:9", 8, { "a", "b", "c", "d", "e", "f", "g", "h" },
+		{ 1883, 1883, 1883, 1883, 1883, 1883, 1883, 9 },
+		"a:1883,b:1883,c:1883,d:1883,e:1883,f:1883,g:1883,h:9" },
+};
+
+static void test_parse_brokers(void **state)
+{
+	char buf[MQTT_URL_BROKERS * (MQTT_URL_FIELD + 8)];
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(brokers_cases); i++) {
+		const struct brokers_case *c = &brokers_cases[i];
+		const char *why = NULL;
+		struct mqtt_url u;
+
+		int ret = mqtt_url_parse(c->in, &u, &why);
+		if (ret)
+			print_error("mqtt_url_parse(\"%s\") = %d (%s)\n", c->in, ret, str(why));
+		assert_int_equal(ret, 0);
+		assert_int_equal(u.n_brokers, c->n);
+		for (int k = 0; k < c->n; k++) {
+			assert_string_equal(u.brokers[k].host, c->hosts[k]);
+			assert_int_equal(u.brokers[k].port, c->ports[k]);
+		}
+		/* host and port: the first of the list */
+		assert_string_equal(u.host, c->hosts[0]);
+		assert_int_equal(u.port, c->ports[0]);
+		mqtt_url_brokers_str(&u, -1, buf, sizeof(buf));
+		assert_string_equal(buf, c->str);
+		mqtt_url_brokers_str(&u, c->n - 1, buf, sizeof(buf));
+		assert_non_null(strstr(c->str, buf));
+	}
+}
+
+/* What the brokers share: one set of credentials, prefix, client id and TLS files. */
+static void test_parse_brokers_shared(void **state)
+{
+	struct mqtt_url u;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(mqtt_url_parse("mqtts://alice:pw@b1:8884,[fd00::2]/site/net4mqtt?"
+					"client_id=c1&cafile=/ca.pem&keepalive=10",
+				 &u, NULL),
+		0);
+	assert_true(u.tls);
+	assert_int_equal(u.n_brokers, 2);
+	assert_string_equal(u.user, "alice");
+	assert_string_equal(u.password, "pw");
+	assert_string_equal(u.prefix, "site/net4mqtt");
+	assert_string_equal(u.client_id, "c1");
+	assert_string_equal(u.cafile, "/ca.pem");
+	assert_int_equal(u.keepalive, 10);
+	mqtt_url_brokers_str(&u, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "[fd00::2]:8883");
+	/* a short buffer: cut, terminated */
+	mqtt_url_brokers_str(&u, -1, buf, 6);
+	assert_string_equal(buf, "b1:88");
+	/* a list, then a single host: no broker left over from the list */
+	assert_int_equal(mqtt_url_parse("mqtt://h", &u, NULL), 0);
+	assert_int_equal(u.n_brokers, 1);
+	assert_string_equal(u.brokers[1].host, "");
+}
+
+/* Each host of a list has the field limit of a single one. */
+static void test_parse_brokers_lengths(void **state)
+{
+	char url[8 + 3 * MQTT_URL_FIELD];
+	struct mqtt_url u;
+	const char *why = NULL;
+
+	(void)state;
+	strcpy(url, "mqtt://a,");
+	size_t n = strlen(url);
+	memset(url + n, 'h', MQTT_URL_FIELD - 1);
+	strcpy(url + n + MQTT_URL_FIELD - 1, ":2");
+	assert_int_equal(mqtt_url_parse(url, &u, &why), 0);
+	assert_int_equal(strlen(u.brokers[1].host), MQTT_URL_FIELD - 1);
+	assert_int_equal(u.brokers[1].port, 2);
+	memset(url + n, 'h', MQTT_URL_FIELD);
+	strcpy(url + n + MQTT_URL_FIELD, ":2");
+	assert_int_equal(mqtt_url_parse(url, &u, &why), -EINVAL);
+	assert_non_null(why);
+	/* nine brokers: the reason says so */
+	why = NULL;
+	assert_int_equal(mqtt_url_parse("mqtt://1,2,3,4,5,6,7,8,9/p", &u, &why), -EINVAL);
+	assert_non_null(strstr(why, "brokers"));
+	why = NULL;
+	assert_int_equal(mqtt_url_parse("mqtt://a,,b", &u, &why), -EINVAL);
+	assert_non_null(strstr(why, "empty host"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +487,9 @@ int main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_null_why_and_reset),
 		cmocka_unit_test(test_parse_lengths),
+		cmocka_unit_test(test_parse_brokers),
+		cmocka_unit_test(test_parse_brokers_shared),
+		cmocka_unit_test(test_parse_brokers_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
