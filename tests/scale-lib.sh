@@ -9,7 +9,7 @@
 # its own MQTT connection with its own status server (for /status).
 #
 #   scale_up N           starts them; 0 once every local port listens and every
-#                        local process sees its agents online (60 s at most)
+#                        local process sees its agents online (30 + N/8 s at most each)
 #   scale_flows SIDE     prints the flows open now and ever opened, summed over
 #                        the agent (a) or local (l) processes
 #   scale_running        every process is alive
@@ -119,7 +119,8 @@ scale_up() {
 			fi
 		done
 	done
-	wait_for 60 scale_listening && wait_for 60 scale_online
+	# 1000 pairs take a minute or so on 2 CPUs: every process learns every peer's status
+	wait_for $((30 + n / 8)) scale_listening && wait_for $((30 + n / 8)) scale_online
 }
 
 # every local port and status port listens
