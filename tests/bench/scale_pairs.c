@@ -299,6 +299,11 @@ static int run_pairs(void)
 				       : (rates[n_rates / 2 - 1] + rates[n_rates / 2]) / 2)
 			: 0,
 		n_rates ? rates[0] : 0);
+	fflush(stdout);
+	free(rates);
+	free(pairs);
+	free(conns);
+	close(ep);
 	return failed ? 1 : 0;
 }
 
