@@ -11,7 +11,7 @@
  *	PARALLEL connections are open at once (default all). Everything must be
  *	done within SECS (default 60); what is not is a failure. Prints a line per
  *	failure (and per pair with -v), then
- *	"scale: pairs=N ok=K failed=F bytes=B secs=S aggregate_MBps=X
+ *	"scale: pairs=N ok=K failed=F bytes=B secs=S aggregate_MBps=X (B: bytes echoed)
  *	 pair_MBps_median=Y pair_MBps_min=Z"; exit 1 when any pair failed.
  *	Per pair: SIZE*CONNS bytes echoed / (its last connection's end - its first's
  *	start).
@@ -291,7 +291,9 @@ static int run_pairs(void)
 			rates[j] = rates[j - 1];
 			rates[j - 1] = t;
 		}
-	double bytes = (double)opt.size * (double)total;
+	double bytes = 0; /* echoed back, failed connections' bytes too */
+	for (int k = 0; k < total; k++)
+		bytes += (double)conns[k].recvd;
 	printf("scale: pairs=%d ok=%d failed=%d bytes=%.0f secs=%.3f aggregate_MBps=%.2f "
 	       "pair_MBps_median=%.2f pair_MBps_min=%.2f\n",
 		opt.n, ok, failed, bytes, secs, bytes / secs / 1e6,
