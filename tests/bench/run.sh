@@ -577,6 +577,10 @@ measure_memory() {
 # after it. 1 pair is run 20 times (its transfer is short): the median throughput,
 # the CPU over all 20.
 SCALE_SIZE=${BENCH_SCALE_SIZE:-1048576}
+median_raw() { # numbers...: their median, unrounded (a pair's share of 1000 is under 0.1 MB/s)
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 sum_ticks() { # pid...
 	local p t=0
 	for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done
@@ -628,7 +632,7 @@ scale_run() {
 		failed "scale_pair_$n" "$why"
 	else
 		mb=$(calc "$runs * $n * $SCALE_SIZE / 1e6")
-		VAL[scale_agg_$n]=$(median "${aggs[@]}")
+		VAL[scale_agg_$n]=$(median_raw "${aggs[@]}")
 		VAL[scale_bcpu_$n]=$(calc "$bcpu * 1000 / $mb")
 		VAL[scale_ocpu_$n]=$(calc "$ocpu * 1000 / $mb")
 		VAL[scale_brss_$n]=$(rss_kb "$bpid")
@@ -637,7 +641,7 @@ scale_run() {
 		NOTE[scale_bcpu_$n]="$bcpu s in $secs s ($(calc "$bcpu / $secs * 100")%)"
 		NOTE[scale_ocpu_$n]="$ocpu s in $secs s ($(calc "$ocpu / $secs * 100")%), ${#SCALE_PIDS[@]} processes"
 		NOTE[scale_orss_$n]="${#SCALE_PIDS[@]} processes, $(calc "${VAL[scale_orss_$n]} / ${#SCALE_PIDS[@]}") kB each, $(calc "${VAL[scale_orss_$n]} / $n") kB a pair"
-		result "scale_pair_$n" "$(median "${rates[@]}")" \
+		result "scale_pair_$n" "$(median_raw "${rates[@]}")" \
 			"aggregate ${VAL[scale_agg_$n]} MB/s, $mb MB each way, up in $up s$([ "$runs" -gt 1 ] && echo ", $runs runs")"
 	fi
 	scale_down
