@@ -27,12 +27,17 @@ SCALE_PER=${SCALE_PER:-16}
 # sockets, the processes' flows): the soft limit up to the hard one.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-# scale_free_range COUNT: the first of COUNT consecutive loopback ports nobody uses.
+# scale_free_range COUNT: the first of COUNT consecutive loopback ports nobody uses,
+# below the ephemeral range (where the processes' own connections to the broker,
+# made while others start listening, would take some).
 scale_free_range() {
-	local used base p ok
+	local used base p ok lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	lo=${lo:-32768}
+	[ "$lo" -gt $((10000 + $1)) ] || lo=60000
 	used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }'; ss -Huan | awk '{ n = split($4, a, ":"); print a[n] }')
 	for _ in $(seq 50); do
-		base=$((20000 + RANDOM % (60000 - 20000 - $1)))
+		base=$((10000 + RANDOM % (lo - 10000 - $1)))
 		ok=1
 		for p in $used; do
 			if [ "$p" -ge "$base" ] && [ "$p" -lt $((base + $1)) ]; then ok=0; break; fi

@@ -15,7 +15,14 @@ N=${SCALE_N:-100}
 start_broker || { fail "mosquitto starts"; exit 1; }
 need "scale_pairs is built ($SCALE_TOOL)" test -x "$SCALE_TOOL"
 start=$SECONDS
-need "$N pairs up: every local port listens, every local process sees its agents online" scale_up "$N"
+if ! scale_up "$N"; then
+	fail "$N pairs up: every local port listens, every local process sees its agents online"
+	echo "    exited: $(for p in "${SCALE_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || printf '%s ' "$p"; done)"
+	echo "    /status: $(cat "$TEST_TMP/scale-online.out" 2>/dev/null)"
+	grep -h -E ' (WARN|ERROR) ' "$TEST_TMP"/scale-[al]*.log | grep -v 'no --allow' | head -n 5 | sed 's/^/    /'
+	exit 1
+fi
+pass "$N pairs up: every local port listens, every local process sees its agents online"
 echo "    up in $((SECONDS - start)) s: ${#SCALE_APIDS[@]} agent and ${#SCALE_LPIDS[@]} local processes"
 conns() { ss -Htn state established "( dport = :$BROKER_PORT )" | grep -c .; }
 check "one MQTT connection per process ($(conns) for ${#SCALE_PIDS[@]})" test "$(conns)" -eq "${#SCALE_PIDS[@]}"
