@@ -9,6 +9,7 @@
 #   BENCH_RTT_ROUNDS=200  request/response rounds per RTT run
 #   BENCH_RTT_REPEAT=5    RTT runs, interleaved; the median of their medians is shown
 #   BENCH_ONLY="gateway rtt"  run only these measurements (measure_NAME)
+#   BENCH_SCALE_SIZE=1048576  bytes echoed per pair in the scale rows
 # Exit 0 when every measurement ran, whatever the figures; 1 when one failed to run.
 # Logs: BUILD/bench-logs/.
 #
@@ -23,6 +24,7 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 N4M_BIN=$build/net4mqtt
 source "$top/tests/lib.sh"
 source "$top/tests/gateway-topology.sh"
+source "$top/tests/scale-lib.sh"
 # Every row runs on mosquitto as shipped (lib.sh's start_broker: a listener and
 # anonymous access). One extra row runs on a broker whose glibc keeps its heap
 # (mosquitto allocates and frees its buffers for every message), and one on
@@ -568,6 +570,91 @@ measure_memory() {
 	done
 }
 
+# N agent/local pairs on one fresh mosquitto as shipped (tests/scale-lib.sh), for
+# N = 1, 100, 1000: one connection per pair through its own local-port, SIZE bytes
+# echoed byte-exact (scale_pairs), all pairs at once. The CPU (utime+stime from
+# /proc/PID/stat) of the broker and of our processes over the transfer, their RSS
+# after it. 1 pair is run 20 times (its transfer is short): the median throughput,
+# the CPU over all 20.
+SCALE_SIZE=${BENCH_SCALE_SIZE:-1048576}
+median_raw() { # numbers...: their median, unrounded (a pair's share of 1000 is under 0.1 MB/s)
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+sum_ticks() { # pid...
+	local p t=0
+	for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done
+	echo "$t"
+}
+sum_rss() { # pid...: kB
+	local p t=0
+	for p in "$@"; do t=$((t + $(rss_kb "$p"))); done
+	echo "$t"
+}
+
+# scale_run N RUNS: sets VAL[scale_*_N], or says why not.
+scale_run() {
+	local n=$1 runs=$2 main_port=$BROKER_PORT main_pid=$BROKER_PID main_url=$BROKER_URL_BASE
+	local bpid up t out b0 o0 secs bcpu ocpu rates=() aggs=() r mb why=""
+	start_broker
+	bpid=$BROKER_PID
+	t=$SECONDS
+	if ! kill -0 "$bpid" 2>/dev/null; then
+		why="mosquitto did not start"
+	elif ! scale_up "$n"; then
+		why="the pairs did not come up: $(tail -n 1 "$TEST_TMP/scale-online.out")"
+	fi
+	up=$((SECONDS - t))
+	b0=$(cpu_ticks "$bpid")
+	o0=$(sum_ticks "${SCALE_PIDS[@]}")
+	t=$(date +%s.%N)
+	for r in $(seq "$runs"); do
+		[ -z "$why" ] || break
+		out=$(timeout 330 "$SCALE_TOOL" run -b "$SCALE_BASE" -n "$n" -s "$SCALE_SIZE" -t 300 2>&1 |
+			tee "$TEST_TMP/scale-$n-$r.out" | grep '^scale:')
+		if [ "$(field failed "$out")" != 0 ]; then
+			why="run $r: ${out:-no result}; $(grep -m 3 FAIL "$TEST_TMP/scale-$n-$r.out" | tr '\n' ' ')"
+		fi
+		rates+=("$(field pair_MBps_median "$out")")
+		aggs+=("$(field aggregate_MBps "$out")")
+	done
+	# over every run (with the starts of scale_pairs in between)
+	secs=$(calc "$(date +%s.%N) - $t")
+	bcpu=$(calc "($(cpu_ticks "$bpid") - $b0) / $HZ")
+	ocpu=$(calc "($(sum_ticks "${SCALE_PIDS[@]}") - $o0) / $HZ")
+	if [ -z "$why" ]; then
+		open_is_0() { [ "$(scale_flows "$1" | cut -d' ' -f1)" = 0 ]; }
+		wait_for 30 open_is_0 l && wait_for 30 open_is_0 a ||
+			why="flows still open 30 s after the transfer (local, agent: $(scale_flows l), $(scale_flows a))"
+		scale_running || why="a net4mqtt process exited"
+	fi
+	if [ -n "$why" ]; then
+		failed "scale_pair_$n" "$why"
+	else
+		mb=$(calc "$runs * $n * $SCALE_SIZE / 1e6")
+		VAL[scale_agg_$n]=$(median_raw "${aggs[@]}")
+		VAL[scale_bcpu_$n]=$(calc "$bcpu * 1000 / $mb")
+		VAL[scale_ocpu_$n]=$(calc "$ocpu * 1000 / $mb")
+		VAL[scale_brss_$n]=$(rss_kb "$bpid")
+		VAL[scale_orss_$n]=$(sum_rss "${SCALE_PIDS[@]}")
+		VAL[scale_orss_pp_$n]=$(calc "${VAL[scale_orss_$n]} / $n")
+		NOTE[scale_bcpu_$n]="$bcpu s in $secs s ($(calc "$bcpu / $secs * 100")%)"
+		NOTE[scale_ocpu_$n]="$ocpu s in $secs s ($(calc "$ocpu / $secs * 100")%), ${#SCALE_PIDS[@]} processes"
+		NOTE[scale_orss_$n]="${#SCALE_PIDS[@]} processes, $(calc "${VAL[scale_orss_$n]} / ${#SCALE_PIDS[@]}") kB each, $(calc "${VAL[scale_orss_$n]} / $n") kB a pair"
+		result "scale_pair_$n" "$(median_raw "${rates[@]}")" \
+			"aggregate ${VAL[scale_agg_$n]} MB/s, $mb MB each way, up in $up s$([ "$runs" -gt 1 ] && echo ", $runs runs")"
+	fi
+	scale_down
+	stop_broker
+	BROKER_PORT=$main_port BROKER_PID=$main_pid BROKER_URL_BASE=$main_url
+}
+
+measure_scale() {
+	scale_run 1 20
+	scale_run 100 1
+	scale_run 1000 1
+}
+
 # Interleaved runs, so a slow spell of this noisy machine hits all three alike.
 measure_rtt() {
 	need_tunnel tunnel_rtt
@@ -588,7 +675,7 @@ measure_rtt() {
 MEASUREMENTS=(measure_direct_tcp measure_ceiling measure_tunnel_tcp measure_tunnel_tcp_reverse
 	measure_tunnel_plain measure_beside_stalled measure_parallel
 	measure_kcp measure_kcp_lossy measure_ceiling_64k measure_ceiling_10k measure_rtt measure_conns
-	measure_redis measure_gateway measure_tuned measure_aedes measure_memory)
+	measure_redis measure_gateway measure_tuned measure_aedes measure_memory measure_scale)
 
 # Table rows.
 heading() {
@@ -702,6 +789,25 @@ report() {
 			row "$k, $side" "mem_${k}_$side" B
 		done
 	done
+	heading "scale: N agent/local pairs on one mosquitto as shipped, $((SCALE_SIZE / 1024)) KiB echoed a pair (ulimit -n $(ulimit -n))"
+	for n in 1 100 1000; do
+		row "$n pair(s): throughput a pair (median)" "scale_pair_$n" MB/s
+		row "$n pair(s): broker CPU per MB echoed" "scale_bcpu_$n" ms
+		row "$n pair(s): our CPU per MB echoed" "scale_ocpu_$n" ms
+		row "$n pair(s): broker RSS after" "scale_brss_$n" kB
+		row "$n pair(s): our RSS after, all processes" "scale_orss_$n" kB
+	done
+	ratio "throughput a pair, 100 pairs / 1" scale_pair_100 scale_pair_1
+	ratio "throughput a pair, 1000 pairs / 1" scale_pair_1000 scale_pair_1
+	ratio "aggregate throughput, 100 pairs / 1" scale_agg_100 scale_agg_1
+	ratio "aggregate throughput, 1000 pairs / 1" scale_agg_1000 scale_agg_1
+	ratio "broker CPU per MB, 100 pairs / 1" scale_bcpu_100 scale_bcpu_1
+	ratio "broker CPU per MB, 1000 pairs / 1" scale_bcpu_1000 scale_bcpu_1
+	ratio "our CPU per MB, 100 pairs / 1" scale_ocpu_100 scale_ocpu_1
+	ratio "our CPU per MB, 1000 pairs / 1" scale_ocpu_1000 scale_ocpu_1
+	ratio "broker RSS, 1000 pairs / 1" scale_brss_1000 scale_brss_1
+	ratio "our RSS a pair, 100 pairs / 1" scale_orss_pp_100 scale_orss_pp_1
+	ratio "our RSS a pair, 1000 pairs / 1" scale_orss_pp_1000 scale_orss_pp_1
 	heading "ratios with targets"
 	ratio "tunnel / raw ceiling ($PACKET B)" tunnel_tcp ceiling_packet ">=" 0.6
 	ratio "tunnel -R / raw ceiling ($PACKET B)" tunnel_tcp_rev ceiling_packet ">=" 0.6
@@ -742,7 +848,7 @@ report() {
 	net4mqtt_notes
 }
 
-for tool in "$N4M_BIN" "$CEILING" "$RELAY" "$CONN_RATE"; do
+for tool in "$N4M_BIN" "$CEILING" "$RELAY" "$CONN_RATE" "$SCALE_TOOL"; do
 	[ -x "$tool" ] || { echo "bench: $tool is missing (make all $CEILING)" >&2; exit 1; }
 done
 for tool in mosquitto iperf3 socat "$PY"; do
