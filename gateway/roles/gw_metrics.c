@@ -122,6 +122,7 @@ void gw_status_json(struct node *n, struct evbuffer *o)
 }
 
 struct agent_specs {
+	const struct route_table *routes;
 	struct node *n;
 	void (*fn)(struct node *n, const char *spec, void *arg);
 	void *arg;
@@ -131,8 +132,9 @@ static int gw_route_agent(
 	const struct nl_prefix *p, enum route_source src, const char *agent, void *arg)
 {
 	struct agent_specs *a = arg;
-	(void)p, (void)src;
 
+	if (src == ROUTE_ADVERTISED) /* several advertisers: one pool */
+		agent = route_agent_of(a->routes, p);
 	if (agent)
 		a->fn(a->n, agent, a->arg);
 	return 0;
@@ -142,8 +144,8 @@ void gw_agent_specs(
 	struct node *n, void (*fn)(struct node *n, const char *spec, void *arg), void *arg)
 {
 	struct gw *g = n->role_data;
-	struct agent_specs a = { n, fn, arg };
-
-	if (g)
-		route_walk(g->routes, gw_route_agent, &a);
+	if (!g)
+		return;
+	struct agent_specs a = { g->routes, n, fn, arg };
+	route_walk(g->routes, gw_route_agent, &a);
 }

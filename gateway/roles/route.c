@@ -367,6 +367,21 @@ static int walk_family(const struct route_table *rt, int family,
 	return 0;
 }
 
+const char *route_agent_of(const struct route_table *rt, const struct nl_prefix *p)
+{
+	struct nl_prefix net = *p;
+	bool found;
+
+	if (nl_prefix_max_len(net.family) < net.len)
+		return NULL;
+	nl_prefix_mask(net.addr, net.len);
+	const struct level *lv = level_get(rt, net.family, net.len);
+	size_t at = level_find(lv, net.addr, &found);
+	if (!found)
+		return NULL;
+	return lv->v[at].pool ? lv->v[at].pool : lv->v[at].recs[0].agent;
+}
+
 int route_walk(const struct route_table *rt,
 	int (*fn)(const struct nl_prefix *p, enum route_source src, const char *agent, void *arg),
 	void *arg)

@@ -52,6 +52,10 @@ int route_del_agent(struct route_table *rt, enum route_source src, const char *a
 const char *route_lookup(
 	const struct route_table *rt, int family, const void *addr, struct nl_prefix *matched);
 
+/* What lookups deciding at exactly prefix p find: its agent, its advertisers'
+ * pool ("a,b"), or NULL (an exclusion, or no such prefix). */
+const char *route_agent_of(const struct route_table *rt, const struct nl_prefix *p);
+
 /* Calls fn for every route (agent NULL for exclusions), prefixes shortest
  * first; stops at and returns fn's first non-zero return. The table must not
  * change meanwhile. */

@@ -15,9 +15,11 @@
 # fragments both ways, IPv4 and IPv6; a 10 s flood of first fragments with
 # random ids from another address leaves the reassembly memory within its
 # limit, the gateway's RSS bounded, and other flows (UDP, a fragmented echo,
-# HTTP) working during it. Last, 10.21.0.0/24 is routed to an agent pool
+# HTTP) working during it. Last, agent pools: 10.21.0.0/24 is routed to a pool
 # whose second member comes online late: held connections spread over both,
-# kill -9 of the second fails exactly its own, new ones go on at once.
+# kill -9 of the second fails exactly its own, new ones go on at once, and it
+# gets flows again once back; two agents advertising 10.24.0.0/24
+# (--auto-routes) form a pool of their own.
 set -u
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../netns-lib.sh"
@@ -27,7 +29,8 @@ POOL=$(cd "$(dirname "$0")" && pwd)/helpers/pooltool.py
 PREFIX=e2e/router
 GWID=rgw-$$
 AGENT=rag-$$
-AGENT2=rag2-$$ # joins AGENT's pool for 10.21.0.0/24 late
+AGENT2=rag2-$$ # joins AGENT's pool for 10.21.0.0/24 late; advertises 10.24.0.0/24
+AGENT3=rag3-$$ # advertises 10.24.0.0/24 too: the two form a pool
 N4M_AGENT=rn4m-$$ # a net4mqtt agent's status: online, no capabilities
 BPORT=1883
 HTTP=8080
@@ -65,8 +68,8 @@ topology() {
 	veth "$NS_GW" ga "$NS_AG" ag || return 1
 	addr "$NS_GW" ga 10.88.0.1/30 && addr "$NS_AG" ag 10.88.0.2/30 || return 1
 	veth "$NS_AG" as "$NS_SRV" sa || return 1
-	addr "$NS_AG" as 10.21.0.1/24 && addr6 "$NS_AG" as fd21::1/64 || return 1
-	addr "$NS_SRV" sa 10.21.0.2/24 && addr6 "$NS_SRV" sa fd21::2/64 || return 1
+	addr "$NS_AG" as 10.21.0.1/24 && addr6 "$NS_AG" as fd21::1/64 && addr "$NS_AG" as 10.24.0.1/24 || return 1
+	addr "$NS_SRV" sa 10.21.0.2/24 && addr6 "$NS_SRV" sa fd21::2/64 && addr "$NS_SRV" sa 10.24.0.2/24 || return 1
 	ip -n "$NS_SRV" route add default via 10.21.0.1 && ip -n "$NS_SRV" -6 route add default via fd21::1
 }
 lan() { ip netns exec "$NS_LAN" "$@"; }
@@ -78,7 +81,7 @@ chmod -R a+rX "$TEST_TMP"
 bg_ns "$NS_SRV" http4 "$PY" "$TOOL" http 10.21.0.2 $HTTP "$TEST_TMP/www" "$TEST_TMP/http4.req"
 bg_ns "$NS_SRV" udpecho "$PY" "$TOOL" udp-echo 10.21.0.2 $UDP "$TEST_TMP/udp4.got"
 bg_ns "$NS_SRV" udpecho6 "$PY" "$TOOL" udp-echo fd21::2 $UDP "$TEST_TMP/udp6.got"
-bg_ns "$NS_SRV" tcpecho socat TCP-LISTEN:$TCP_ECHO,bind=10.21.0.2,fork,reuseaddr,backlog=128 EXEC:cat
+bg_ns "$NS_SRV" tcpecho socat TCP-LISTEN:$TCP_ECHO,fork,reuseaddr,backlog=128 EXEC:cat
 srv_ready() {
 	ns_tcp_listening "$NS_SRV" $HTTP && ns_tcp_listening "$NS_SRV" $TCP_ECHO && [ "$(ip netns exec "$NS_SRV" ss -Huln "sport = :$UDP" | wc -l)" -eq 2 ]
 }
@@ -104,7 +107,7 @@ check "its status says it carries ICMP echo" \
 
 n4m_ns "$NS_GW" gateway gateway -m "mqtt://127.0.0.1:$BPORT/$PREFIX?client_id=$GWID" -i "$GWID" \
 	-a "$AGENT" --udp-timeout 3 --status-listen $STATUS \
-	--route "10.21.0.0/24=$AGENT,$AGENT2" --route fd21::/64 --route "10.23.0.0/24=$N4M_AGENT"
+	--route "10.21.0.0/24=$AGENT,$AGENT2" --route fd21::/64 --route "10.23.0.0/24=$N4M_AGENT" --auto-routes
 gw_up() {
 	has "10.21.0.0/24 dev n4m0" ip -n "$NS_GW" route show table all &&
 		grep -q "peer $AGENT/- online" "$TEST_TMP/gateway.log" &&
@@ -192,15 +195,28 @@ check "gateway and agent are still running" all_running "$gateway_PID" "$agent_d
 # until now, so every flow so far went to AGENT. It joins: new connections
 # spread over both; kill -9 of AGENT2: exactly its connections fail, and new
 # ones go to AGENT at once.
-n4m_ns "$NS_AG" agent2 agent -m "mqtt://10.88.0.1:$BPORT/$PREFIX?client_id=$AGENT2" -i "$AGENT2" -t 127.0.0.1:9
+n4m_ns "$NS_AG" agent2 agent -m "mqtt://10.88.0.1:$BPORT/$PREFIX?client_id=$AGENT2" -i "$AGENT2" -t 127.0.0.1:9 \
+	--advertise 10.24.0.0/24
+n4m_ns "$NS_AG" agent3 agent -m "mqtt://10.88.0.1:$BPORT/$PREFIX?client_id=$AGENT3" -i "$AGENT3" -t 127.0.0.1:9 \
+	--advertise 10.24.0.0/24
 check "the gateway sees $AGENT2 online" wait_for 10 grep -q "peer $AGENT2/- online" "$TEST_TMP/gateway.log"
+
+# Both advertise 10.24.0.0/24 (--auto-routes): a pool of its own.
+pooled() {
+	ip netns exec "$NS_GW" curl -s -m 5 "http://$STATUS/status" | grep -qF "{\"pool\":\"$AGENT2,$AGENT3\",\"members\":[{\"id\":\"$AGENT2\",\"online\":true},{\"id\":\"$AGENT3\",\"online\":true}]}"
+}
+check "the advertisers of 10.24.0.0/24 form a pool in /status" wait_for 15 pooled
+res=$(lan timeout 60 "$PY" "$POOL" burst 10.24.0.2 $TCP_ECHO 30 2>&1)
+check "lan: 30 connections to 10.24.0.2:$TCP_ECHO through the advertised pool ($res)" test "$res" = "burst: 30 ok, 0 failed"
+a2=$(stat_field "$(stats agent2 "$agent2_PID")" opened) a3=$(stat_field "$(stats agent3 "$agent3_PID")" opened)
+check "... spread over both advertisers ($a2 + $a3)" test "${a2:-0}" -gt 0 -a "${a3:-0}" -gt 0 -a $((a2 + a3)) -eq 30
 opened1() { stat_field "$(stats agent_dgram "$agent_dgram_PID")" opened; }
 b1=$(opened1)
 bg_ns "$NS_LAN" hold timeout 120 "$PY" "$POOL" hold 10.21.0.2 $TCP_ECHO 40 "$TEST_TMP/ready" "$TEST_TMP/go"
 check "lan: 40 connections to 10.21.0.2:$TCP_ECHO opened through the pool" wait_for 60 test -s "$TEST_TMP/ready"
 check "... and each echoed ($(cat "$TEST_TMP/ready" 2>/dev/null))" test "$(cat "$TEST_TMP/ready" 2>/dev/null)" = 40
 o1=$(($(opened1) - b1))
-o2=$(stat_field "$(stats agent2 "$agent2_PID")" "flows open")
+o2=$(stat_field "$(stats agent2 "$agent2_PID")" "flows open") # the 30 above are closed
 check "the 40 are spread over both members ($o1 + $o2)" test "${o1:-0}" -gt 0 -a "${o2:-0}" -gt 0 -a $((o1 + o2)) -eq 40
 kill -9 "$agent2_PID"
 check "the gateway hears $AGENT2's last will" wait_for 10 grep -q "peer $AGENT2/- went offline" "$TEST_TMP/gateway.log"
@@ -210,6 +226,13 @@ touch "$TEST_TMP/go"
 check "the held connections are done" wait_for 60 bash -c "! kill -0 $hold_PID 2>/dev/null"
 res=$(grep '^hold:' "$TEST_TMP/hold.log")
 check "of the 40 held, exactly $AGENT2's $o2 failed ($res)" test "$res" = "hold: $((40 - o2)) ok, $o2 failed"
+
+n4m_ns "$NS_AG" agent2b agent -m "mqtt://10.88.0.1:$BPORT/$PREFIX?client_id=$AGENT2" -i "$AGENT2" -t 127.0.0.1:9
+check "$AGENT2 comes back" wait_for 10 bash -c "[ \$(grep -c 'peer $AGENT2/- online' '$TEST_TMP/gateway.log') -ge 2 ]"
+res=$(lan timeout 60 "$PY" "$POOL" burst 10.21.0.2 $TCP_ECHO 30 2>&1)
+n2=$(stat_field "$(stats agent2b "$agent2b_PID")" opened)
+check "lan: 30 more connections succeed, and $AGENT2 serves some again ($res; it opened ${n2:-?})" \
+	test "$res" = "burst: 30 ok, 0 failed" -a "${n2:-0}" -gt 0
 
 kill "$gateway_PID"
 check "the gateway exits on SIGTERM" wait_for 10 bash -c "! kill -0 $gateway_PID 2>/dev/null"

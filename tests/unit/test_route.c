@@ -250,6 +250,9 @@ static void test_several_advertisers(void **state)
 	add(rt, "10.0.0.0/8", ADV, "alpha");
 	add(rt, "10.0.0.0/8", ADV, "mu");
 	assert_route(rt, "10.1.1.1", "alpha,mu,zeta"); /* a pool in id order, whatever the order */
+	struct nl_prefix p8 = pfx("10.0.0.0/8"), p9 = pfx("10.0.0.0/9");
+	assert_string_equal(route_agent_of(rt, &p8), "alpha,mu,zeta");
+	assert_null(route_agent_of(rt, &p9)); /* no such prefix */
 	assert_int_equal(route_del_agent(rt, ADV, "alpha"), 1);
 	assert_route(rt, "10.1.1.1", "mu,zeta");
 	assert_int_equal(del(rt, "10.0.0.0/8", ADV, "zeta"), 0);
