@@ -129,8 +129,6 @@ void node_pool_json(struct node *n, const char *spec, struct evbuffer *out, int 
 {
 	struct pool_render r = { n, spec, out, 0 };
 
-	if (!strchr(spec, ','))
-		return;
 	evbuffer_add_printf(out, "%s{\"pool\":", (*count)++ ? "," : "");
 	json_string(out, spec);
 	evbuffer_add_printf(out, ",\"members\":[");
@@ -155,8 +153,7 @@ void node_pool_metrics(struct node *n, const char *spec, struct evbuffer *out)
 {
 	struct pool_render r = { n, spec, out, 0 };
 
-	if (strchr(spec, ','))
-		pool_walk(spec, NODE_ID_MAX, member_metric, &r);
+	pool_walk(spec, NODE_ID_MAX, member_metric, &r);
 }
 
 bool node_peer_icmp(struct node *n, const char *agent)

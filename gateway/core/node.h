@@ -144,8 +144,9 @@ bool node_peer_streams(struct node *n, const char *agent, const char *local);
  */
 const char *node_pick_agent(struct node *n, const char *spec, const void *flow_id, size_t flow_len,
 	char out[NODE_ID_MAX]);
-/* A pool (spec with a comma; nothing for one id) in /status: ",{"pool":spec,"members":
- * [{"id":..,"online":..}]}" after the first (*n counts them), and in /metrics:
+/* A pool (spec holds a comma: the caller, http.c, picks pools out) in /status:
+ * ",{"pool":spec,"members":[{"id":..,"online":..}]}" after the first (*count counts them),
+ * and in /metrics:
  * net4mqtt_pool_member_online{role,pool,agent} 1 or 0. */
 void node_pool_json(struct node *n, const char *spec, struct evbuffer *out, int *count);
 void node_pool_metrics(struct node *n, const char *spec, struct evbuffer *out);
