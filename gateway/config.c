@@ -207,7 +207,7 @@ static bool key_again(struct loader *l, int section, int opt, const char *key)
 	return false;
 }
 
-static const char *const log_levels[] = { "warn", "info", "debug", "trace" };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", "trace" };
 
 static void global_key(struct loader *l, const char *key, const char *value)
 {
@@ -217,12 +217,18 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	int opt = option_by_name(key);
 
 	if (!strcmp(key, "log-level")) {
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			if (!strcasecmp(value, log_levels[i]))
-				c->verbose = i;
-		if (strcasecmp(value, log_levels[c->verbose]))
+				c->verbose = i - 1;
+		if (strcasecmp(value, log_levels[c->verbose + 1]))
 			config_error(l, l->rd.line, key,
-				"want warn, info, debug or trace, not '%s'", value);
+				"want error, warn, info, debug or trace, not '%s'", value);
+		return;
+	}
+	if (!strcmp(key, "log")) {
+		if (strcmp(value, "stderr") && strcmp(value, "syslog"))
+			config_error(l, l->rd.line, key, "want stderr or syslog, not '%s'", value);
+		c->log_syslog = !strcmp(value, "syslog");
 		return;
 	}
 	if (opt >= 0 && key_again(l, 0, opt, key))
@@ -239,6 +245,7 @@ static void global_key(struct loader *l, const char *key, const char *value)
 			strcpy(c->user, value);
 		return;
 	case OPT_STATUS_LISTEN:
+		c->status_listen_set = true;
 		if (!strcmp(value, "off"))
 			c->status_listen[0] = '\0';
 		else if (option_check_status_listen(value, err))
@@ -255,7 +262,7 @@ static void global_key(struct loader *l, const char *key, const char *value)
 		return;
 	}
 	config_error(l, l->rd.line, key,
-		"not a key of [%s]: it takes mqtt-url, log-level, user, "
+		"not a key of [%s]: it takes mqtt-url, log, log-level, user, "
 		"status-listen, max-flows, max-memory, packet-size and udp-timeout",
 		CONFIG_SECTION);
 }

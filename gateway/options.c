@@ -293,8 +293,21 @@ static int parse_advertise(void *role_cfg, const char *arg, char *err)
 
 	if (cfg->n_advertise >= (int)N_ELEMS(cfg->advertise))
 		return fail(err, "too many --advertise options (%s)", arg);
-	if (nl_prefix_parse(arg, &cfg->advertise[cfg->n_advertise], NULL))
+	struct nl_prefix *p = &cfg->advertise[cfg->n_advertise];
+	char subnet[NL_PREFIX_STRLEN];
+	bool masked;
+
+	if (strlen(arg) >= NL_PREFIX_STRLEN || nl_prefix_parse(arg, p, &masked))
 		return fail(err, "bad --advertise %s: want CIDR", arg);
+	if (p->len == 0)
+		return fail(err,
+			"--advertise %s is a default route: advertise the subnets behind this "
+			"agent, not the whole Internet",
+			arg);
+	if (masked) {
+		nl_prefix_format(p, subnet, sizeof(subnet));
+		return fail(err, "--advertise %s has host bits set: the subnet is %s", arg, subnet);
+	}
 	cfg->n_advertise++;
 	return 0;
 }

@@ -350,8 +350,10 @@ static void test_defaults(void **state)
 		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
 	assert_int_equal(l.c->n_roles, 1);
 	assert_int_equal(l.c->verbose, 0);
+	assert_false(l.c->log_syslog);
 	assert_string_equal(l.c->user, "");
 	assert_string_equal(l.c->status_listen, CONFIG_STATUS_LISTEN);
+	assert_false(l.c->status_listen_set); /* run's --default-status-listen applies */
 	assert_string_equal(l.c->url.host, "localhost");
 	assert_int_equal(l.c->url.port, 1883);
 	assert_string_equal(l.c->url.prefix, "net4mqtt");
@@ -476,7 +478,9 @@ static const struct bad_case bad_cases[] = {
 	{ "[net4mqtt]\nmqtt-url = http://example.org/x\n[agent]\n", 2, "mqtt-url",
 		"bad MQTT URL http://example.org/x" },
 	{ "[net4mqtt]\nlog-level = loud\n[agent]\n", 2, "log-level",
-		"want warn, info, debug or trace, not 'loud'" },
+		"want error, warn, info, debug or trace, not 'loud'" },
+	{ "[net4mqtt]\nlog = journal\n[agent]\n", 2, "log",
+		"want stderr or syslog, not 'journal'" },
 	{ "[net4mqtt]\nlog-level = info\n", NO_LINE, NULL, "no role: add an [agent]" },
 	{ "# nothing\n", NO_LINE, NULL, "no role" },
 };
@@ -503,6 +507,27 @@ static void test_bad(void **state)
 }
 
 /* A clustered broker in the file: the same comma-separated list as on the command line. */
+/* log = syslog, log-level = error, and a status-listen the file sets (off counts). */
+static void test_log_keys(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load(&l, "[net4mqtt]\nlog = syslog\nlog-level = error\nstatus-listen = off\n[agent]\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_true(l.c->log_syslog);
+	assert_int_equal(l.c->verbose, -1);
+	assert_true(l.c->status_listen_set);
+	assert_string_equal(l.c->status_listen, "");
+	loaded_free(&l);
+	load(&l, "[net4mqtt]\nlog = stderr\nlog-level = TRACE\n[agent]\n");
+	assert_int_equal(l.rc, 0);
+	assert_false(l.c->log_syslog);
+	assert_int_equal(l.c->verbose, 3);
+	loaded_free(&l);
+}
+
 static void test_broker_list(void **state)
 {
 	struct loaded l;
@@ -652,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_gateway_keys),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_log_keys),
 		cmocka_unit_test(test_broker_list),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_long_line),
