@@ -28,6 +28,7 @@ struct config {
 	char user[64];		/* "" stay root */
 	char status_listen[64]; /* "" no HTTP status */
 	struct mqtt_url url;
+	struct mqtt_opts mqtt; /* password-file, cafile, ...: put into url when all is read */
 	struct config_role roles[CONFIG_ROLES_MAX];
 	int n_roles;
 };
