@@ -929,7 +929,7 @@ bool option_is_mqtt(int opt)
 	return false;
 }
 
-/* "--cafile" on the command line, "cafile" in the config file */
+/* "--cafile" on the command line, "cafile" in the config file (option_name's static buffer) */
 static const char *mqtt_opt_name(int opt, bool argv)
 {
 	const char *name = option_name(opt);
@@ -940,7 +940,7 @@ static const char *mqtt_opt_name(int opt, bool argv)
 static int check_tls_version(const char *v, const char *what, char *err)
 {
 	if (v[0] && strcmp(v, "tlsv1.2") && strcmp(v, "tlsv1.3"))
-		return fail(err, "bad %s %s: want tlsv1.2 (1.2 or newer) or tlsv1.3", what, v);
+		return fail(err, "bad %s%s: want tlsv1.2 (1.2 or newer) or tlsv1.3", what, v);
 	return 0;
 }
 
@@ -950,7 +950,7 @@ static int check_sni(const char *name, const char *what, char *err)
 	struct in6_addr a;
 
 	if (name[0] && (!addr_valid_hostname(name) || inet_pton(AF_INET, name, &a) == 1))
-		return fail(err, "bad %s %s: want a DNS name (RFC 6066 sends no IP address)", what,
+		return fail(err, "bad %s%s: want a DNS name (RFC 6066 sends no IP address)", what,
 			name);
 	return 0;
 }
@@ -968,9 +968,9 @@ int option_mqtt_set(struct mqtt_opts *o, int opt, const char *arg, char err[OPT_
 		if (!arg[0] || strlen(arg) >= m->size)
 			return fail(err, "bad %s: want 1..%zu characters", option_name(opt),
 				m->size - 1);
-		if (opt == OPT_TLS_VERSION && check_tls_version(arg, option_name(opt), err))
+		if (opt == OPT_TLS_VERSION && check_tls_version(arg, "--tls-version ", err))
 			return EXIT_USAGE;
-		if (opt == OPT_SNI && check_sni(arg, option_name(opt), err))
+		if (opt == OPT_SNI && check_sni(arg, "--sni ", err))
 			return EXIT_USAGE;
 		strcpy((char *)o + m->offset, arg);
 		return 0;
@@ -1071,9 +1071,13 @@ int option_mqtt_apply(
 		return fail(err, "%s goes with an mqtts:// URL (mqtt:// is not encrypted)",
 			mqtt_opt_name(OPT_INSECURE, argv));
 	url->insecure |= o->insecure;
+	*bad = url->cert[0] ? OPT_CERT : OPT_KEY;
+	if (!url->cert[0] != !url->key[0])
+		return fail(err, "%s go together: a client certificate and its key",
+			argv ? "--cert and --key" : "cert and key");
 	*bad = 'm';
-	if (check_tls_version(url->tls_version, "tls_version in the MQTT URL", err) ||
-		check_sni(url->sni, "sni in the MQTT URL", err))
+	if (check_tls_version(url->tls_version, "MQTT URL: tls_version=", err) ||
+		check_sni(url->sni, "MQTT URL: sni=", err))
 		return EXIT_USAGE;
 	return 0;
 }
