@@ -133,6 +133,12 @@ grep -Em 1 'protocol version|unsupported protocol' "$TEST_TMP/v13.log"
 check "... and never reports a connection" never_connected v13
 check "--tls-version tlsv1.2 to the same broker connects" wait_for 10 connected v12
 check "--tls-version tlsv1.3 to a broker with TLS 1.3 connects" wait_for 10 connected v13ok
+n4m v13sni agent -m "mqtts://127.0.0.1:$t12_port/tlsver" --cafile "$TEST_TMP/ca.pem" --sni localhost \
+	--tls-version tlsv1.3 -i v13sni
+sni_version_refused() { grep -Eq 'protocol version|unsupported protocol' "$TEST_TMP/v13sni.log"; }
+check "... and with --sni (TLS set up by net4mqtt): tlsv1.3 to the TLS 1.2 broker is refused too" \
+	wait_for 10 sni_version_refused
+check "... and never reports a connection" never_connected v13sni
 
 # ---- --sni ----
 # What a TLS server is sent: a Python server that writes down the SNI name of each handshake.
@@ -175,4 +181,21 @@ n4m snica agent -m "mqtts://127.0.0.1:$lh_port/sni" --cafile "$TEST_TMP/other-ca
 check "--sni with a CA that did not sign the broker's certificate: certificate verify failed" \
 	wait_for 10 verify_failed snica
 check "... and never reports a connection" never_connected snica
+
+# ---- the same keys in the config file's [net4mqtt] ----
+cat >"$TEST_TMP/tls.conf" <<EOF_CONF
+[net4mqtt]
+mqtt-url = mqtts://127.0.0.1:$tls_port/tlsconf
+cafile = $TEST_TMP/ca.pem
+cert = $TEST_TMP/client.pem
+key = $TEST_TMP/client.key
+tls-version = tlsv1.3
+sni = localhost
+status-listen = off
+
+[agent]
+id = conf-tls
+EOF_CONF
+n4m conf run -c "$TEST_TMP/tls.conf" -f
+check "run -c with cafile, cert, key, tls-version and sni in [net4mqtt] connects" wait_for 10 connected conf
 finish
