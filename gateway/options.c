@@ -947,9 +947,9 @@ static int check_tls_version(const char *v, const char *what, char *err)
 /* RFC 6066, 3: a host name; "Literal IPv4 and IPv6 addresses are not permitted". */
 static int check_sni(const char *name, const char *what, char *err)
 {
-	struct in6_addr a;
+	unsigned char addr[sizeof(struct in6_addr)];
 
-	if (name[0] && (!addr_valid_hostname(name) || inet_pton(AF_INET, name, &a) == 1))
+	if (name[0] && (!addr_valid_hostname(name) || inet_pton(AF_INET, name, addr) == 1))
 		return fail(err, "bad %s%s: want a DNS name (RFC 6066 sends no IP address)", what,
 			name);
 	return 0;
