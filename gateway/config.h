@@ -30,6 +30,7 @@ struct config {
 	char status_listen[64]; /* "" no HTTP status */
 	bool status_listen_set; /* by the file: else run's --default-status-listen */
 	struct mqtt_url url;
+	struct mqtt_opts mqtt; /* password-file, cafile, ...: put into url when all is read */
 	struct config_role roles[CONFIG_ROLES_MAX];
 	int n_roles;
 };

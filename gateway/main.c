@@ -111,7 +111,11 @@ static int parse_process_option(struct config *conf, int opt, const char *arg, c
 		strcpy(conf->status_listen, arg);
 		return 0;
 	default:
-		return -1;
+		if (!option_is_mqtt(opt))
+			return -1;
+		if (option_mqtt_set(&conf->mqtt, opt, arg, err))
+			return bad_usage("%s", err);
+		return 0;
 	}
 }
 
@@ -160,6 +164,8 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 		fprintf(stderr, "net4mqtt: bad MQTT URL %s: %s\n", url, why);
 		return EXIT_USAGE;
 	}
+	if (option_mqtt_apply(&conf->mqtt, &conf->url, true, &opt, err))
+		return bad_usage("%s", err);
 	if (option_check(c, &conf->url, &r->cfg, r->role_cfg, err))
 		return bad_usage("%s", err);
 	return 0;
