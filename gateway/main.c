@@ -216,7 +216,9 @@ static void reload_apply(struct app *app, const struct config *fresh)
 			log_warnx("reload: new section [%s] needs a restart", fresh->roles[i].name);
 	if (memcmp(&now->url, &fresh->url, sizeof(now->url)) || strcmp(now->user, fresh->user) ||
 		strcmp(now->status_listen, fresh->status_listen))
-		log_warnx("reload: mqtt-url, user and status-listen take a restart to change");
+		log_warnx("reload: mqtt-url, password-file, the TLS keys, user and status-listen "
+			  "take a "
+			  "restart to change");
 	if (fresh->verbose != now->verbose) {
 		log_set_verbosity(fresh->verbose);
 		app->config->verbose = fresh->verbose;
