@@ -250,6 +250,9 @@ static void reload(struct app *app)
 		reload_log_errors(errors);
 		log_warnx("reload: %s has errors: still running the config read before", app->path);
 	} else {
+		if (!fresh->status_listen_set &&
+			!app->config->status_listen_set) /* both defaults */
+			strcpy(fresh->status_listen, app->config->status_listen);
 		reload_apply(app, fresh);
 		config_free(fresh);
 		log_info("reload: done");
