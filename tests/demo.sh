@@ -19,7 +19,7 @@ start_http "$TEST_TMP/www" "$web" || { echo "web server did not start"; exit 1; 
 url="$BROKER_URL_BASE/net4mqtt"
 lport=$(pick 4444)
 sport=$(pick 1080)
-"$N4M" -v agent -m "$url" -i demo-agent -t "127.0.0.1:$web" &
+"$N4M" -v agent -m "$url" -i demo-agent -t "127.0.0.1:$web" --allow "127.0.0.1:$web" --allow "[::1]:$web" &
 bg_track $!
 "$N4M" -v local-port -m "$url" -i demo-port -a demo-agent -l "127.0.0.1:$lport" &
 bg_track $!

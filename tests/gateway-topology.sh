@@ -45,8 +45,10 @@ gw_topology_up() { # N4M_BIN
 	ip netns exec "$GW_GW" env $BROKER_ENV mosquitto -c "$TEST_TMP/gw-mosquitto.conf" \
 		>"$TEST_TMP/gw-mosquitto.log" 2>&1 &
 	bg_track $!
+	# the broker first, or the agent's log starts with a failed connect
+	wait_for 10 ip netns exec "$GW_GW" bash -c 'ss -Htln "sport = :1883" | grep -q .' || return 1
 	GW_URL=mqtt://127.0.0.1:1883/net4mqtt
-	ip netns exec "$GW_FAR" "$n4m" -v agent -m mqtt://10.77.0.1:1883/net4mqtt -i site-b \
+	ip netns exec "$GW_FAR" "$n4m" -v agent -m mqtt://10.77.0.1:1883/net4mqtt -i site-b --allow 10.20.0.0/24 \
 		-t "${GW_AGENT_TARGET:-10.20.0.2:80}" >"$TEST_TMP/gw-agent.log" 2>&1 &
 	bg_track $!
 	GW_CONF=$TEST_TMP/gw.conf
@@ -62,7 +64,7 @@ gw_topology_up() { # N4M_BIN
 		route = 10.20.0.0/24
 		dns = yes
 	EOF
-	ip netns exec "$GW_GW" "$n4m" run -c "$GW_CONF" -f >"$TEST_TMP/gw-gateway.log" 2>&1 &
+	ip netns exec "$GW_GW" "$n4m" run -c "$GW_CONF" >"$TEST_TMP/gw-gateway.log" 2>&1 &
 	GW_GATEWAY_PID=$!
 	bg_track $!
 	wait_for 15 grep -q 'peer site-b/- online' "$TEST_TMP/gw-gateway.log"
