@@ -53,6 +53,7 @@ FUZZ_UNITS := netlink/prefix.c gateway/roles/dns.c gateway/roles/allow.c gateway
 FUZZ_SECS  ?= 30
 
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
 DESTDIR ?=
 
 .PHONY: all deps print-deps print-image-deps run test unit e2e bench fuzz soak install clean format deb image image-test image-boot
@@ -68,7 +69,7 @@ $(BUILD)/libn4m.a: $(LIB_OBJS)
 
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I. -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libn4m.a
 	@mkdir -p $(dir $@)
@@ -174,7 +175,7 @@ image-boot:
 		echo "$$p passed, $$f failed"; [ "$$rc" -eq 0 ] && [ "$$f" -eq 0 ] && [ "$$p" -gt 0 ]
 
 install: $(BUILD)/net4mqtt
-	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(PREFIX)/bin/net4mqtt
+	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(BINDIR)/net4mqtt
 
 # The style of .clang-format, on every C file git knows (tests/checks/format.sh checks it).
 format:
@@ -183,4 +184,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
