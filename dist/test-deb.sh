@@ -30,7 +30,9 @@ epoch=$(git -c safe.directory="$top" -C "$top" log -1 --format=%ct)
 tree_before=$(git -c safe.directory="$top" -C "$top" status --porcelain)
 touch "$out/start"
 t=$SECONDS
-if make -C "$top" --no-print-directory deb DEB_OUT="$out/deb" >"$out/build.log" 2>&1; then
+jobs=$(nproc)
+if make -C "$top" --no-print-directory deb DEB_OUT="$out/deb" DEB_BUILD_OPTIONS="parallel=$jobs" \
+	>"$out/build.log" 2>&1; then
 	pass "make deb: dpkg-buildpackage -b in $((SECONDS - t)) s"
 else
 	fail "make deb"
@@ -42,7 +44,7 @@ ddeb=$out/deb/net4mqtt-dbgsym_${version}_$arch.deb
 changes=$out/deb/net4mqtt_${version}_$arch.changes
 check "it is built by debhelper (dh: dh_installsystemd, dh_strip)" \
 	bash -c "grep -q '^dh_installsystemd --no-enable' '$out/build.log' && grep -Eq '^   dh_strip( |\$)' '$out/build.log'"
-check "... with make -j2 (DEB_BUILD_OPTIONS=parallel=2)" grep -q '^	make -j2' "$out/build.log"
+check "... with make -j$jobs (DEB_BUILD_OPTIONS=parallel=$jobs)" grep -q "^	make -j$jobs" "$out/build.log"
 for f in "$deb" "$ddeb" "$changes" "$out/deb/net4mqtt_${version}_$arch.buildinfo"; do
 	check "built: $(basename "$f")" test -s "$f"
 done
