@@ -172,7 +172,7 @@ deb:
 		$$git ls-files -z | tar --null -T - -cf - | tar -C $$src -xf - && \
 		(cd $$src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SAN -u BUILD \
 		SOURCE_DATE_EPOCH=$$($$git log -1 --format=%ct) DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
-		dpkg-buildpackage --no-sign -b) && \
+		dpkg-buildpackage --no-sign --no-pre-clean -b) && \
 		rm -rf $$src && ls $(DEB_OUT)/*.deb
 
 # A bootable Debian 12 appliance (raw disk, UEFI) with the package: image/README.md.
