@@ -51,6 +51,8 @@ changes=$out/deb/net4mqtt_${version}_$arch.changes
 check "it is built by debhelper (dh: dh_installsystemd, dh_strip)" \
 	bash -c "grep -q '^dh_installsystemd --no-enable' '$out/build.log' && grep -Eq '^   dh_strip( |\$)' '$out/build.log'"
 check "... with make -j$jobs (DEB_BUILD_OPTIONS=parallel=$jobs)" grep -q "^	make -j$jobs" "$out/build.log"
+check "the package build runs no apt-get (make test or make deb's deps did)" \
+	bash -c "! sed -n '/^dpkg-buildpackage: info: source package/,\$p' '$out/build.log' | grep -q 'apt-get\|^installing:'"
 for f in "$deb" "$ddeb" "$changes" "$out/deb/net4mqtt_${version}_$arch.buildinfo"; do
 	check "built: $(basename "$f")" test -s "$f"
 done
