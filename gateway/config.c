@@ -207,7 +207,7 @@ static bool key_again(struct loader *l, int section, int opt, const char *key)
 	return false;
 }
 
-static const char *const log_levels[] = { "warn", "info", "debug", "trace" };
+static const char *const log_levels[] = { "error", "warn", "info", "debug", "trace" };
 
 static void global_key(struct loader *l, const char *key, const char *value)
 {
@@ -215,14 +215,21 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	char err[OPT_ERR_MAX];
 	const char *why = NULL;
 	int opt = option_by_name(key);
+	bool on;
 
 	if (!strcmp(key, "log-level")) {
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			if (!strcasecmp(value, log_levels[i]))
-				c->verbose = i;
-		if (strcasecmp(value, log_levels[c->verbose]))
+				c->verbose = i - 1;
+		if (strcasecmp(value, log_levels[c->verbose + 1]))
 			config_error(l, l->rd.line, key,
-				"want warn, info, debug or trace, not '%s'", value);
+				"want error, warn, info, debug or trace, not '%s'", value);
+		return;
+	}
+	if (!strcmp(key, "log")) {
+		if (strcmp(value, "stderr") && strcmp(value, "syslog"))
+			config_error(l, l->rd.line, key, "want stderr or syslog, not '%s'", value);
+		c->log_syslog = !strcmp(value, "syslog");
 		return;
 	}
 	if (opt >= 0 && key_again(l, 0, opt, key))
@@ -239,12 +246,29 @@ static void global_key(struct loader *l, const char *key, const char *value)
 			strcpy(c->user, value);
 		return;
 	case OPT_STATUS_LISTEN:
+		c->status_listen_set = true;
 		if (!strcmp(value, "off"))
 			c->status_listen[0] = '\0';
 		else if (option_check_status_listen(value, err))
 			config_error(l, l->rd.line, key, "%s", err);
 		else
 			strcpy(c->status_listen, value);
+		return;
+	case OPT_INSECURE:
+		if (parse_bool(value, &on))
+			config_error(l, l->rd.line, key, "want yes or no, not '%s'", value);
+		else
+			c->mqtt.insecure = on;
+		return;
+	case OPT_PASSWORD_FILE:
+	case OPT_CAFILE:
+	case OPT_CAPATH:
+	case OPT_CERT:
+	case OPT_KEY:
+	case OPT_TLS_VERSION:
+	case OPT_SNI:
+		if (option_mqtt_set(&c->mqtt, opt, value, err))
+			config_error(l, l->rd.line, key, "%s", err);
 		return;
 	case 'U':
 	case OPT_MAX_FLOWS:
@@ -255,8 +279,9 @@ static void global_key(struct loader *l, const char *key, const char *value)
 		return;
 	}
 	config_error(l, l->rd.line, key,
-		"not a key of [%s]: it takes mqtt-url, log-level, user, "
-		"status-listen, max-flows, max-memory, packet-size and udp-timeout",
+		"not a key of [%s]: it takes mqtt-url, password-file, cafile, capath, cert, key, "
+		"insecure, tls-version, sni, log, log-level, user, status-listen, max-flows, "
+		"max-memory, packet-size and udp-timeout",
 		CONFIG_SECTION);
 }
 
@@ -266,7 +291,7 @@ static void role_key(struct loader *l, struct config_role *r, const char *key, c
 	int opt = option_by_name(key);
 	bool on;
 
-	if (opt == 'm' || opt == OPT_USER || opt == OPT_STATUS_LISTEN) {
+	if (opt == 'm' || opt == OPT_USER || opt == OPT_STATUS_LISTEN || option_is_mqtt(opt)) {
 		config_error(l, l->rd.line, key, "goes in [%s]: one for the whole process",
 			CONFIG_SECTION);
 		return;
@@ -324,6 +349,22 @@ static void config_pass(struct loader *l, bool roles)
 	int bad = ini_parse_stream(reader_line, l, config_key, l);
 	if (bad > 0 && roles && !l->n_errors)
 		config_error(l, bad, NULL, "cannot parse this line");
+}
+
+/* [net4mqtt]'s password-file, cafile and the like into the URL, once all of it is read. */
+static void config_mqtt(struct loader *l)
+{
+	char err[OPT_ERR_MAX];
+	int bad = 'm';
+
+	if (l->n_errors || !option_mqtt_apply(&l->c->mqtt, &l->c->url, false, &bad, err))
+		return;
+	if (l->seen[0][bad]) {
+		config_error(l, l->seen[0][bad], NULL, "%s", err);
+		return;
+	}
+	l->n_errors++; /* not of a line: $NET4MQTT_PASSWORD without a user in the default URL */
+	fprintf(l->errors, "net4mqtt: %s: %s\n", l->c->path, err);
 }
 
 static void config_check_roles(struct loader *l)
@@ -399,6 +440,7 @@ int config_load(const char *path, struct config *c, FILE *errors)
 		return EXIT_USAGE;
 	}
 	config_pass(l, false);
+	config_mqtt(l);
 	config_pass(l, true);
 	if (!l->n_errors)
 		config_check_roles(l);

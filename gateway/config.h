@@ -24,10 +24,13 @@ struct config_role {
 
 struct config {
 	char path[PATH_MAX];
-	int verbose;		/* log-level: warn 0, info 1, debug 2, trace 3 */
+	int verbose;		/* log-level: error -1, warn 0, info 1, debug 2, trace 3 */
+	bool log_syslog;	/* log = syslog */
 	char user[64];		/* "" stay root */
 	char status_listen[64]; /* "" no HTTP status */
+	bool status_listen_set; /* by the file: else run's --default-status-listen */
 	struct mqtt_url url;
+	struct mqtt_opts mqtt; /* password-file, cafile, ...: put into url when all is read */
 	struct config_role roles[CONFIG_ROLES_MAX];
 	int n_roles;
 };

@@ -378,9 +378,14 @@ void http_status_json(struct hub *hub, struct evbuffer *o)
 	json_string(o, hub->url.prefix);
 	evbuffer_add_printf(o, ",\"client_id\":");
 	json_string(o, hub->client_id);
-	evbuffer_add_printf(o, ",\"connected\":%s,\"reconnects\":%lu},\"roles\":[",
+	evbuffer_add_printf(o, ",\"connected\":%s,\"reconnects\":%lu},\"config\":",
 		mqtt_client_connected(hub->mqtt) ? "true" : "false",
 		mqtt_client_reconnects(hub->mqtt));
+	if (hub->config_path)
+		json_string(o, hub->config_path);
+	else
+		evbuffer_add_printf(o, "null");
+	evbuffer_add_printf(o, ",\"roles\":[");
 	for (int i = 0; i < hub->n_nodes; i++) {
 		if (i)
 			evbuffer_add(o, ",", 1);
@@ -487,6 +492,8 @@ void http_status_text(struct hub *hub, struct evbuffer *o)
 		mqtt_client_broker(hub->mqtt)->port, hub->url.prefix, hub->client_id,
 		mqtt_client_connected(hub->mqtt) ? "connected" : "NOT CONNECTED",
 		mqtt_client_reconnects(hub->mqtt));
+	if (hub->config_path)
+		evbuffer_add_printf(o, "Config: %s\n", hub->config_path);
 	evbuffer_add_printf(o, "\nRoles:\n  %-16s %-16s %6s %8s %10s %10s %8s\n", "ROLE", "ID",
 		"FLOWS", "OPENED", "UP", "DOWN", "REFUSED");
 	for (int i = 0; i < hub->n_nodes; i++) {
@@ -520,6 +527,9 @@ static void reply(struct evhttp_request *req, const char *type,
 		return;
 	}
 	render(hub, body);
+	if (hub->config_path) /* `net4mqtt status -c FILE` checks it reached FILE's process */
+		evhttp_add_header(evhttp_request_get_output_headers(req), HTTP_CONFIG_HEADER,
+			hub->config_path);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
 	evhttp_send_reply(req, HTTP_OK, "OK", body);
@@ -620,7 +630,30 @@ static int fetch_connect(const char *addr)
 	return fd;
 }
 
-int http_status_fetch(const char *addr, const char *path, FILE *out)
+/* Whether the process behind addr runs the config file config (absolute), going by the
+ * X-Net4mqtt-Config header among headers; says why not on stderr. */
+static bool fetch_runs(const char *headers, const char *addr, const char *config)
+{
+	const char *name = "\r\n" HTTP_CONFIG_HEADER ": ";
+	const char *at = strcasestr(headers, name);
+	int len = at ? (int)strcspn(at + strlen(name), "\r\n") : 0;
+
+	if (at && (size_t)len == strlen(config) && !memcmp(at + strlen(name), config, (size_t)len))
+		return true;
+	if (at)
+		fprintf(stderr,
+			"net4mqtt: the status server on %s is the one of %.*s, not of %s "
+			"(give %s its own status-listen)\n",
+			addr, len, at + strlen(name), config, config);
+	else
+		fprintf(stderr,
+			"net4mqtt: the status server on %s runs no config file, not %s "
+			"(give %s its own status-listen)\n",
+			addr, config, config);
+	return false;
+}
+
+int http_status_fetch(const char *addr, const char *path, const char *config, FILE *out)
 {
 	char req[256], *buf = malloc(FETCH_MAX + 1);
 	size_t got = 0;
@@ -645,6 +678,9 @@ int http_status_fetch(const char *addr, const char *path, FILE *out)
 			(int)strcspn(buf, "\r\n"), got ? buf : "nothing");
 		goto fail;
 	}
+	body[2] = '\0'; /* the headers end with their last line's CRLF */
+	if (config && !fetch_runs(buf, addr, config))
+		goto fail;
 	fputs(body + 4, out);
 	close(fd);
 	free(buf);

@@ -9,7 +9,8 @@ struct evbuffer;
 struct hub;
 struct http_status;
 
-#define HTTP_STATUS_FLOWS_MAX 1000 /* flows listed in /status; all are counted */
+#define HTTP_STATUS_FLOWS_MAX 1000	       /* flows listed in /status; all are counted */
+#define HTTP_CONFIG_HEADER "X-Net4mqtt-Config" /* the config file's absolute path, if any */
 
 /* Listens on addr (IP:PORT, [IPv6]:PORT). 0 or -errno. */
 int http_status_start(
@@ -21,8 +22,9 @@ void http_status_metrics(struct hub *hub, struct evbuffer *out);
 void http_status_json(struct hub *hub, struct evbuffer *out);
 void http_status_text(struct hub *hub, struct evbuffer *out);
 
-/* `net4mqtt status`: GETs path from the server on addr and writes the body to out.
+/* `net4mqtt status`: GETs path from the server on addr and writes the body to out. With config
+ * (an absolute path) not NULL, only if that server's process runs that file.
  * 0, or -errno after saying why on stderr. */
-int http_status_fetch(const char *addr, const char *path, FILE *out);
+int http_status_fetch(const char *addr, const char *path, const char *config, FILE *out);
 
 #endif

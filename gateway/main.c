@@ -59,6 +59,35 @@ static int bad_usage(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* getopt's '?' (unknown option) or ':' (no value) as one line naming the option; cmd is "run",
+ * "agent" and so on. getopt itself stays quiet (opterr = 0, optstrings start with ':'). */
+static int option_error(const char *cmd, int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	char name[80];
+
+	if (!strncmp(arg, "--", 2))
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+	else
+		snprintf(name, sizeof(name), "-%c", optopt);
+	if (opt == ':')
+		fprintf(stderr, "net4mqtt %s: %s needs a value\n", cmd, name);
+	else
+		fprintf(stderr, "net4mqtt %s: unknown option %s (net4mqtt %s -h lists them)\n", cmd,
+			name, cmd);
+	return EXIT_USAGE;
+}
+
+/* ":" and then optstring: getopt_long tells a missing value (':') from an unknown option ('?'). */
+static const char *quiet_optstring(const char *optstring)
+{
+	static char buf[128];
+
+	opterr = 0;
+	snprintf(buf, sizeof(buf), ":%s", optstring);
+	return buf;
+}
+
 /* The options every command takes that belong to the whole process, not to its role. */
 static int parse_process_option(struct config *conf, int opt, const char *arg, const char **url)
 {
@@ -82,7 +111,11 @@ static int parse_process_option(struct config *conf, int opt, const char *arg, c
 		strcpy(conf->status_listen, arg);
 		return 0;
 	default:
-		return -1;
+		if (!option_is_mqtt(opt))
+			return -1;
+		if (option_mqtt_set(&conf->mqtt, opt, arg, err))
+			return bad_usage("%s", err);
+		return 0;
 	}
 }
 
@@ -98,18 +131,22 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 	if (!r)
 		return bad_usage("%s", "out of memory");
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, c->shortopts, option_long, NULL)) != -1) {
+	const char *optstring = quiet_optstring(c->shortopts);
+	while ((opt = getopt_long(argc, argv, optstring, option_long, NULL)) != -1) {
 		if (opt == 'h') {
 			option_usage(c, stdout);
 			config_free(conf);
 			exit(0);
 		}
-		if (opt == '?') {
-			option_usage(c, stderr);
+		if (opt == '?' || opt == ':')
+			return option_error(c->name, opt, argv);
+		if (!option_allowed(c, opt)) {
+			fprintf(stderr,
+				"net4mqtt %s: %s is not an option of %s (net4mqtt %s -h lists "
+				"them)\n",
+				c->name, option_name(opt), c->name, c->name);
 			return EXIT_USAGE;
 		}
-		if (!option_allowed(c, opt))
-			return bad_usage("option not valid for this command: %s", option_name(opt));
 		if ((rc = parse_process_option(conf, opt, optarg, &url)) >= 0) {
 			if (rc)
 				return rc;
@@ -117,12 +154,18 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 			return bad_usage("%s", err);
 		}
 	}
-	if (optind < argc)
-		return bad_usage("unexpected argument: %s", argv[optind]);
+	if (optind < argc) {
+		fprintf(stderr,
+			"net4mqtt %s: unexpected argument %s (every value follows its option)\n",
+			c->name, argv[optind]);
+		return EXIT_USAGE;
+	}
 	if (mqtt_url_parse(url, &conf->url, &why)) {
 		fprintf(stderr, "net4mqtt: bad MQTT URL %s: %s\n", url, why);
 		return EXIT_USAGE;
 	}
+	if (option_mqtt_apply(&conf->mqtt, &conf->url, true, &opt, err))
+		return bad_usage("%s", err);
 	if (option_check(c, &conf->url, &r->cfg, r->role_cfg, err))
 		return bad_usage("%s", err);
 	return 0;
@@ -160,18 +203,22 @@ static void reload_apply(struct app *app, const struct config *fresh)
 
 	for (int i = 0; i < now->n_roles; i++) {
 		const struct config_role *r = config_role_named(fresh, now->roles[i].name);
+		log_set_role(now->roles[i].name);
 		if (!r || r->cmd != now->roles[i].cmd)
-			log_warnx("reload: [%s] is gone or changed role: that needs a restart",
-				now->roles[i].name);
+			log_warnx("reload: its section is gone or changed role: that needs a "
+				  "restart");
 		else
 			node_reload(&app->nodes[i], &r->cfg, r->role_cfg);
 	}
+	log_set_role(NULL);
 	for (int i = 0; i < fresh->n_roles; i++)
 		if (!config_role_named(now, fresh->roles[i].name))
 			log_warnx("reload: new section [%s] needs a restart", fresh->roles[i].name);
 	if (memcmp(&now->url, &fresh->url, sizeof(now->url)) || strcmp(now->user, fresh->user) ||
 		strcmp(now->status_listen, fresh->status_listen))
-		log_warnx("reload: mqtt-url, user and status-listen take a restart to change");
+		log_warnx("reload: mqtt-url, password-file, the TLS keys, user and status-listen "
+			  "take a "
+			  "restart to change");
 	if (fresh->verbose != now->verbose) {
 		log_set_verbosity(fresh->verbose);
 		app->config->verbose = fresh->verbose;
@@ -203,6 +250,9 @@ static void reload(struct app *app)
 		reload_log_errors(errors);
 		log_warnx("reload: %s has errors: still running the config read before", app->path);
 	} else {
+		if (!fresh->status_listen_set &&
+			!app->config->status_listen_set) /* both defaults */
+			strcpy(fresh->status_listen, app->config->status_listen);
 		reload_apply(app, fresh);
 		config_free(fresh);
 		log_info("reload: done");
@@ -227,9 +277,13 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct app *app = arg;
 	(void)what;
 
+	log_set_role(NULL);
 	if (sig == SIGUSR1) {
-		for (int i = 0; i < app->config->n_roles; i++)
+		for (int i = 0; i < app->config->n_roles; i++) {
+			log_set_role(app->nodes[i].name);
 			node_log_stats(&app->nodes[i], true);
+		}
+		log_set_role(NULL);
 		return;
 	}
 	if (sig == SIGHUP) {
@@ -269,23 +323,28 @@ static void start_roles(struct app *app)
 	for (int i = 0; i < c->n_roles; i++) {
 		struct config_role *r = &c->roles[i];
 		struct node *n = &app->nodes[i];
+		log_set_role(r->name);
 		if ((err = node_init(n, app->base, &app->hub.url, r->name, &r->cfg, r->role_cfg,
 			     r->cmd->role)))
-			fatalx("%s: cannot initialise: %s", r->name, strerror(-err));
+			fatalx("cannot initialise: %s", strerror(-err));
 		if ((err = hub_add(&app->hub, n)))
-			fatalx("%s: %s", r->name, strerror(-err));
+			fatalx("%s", strerror(-err));
 	}
+	log_set_role(NULL);
 	if ((err = hub_open(&app->hub)))
 		fatalx("cannot create the MQTT client: %s", strerror(-err));
 	for (int i = 0; i < c->n_roles; i++) {
 		struct node *n = &app->nodes[i];
+		log_set_role(n->name);
 		if (!n->role->start(n))
 			continue;
+		log_errorx("could not start: stopping");
 		for (int k = i; k >= 0; k--) /* undo what was installed */
 			if (app->nodes[k].role->on_stop)
 				app->nodes[k].role->on_stop(&app->nodes[k]);
 		exit(1);
 	}
+	log_set_role(NULL);
 }
 
 static int run(struct config *c, const char *path)
@@ -299,9 +358,11 @@ static int run(struct config *c, const char *path)
 	process_setup();
 	app.config = c;
 	app.path = path;
+	log_set_default_role(c->n_roles == 1 ? c->roles[0].name : NULL);
 	if (!(app.base = event_base_new()))
 		fatalx("cannot create the event loop");
 	start_roles(&app);
+	app.hub.config_path = path;
 	if (!(trim = heap_trim_start(app.base)))
 		fatalx("out of memory");
 	for (size_t i = 0; i < N_ELEMS(signums); i++) {
@@ -314,13 +375,15 @@ static int run(struct config *c, const char *path)
 	char brokers[MQTT_URL_BROKERS * (MQTT_URL_FIELD + 8)];
 	mqtt_url_brokers_str(&c->url, -1, brokers, sizeof(brokers));
 	for (int i = 0; i < c->n_roles; i++) {
-		log_info("%s: broker%s %s prefix %s client id %s", c->roles[i].name,
-			c->url.n_brokers > 1 ? "s" : "", brokers, c->url.prefix, app.hub.client_id);
+		log_set_role(c->roles[i].name);
+		log_info("broker%s %s prefix %s client id %s", c->url.n_brokers > 1 ? "s" : "",
+			brokers, c->url.prefix, app.hub.client_id);
 		if (c->roles[i].cmd->role == &gateway_role)
 			keep |= 1ull << CAP_NET_ADMIN; /* for its routes */
 		if (app.nodes[i].icmp_raw)
 			keep |= 1ull << CAP_NET_RAW; /* its echo requests */
 	}
+	log_set_role(NULL);
 	hub_start(&app.hub);
 	if ((err = privs_drop(keep, c->user)))
 		fatalx("cannot drop privileges%s%s: %s", c->user[0] ? " to user " : "", c->user,
@@ -330,6 +393,7 @@ static int run(struct config *c, const char *path)
 	http_status_free(app.http);
 	for (int i = 0; i < c->n_roles; i++) {
 		struct node *n = &app.nodes[i];
+		log_set_role(n->name);
 		node_log_stats(n, false);
 		if (n->role->on_stop && n->role_data)
 			n->role->on_stop(n);
@@ -344,11 +408,15 @@ static int run(struct config *c, const char *path)
 	return 0;
 }
 
+enum run_option { OPT_RUN_CHECK = 256, OPT_RUN_SYSLOG, OPT_RUN_STATUS, OPT_RUN_DEFAULT_STATUS };
+
 static const struct option run_options[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "foreground", no_argument, NULL, 'f' },
-	{ "check", no_argument, NULL, 'C' },
-	{ "status-listen", required_argument, NULL, 'S' },
+	{ "syslog", no_argument, NULL, OPT_RUN_SYSLOG },
+	{ "check", no_argument, NULL, OPT_RUN_CHECK },
+	{ "status-listen", required_argument, NULL, OPT_RUN_STATUS },
+	{ "default-status-listen", required_argument, NULL, OPT_RUN_DEFAULT_STATUS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -356,33 +424,66 @@ static const struct option run_options[] = {
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: net4mqtt run -c FILE [-f] [--check] [-v...]\n\n"
+		"Usage: net4mqtt run -c FILE [--check] [--syslog] [--default-status-listen "
+		"ADDR|off] "
+		"[-v...]\n\n"
 		"Runs every role section of FILE (an INI file: see net4mqtt(8)) in one process,\n"
 		"on one MQTT connection. SIGHUP re-reads routes, allowlists, advertised subnets,\n"
 		"SOCKS users and limits without ending flows.\n\n"
 		"  -c, --config FILE  the config file\n"
-		"  -f, --foreground   log to stderr (default: syslog)\n"
-		"      --check        check FILE, say \"FILE: ok\" and exit\n");
+		"      --check        check FILE, say \"FILE: ok\" and exit\n"
+		"      --syslog       log to syslog (daemon, net4mqtt[PID]) instead of stderr;\n"
+		"                     the file's \"log = syslog\" says the same\n"
+		"  -f, --foreground   log to stderr: the default (kept for older units)\n"
+		"      --default-status-listen ADDR|off\n"
+		"                     the status server when FILE sets no status-listen\n"
+		"                     (default " CONFIG_STATUS_LISTEN
+		"; net4mqtt@.service: off)\n");
+}
+
+/* The absolute path of the config file, as the status server reports it and `status -c` compares. */
+static void config_realpath(const char *path, char out[PATH_MAX])
+{
+	if (!realpath(path, out))
+		snprintf(out, PATH_MAX, "%s", path);
 }
 
 static int cmd_run(int argc, char **argv, int verbose)
 {
-	const char *path = NULL;
-	bool foreground = false, check = false;
+	const char *path = NULL, *default_status = CONFIG_STATUS_LISTEN;
+	bool syslog = false, check = false;
+	char err[OPT_ERR_MAX];
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:fvh", run_options, NULL)) != -1) {
+	const char *optstring = quiet_optstring("c:fvh");
+	while ((opt = getopt_long(argc, argv, optstring, run_options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'f':
-			foreground = true;
+			syslog = false;
 			break;
-		case 'C':
+		case OPT_RUN_SYSLOG:
+			syslog = true;
+			break;
+		case OPT_RUN_CHECK:
 			check = true;
 			break;
+		case OPT_RUN_DEFAULT_STATUS:
+			if (strcmp(optarg, "off") && option_check_status_listen(optarg, err)) {
+				fprintf(stderr, "net4mqtt run: --default-status-listen: %s\n", err);
+				return EXIT_USAGE;
+			}
+			default_status = strcmp(optarg, "off") ? optarg : "";
+			break;
+		case OPT_RUN_STATUS:
+			fprintf(stderr,
+				"net4mqtt run: --status-listen belongs in FILE (status-listen = "
+				"ADDR); --default-status-listen is the one for when FILE has "
+				"none\n");
+			return EXIT_USAGE;
 		case 'v':
 			verbose++;
 			break;
@@ -390,64 +491,98 @@ static int cmd_run(int argc, char **argv, int verbose)
 			run_usage(stdout);
 			return 0;
 		default:
-			run_usage(stderr);
-			return EXIT_USAGE;
+			return option_error("run", opt, argv);
 		}
 	}
-	if (!path || optind < argc) {
-		run_usage(stderr);
+	if (optind < argc) {
+		fprintf(stderr, "net4mqtt run: unexpected argument %s (the file goes after -c)\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!path) {
+		fprintf(stderr, "net4mqtt run: -c FILE is missing: which config file to %s\n",
+			check ? "check" : "run");
 		return EXIT_USAGE;
 	}
 	struct config *c = malloc(sizeof(*c));
-	int err = c ? config_load(path, c, stderr) : EXIT_USAGE;
-	if (!err && check)
+	int rc = c ? config_load(path, c, stderr) : EXIT_USAGE;
+	if (!rc && check)
 		printf("%s: ok (%d role%s)\n", path, c->n_roles, c->n_roles == 1 ? "" : "s");
-	if (!err && !check) {
-		log_init(c->verbose + verbose, foreground);
-		err = run(c, path);
+	if (!rc && !check) {
+		if (!c->status_listen_set)
+			snprintf(c->status_listen, sizeof(c->status_listen), "%s", default_status);
+		log_init(c->verbose + verbose,
+			syslog || c->log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR);
+		char *abs = malloc(PATH_MAX);
+		if (abs)
+			config_realpath(path, abs);
+		rc = run(c, abs);
+		free(abs);
 	}
 	if (c)
 		config_free(c);
 	free(c);
-	return err;
+	return rc;
 }
+
+static const char status_usage[] = "Usage: net4mqtt status [-c FILE | --status-listen ADDR]\n";
 
 static int cmd_status(int argc, char **argv)
 {
 	const char *addr = CONFIG_STATUS_LISTEN, *path = NULL;
+	char abs[PATH_MAX];
 	struct config c;
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:h", run_options, NULL)) != -1) {
+	const char *optstring = quiet_optstring("c:h");
+	while ((opt = getopt_long(argc, argv, optstring, run_options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
-		case 'S':
+		case OPT_RUN_STATUS:
 			addr = optarg;
 			break;
 		case 'h':
-			printf("Usage: net4mqtt status [-c FILE | --status-listen ADDR]\n\n"
+			printf("%s\n"
 			       "Shows a running net4mqtt's connection, roles, agents and flows, "
 			       "from\n"
-			       "its status server (default " CONFIG_STATUS_LISTEN ").\n");
+			       "its status server (default " CONFIG_STATUS_LISTEN
+			       "). With -c, the\n"
+			       "one FILE's status-listen names, and only if that process runs "
+			       "FILE.\n",
+				status_usage);
 			return 0;
+		case 'f':
+		case 'v':
+		case OPT_RUN_SYSLOG:
+		case OPT_RUN_CHECK:
+		case OPT_RUN_DEFAULT_STATUS:
+			fprintf(stderr, "net4mqtt status: %s is an option of run, not status\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
 		default:
-			return bad_usage(
-				"%s", "usage: net4mqtt status [-c FILE | --status-listen ADDR]");
+			return option_error("status", opt, argv);
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "net4mqtt status: unexpected argument %s\n", argv[optind]);
+		return EXIT_USAGE;
 	}
 	if (path) {
 		int bad = config_load(path, &c, stderr);
 		config_free(&c);
 		if (bad)
 			return EXIT_USAGE;
-		if (!c.status_listen[0])
-			return bad_usage("%s has status-listen = off", path);
+		if (!c.status_listen[0]) {
+			fprintf(stderr, "net4mqtt status: %s has status-listen = off\n", path);
+			return EXIT_USAGE;
+		}
 		addr = c.status_listen;
+		config_realpath(path, abs);
 	}
-	return http_status_fetch(addr, "/status.txt", stdout) ? 1 : 0;
+	return http_status_fetch(addr, "/status.txt", path ? abs : NULL, stdout) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -466,13 +601,17 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (a[1] != 'v' || a[strspn(a + 1, "v") + 1] != '\0') {
-			usage(stderr);
+			fprintf(stderr,
+				"net4mqtt: unknown option %s before the command (net4mqtt -h lists "
+				"the "
+				"commands and options)\n",
+				a);
 			return EXIT_USAGE;
 		}
 		verbose += (int)strlen(a) - 1;
 	}
 	if (i >= argc) {
-		usage(stderr);
+		fprintf(stderr, "net4mqtt: no command given (net4mqtt -h lists them)\n");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[i], "run"))
@@ -481,8 +620,7 @@ int main(int argc, char **argv)
 		return cmd_status(argc - i, argv + i);
 	const struct command *c = option_command(argv[i]);
 	if (!c) {
-		fprintf(stderr, "net4mqtt: unknown command %s\n\n", argv[i]);
-		usage(stderr);
+		fprintf(stderr, "net4mqtt: unknown command %s (net4mqtt -h lists them)\n", argv[i]);
 		return EXIT_USAGE;
 	}
 	struct config *conf = malloc(sizeof(*conf));
@@ -490,7 +628,7 @@ int main(int argc, char **argv)
 		return 1;
 	int err = parse_command(c, argc - i, argv + i, conf);
 	if (!err) {
-		log_init(verbose + conf->verbose, true);
+		log_init(verbose + conf->verbose, LOG_TO_STDERR);
 		err = run(conf, NULL);
 	}
 	config_free(conf);

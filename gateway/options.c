@@ -2,16 +2,19 @@
 #include "options.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway/core/node.h"
 #include "gateway/core/status.h"
 #include "gateway/lib/addr.h"
+#include "gateway/lib/log.h"
 #include "gateway/roles/roles.h"
 #include "mqtt/url.h"
 
@@ -293,8 +296,21 @@ static int parse_advertise(void *role_cfg, const char *arg, char *err)
 
 	if (cfg->n_advertise >= (int)N_ELEMS(cfg->advertise))
 		return fail(err, "too many --advertise options (%s)", arg);
-	if (nl_prefix_parse(arg, &cfg->advertise[cfg->n_advertise], NULL))
+	struct nl_prefix *p = &cfg->advertise[cfg->n_advertise];
+	char subnet[NL_PREFIX_STRLEN];
+	bool masked;
+
+	if (strlen(arg) >= NL_PREFIX_STRLEN || nl_prefix_parse(arg, p, &masked))
 		return fail(err, "bad --advertise %s: want CIDR", arg);
+	if (p->len == 0)
+		return fail(err,
+			"--advertise %s is a default route: advertise the subnets behind this "
+			"agent, not the whole Internet",
+			arg);
+	if (masked) {
+		nl_prefix_format(p, subnet, sizeof(subnet));
+		return fail(err, "--advertise %s has host bits set: the subnet is %s", arg, subnet);
+	}
 	cfg->n_advertise++;
 	return 0;
 }
@@ -627,6 +643,14 @@ const struct option option_long[] = {
 	{ "fake-ip-range", required_argument, NULL, OPT_FAKE_IP_RANGE },
 	{ "fake-ip-cache", required_argument, NULL, OPT_FAKE_IP_CACHE },
 	{ "bypass", required_argument, NULL, OPT_BYPASS },
+	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+	{ "cafile", required_argument, NULL, OPT_CAFILE },
+	{ "capath", required_argument, NULL, OPT_CAPATH },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION },
+	{ "sni", required_argument, NULL, OPT_SNI },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -647,7 +671,21 @@ void option_usage(const struct command *c, FILE *out)
 		"mqtt[s]://[user[:pass]@]host[:port]/PREFIX[?client_id=ID]\n"
 		"                       (default " DEFAULT_MQTT_URL ");\n"
 		"                       a cluster: host1[:port],host2[:port],... (up to 8),\n"
-		"                       tried in turn, the next one after a lost connection\n",
+		"                       tried in turn, the next one after a lost connection\n"
+		"      --password-file FILE  the MQTT password: the file's one line (else\n"
+		"                       $" MQTT_PASSWORD_ENV ", else the URL's, which ps shows);\n"
+		"                       the user name stays in the URL\n"
+		"      --cafile FILE    trust these CAs (mqtts:// only; default: the system's)\n"
+		"      --capath DIR     ... or the CAs in this directory\n"
+		"      --cert FILE      a client certificate, with --key FILE its key\n"
+		"      --insecure       do not check the broker certificate's name (its chain "
+		"still)\n"
+		"      --tls-version V  tlsv1.2 (1.2 or newer, the default) or tlsv1.3 (1.3 only)\n"
+		"      --sni NAME       send NAME as the TLS server name and check the "
+		"certificate\n"
+		"                       for it, not for the URL's host (which may be an address)\n"
+		"                       (these win over the URL's ?cafile= ... ?tls_version= "
+		"?sni=)\n",
 		c->name, c->usage, c->summary);
 	if (strchr(c->shortopts, 'l'))
 		fprintf(out, "  -l, --listen ADDR    listen on IP:PORT or [IPv6]:PORT (default "
@@ -784,6 +822,15 @@ bool option_allowed(const struct command *c, int opt)
 	case OPT_USER:
 	case OPT_STATUS_LISTEN:
 		return true;
+	case OPT_PASSWORD_FILE:
+	case OPT_CAFILE:
+	case OPT_CAPATH:
+	case OPT_CERT:
+	case OPT_KEY:
+	case OPT_INSECURE:
+	case OPT_TLS_VERSION:
+	case OPT_SNI:
+		return true;
 	case 'm':
 	case 'v':
 		return strchr(c->shortopts, opt) != NULL;
@@ -860,6 +907,192 @@ void option_clear_flag(const struct command *c, void *role_cfg, int opt)
 
 	if (b && b->kind == FIELD_FLAG && !b->in_node)
 		*(bool *)((char *)role_cfg + b->offset) = false;
+}
+
+/* ---- the MQTT connection's options beside its URL ---- */
+
+#define MQTT_OPT(opt, field)                                                                       \
+	{                                                                                          \
+		opt, offsetof(struct mqtt_opts, field), sizeof(((struct mqtt_opts *)0)->field),    \
+			offsetof(struct mqtt_url, field)                                           \
+	}
+
+/* The options that are a string, and where the URL keeps the same (SIZE_MAX: nowhere). */
+static const struct mqtt_string_opt {
+	int opt;
+	size_t offset, size, url_offset;
+} mqtt_string_opts[] = {
+	{ OPT_PASSWORD_FILE, offsetof(struct mqtt_opts, password_file),
+		sizeof(((struct mqtt_opts *)0)->password_file), SIZE_MAX },
+	MQTT_OPT(OPT_CAFILE, cafile),
+	MQTT_OPT(OPT_CAPATH, capath),
+	MQTT_OPT(OPT_CERT, cert),
+	MQTT_OPT(OPT_KEY, key),
+	MQTT_OPT(OPT_TLS_VERSION, tls_version),
+	MQTT_OPT(OPT_SNI, sni),
+};
+
+bool option_is_mqtt(int opt)
+{
+	if (opt == OPT_INSECURE)
+		return true;
+	for (size_t i = 0; i < N_ELEMS(mqtt_string_opts); i++)
+		if (mqtt_string_opts[i].opt == opt)
+			return true;
+	return false;
+}
+
+/* "--cafile" on the command line, "cafile" in the config file (option_name's static buffer) */
+static const char *mqtt_opt_name(int opt, bool argv)
+{
+	const char *name = option_name(opt);
+
+	return argv ? name : name + 2;
+}
+
+static int check_tls_version(const char *v, const char *what, char *err)
+{
+	if (v[0] && strcmp(v, "tlsv1.2") && strcmp(v, "tlsv1.3"))
+		return fail(err, "bad %s%s: want tlsv1.2 (1.2 or newer) or tlsv1.3", what, v);
+	return 0;
+}
+
+/* RFC 6066, 3: a host name; "Literal IPv4 and IPv6 addresses are not permitted". */
+static int check_sni(const char *name, const char *what, char *err)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (name[0] && (!addr_valid_hostname(name) || inet_pton(AF_INET, name, addr) == 1))
+		return fail(err, "bad %s%s: want a DNS name (RFC 6066 sends no IP address)", what,
+			name);
+	return 0;
+}
+
+int option_mqtt_set(struct mqtt_opts *o, int opt, const char *arg, char err[OPT_ERR_MAX])
+{
+	if (opt == OPT_INSECURE) {
+		o->insecure = true;
+		return 0;
+	}
+	for (size_t i = 0; i < N_ELEMS(mqtt_string_opts); i++) {
+		const struct mqtt_string_opt *m = &mqtt_string_opts[i];
+		if (m->opt != opt)
+			continue;
+		if (!arg[0] || strlen(arg) >= m->size)
+			return fail(err, "bad %s: want 1..%zu characters", option_name(opt),
+				m->size - 1);
+		if (opt == OPT_TLS_VERSION && check_tls_version(arg, "--tls-version ", err))
+			return EXIT_USAGE;
+		if (opt == OPT_SNI && check_sni(arg, "--sni ", err))
+			return EXIT_USAGE;
+		strcpy((char *)o + m->offset, arg);
+		return 0;
+	}
+	return fail(err, "not an MQTT option: %s", option_name(opt));
+}
+
+/* The password file's one line (one trailing newline stripped) into url. */
+static int read_password_file(const char *path, struct mqtt_url *url, bool argv, char *err)
+{
+	const char *what = mqtt_opt_name(OPT_PASSWORD_FILE, argv);
+	char buf[sizeof(url->password) + 1];
+	struct stat st;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return fail(err, "cannot read %s %s: %s", what, path, strerror(errno));
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	int read_errno = ferror(f) ? errno : 0;
+	bool other_readable =
+		!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH);
+	fclose(f);
+	if (read_errno)
+		return fail(err, "cannot read %s %s: %s", what, path, strerror(read_errno));
+	if (n && buf[n - 1] == '\n')
+		n--;
+	if (n && buf[n - 1] == '\r')
+		n--;
+	if (n == 0)
+		return fail(err, "%s %s is empty", what, path);
+	if (n >= sizeof(url->password))
+		return fail(err, "%s %s: the password is longer than %zu bytes", what, path,
+			sizeof(url->password) - 1);
+	if (memchr(buf, '\n', n) || memchr(buf, '\0', n))
+		return fail(err, "%s %s: want the password alone on one line", what, path);
+	memcpy(url->password, buf, n);
+	url->password[n] = '\0';
+	url->has_password = true;
+	if (other_readable)
+		log_warnx("%s %s can be read by every user (mode %04o): chmod o-r %s", what, path,
+			(unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+static int apply_password(
+	const struct mqtt_opts *o, struct mqtt_url *url, bool argv, int *bad, char *err)
+{
+	const char *env = getenv(MQTT_PASSWORD_ENV);
+
+	if (argv && url->has_password)
+		log_warnx("the MQTT password in the URL (-m) is visible to every user in ps: give "
+			  "it with --password-file FILE or " MQTT_PASSWORD_ENV);
+	*bad = OPT_PASSWORD_FILE;
+	if (o->password_file[0]) {
+		if (!url->user[0])
+			return fail(err,
+				"%s wants a user name in the MQTT URL: mqtt[s]://USER@HOST/PREFIX",
+				mqtt_opt_name(OPT_PASSWORD_FILE, argv));
+		if (read_password_file(o->password_file, url, argv, err))
+			return EXIT_USAGE;
+	} else if (env && env[0]) {
+		*bad = 'm';
+		if (strlen(env) >= sizeof(url->password))
+			return fail(err, MQTT_PASSWORD_ENV " is longer than %zu bytes",
+				sizeof(url->password) - 1);
+		if (!url->user[0])
+			return fail(err,
+				MQTT_PASSWORD_ENV " is set, but the MQTT URL names no user: "
+						  "mqtt[s]://USER@HOST/PREFIX");
+		strcpy(url->password, env);
+		url->has_password = true;
+	}
+	return 0;
+}
+
+int option_mqtt_apply(
+	const struct mqtt_opts *o, struct mqtt_url *url, bool argv, int *bad, char err[OPT_ERR_MAX])
+{
+	if (apply_password(o, url, argv, bad, err))
+		return EXIT_USAGE;
+	for (size_t i = 0; i < N_ELEMS(mqtt_string_opts); i++) {
+		const struct mqtt_string_opt *m = &mqtt_string_opts[i];
+		const char *v = (const char *)o + m->offset;
+		if (!v[0] || m->url_offset == SIZE_MAX)
+			continue;
+		*bad = m->opt;
+		/* TLS is the URL's scheme's to say: a flag turning it on would leave the port */
+		if (!url->tls)
+			return fail(err, "%s goes with an mqtts:// URL (mqtt:// is not encrypted)",
+				mqtt_opt_name(m->opt, argv));
+		if (m->opt != OPT_TLS_VERSION && m->opt != OPT_SNI && access(v, R_OK))
+			return fail(err, "cannot read %s %s: %s", mqtt_opt_name(m->opt, argv), v,
+				strerror(errno));
+		strcpy((char *)url + m->url_offset, v);
+	}
+	*bad = OPT_INSECURE;
+	if (o->insecure && !url->tls)
+		return fail(err, "%s goes with an mqtts:// URL (mqtt:// is not encrypted)",
+			mqtt_opt_name(OPT_INSECURE, argv));
+	url->insecure |= o->insecure;
+	*bad = url->cert[0] ? OPT_CERT : OPT_KEY;
+	if (!url->cert[0] != !url->key[0])
+		return fail(err, "%s go together: a client certificate and its key",
+			argv ? "--cert and --key" : "cert and key");
+	*bad = 'm';
+	if (check_tls_version(url->tls_version, "MQTT URL: tls_version=", err) ||
+		check_sni(url->sni, "MQTT URL: sni=", err))
+		return EXIT_USAGE;
+	return 0;
 }
 
 int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX])

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-struct mqtt_url;
+#include "mqtt/url.h"
+
 struct node_config;
 struct role_ops;
 struct binding;
@@ -38,6 +39,28 @@ enum long_only_option { /* past every short option's character */
 	OPT_FAKE_IP_RANGE,
 	OPT_FAKE_IP_CACHE,
 	OPT_BYPASS,
+	OPT_PASSWORD_FILE,
+	OPT_CAFILE,
+	OPT_CAPATH,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_INSECURE,
+	OPT_TLS_VERSION,
+	OPT_SNI,
+};
+
+#define MQTT_PASSWORD_ENV "NET4MQTT_PASSWORD"
+
+/* The MQTT connection's options beside its URL, as mosquitto_sub has them; "" or false: not given. */
+struct mqtt_opts {
+	char password_file[MQTT_URL_PATH];
+	char cafile[MQTT_URL_PATH];
+	char capath[MQTT_URL_PATH];
+	char cert[MQTT_URL_PATH];
+	char key[MQTT_URL_PATH];
+	bool insecure;
+	char tls_version[16];
+	char sni[MQTT_URL_FIELD];
 };
 
 /* A command that runs one role, and where each of its options goes. */
@@ -77,6 +100,16 @@ void option_clear_flag(const struct command *c, void *role_cfg, int opt);
 /* Checks the whole once every option is in; fills in defaults that depend on the command. */
 int option_check(const struct command *c, const struct mqtt_url *url, struct node_config *node,
 	void *role_cfg, char err[OPT_ERR_MAX]);
+/* Is opt one of struct mqtt_opts'? */
+bool option_is_mqtt(int opt);
+/* Sets opt (one of them; arg NULL for --insecure) in o; 0, or EXIT_USAGE with why in err. */
+int option_mqtt_set(struct mqtt_opts *o, int opt, const char *arg, char err[OPT_ERR_MAX]);
+/* Puts o into url, over its query: the password from --password-file, else $NET4MQTT_PASSWORD,
+ * else the URL's; the TLS options. argv: the URL was on the command line (a password in it is
+ * warned about; errors name --options, else config keys). 0, or EXIT_USAGE with why in err and
+ * the option at fault in *bad. */
+int option_mqtt_apply(const struct mqtt_opts *o, struct mqtt_url *url, bool argv, int *bad,
+	char err[OPT_ERR_MAX]);
 /* "127.0.0.1:9810" and the like: a loopback IP:PORT for the status server. */
 int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX]);
 

@@ -8,6 +8,9 @@
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -414,6 +417,84 @@ void mqtt_client_shutdown(struct mqtt_client *c, void (*done)(void *arg))
 	client_sync_write(c);
 }
 
+/* libmosquitto 2.0 always sends the host it connects to as the SNI name (net_mosq.c,
+ * net__socket_connect_step3) and has no option for another; OpenSSL calls this before it
+ * writes the ClientHello, on the SSL libmosquitto made from our SSL_CTX. */
+static void sni_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct mqtt_client *c = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	long verify = SSL_get_verify_result(ssl);
+	(void)ret;
+
+	if (where & SSL_CB_HANDSHAKE_START)
+		SSL_set_tlsext_host_name((SSL *)ssl, c->url->sni);
+	/* libmosquitto says "certificate verify failed"; OpenSSL knows why */
+	if ((where & SSL_CB_ALERT) && (where & SSL_CB_WRITE) && verify != X509_V_OK)
+		client_log(c, MQTT_LOG_WARN, "mqtt: the broker's certificate (sni %s): %s",
+			c->url->sni, X509_verify_cert_error_string(verify));
+}
+
+/* --sni NAME: an SSL_CTX of ours, set up wholly here, as libmosquitto 2.0.11 would (CA, client
+ * certificate, TLS version) but checking the certificate against NAME, not the connect host.
+ * Not MOSQ_OPT_SSL_CTX_WITH_DEFAULTS: with a caller's SSL_CTX, 2.0.11 never allocates the
+ * ex_data index its verify callback finds the client by, and that callback then refuses every
+ * certificate. Returns NULL with *why set. */
+static SSL_CTX *sni_ctx_new(const struct mqtt_url *u, struct mqtt_client *c, const char **why)
+{
+	const char *cafile = u->cafile[0] ? u->cafile : NULL;
+	const char *capath = u->capath[0] ? u->capath : NULL;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!cafile && !capath)
+		capath = "/etc/ssl/certs"; /* the system CA store */
+	*why = "out of memory";
+	if (!ctx)
+		return NULL;
+	SSL_CTX_set_app_data(ctx, c);
+	SSL_CTX_set_info_callback(ctx, sni_info_cb);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (!SSL_CTX_set_min_proto_version(
+		    ctx, strcmp(u->tls_version, "tlsv1.3") ? TLS1_2_VERSION : TLS1_3_VERSION))
+		goto err_free;
+	*why = "cannot load the CA certificates";
+	if (SSL_CTX_load_verify_locations(ctx, cafile, capath) != 1)
+		goto err_free;
+	*why = "cannot load the client certificate and key";
+	if (u->cert[0] && SSL_CTX_use_certificate_chain_file(ctx, u->cert) != 1)
+		goto err_free;
+	if (u->key[0] && (SSL_CTX_use_PrivateKey_file(ctx, u->key, SSL_FILETYPE_PEM) != 1 ||
+				 SSL_CTX_check_private_key(ctx) != 1))
+		goto err_free;
+	*why = "out of memory";
+	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (!u->insecure && !X509_VERIFY_PARAM_set1_host(param, u->sni, 0))
+		goto err_free;
+	return ctx;
+
+err_free:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static int client_configure_sni(struct mqtt_client *c)
+{
+	const char *why;
+	SSL_CTX *ctx = sni_ctx_new(c->url, c, &why);
+	int rc;
+
+	if (!ctx) {
+		client_log(c, MQTT_LOG_WARN, "mqtt: TLS setup for sni %s failed: %s", c->url->sni,
+			why);
+		return -EINVAL;
+	}
+	rc = mosquitto_void_option(c->mosq, MOSQ_OPT_SSL_CTX, ctx);
+	SSL_CTX_free(ctx); /* libmosquitto holds a reference of its own */
+	if (rc || mosquitto_int_option(c->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0))
+		return -EINVAL;
+	return 0;
+}
+
 static int client_configure_tls(struct mqtt_client *c)
 {
 	const struct mqtt_url *u = c->url;
@@ -430,7 +511,14 @@ static int client_configure_tls(struct mqtt_client *c)
 	}
 	if (u->insecure)
 		mosquitto_tls_insecure_set(c->mosq, true);
-	return 0;
+	/* SSL_VERIFY_PEER, as mosquitto_new sets it; "tlsv1.2" is 1.2 or newer, "tlsv1.3" 1.3 only */
+	if (u->tls_version[0] &&
+		(rc = mosquitto_tls_opts_set(c->mosq, SSL_VERIFY_PEER, u->tls_version, NULL))) {
+		client_log(c, MQTT_LOG_WARN, "mqtt: TLS version %s: %s", u->tls_version,
+			mosquitto_strerror(rc));
+		return -EINVAL;
+	}
+	return u->sni[0] ? client_configure_sni(c) : 0;
 }
 
 static int client_configure(struct mqtt_client *c, const struct mqtt_will *will)

@@ -210,6 +210,8 @@ static const struct query_key query_keys[] = {
 	QK("capath", capath),
 	QK("cert", cert),
 	QK("key", key),
+	QK("tls_version", tls_version),
+	QK("sni", sni),
 };
 
 static int parse_query_pair(struct mqtt_url *u, const char *s, size_t n, const char **why)

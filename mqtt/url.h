@@ -1,4 +1,4 @@
-/* The broker URL: mqtt[s]://[user[:password]@]host[:port][,host[:port]...]/PREFIX?client_id=ID&cafile=..&cert=..&key=..
+/* The broker URL: mqtt[s]://[user[:password]@]host[:port][,host[:port]...]/PREFIX?client_id=ID&cafile=..&cert=..&key=..&tls_version=..&sni=..
  * Several comma-separated brokers (a cluster's nodes) share the scheme, credentials, prefix and query. */
 #ifndef N4M_MQTT_URL_H
 #define N4M_MQTT_URL_H
@@ -33,7 +33,10 @@ struct mqtt_url {
 	char cert[MQTT_URL_PATH];
 	char key[MQTT_URL_PATH];
 	bool insecure; /* ?insecure=1: skip hostname verification (testing only) */
-	int keepalive; /* seconds */
+	char tls_version
+		[16]; /* ?tls_version=tlsv1.2|tlsv1.3; empty: libmosquitto's default (1.2 or newer) */
+	char sni[MQTT_URL_FIELD]; /* ?sni=NAME: the name sent and verified; empty: the broker's host */
+	int keepalive;		  /* seconds */
 };
 
 /* Returns 0, or -EINVAL with *why set to a one-line reason. */

@@ -21,6 +21,9 @@ gw_topology_up "$N4M" || { echo "the gateway did not come up: $(tail -n 3 "$TEST
 (cd "$TEST_TMP/www" && exec ip netns exec "$GW_FAR" "$PY" -m http.server --bind 10.20.0.2 80) \
 	>"$TEST_TMP/http.log" 2>&1 &
 bg_track $!
+# the server first, so that the probe below is not a failed flow in the agent's log
+served() { ip netns exec "$GW_FAR" ss -Htln "sport = :80" | grep -q .; }
+wait_for 10 served || { echo "the web server behind the agent did not start: $(cat "$TEST_TMP/http.log")"; exit 1; }
 up() { ip netns exec "$GW_LAN" curl -s -m 2 -o /dev/null http://10.20.0.2/; }
 wait_for 15 up || { echo "no answer through the gateway: $(tail -n 5 "$TEST_TMP"/gw-*.log)"; exit 1; }
 tail -n +1 -f "$TEST_TMP/gw-gateway.log" "$TEST_TMP/gw-agent.log" &

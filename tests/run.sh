@@ -7,6 +7,14 @@ set -u
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
+only=${TESTS:-}
+# a misspelled name would otherwise run nothing and say "0 failed"
+for want in $only; do
+	[ -f "tests/e2e/$want.sh" ] || [ -f "tests/checks/$want.sh" ] || {
+		echo "run.sh: TESTS names $want, which is neither tests/e2e/$want.sh nor tests/checks/$want.sh" >&2
+		exit 2
+	}
+done
 passed=0 failed=0 skipped=0
 log_dir=$build/test-logs
 rm -rf "$log_dir"
@@ -36,12 +44,11 @@ for t in "$build"/tests/test_*; do
 	if [ "$f" -eq 0 ]; then echo "ok   unit $name ($p)"; else echo "FAIL unit $name"; grep -E 'FAILED|ERROR|Failure|error' "$out" | head -20; fi
 done
 
-only=${TESTS:-}
 for t in tests/checks/*.sh tests/e2e/*.sh; do
 	name=$(basename "$t" .sh)
 	kind=$(basename "$(dirname "$t")")
 	[ "$kind" = checks ] && kind=check
-	if [ -n "$only" ] && ! grep -qw "$name" <<<"$only"; then continue; fi
+	if [ -n "$only" ] && ! grep -qxF "$name" < <(tr -s ' ' '\n' <<<"$only"); then continue; fi
 	out=$log_dir/$kind-$name.log
 	start=$(date +%s)
 	N4M_BIN=$top/$build/net4mqtt N4M_BUILD=$top/$build timeout 600 bash "$t" >"$out" 2>&1 </dev/null

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gateway/lib/addr.h"
 #include "gateway/lib/clock.h"
 #include "gateway/lib/log.h"
 #include "gateway/lib/map.h"
@@ -310,8 +311,13 @@ static void flow_connect_next(struct flow *f)
 		log_debug("flow %llu: connect: %s", (unsigned long long)f->id, strerror(errno));
 		close(fd);
 	}
-	char why[96];
-	snprintf(why, sizeof(why), "cannot connect to the destination: %s",
+	char why[160], tried[ADDR_STRLEN] = "the destination";
+	int more = -1;
+	for (const struct evutil_addrinfo *ai = f->ai_head; ai; ai = ai->ai_next, more++)
+		if (!ai->ai_next)
+			addr_format(ai->ai_addr, tried, sizeof(tried));
+	snprintf(why, sizeof(why), "cannot connect to %s%s: %s", tried,
+		more > 0 ? " (and the name's other addresses)" : "",
 		f->connect_err ? strerror(f->connect_err) : "no address");
 	flow_fail(f, why, result_of_errno(f->connect_err));
 }
@@ -552,6 +558,7 @@ void flow_up(struct flow *f, const uint8_t *payload, size_t len)
 static void flow_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
+	log_set_role(f->table->name);
 	(void)fd, (void)what;
 
 	if (f->kind == FLOW_STREAM)
@@ -636,6 +643,7 @@ static void flow_flush(struct flow *f)
 static void flow_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
+	log_set_role(f->table->name);
 	(void)fd, (void)what;
 
 	if (f->connecting)
@@ -856,6 +864,7 @@ static void flow_frame_schedule(struct flow *f)
 static void flow_frame_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
+	log_set_role(f->table->name);
 	uint64_t now = clock_ms();
 	(void)fd, (void)what;
 
@@ -1205,6 +1214,7 @@ static int flow_kcp_end(void *arg, bool acked)
 {
 	struct flow *f = arg;
 
+	log_set_role(f->table->name); /* from KCP's timer */
 	if (!acked)
 		log_info("flow %llu: peer did not acknowledge the end of the stream in time",
 			(unsigned long long)f->id);
@@ -1229,6 +1239,7 @@ static void flow_kcp_room(void *arg)
 
 static void flow_kcp_peer_gone(void *arg)
 {
+	log_set_role(((struct flow *)arg)->table->name); /* from KCP's timer */
 	flow_close(arg, "kcp peer stopped answering", true);
 }
 
@@ -1260,6 +1271,7 @@ static void flow_free(struct flow *f)
 static void flow_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *f = arg;
+	log_set_role(f->table->name);
 	int timeout = f->table->limits.udp_timeout_s;
 	(void)fd, (void)what;
 

@@ -93,7 +93,7 @@ bool flow_table_admit(struct flow_table *t)
 	t->stats->over_limit++;
 	uint64_t now = clock_ms();
 	if (now - t->limit_logged_ms >= 1000 || !t->limit_logged_ms) {
-		log_warnx("%s: refusing new flows: %s", t->name, why);
+		log_warnx("refusing new flows: %s", why);
 		t->limit_logged_ms = now;
 	}
 	return false;

@@ -60,6 +60,7 @@ static void hub_on_connect(void *arg)
 	int n_done = 0;
 
 	for (int i = 0; i < h->n_nodes; i++) {
+		log_set_role(h->nodes[i]->name);
 		node_connected(h->nodes[i], patterns);
 		for (int p = 0; p < 2; p++) {
 			bool dup = false;
@@ -71,30 +72,40 @@ static void hub_on_connect(void *arg)
 			strcpy(done[n_done++], patterns[p]);
 		}
 	}
+	log_set_role(NULL);
 }
 
 static void hub_on_disconnect(void *arg)
 {
 	struct hub *h = arg;
 
-	for (int i = 0; i < h->n_nodes; i++)
+	for (int i = 0; i < h->n_nodes; i++) {
+		log_set_role(h->nodes[i]->name);
 		node_disconnected(h->nodes[i]);
+	}
+	log_set_role(NULL);
 }
 
 static void hub_on_congested(void *arg)
 {
 	struct hub *h = arg;
 
-	for (int i = 0; i < h->n_nodes; i++)
+	for (int i = 0; i < h->n_nodes; i++) {
+		log_set_role(h->nodes[i]->name);
 		node_congested(h->nodes[i], true);
+	}
+	log_set_role(NULL);
 }
 
 static void hub_on_drain(void *arg)
 {
 	struct hub *h = arg;
 
-	for (int i = 0; i < h->n_nodes; i++)
+	for (int i = 0; i < h->n_nodes; i++) {
+		log_set_role(h->nodes[i]->name);
 		node_congested(h->nodes[i], false);
+	}
+	log_set_role(NULL);
 }
 
 /* Data for a local id: its node, or, when locals share the id, the node whose flow it is. */
@@ -144,8 +155,11 @@ static void hub_on_message(void *arg, const char *topic, const void *payload, si
 	}
 	switch (t.label) {
 	case MQTT_LABEL_V:
-		for (int i = 0; i < h->n_nodes; i++)
+		for (int i = 0; i < h->n_nodes; i++) {
+			log_set_role(h->nodes[i]->name);
 			node_status_message(h->nodes[i], &t, topic, payload, len);
+		}
+		log_set_role(NULL);
 		return;
 	case MQTT_LABEL_X:
 		return;
@@ -161,7 +175,9 @@ static void hub_on_message(void *arg, const char *topic, const void *payload, si
 		h->nodes[0]->stats.bad_topic++; /* not subscribed to: a broker's overlap */
 		return;
 	}
+	log_set_role(n->name);
 	node_data(n, &t, topic, payload, len);
+	log_set_role(NULL);
 }
 
 static void hub_on_log(void *arg, enum mqtt_log_level level, const char *fmt, va_list ap)
@@ -173,7 +189,9 @@ static void hub_on_log(void *arg, enum mqtt_log_level level, const char *fmt, va
 	};
 	(void)arg;
 
+	const char *role = log_set_role(NULL); /* the connection is the whole process's */
 	log_vlog(levels[level], fmt, ap);
+	log_set_role(role);
 }
 
 static const struct mqtt_client_ops hub_mqtt_ops = {

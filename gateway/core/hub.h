@@ -21,6 +21,7 @@ struct hub {
 	struct node *nodes[HUB_NODES_MAX];
 	int n_nodes;
 	struct map *local_flows; /* every local role's flows: locals may share an id */
+	const char *config_path; /* the file of `run -c`, absolute; NULL for a role command */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
 };

@@ -289,12 +289,12 @@ void node_log_stats(const struct node *n, bool always)
 	const struct flow_stats *f = &s->flow;
 	void (*out)(const char *, ...) = always ? log_warnx : log_info;
 
-	out("%s stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
+	out("stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 	    "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
 	    "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu udp_rcvbuf %lu "
 	    "refused %lu over_limit %lu; streams lost %lu; "
 	    "mqtt reconnects %lu",
-		n->name, f->opened - f->closed, f->lingering, f->opened, f->closed, f->overflowed,
+		f->opened - f->closed, f->lingering, f->opened, f->closed, f->overflowed,
 		s->msgs_up, s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, f->bad_payload,
 		f->unknown_flow, f->udp_dropped, f->udp_rcvbuf_dropped, s->refused, f->over_limit,
 		f->lost, mqtt_client_reconnects(n->mqtt));
@@ -348,18 +348,17 @@ void node_reload(struct node *n, const struct node_config *fresh, const void *fr
 	void *next = malloc(size ? size : 1);
 
 	if (!next) {
-		log_warnx("reload: [%s]: out of memory", n->name);
+		log_warnx("reload: out of memory");
 		return;
 	}
 	if (node_restart_keys_changed(n, fresh, fresh_role, next))
-		log_warnx("reload: [%s]: keys other than route, exclude, bypass, allow, advertise, "
-			  "socks-user, max-flows and max-memory changed: they take a restart",
-			n->name);
+		log_warnx("reload: keys other than route, exclude, bypass, allow, advertise, "
+			  "socks-user, max-flows and max-memory changed: they take a restart");
 	memcpy(next, n->role_cfg, size);
 	if (n->role->reloadable)
 		n->role->reloadable(next, fresh_role);
 	if (n->role->reload && n->role->reload(n, next)) {
-		log_warnx("reload: [%s]: keeping its running config", n->name);
+		log_warnx("reload: keeping its running config");
 		free(next);
 		return;
 	}

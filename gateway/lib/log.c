@@ -1,4 +1,4 @@
-/* The one logger: stderr in the foreground, syslog as a daemon. */
+/* The one logger: stderr (with <N> priorities when stderr is the journal), or syslog when asked. */
 #include "log.h"
 
 #include <errno.h>
@@ -6,17 +6,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static int log_verbosity;
-static bool log_foreground = true;
+static enum log_target log_target = LOG_TO_STDERR;
+static bool log_to_journal;
+static const char *log_role, *log_default_role;
 
-void log_init(int verbosity, bool foreground)
+/* systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr is the journal's stream
+ * (systemd.exec(5)); a process that inherited the variable but writes elsewhere must not match. */
+static bool stderr_is_journal(void)
+{
+	const char *s = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!s || sscanf(s, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_init(int verbosity, enum log_target target)
 {
 	log_verbosity = verbosity;
-	log_foreground = foreground;
-	if (!foreground)
+	log_target = target;
+	log_to_journal = target == LOG_TO_STDERR && stderr_is_journal();
+	if (target == LOG_TO_SYSLOG)
 		openlog("net4mqtt", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
@@ -30,20 +48,43 @@ bool log_enabled(enum log_level lvl)
 	return (int)lvl <= log_verbosity;
 }
 
-static const char *const level_names[] = { "WARN", "INFO", "DEBUG", "TRACE" };
-static const int level_priorities[] = { LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_DEBUG };
+const char *log_set_role(const char *role)
+{
+	const char *before = log_role;
+
+	log_role = role;
+	return before;
+}
+
+void log_set_default_role(const char *role)
+{
+	log_default_role = role;
+}
+
+static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
+static const int level_priorities[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_DEBUG };
 
 static void log_vwrite(enum log_level lvl, int saved_errno, const char *fmt, va_list ap)
 {
+	const char *role = log_role ? log_role : log_default_role;
+	int at = (int)lvl - LOG_LVL_ERROR;
 	char msg[1024];
+	size_t n = 0;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (role)
+		n = (size_t)snprintf(msg, sizeof(msg), "%s: ", role);
+	if (n < sizeof(msg))
+		vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	if (saved_errno) {
-		size_t n = strlen(msg);
+		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved_errno));
 	}
-	if (!log_foreground) {
-		syslog(level_priorities[lvl], "%s", msg);
+	if (log_target == LOG_TO_SYSLOG) {
+		syslog(level_priorities[at], "%s", msg);
+		return;
+	}
+	if (log_to_journal) { /* the journal stamps the time; <N> is the line's priority */
+		fprintf(stderr, "<%d>%-5s %s\n", level_priorities[at], level_names[at], msg);
 		return;
 	}
 	struct timespec ts;
@@ -51,7 +92,7 @@ static void log_vwrite(enum log_level lvl, int saved_errno, const char *fmt, va_
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%02d:%02d:%02d.%03ld %-5s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		ts.tv_nsec / 1000000, level_names[lvl], msg);
+		ts.tv_nsec / 1000000, level_names[at], msg);
 }
 
 void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
@@ -72,6 +113,8 @@ void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 		va_end(ap);                                                                        \
 	}
 
+LOG_FN(log_error, LOG_LVL_ERROR, 1)
+LOG_FN(log_errorx, LOG_LVL_ERROR, 0)
 LOG_FN(log_warn, LOG_LVL_WARN, 1)
 LOG_FN(log_warnx, LOG_LVL_WARN, 0)
 LOG_FN(log_info, LOG_LVL_INFO, 0)
@@ -83,7 +126,7 @@ void fatal(const char *fmt, ...)
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_WARN, saved, fmt, ap);
+	log_vwrite(LOG_LVL_ERROR, saved, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -92,7 +135,7 @@ void fatalx(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_WARN, 0, fmt, ap);
+	log_vwrite(LOG_LVL_ERROR, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -1,16 +1,32 @@
-/* The one logger: stderr in the foreground, syslog as a daemon. */
+/* The one logger: stderr (with <N> priorities when stderr is the journal), or syslog when asked. */
 #ifndef N4M_LOG_H
 #define N4M_LOG_H
 
 #include <stdarg.h>
 #include <stdbool.h>
 
-enum log_level { LOG_LVL_WARN = 0, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
+/* error: what stops a role or the process; logged at every verbosity */
+enum log_level { LOG_LVL_ERROR = -1, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
 
-void log_init(int verbosity, bool foreground);
+enum log_target {
+	LOG_TO_STDERR, /* "HH:MM:SS.mmm LEVEL role: message"; "<N>LEVEL role: message" to the journal */
+	LOG_TO_SYSLOG, /* facility daemon, ident net4mqtt[PID] */
+};
+
+/* verbosity: -1 errors only, 0 warnings (the default), 1 info, 2 debug, 3 trace */
+void log_init(int verbosity, enum log_target target);
 void log_set_verbosity(int verbosity);
 bool log_enabled(enum log_level lvl);
 
+/* The role whose work is being done: each line starts "role: ". Every event callback that belongs
+ * to a role sets it (NULL for the process's own work, which then names the default: the one role of
+ * a single-role process, none when there are several). */
+/* Returns the role set before, for a caller that puts it back. */
+const char *log_set_role(const char *role);
+void log_set_default_role(const char *role);
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -19,6 +35,7 @@ void log_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* At lvl, if that level is logged; for hooks that hand on a va_list (mqtt/). */
 void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* At the error level, then exit(1). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -274,18 +274,16 @@ static int agent_start(struct node *n)
 	n->icmp_echo = ping != PING_NONE;
 	n->icmp_raw = ping == PING_RAW;
 	if (n->icmp_echo)
-		log_info("agent %s: ICMP echo with a %s socket", n->cfg.agent_id,
-			n->icmp_raw ? "raw" : "datagram");
+		log_info("ICMP echo with a %s socket", n->icmp_raw ? "raw" : "datagram");
 	else
-		log_info("agent %s: no ICMP socket (net.ipv4.ping_group_range excludes us, no "
-			 "CAP_NET_RAW): echo requests are refused",
-			n->cfg.agent_id);
-	log_info("agent %s: default target %s, %d --allow rules", n->cfg.agent_id, cfg->target,
+		log_info("no ICMP socket (net.ipv4.ping_group_range excludes us, no "
+			 "CAP_NET_RAW): echo requests are refused");
+	log_info("id %s: default target %s, %d --allow rules", n->cfg.agent_id, cfg->target,
 		cfg->n_allow);
 	if (!cfg->n_allow)
-		log_warnx("agent %s: no --allow: whoever may publish to %s/%s/+/i/# can reach any "
+		log_warnx("no --allow: whoever may publish to %s/%s/+/i/# can reach any "
 			  "address this host can",
-			n->cfg.agent_id, n->url->prefix, n->cfg.agent_id);
+			n->url->prefix, n->cfg.agent_id);
 	return 0;
 }
 
@@ -321,8 +319,9 @@ static void agent_reloadable(void *dst, const void *src)
 static int agent_reload(struct node *n, const void *next)
 {
 	const struct agent_config *cfg = next;
+	(void)n;
 
-	log_info("reload: [%s]: now %d allow rules, %d advertised subnets", n->name, cfg->n_allow,
+	log_info("reload: now %d allow rules, %d advertised subnets", cfg->n_allow,
 		cfg->n_advertise);
 	return 0;
 }

@@ -25,16 +25,16 @@ static int gw_open_tun(struct gw *g)
 	int err;
 
 	if ((err = nl_new(&g->nl))) {
-		log_warnx("gateway: netlink: %s", strerror(-err));
+		log_errorx("netlink: %s", strerror(-err));
 		return err;
 	}
 	if ((err = tun_open(gw_cfg(g)->tun_name, TUN_OFFLOAD, &g->tun))) {
-		log_warnx("gateway: cannot open TUN %s: %s (needs CAP_NET_ADMIN)",
-			gw_cfg(g)->tun_name, strerror(-err));
+		log_errorx("cannot open TUN %s: %s (needs CAP_NET_ADMIN)", gw_cfg(g)->tun_name,
+			strerror(-err));
 		return err;
 	}
 	if ((err = gw_routes_configure_tun(g))) {
-		log_warnx("gateway: cannot configure %s: %s", tun_name(g->tun), strerror(-err));
+		log_errorx("cannot configure %s: %s", tun_name(g->tun), strerror(-err));
 		return err;
 	}
 	return 0;
@@ -62,7 +62,7 @@ static int gw_start(struct node *n)
 		return err;
 	if ((err = gw_routes_start(g)))
 		return err;
-	log_info("gateway %s: %s up, %zu routes, NAT listener ports %u/%u", n->cfg.local_id,
+	log_info("id %s: %s up, %zu routes, NAT listener ports %u/%u", n->cfg.local_id,
 		tun_name(g->tun), route_count(g->routes), g->port4, g->port6);
 	return 0;
 }
@@ -75,7 +75,7 @@ static void gw_stop(struct node *n)
 		return;
 	gw_routes_stop(g);
 	gwdns_free(g->dns);
-	log_info("gateway: bad packets %lu, fragments %lu, refused (no agent) %lu, tun drops %lu",
+	log_info("bad packets %lu, fragments %lu, refused (no agent) %lu, tun drops %lu",
 		g->bad_packets, g->fragments, g->no_agent, g->tun_drops);
 	gw_packet_stop(g);
 	tun_close(g->tun); /* the device goes, and its routes with it */

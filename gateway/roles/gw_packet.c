@@ -492,6 +492,7 @@ static void gw_tun_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw *g = arg;
 	(void)fd, (void)what;
 
+	log_set_role(g->node->name);
 	for (int i = 0; i < GW_PACKETS_PER_EVENT; i++) {
 		ssize_t r = tun_read(g->tun, g->pkt, sizeof(g->pkt), &g->vnet);
 		if (r == -EAGAIN)
@@ -510,6 +511,7 @@ static void gw_expire_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t next;
 	(void)fd, (void)what;
 
+	log_set_role(g->node->name);
 	tun_nat_expire(g->nat, clock_ms(), GW_EXPIRE_BUDGET, &next);
 	tun_frag_expire(g->frags, clock_ms());
 }
@@ -526,6 +528,7 @@ static void gw_accept_cb(
 	char src[ADDR_STRLEN], dst[MQTT_LEVEL_MAX];
 	(void)l, (void)salen;
 
+	log_set_role(n->name);
 	uint16_t port = tun_addr_from_sockaddr(sa, &pseudo);
 	if (tun_nat_lookup(g->nat, sa->sa_family, port, clock_ms(), &t)) {
 		close(fd); /* no entry: not ours, or expired */
@@ -593,7 +596,7 @@ int gw_packet_start(struct gw *g)
 	g->listen4 = gw_listen(g, &g->self4, &g->port4);
 	g->listen6 = gw_listen(g, &g->self6, &g->port6);
 	if (!g->listen4 || !g->listen6) {
-		log_warn("gateway: cannot listen on %s", tun_name(g->tun));
+		log_error("cannot listen on %s", tun_name(g->tun));
 		return -EADDRNOTAVAIL;
 	}
 	g->ev_tun = event_new(base, tun_fd(g->tun), EV_READ | EV_PERSIST, gw_tun_cb, g);

@@ -43,7 +43,7 @@ int gw_routes_parse(
 		memcpy(cidr, arg, len);
 		cidr[len] = '\0';
 		if (nl_prefix_parse(cidr, &p, NULL)) {
-			log_warnx("gateway: bad %s %s", exclude ? "--exclude" : "--route", arg);
+			log_warnx("bad %s %s", exclude ? "--exclude" : "--route", arg);
 			return -EINVAL;
 		}
 		int err = route_add(rt, &p, exclude ? ROUTE_EXCLUDED : ROUTE_CONFIGURED,
@@ -68,8 +68,7 @@ static int gw_kernel_route(
 	if (err && err != -EEXIST) {
 		char s[NL_PREFIX_STRLEN];
 		nl_prefix_format(p, s, sizeof(s));
-		log_warnx("gateway: cannot route %s into %s: %s", s, tun_name(g->tun),
-			strerror(-err));
+		log_warnx("cannot route %s into %s: %s", s, tun_name(g->tun), strerror(-err));
 		return err;
 	}
 	return 0;
@@ -183,7 +182,7 @@ static void gw_pin_broker(struct gw *g)
 		g->pin = g->broker[i];
 		nl_rule_del(g->nl, &g->pin, GW_MAIN_TABLE, gw_pin_prio(g));
 		g->pinned = !nl_rule_add(g->nl, &g->pin, GW_MAIN_TABLE, gw_pin_prio(g));
-		log_info("gateway: broker %s is in a routed subnet: pinned to the main table",
+		log_info("broker %s is in a routed subnet: pinned to the main table",
 			g->node->url->host);
 	}
 }
@@ -202,7 +201,7 @@ void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st)
 		route_del(g->routes, &old.list[i], ROUTE_ADVERTISED, agent);
 		gw_kernel_unroute(g, &old.list[i], false);
 		nl_prefix_format(&old.list[i], cidr, sizeof(cidr));
-		log_info("gateway: %s withdrawn (agent %s %s)", cidr, agent,
+		log_info("%s withdrawn (agent %s %s)", cidr, agent,
 			st ? "stopped advertising it" : "offline");
 	}
 	for (int i = 0; i < n_new; i++) {
@@ -211,14 +210,13 @@ void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st)
 		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
 		const char *why = gw_advert_refused(g, &st->routes[i]);
 		if (why) {
-			log_warnx(
-				"gateway: agent %s advertises %s: ignored (%s)", agent, cidr, why);
+			log_warnx("agent %s advertises %s: ignored (%s)", agent, cidr, why);
 			continue;
 		}
 		if (route_add(g->routes, &st->routes[i], ROUTE_ADVERTISED, agent))
 			continue;
 		gw_kernel_route(&st->routes[i], ROUTE_ADVERTISED, agent, g);
-		log_info("gateway: %s routed to agent %s (advertised)", cidr, agent);
+		log_info("%s routed to agent %s (advertised)", cidr, agent);
 	}
 	if (!g->pinned)
 		gw_pin_broker(g);
@@ -251,10 +249,9 @@ static void gw_bypass_log(const struct nl_prefix *p, const char *what, int err)
 
 	nl_prefix_format(p, cidr, sizeof(cidr));
 	if (err)
-		log_warnx("gateway: cannot %s the --bypass rule from %s: %s", what, cidr,
-			strerror(-err));
+		log_warnx("cannot %s the --bypass rule from %s: %s", what, cidr, strerror(-err));
 	else
-		log_info("gateway: --bypass: from %s lookup main %s", cidr, what);
+		log_info("--bypass: from %s lookup main %s", cidr, what);
 }
 
 static void gw_bypass_add(struct gw *g, const struct nl_prefix *p)
@@ -335,18 +332,19 @@ static void gw_reapply_cb(evutil_socket_t fd, short what, void *arg)
 	struct gw *g = arg;
 	(void)fd, (void)what;
 
+	log_set_role(g->node->name);
 	for (int fam = 0; fam < GW_RULE_FAMILIES; fam++) {
 		struct nl_prefix all = { .family = fam ? AF_INET6 : AF_INET };
 		int err = nl_rule_add(g->nl, &all, gw_table(g), gw_rule_prio(g));
 		if (!err)
-			log_warnx("gateway: the rule for table %u was gone: put back", gw_table(g));
+			log_warnx("the rule for table %u was gone: put back", gw_table(g));
 	}
 	for (int i = 0; i < gw_cfg(g)->n_bypass; i++) {
 		const struct nl_prefix *p = &gw_cfg(g)->bypass[i];
 		if (!nl_rule_from_add(g->nl, p, GW_MAIN_TABLE, gw_bypass_prio(g))) {
 			char cidr[NL_PREFIX_STRLEN];
 			nl_prefix_format(p, cidr, sizeof(cidr));
-			log_warnx("gateway: the --bypass rule from %s was gone: put back", cidr);
+			log_warnx("the --bypass rule from %s was gone: put back", cidr);
 		}
 	}
 	route_walk(g->routes, gw_kernel_route, g);
@@ -358,8 +356,9 @@ static void gw_monitor_cb(const struct nl_event *ev, void *arg)
 	struct gw *g = arg;
 	struct timeval soon = { 0, 100 * 1000 }; /* batch a burst of changes */
 
+	log_set_role(g->node->name);
 	if (ev->kind == NL_EV_LINK_DELETED && ev->ifindex == g->ifindex) {
-		log_warnx("gateway: %s was deleted: stopping", tun_name(g->tun));
+		log_errorx("%s was deleted: stopping", tun_name(g->tun));
 		event_base_loopexit(g->node->base, NULL);
 		return;
 	}
@@ -379,7 +378,7 @@ int gw_routes_start(struct gw *g)
 
 	g->ev_reapply = evtimer_new(base, gw_reapply_cb, g);
 	if (!g->ev_reapply || nl_monitor_new(&g->monitor, base, gw_monitor_cb, g))
-		log_warnx("gateway: no netlink monitor: routes removed by others stay removed");
+		log_warnx("no netlink monitor: routes removed by others stay removed");
 	gw_resolve_broker(g);
 	gw_pin_broker(g);
 	for (int i = 0; i < gw_cfg(g)->n_bypass; i++)
@@ -450,9 +449,8 @@ static void gw_log_route(const char *what, const struct configured_route *r)
 	char cidr[NL_PREFIX_STRLEN];
 
 	nl_prefix_format(&r->p, cidr, sizeof(cidr));
-	log_info("gateway: reload: %s %s %s%s%s", what,
-		r->src == ROUTE_EXCLUDED ? "exclude" : "route", cidr, r->agent[0] ? " to " : "",
-		r->agent);
+	log_info("reload: %s %s %s%s%s", what, r->src == ROUTE_EXCLUDED ? "exclude" : "route", cidr,
+		r->agent[0] ? " to " : "", r->agent);
 }
 
 /* Applies the difference between the configured routes of before and after. */
@@ -505,8 +503,8 @@ int gw_routes_reload(struct gw *g, const struct gateway_config *next)
 		for (int i = 0; i < next->n_bypass; i++)
 			if (!bypass_listed(gw_cfg(g), &next->bypass[i]))
 				gw_bypass_add(g, &next->bypass[i]);
-		log_info("reload: [%s]: now %d routes, %d excludes, %d bypass", g->node->name,
-			next->n_routes, next->n_excludes, next->n_bypass);
+		log_info("reload: now %d routes, %d excludes, %d bypass", next->n_routes,
+			next->n_excludes, next->n_bypass);
 	}
 	free(before);
 	free(after);

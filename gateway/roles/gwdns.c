@@ -114,16 +114,16 @@ static void cache_save(struct gwdns *d)
 
 	if (err) {
 		if (!d->save_failed)
-			log_warnx("gateway: dns: cannot write the fake-ip cache %s: %s", path,
-				strerror(-err));
+			log_warnx(
+				"dns: cannot write the fake-ip cache %s: %s", path, strerror(-err));
 		d->save_failed = true;
 		return;
 	}
 	if (d->save_failed)
-		log_info("gateway: dns: the fake-ip cache %s is written again", path);
+		log_info("dns: the fake-ip cache %s is written again", path);
 	d->save_failed = false;
 	d->saved_changes = changes;
-	log_debug("gateway: dns: fake-ip cache %s: %zu entries", path, fakeip_size(d->pool));
+	log_debug("dns: fake-ip cache %s: %zu entries", path, fakeip_size(d->pool));
 }
 
 static void cache_save_cb(evutil_socket_t fd, short what, void *arg)
@@ -131,6 +131,7 @@ static void cache_save_cb(evutil_socket_t fd, short what, void *arg)
 	struct gwdns *d = arg;
 	(void)fd, (void)what;
 
+	log_set_role(d->n->name);
 	if (cache_stale(d))
 		cache_save(d);
 }
@@ -153,18 +154,17 @@ static void cache_load(struct gwdns *d)
 
 	d->saved_changes = fakeip_changes(d->pool);
 	if (err == -ENOENT) {
-		log_info("gateway: dns: no fake-ip cache %s yet", path);
+		log_info("dns: no fake-ip cache %s yet", path);
 		return;
 	}
 	if (err) {
-		log_warnx("gateway: dns: fake-ip cache %s not read: %s", path,
+		log_warnx("dns: fake-ip cache %s not read: %s", path,
 			err == -EFBIG ? "larger than 32 MiB" : strerror(-err));
 		return;
 	}
 	if (st.malformed)
-		log_warnx("gateway: dns: fake-ip cache %s: %lu malformed lines ignored", path,
-			st.malformed);
-	log_info("gateway: dns: fake-ip cache %s: %lu names restored, %lu dropped (outside the "
+		log_warnx("dns: fake-ip cache %s: %lu malformed lines ignored", path, st.malformed);
+	log_info("dns: fake-ip cache %s: %lu names restored, %lu dropped (outside the "
 		 "fake-ip range now, or twice)",
 		path, st.restored, st.dropped);
 	if (st.malformed || st.dropped)
@@ -437,6 +437,7 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 	struct gwdns *d = arg;
 	(void)what;
 
+	log_set_role(d->n->name);
 	for (int i = 0; i < GWDNS_UDP_BATCH; i++) {
 		struct sink s = { .kind = SINK_SOCKET, .fd = fd, .peerlen = sizeof(s.peer) };
 		ssize_t r = recvfrom(
@@ -476,6 +477,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	uint8_t hdr[2];
 
+	log_set_role(d->n->name);
 	while (evbuffer_copyout(in, hdr, 2) == 2) {
 		size_t len = (size_t)hdr[0] << 8 | hdr[1];
 		if (evbuffer_get_length(in) < 2 + len)
@@ -534,6 +536,7 @@ static void accept_cb(
 	struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	(void)l, (void)sa, (void)salen;
+	log_set_role(((struct gwdns *)arg)->n->name);
 	gwdns_tcp(arg, fd);
 }
 
@@ -590,15 +593,14 @@ int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,
 		return err; /* a key that does not fit: said at start, not at each query */
 	for (int i = 0; i < 2; i++) {
 		if ((err = listen_on(d, i, i ? self6 : self4))) {
-			log_warnx("gateway: dns: cannot listen on port %d: %s", GWDNS_PORT,
-				strerror(-err));
+			log_errorx("dns: cannot listen on port %d: %s", GWDNS_PORT, strerror(-err));
 			return err;
 		}
 	}
 	char r4[NL_PREFIX_STRLEN], r6[NL_PREFIX_STRLEN];
 	nl_prefix_format(&gwdns_cfg(d)->fake_ip.net4, r4, sizeof(r4));
 	nl_prefix_format(&gwdns_cfg(d)->fake_ip.net6, r6, sizeof(r6));
-	log_info("gateway: dns on port %d: *.%s and %d remote domains from %s and %s (%u names), "
+	log_info("dns on port %d: *.%s and %d remote domains from %s and %s (%u names), "
 		 "others %s%s",
 		GWDNS_PORT, gwdns_cfg(d)->domain, gwdns_cfg(d)->n_remote_domains, r4, r6,
 		fakeip_capacity(d->pool), d->upstream[0] ? "to " : "refused", d->upstream);
@@ -609,7 +611,7 @@ void gwdns_free(struct gwdns *d)
 {
 	if (!d)
 		return;
-	log_info("gateway: dns: %lu queries, %lu fake answers, %lu failed for a full pool, %lu "
+	log_info("dns: %lu queries, %lu fake answers, %lu failed for a full pool, %lu "
 		 "forwarded "
 		 "(%lu unanswered), %lu refused, %lu malformed",
 		d->queries, d->fake, d->pool_full, d->forwarded, d->lost, d->refused, d->malformed);

@@ -105,7 +105,7 @@ bool local_can_open(struct node *n, int fd)
 {
 	if (mqtt_client_connected(n->mqtt))
 		return true;
-	log_warnx("%s: broker not connected, refusing a new connection", n->name);
+	log_warnx("broker not connected, refusing a new connection");
 	flow_close_reset(fd);
 	return false;
 }
@@ -130,10 +130,10 @@ struct evconnlistener *local_listen_tcp(struct node *n, const char *addr,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG,
 		(struct sockaddr *)&ss, (int)len);
 	if (!l) {
-		log_warn("%s: cannot listen on %s", n->name, addr);
+		log_error("cannot listen on %s", addr);
 		return NULL;
 	}
 	listener_guard(l);
-	log_info("%s: listening on tcp %s", n->name, addr);
+	log_info("listening on tcp %s", addr);
 	return l;
 }

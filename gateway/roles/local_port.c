@@ -46,6 +46,7 @@ static void port_accept_cb(
 {
 	struct node *n = arg;
 	(void)l, (void)salen;
+	log_set_role(n->name);
 
 	char src[ADDR_STRLEN], pick[NODE_ID_MAX];
 
@@ -54,7 +55,7 @@ static void port_accept_cb(
 	addr_format(sa, src, sizeof(src));
 	const char *agent = node_pick_agent(n, n->cfg.agent_id, src, strlen(src), pick);
 	if (node_peer_offline(n, agent, MQTT_NIL)) {
-		log_info("%s: agent %s is offline: connection refused", n->name, agent);
+		log_info("agent %s is offline: connection refused", agent);
 		flow_close_reset(fd);
 		return;
 	}
@@ -108,6 +109,7 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	uint8_t *buf = n->flows->rbuf;
 	(void)what;
 
+	log_set_role(n->name);
 	for (int i = 0; i < UDP_READS_PER_EVENT && p->udp_reading; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -137,7 +139,7 @@ static int port_listen_udp(struct node *n, struct port *p)
 		return -EINVAL;
 	p->udp_fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->udp_fd < 0 || bind(p->udp_fd, (struct sockaddr *)&ss, len) < 0) {
-		log_warn("%s: cannot bind udp %s", n->name, listen);
+		log_error("cannot bind udp %s", listen);
 		return -errno;
 	}
 	udpsock_tune(p->udp_fd); /* one socket takes every client's datagrams */
@@ -146,7 +148,7 @@ static int port_listen_udp(struct node *n, struct port *p)
 		return -ENOMEM;
 	event_add(p->udp_ev, NULL);
 	p->udp_reading = true;
-	log_info("%s: listening on udp %s", n->name, listen);
+	log_info("listening on udp %s", listen);
 	return 0;
 }
 

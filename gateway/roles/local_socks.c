@@ -194,6 +194,7 @@ static void socks_read_cb(evutil_socket_t fd, short what, void *arg)
 	const char *why;
 	(void)what;
 
+	log_set_role(sc->node->name);
 	ssize_t r = read(fd, buf, sizeof(buf));
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -220,6 +221,7 @@ static void socks_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct socks_conn *sc = arg;
 	(void)fd, (void)what;
 
+	log_set_role(sc->node->name);
 	log_info("socks: handshake timed out");
 	socks_conn_free(sc);
 }
@@ -231,6 +233,7 @@ static void socks_accept_cb(
 	struct socks_front *front = n->role_data;
 	struct timeval tv = { SOCKS_HANDSHAKE_TIMEOUT_S, 0 };
 	(void)l;
+	log_set_role(n->name);
 
 	struct socks_conn *sc = calloc(1, sizeof(*sc));
 	if (!sc) {

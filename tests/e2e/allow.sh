@@ -41,7 +41,7 @@ need "open-agent online" wait_status "$URL/open-agent/-/v/-"
 
 check "an agent with --allow does not warn about it" bash -c "! grep -q 'no --allow' '$TEST_TMP/agent.log'"
 check "an agent without --allow warns that anyone may reach any address" \
-	grep -q "open-agent: no --allow: whoever may publish to $PREFIX/open-agent/+/i/# can reach any address" \
+	grep -q "WARN  agent: no --allow: whoever may publish to $PREFIX/open-agent/+/i/# can reach any address" \
 	"$TEST_TMP/open.log"
 
 # curl_socks SECS URL: body on stdout; rc 124 means it hung

@@ -2,7 +2,8 @@
 # shellcheck disable=SC2154 # the NAME_PID variables are set by n4m in lib.sh
 # The command line: -V, -h, bad URLs / commands / listen addresses exit 2 with
 # a one-line error, -k with -u is refused, a busy listen port fails
-# clearly; a multi-level prefix carries traffic; user:password in the URL
+# clearly; the MQTT password and TLS options' bad values are one exact line and exit 2;
+# a multi-level prefix carries traffic; user:password in the URL
 # against a mosquitto with a password file, and a wrong password is refused.
 set -u
 source "$(dirname "$0")/../lib.sh"
@@ -108,6 +109,33 @@ done <<'EOF_CASES'
 --route 10.20.0.0/24|--route 10.20.0.0/24: that prefix is given already (--route 10.20.0.0/24)
 --fake-ip-cache /tmp/x|--dns-hijack, --remote-domain, --dns-upstream, --fake-ip-range and --fake-ip-cache go with --dns
 EOF_CASES
+# The MQTT password and TLS options: each bad value, its exact line, exit 2, for every command.
+while IFS='|' read -r args want; do
+	i=$((i + 1))
+	# shellcheck disable=SC2086 # words on purpose
+	run "badmqtt$i" $args
+	check "net4mqtt $args exits 2 (rc $RC) with: $want" \
+		bash -c '[ "$1" -eq 2 ] && [ "$(cat "$2")" = "net4mqtt: $3" ]' _ "$RC" "$TEST_TMP/badmqtt$i.err" "$want"
+done <<'EOF_CASES'
+agent -m mqtt://u@h/p --password-file /nonexistent/pw|cannot read --password-file /nonexistent/pw: No such file or directory
+local-port -m mqtt://u@h/p --password-file /|cannot read --password-file /: Is a directory
+local-socks -m mqtt://u@h/p --password-file /dev/null|--password-file /dev/null is empty
+agent -m mqtt://h/p --password-file /etc/hostname|--password-file wants a user name in the MQTT URL: mqtt[s]://USER@HOST/PREFIX
+agent -m mqtts://h/p --tls-version tlsv1.1|bad --tls-version tlsv1.1: want tlsv1.2 (1.2 or newer) or tlsv1.3
+local-port -m mqtts://h/p --tls-version 1.3|bad --tls-version 1.3: want tlsv1.2 (1.2 or newer) or tlsv1.3
+agent -m mqtts://h/p?tls_version=tlsv1.0|bad MQTT URL: tls_version=tlsv1.0: want tlsv1.2 (1.2 or newer) or tlsv1.3
+agent -m mqtts://h/p --sni 10.0.0.1|bad --sni 10.0.0.1: want a DNS name (RFC 6066 sends no IP address)
+agent -m mqtts://h/p --sni bad!name|bad --sni bad!name: want a DNS name (RFC 6066 sends no IP address)
+agent -m mqtts://h/p --cafile /nonexistent/ca.pem|cannot read --cafile /nonexistent/ca.pem: No such file or directory
+local-socks -m mqtts://h/p --capath /nonexistent|cannot read --capath /nonexistent: No such file or directory
+agent -m mqtts://h/p --cert /dev/null|--cert and --key go together: a client certificate and its key
+agent --cafile /dev/null|--cafile goes with an mqtts:// URL (mqtt:// is not encrypted)
+local-port -m mqtt://h/p --insecure|--insecure goes with an mqtts:// URL (mqtt:// is not encrypted)
+EOF_CASES
+run help-agent-tls agent -h
+check "agent -h documents --password-file and the TLS flags" bash -c \
+	"for o in '--password-file FILE' NET4MQTT_PASSWORD '--cafile FILE' '--capath DIR' '--cert FILE' '--key FILE' '--insecure' '--tls-version V' '--sni NAME'; do
+		grep -q -- \"\$o\" '$TEST_TMP/help-agent-tls.out' || exit 1; done"
 run help-agent-adv agent -h
 check "agent -h documents --advertise" grep -q -- '--advertise CIDR' "$TEST_TMP/help-agent-adv.out"
 run help-gw gateway -h

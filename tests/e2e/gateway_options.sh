@@ -246,7 +246,7 @@ check "lan: 192.168.77.3 goes through the TUN again: the agent carried it (got '
 	"from $GWID/$AGENT to 10.20.0.2:8080" "$TEST_TMP/agent.log" "$flows"
 write_conf "table = 101" "bypass = 192.168.77.4/32"
 check "SIGHUP with table = 101" hup
-check "the log says that takes a restart" grep -q 'reload: \[gateway\]: keys other than .* take a restart' "$TEST_TMP/gw2.log"
+check "the log says that takes a restart" grep -q 'gateway: reload: keys other than .* take a restart' "$TEST_TMP/gw2.log"
 check "the rule still looks up table 100" bash -c "ip -n $NS_GW rule show | grep -qx '500:	from all lookup 100' && ! ip -n $NS_GW rule show | grep -q 'lookup 101'"
 kill "$gw2_PID"
 check "the gateway exits on SIGTERM" wait_for 10 bash -c "! kill -0 $gw2_PID 2>/dev/null"

@@ -122,7 +122,7 @@ check "the held connection still echoes" echoes "after a broken reload"
 
 write_conf "tun = other0"
 check "SIGHUP with a changed TUN name" hup
-check "the log says that takes a restart" grep -q 'reload: \[gateway\]: keys other than .* take a restart' "$TEST_TMP/gateway.log"
+check "the log says that takes a restart" grep -q 'gateway: reload: keys other than .* take a restart' "$TEST_TMP/gateway.log"
 check "... and said so only then, not for the route changes" \
 	test "$(grep -c 'take a restart' "$TEST_TMP/gateway.log")" = 1
 check "the held connection still echoes" echoes "at the end"

@@ -7,7 +7,7 @@
 # match exactly what was sent, during and after a transfer; /status is JSON,
 # /status.txt and `net4mqtt status` show the roles. SIGHUP applies a new allowlist
 # and SOCKS user without dropping an established flow; a broken file on reload is
-# reported with FILE:LINE and ignored. Without -f the log goes to syslog (a test
+# reported with FILE:LINE and ignored. With "log = syslog" the log goes to syslog (a test
 # socket bind-mounted on /dev/log in a private mount namespace). A busy listen port
 # makes `run` exit 1 at once, and the running process carries on.
 set -u
@@ -374,7 +374,7 @@ check "before the reload, 127.0.0.1:$HTTP3 through SOCKS (rc $rc)" same s2
 
 write_conf "$CONF" one "$LP_WEB" "$UECHO" "$HTTP3" # no more $ECHO and $HTTP2
 check "SIGHUP after dropping two allow rules: 'reload: done'" hup 'reload: done'
-check "... the agent has 2 allow rules now" grep -q 'reload: \[agent\]: .* 2 allow rules' "$LOG"
+check "... the agent has 2 allow rules now" grep -q 'agent: reload: now 2 allow rules' "$LOG"
 echo "line two $$" >&8
 check "the established echo flow still echoes after the reload" \
 	wait_for 10 grep -q "^line two $$\$" "$TEST_TMP/echo.out"
@@ -415,7 +415,7 @@ check "the old SOCKS password is refused now (rc $rc)" test "$rc" -ne 0 -a "$rc"
 rc=$(socks s8 alice:two "$HTTP3")
 check "the new one is accepted (rc $rc)" same s8
 check "a changed listen is logged as taking a restart" \
-	grep -q 'reload: \[local-port web\]: keys other than .* changed: they take a restart' "$LOG"
+	grep -q 'local-port web: reload: keys other than .* changed: they take a restart' "$LOG"
 check "... and [local-port web] still listens on the old port only" \
 	bash -c "ss -Htln 'sport = :$LP_WEB' | grep -q . && ! ss -Htln 'sport = :$LP_WEB2' | grep -q ."
 echo "line four $$" >&8
@@ -446,7 +446,7 @@ body=$(timeout 20 curl -sS "http://127.0.0.1:$LP_WEB/file" | sha256sum)
 check "... [local-port web] still works" test "$body" = "$(sha256sum <"$TEST_TMP/www/file")"
 check "... and its status server answers" test "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$STATUS/metrics")" = 200
 
-# ---- syslog without -f ----
+# ---- log = syslog ----
 # /dev/log is replaced only inside a private mount namespace: a tmpfs on /dev holding
 # the few device nodes a process needs and, bound on /dev/log, a socket of this test.
 syslog_test() {
@@ -478,13 +478,13 @@ mount --bind "$T/log.sock" /dev/log
 exec "$@"
 EOF
 	printf '%s\n' "[net4mqtt]" "mqtt-url = $BROKER_URL_BASE/$SIDE?client_id=rc-syslog" "log-level = info" \
-		"status-listen = off" "[agent]" "id = rc-syslog-agent" >"$conf"
+		"status-listen = off" "log = syslog" "[agent]" "id = rc-syslog-agent" >"$conf"
 	unshare --mount --propagation private bash "$TEST_TMP/ns.sh" "$TEST_TMP" \
 		"$N4M" run -c "$conf" >"$TEST_TMP/syslog-run.out" 2>&1 &
 	pid=$!
 	bg_track "$pid"
 	wait_for 10 grep -q 'broker' "$TEST_TMP/syslog.got" 2>/dev/null
-	check "without -f, net4mqtt logs to syslog: ident net4mqtt[PID], facility daemon ($(grep -m1 'broker' "$TEST_TMP/syslog.got" 2>/dev/null))" \
+	check "with log = syslog, net4mqtt logs to syslog: ident net4mqtt[PID], facility daemon ($(grep -m1 'broker' "$TEST_TMP/syslog.got" 2>/dev/null))" \
 		grep -Eq "^<(2[4-9]|3[01])>.* net4mqtt\[[0-9]+\]: agent: broker 127.0.0.1:$BROKER_PORT" "$TEST_TMP/syslog.got"
 	check "... and nothing of it on stderr" bash -c "! grep -q 'broker 127.0.0.1' '$TEST_TMP/syslog-run.out'"
 	kill "$pid" 2>/dev/null

@@ -350,8 +350,10 @@ static void test_defaults(void **state)
 		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
 	assert_int_equal(l.c->n_roles, 1);
 	assert_int_equal(l.c->verbose, 0);
+	assert_false(l.c->log_syslog);
 	assert_string_equal(l.c->user, "");
 	assert_string_equal(l.c->status_listen, CONFIG_STATUS_LISTEN);
+	assert_false(l.c->status_listen_set); /* run's --default-status-listen applies */
 	assert_string_equal(l.c->url.host, "localhost");
 	assert_int_equal(l.c->url.port, 1883);
 	assert_string_equal(l.c->url.prefix, "net4mqtt");
@@ -424,6 +426,19 @@ static const struct bad_case bad_cases[] = {
 	{ "[agent]\nid = a\nmqtt-url = mqtt://localhost/x\n", 3, "mqtt-url", "goes in [net4mqtt]" },
 	{ "[local-socks]\nstatus-listen = 127.0.0.1:1\n", 2, "status-listen",
 		"goes in [net4mqtt]" },
+	{ "[agent]\npassword-file = /x\n", 2, "password-file", "goes in [net4mqtt]" },
+	{ "[agent]\nsni = b.example\n", 2, "sni", "goes in [net4mqtt]" },
+	{ "[net4mqtt]\ntls-version = tlsv1.1\n[agent]\n", 2, "tls-version",
+		"bad --tls-version tlsv1.1: want tlsv1.2 (1.2 or newer) or tlsv1.3" },
+	{ "[net4mqtt]\ninsecure = maybe\n[agent]\n", 2, "insecure", "want yes or no" },
+	{ "[net4mqtt]\nmqtt-url = mqtt://u@h/p\ncafile = /dev/null\n[agent]\n", 3, NULL,
+		"cafile goes with an mqtts:// URL (mqtt:// is not encrypted)" },
+	{ "[net4mqtt]\npassword-file = /nonexistent/pw\nmqtt-url = mqtt://u@h/p\n[agent]\n", 2,
+		NULL, "cannot read password-file /nonexistent/pw: No such file or directory" },
+	{ "[net4mqtt]\npassword-file = /dev/null\nmqtt-url = mqtt://h/p\n[agent]\n", 2, NULL,
+		"password-file wants a user name in the MQTT URL" },
+	{ "[net4mqtt]\npassword-file = /dev/null\nmqtt-url = mqtt://u@h/p\n[agent]\n", 2, NULL,
+		"password-file /dev/null is empty" },
 	{ "[gateway]\nroute = 10.0.0.0/8=a\nmtu = 99\n", 3, "mtu", "1280..65535, not 99" },
 	{ "[gateway]\nroute = 10.0.0.0/33=a\n", 2, "route", "bad --route 10.0.0.0/33=a" },
 	{ "[gateway]\nroute = 10.0.0.0/8=a\nexclude = 10.0.0.0/8=a\n", 3, "exclude",
@@ -476,7 +491,9 @@ static const struct bad_case bad_cases[] = {
 	{ "[net4mqtt]\nmqtt-url = http://example.org/x\n[agent]\n", 2, "mqtt-url",
 		"bad MQTT URL http://example.org/x" },
 	{ "[net4mqtt]\nlog-level = loud\n[agent]\n", 2, "log-level",
-		"want warn, info, debug or trace, not 'loud'" },
+		"want error, warn, info, debug or trace, not 'loud'" },
+	{ "[net4mqtt]\nlog = journal\n[agent]\n", 2, "log",
+		"want stderr or syslog, not 'journal'" },
 	{ "[net4mqtt]\nlog-level = info\n", NO_LINE, NULL, "no role: add an [agent]" },
 	{ "# nothing\n", NO_LINE, NULL, "no role" },
 };
@@ -503,6 +520,27 @@ static void test_bad(void **state)
 }
 
 /* A clustered broker in the file: the same comma-separated list as on the command line. */
+/* log = syslog, log-level = error, and a status-listen the file sets (off counts). */
+static void test_log_keys(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	load(&l, "[net4mqtt]\nlog = syslog\nlog-level = error\nstatus-listen = off\n[agent]\n");
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_true(l.c->log_syslog);
+	assert_int_equal(l.c->verbose, -1);
+	assert_true(l.c->status_listen_set);
+	assert_string_equal(l.c->status_listen, "");
+	loaded_free(&l);
+	load(&l, "[net4mqtt]\nlog = stderr\nlog-level = TRACE\n[agent]\n");
+	assert_int_equal(l.rc, 0);
+	assert_false(l.c->log_syslog);
+	assert_int_equal(l.c->verbose, 3);
+	loaded_free(&l);
+}
+
 static void test_broker_list(void **state)
 {
 	struct loaded l;
@@ -646,12 +684,45 @@ static void test_socks_user_file(void **state)
 	loaded_free(&l);
 }
 
+/* [net4mqtt]'s password-file and TLS keys end up in the URL, over its query. */
+static void test_mqtt_keys(void **state)
+{
+	char secret[] = "/tmp/n4m-test-password.XXXXXX", text[512];
+	struct loaded l;
+
+	(void)state;
+	int fd = mkstemp(secret);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "pa ss:w@rd\n", 11), 11); /* one newline stripped */
+	close(fd);
+	snprintf(text, sizeof(text),
+		"[net4mqtt]\nmqtt-url = "
+		"mqtts://u:inurl@10.0.0.1/p?cafile=/etc/hosts&sni=a.example\n"
+		"password-file = %s\ncafile = /dev/null\ncert = /dev/null\nkey = /dev/null\n"
+		"tls-version = tlsv1.3\nsni = b.example\ninsecure = yes\n[agent]\n",
+		secret);
+	load(&l, text);
+	unlink(secret);
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_string_equal(l.c->url.user, "u");
+	assert_string_equal(l.c->url.password, "pa ss:w@rd");
+	assert_string_equal(l.c->url.cafile, "/dev/null");
+	assert_string_equal(l.c->url.cert, "/dev/null");
+	assert_string_equal(l.c->url.key, "/dev/null");
+	assert_string_equal(l.c->url.tls_version, "tlsv1.3");
+	assert_string_equal(l.c->url.sni, "b.example");
+	assert_true(l.c->url.insecure);
+	loaded_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_gateway_keys),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_log_keys),
 		cmocka_unit_test(test_broker_list),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_long_line),
@@ -659,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_socks_user_file),
+		cmocka_unit_test(test_mqtt_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,8 @@ struct url_want {
 	const char *cert;
 	const char *key;
 	bool insecure;
+	const char *tls_version;
+	const char *sni;
 	int keepalive;
 };
 
@@ -107,6 +109,13 @@ static const struct url_case good_cases[] = {
 					  .port = 8883,
 					  .prefix = "net4mqtt",
 					  .insecure = true } },
+	{ "mqtts://10.0.0.1/p?tls_version=tlsv1.3&sni=broker.example.org",
+		{ .tls = true,
+			.host = "10.0.0.1",
+			.port = 8883,
+			.prefix = "p",
+			.tls_version = "tlsv1.3",
+			.sni = "broker.example.org" } },
 	{ "mqtts://h?insecure=0",
 		{ .tls = true, .host = "h", .port = 8883, .prefix = "net4mqtt" } },
 	{ "mqtt://h?keepalive=60",
@@ -139,6 +148,7 @@ static bool url_matches(const struct mqtt_url *u, const struct url_want *w)
 	       !strcmp(u->client_id, str(w->client_id)) && !strcmp(u->cafile, str(w->cafile)) &&
 	       !strcmp(u->capath, str(w->capath)) && !strcmp(u->cert, str(w->cert)) &&
 	       !strcmp(u->key, str(w->key)) && u->insecure == w->insecure &&
+	       !strcmp(u->tls_version, str(w->tls_version)) && !strcmp(u->sni, str(w->sni)) &&
 	       u->keepalive == (w->keepalive ? w->keepalive : 30);
 }
 
@@ -170,6 +180,8 @@ static void test_parse_good(void **state)
 		assert_string_equal(u.cert, str(w->cert));
 		assert_string_equal(u.key, str(w->key));
 		assert_int_equal(u.insecure, w->insecure);
+		assert_string_equal(u.tls_version, str(w->tls_version));
+		assert_string_equal(u.sni, str(w->sni));
 		assert_int_equal(u.keepalive, w->keepalive ? w->keepalive : 30);
 		/* one host: a list of one */
 		assert_int_equal(u.n_brokers, 1);
