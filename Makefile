@@ -31,7 +31,7 @@ DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-
 
 # ... and to build the Debian package (make deb: debian/control's Build-Depends) and check it.
 DEB_BUILD_PKGS := gcc make dpkg-dev debhelper pkg-config libevent-dev libmosquitto-dev libnl-3-dev \
-	libnl-route-3-dev libmnl-dev libinih-dev lintian
+	libnl-route-3-dev libmnl-dev libinih-dev libssl-dev lintian
 DEB_OUT ?= $(BUILD)/deb
 DEB_BUILD_OPTIONS ?= parallel=2
 
