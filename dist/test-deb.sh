@@ -4,8 +4,11 @@
 # override, its control fields and contents, the man page renders without
 # warnings and names every option the binary prints, the systemd units verify.
 # Then, as root on a machine where net4mqtt is not installed, it installs it
-# for real: the user, the units and the conffile's mode; purge keeps the
-# system user and an administrator's file in /etc/net4mqtt. The machine is put back as it was, on failure too.
+# for real: the user, the units and the conffile's mode; the units' command
+# lines run side by side (net4mqtt.service and two net4mqtt@NAME instances),
+# each answering `net4mqtt status -c FILE` or running without a status
+# server; purge keeps the system user and an administrator's file in
+# /etc/net4mqtt. The machine is put back as it was, on failure too.
 # Prints PASS:/FAIL:/SKIP: lines (tests/lib.sh) and exits non-zero on any FAIL.
 #
 #   dist/test-deb.sh BUILD_DIR
@@ -210,15 +213,16 @@ fi
 user_existed=$(getent passwd net4mqtt)
 group_existed=$(getent group net4mqtt)
 main=/etc/net4mqtt/net4mqtt.conf
+name=deb$$ bare=deb$$bare # the instances' names, their files NAME.conf
 # put back what the test changed: the package, the files it or the test wrote, the user
 restore() {
 	[ -z "$(pkg_status)" ] || [ "$(pkg_status)" = not-installed ] || dpkg --purge net4mqtt >/dev/null 2>&1
-	rm -f /etc/net4mqtt/extra.conf
+	rm -f /etc/net4mqtt/extra.conf "/etc/net4mqtt/$name.conf" "/etc/net4mqtt/$bare.conf"
 	rmdir /etc/net4mqtt 2>/dev/null
 	[ -n "$user_existed" ] || ! getent passwd net4mqtt >/dev/null || userdel net4mqtt
 	[ -n "$group_existed" ] || ! getent group net4mqtt >/dev/null || groupdel net4mqtt
 }
-trap 'cleanup; restore' EXIT
+trap 'cleanup; restore' EXIT # the daemons first: userdel refuses a user with processes
 
 dpkg -i "$deb" >"$out/install.log" 2>&1 || sed 's/^/    | /' "$out/install.log"
 need "dpkg -i $(basename "$deb")" test "$(pkg_status)" = installed
@@ -231,10 +235,70 @@ check "net4mqtt.service is not enabled (the administrator enables it)" \
 	test ! -e /etc/systemd/system/multi-user.target.wants/net4mqtt.service
 check "/usr/sbin/net4mqtt -V: $version" test "$(/usr/sbin/net4mqtt -V | awk '{ print $2 }')" = "$version"
 
-echo "# edited by the administrator" >>"$main" # in place: the conffile keeps its mode
+# --- net4mqtt.service and two instances, as their units run them
+pid1=$(ps -p 1 -o comm=)
+echo "PID 1 is $pid1: the units' ExecStartPre= and ExecStart= lines run here directly, as root"
+start_broker || { fail "mosquitto starts"; exit 1; }
+url=$BROKER_URL_BASE/deb$$
+# the shipped file's status address if it is free here
+main_status=9810
+if port_listening "$main_status"; then main_status=$(free_port); fi
+while inst_status=$(free_port) && [ "$inst_status" = "$main_status" ]; do :; done
+conf() { # FILE AGENT_ID [STATUS_PORT]: a file like the shipped one, an agent on the test broker
+	printf '%s\n' "[net4mqtt]" "mqtt-url = $url" "user = net4mqtt" \
+		${3:+"status-listen = 127.0.0.1:$3"} "[agent]" "id = $2" >"$1"
+}
+conf "$main" deb-main "$main_status" # written in place: the conffile keeps its mode
+conf "/etc/net4mqtt/$name.conf" "deb-$name" "$inst_status"
+conf "/etc/net4mqtt/$bare.conf" "deb-$bare"
+chgrp net4mqtt "/etc/net4mqtt/$name.conf" "/etc/net4mqtt/$bare.conf"
+chmod 0640 "/etc/net4mqtt/$name.conf" "/etc/net4mqtt/$bare.conf"
+
 dpkg -i "$deb" >"$out/reinstall.log" 2>&1
 check "dpkg -i again (an upgrade's postinst): the edited conffile stays, $(stat -c '%a %U:%G' "$main")" \
-	bash -c "grep -qx '# edited by the administrator' '$main' && [ \"\$(stat -c '%a %U:%G' '$main')\" = '640 root:net4mqtt' ]"
+	bash -c "grep -qx 'mqtt-url = $url' '$main' && [ \"\$(stat -c '%a %U:%G' '$main')\" = '640 root:net4mqtt' ]"
+
+unit_line() { # UNIT KEY INSTANCE: the unit's KEY= line, %i replaced
+	sed -n "s/^$2=//p" "/lib/systemd/system/$1" | sed "s/%i/$3/g"
+}
+run_unit() { # NAME UNIT INSTANCE: ExecStartPre in the foreground, ExecStart in the background
+	local pre start
+	read -ra pre <<<"$(unit_line "$2" ExecStartPre "$3")"
+	read -ra start <<<"$(unit_line "$2" ExecStart "$3")"
+	check "$1: ExecStartPre=${pre[*]}" "${pre[@]}"
+	"${start[@]}" >"$out/$1.log" 2>&1 &
+	bg_track $!
+	printf -v "${1}_pid" '%s' $!
+	echo "$1: ExecStart=${start[*]} (pid $!)"
+}
+run_unit main net4mqtt.service ""
+run_unit inst net4mqtt@.service "$name"
+run_unit bare net4mqtt@.service "$bare"
+# shellcheck disable=SC2154 # main_pid inst_pid bare_pid: set by run_unit
+for p in main:"$main_pid":deb-main inst:"$inst_pid":deb-$name bare:"$bare_pid":deb-$bare; do
+	IFS=: read -r who pid agent <<<"$p"
+	check "$who: its agent $agent is online" wait_status "$url/$agent/-/v/-"
+	check "$who: runs as user net4mqtt" wait_for 5 bash -c "[ \"\$(ps -o user= -p $pid)\" = net4mqtt ]"
+done
+status_of() { # FILE AGENT: net4mqtt status -c FILE answers with that file's agent
+	timeout 10 /usr/sbin/net4mqtt status -c "$1" >"$out/status.txt" 2>&1 && grep -q "$2" "$out/status.txt"
+}
+check "net4mqtt.service: net4mqtt status -c $main (127.0.0.1:$main_status)" status_of "$main" deb-main
+check "net4mqtt@$name: net4mqtt status -c /etc/net4mqtt/$name.conf (127.0.0.1:$inst_status)" \
+	status_of "/etc/net4mqtt/$name.conf" "deb-$name"
+check "net4mqtt@$bare (no status-listen): no status server, it listens nowhere" \
+	test -z "$(ss -Htulnp | grep "pid=$bare_pid,")"
+if [ "$main_status" = 9810 ]; then
+	timeout 10 /usr/sbin/net4mqtt status -c "/etc/net4mqtt/$bare.conf" >"$out/status-bare.txt" 2>&1
+	rc=$?
+	check "net4mqtt status -c $bare.conf fails (rc $rc), not showing net4mqtt.service's: $(head -n 1 "$out/status-bare.txt")" \
+		bash -c "[ $rc -ne 0 ] && ! grep -q deb-main '$out/status-bare.txt'"
+else
+	skip "127.0.0.1:9810 is in use here: status -c of a file without status-listen not tried"
+fi
+for pid in "$main_pid" "$inst_pid" "$bare_pid"; do kill "$pid" 2>/dev/null; done
+check "the three stop on SIGTERM" wait_for 10 bash -c "! kill -0 $main_pid $inst_pid $bare_pid 2>/dev/null"
+# (kill -0 A B C fails only when none is left)
 
 # --- purge: the package's files and conffile go; the user and the administrator's files stay
 echo "# the administrator's" >/etc/net4mqtt/extra.conf
@@ -243,7 +307,8 @@ rc=$?
 check "dpkg --purge net4mqtt (rc $rc)" test -z "$(pkg_status)" -o "$(pkg_status)" = not-installed
 check "purge keeps the system user and group net4mqtt" \
 	bash -c 'getent passwd net4mqtt >/dev/null && getent group net4mqtt >/dev/null'
-check "purge keeps /etc/net4mqtt/extra.conf" test -f /etc/net4mqtt/extra.conf
+check "purge keeps /etc/net4mqtt/extra.conf and the instances' files" \
+	test -f /etc/net4mqtt/extra.conf -a -f "/etc/net4mqtt/$name.conf"
 check "purge removes the conffile $main" test ! -e "$main"
 check "purge removes /usr/sbin/net4mqtt and the units" \
 	test ! -e /usr/sbin/net4mqtt -a ! -e /lib/systemd/system/net4mqtt.service -a ! -e /lib/systemd/system/net4mqtt@.service
