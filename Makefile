@@ -27,7 +27,13 @@ endif
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
 	libmnl-dev libinih-dev libssl-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
 	python3 python3-paho-mqtt iproute2 iputils-ping traceroute dnsutils procps openssl \
-	groff-base systemd ejabberd
+	groff-base systemd ejabberd debhelper dpkg-dev lintian
+
+# ... and to build the Debian package (make deb: debian/control's Build-Depends) and check it.
+DEB_BUILD_PKGS := gcc make dpkg-dev debhelper pkg-config libevent-dev libmosquitto-dev libnl-3-dev \
+	libnl-route-3-dev libmnl-dev libinih-dev libssl-dev lintian
+DEB_OUT ?= $(BUILD)/deb
+DEB_BUILD_OPTIONS ?= parallel=2
 
 # ... and for make bench's request/response row (it starts its own redis-server).
 BENCH_PKGS := redis-server redis-tools
@@ -53,6 +59,7 @@ FUZZ_UNITS := netlink/prefix.c gateway/roles/dns.c gateway/roles/allow.c gateway
 FUZZ_SECS  ?= 30
 
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
 DESTDIR ?=
 
 .PHONY: all deps print-deps print-image-deps run test unit e2e bench fuzz soak install clean format deb image image-test image-boot
@@ -68,7 +75,7 @@ $(BUILD)/libn4m.a: $(LIB_OBJS)
 
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I. -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libn4m.a
 	@mkdir -p $(dir $@)
@@ -154,14 +161,24 @@ fuzz:
 		{ tail -n 30 build/fuzz/$$n.log; exit 1; }; \
 		grep -E '^stat::number_of_executed_units' build/fuzz/$$n.log; done
 
-# The Debian package: binary, systemd units, man page, example config (dist/).
-deb: all
-	@dist/build-deb.sh $(BUILD)/net4mqtt $(VERSION) $(BUILD)/deb
+# The Debian package (debian/), built by debhelper in a copy of the files git knows under
+# DEB_OUT, so that dpkg-buildpackage writes nothing into the tree or beside it:
+# DEB_OUT/net4mqtt_VERSION_ARCH.deb, net4mqtt-dbgsym (debug symbols), .buildinfo, .changes. The
+# make variables of this make (BUILD, SAN, ...) stay out of the package's own build.
+deb:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_BUILD_PKGS)"
+	@src=$(DEB_OUT)/net4mqtt-$(VERSION); git="git -c safe.directory=$(CURDIR) -C $(CURDIR)"; \
+		rm -rf $(DEB_OUT) && mkdir -p $$src && \
+		$$git ls-files -z | tar --null -T - -cf - | tar -C $$src -xf - && \
+		(cd $$src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SAN -u BUILD \
+		SOURCE_DATE_EPOCH=$$($$git log -1 --format=%ct) DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
+		dpkg-buildpackage --no-sign --no-pre-clean -b) && \
+		rm -rf $$src && ls $(DEB_OUT)/*.deb
 
 # A bootable Debian 12 appliance (raw disk, UEFI) with the package: image/README.md.
 image: deb
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(IMAGE_PKGS)" APT_OPTS=--no-install-recommends
-	@image/build.sh $(BUILD)/deb/net4mqtt_$(VERSION)_$$(dpkg --print-architecture).deb $(IMAGE)
+	@image/build.sh $(DEB_OUT)/net4mqtt_$(VERSION)_$$(dpkg --print-architecture).deb $(IMAGE)
 
 # Boots it in qemu (software emulation) and sends a LAN host's TCP flow through it.
 image-test: image
@@ -174,7 +191,7 @@ image-boot:
 		echo "$$p passed, $$f failed"; [ "$$rc" -eq 0 ] && [ "$$f" -eq 0 ] && [ "$$p" -gt 0 ]
 
 install: $(BUILD)/net4mqtt
-	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(PREFIX)/bin/net4mqtt
+	install -D -m 0755 $(BUILD)/net4mqtt $(DESTDIR)$(BINDIR)/net4mqtt
 
 # The style of .clang-format, on every C file git knows (tests/checks/format.sh checks it).
 format:
@@ -183,4 +200,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
