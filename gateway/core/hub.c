@@ -187,9 +187,11 @@ static void hub_on_log(void *arg, enum mqtt_log_level level, const char *fmt, va
 		[MQTT_LOG_INFO] = LOG_LVL_INFO,
 		[MQTT_LOG_TRACE] = LOG_LVL_TRACE,
 	};
+	char role[LOG_ROLE_MAX];
 	(void)arg;
 
-	const char *role = log_set_role(NULL); /* the connection is the whole process's */
+	log_get_role(role);
+	log_set_role(NULL); /* the connection is the whole process's */
 	log_vlog(levels[level], fmt, ap);
 	log_set_role(role);
 }

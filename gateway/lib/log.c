@@ -14,7 +14,7 @@
 static int log_verbosity;
 static enum log_target log_target = LOG_TO_STDERR;
 static bool log_to_journal;
-static const char *log_role, *log_default_role;
+static char log_role[LOG_ROLE_MAX], log_default_role[LOG_ROLE_MAX];
 
 /* systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr is the journal's stream
  * (systemd.exec(5)); a process that inherited the variable but writes elsewhere must not match. */
@@ -48,17 +48,19 @@ bool log_enabled(enum log_level lvl)
 	return (int)lvl <= log_verbosity;
 }
 
-const char *log_set_role(const char *role)
+void log_set_role(const char *role)
 {
-	const char *before = log_role;
-
-	log_role = role;
-	return before;
+	snprintf(log_role, sizeof(log_role), "%s", role ? role : "");
 }
 
 void log_set_default_role(const char *role)
 {
-	log_default_role = role;
+	snprintf(log_default_role, sizeof(log_default_role), "%s", role ? role : "");
+}
+
+void log_get_role(char out[LOG_ROLE_MAX])
+{
+	memcpy(out, log_role, LOG_ROLE_MAX);
 }
 
 static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
@@ -66,12 +68,12 @@ static const int level_priorities[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBU
 
 static void log_vwrite(enum log_level lvl, int saved_errno, const char *fmt, va_list ap)
 {
-	const char *role = log_role ? log_role : log_default_role;
+	const char *role = log_role[0] ? log_role : log_default_role;
 	int at = (int)lvl - LOG_LVL_ERROR;
 	char msg[1024];
 	size_t n = 0;
 
-	if (role)
+	if (role[0])
 		n = (size_t)snprintf(msg, sizeof(msg), "%s: ", role);
 	if (n < sizeof(msg))
 		vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);

@@ -20,10 +20,13 @@ bool log_enabled(enum log_level lvl);
 
 /* The role whose work is being done: each line starts "role: ". Every event callback that belongs
  * to a role sets it (NULL for the process's own work, which then names the default: the one role of
- * a single-role process, none when there are several). */
-/* Returns the role set before, for a caller that puts it back. */
-const char *log_set_role(const char *role);
+ * a single-role process, none when there are several). Both are copied (at most LOG_ROLE_MAX - 1
+ * bytes): a role's memory may be gone before the next line. */
+#define LOG_ROLE_MAX 64
+void log_set_role(const char *role);
 void log_set_default_role(const char *role);
+/* The role set now ("" for none), for a caller that puts it back. */
+void log_get_role(char out[LOG_ROLE_MAX]);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
