@@ -83,7 +83,7 @@ static void split_levels(const char *s, struct split *sp)
 static bool model_accepts(const struct split *sp, enum mqtt_label *label, enum mqtt_proto *proto)
 {
 	static const char *const labels[] = { "i", "o", "v", "x" };
-	static const char *const protos[] = { "tcp", "udp", "kcp", "tcpx", "kcpx" };
+	static const char *const protos[] = { "tcp", "udp", "kcp", "tcpx", "kcpx", "icmp" };
 	int l = -1;
 
 	if (sp->n < 3 || sp->n > N_LEVELS)
@@ -102,7 +102,7 @@ static bool model_accepts(const struct split *sp, enum mqtt_label *label, enum m
 		return true;
 	if (sp->n < 4)
 		return false;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < (int)(sizeof(protos) / sizeof(protos[0])); i++)
 		if (level_is(sp->at[3], sp->len[3], protos[i]))
 			*proto = (enum mqtt_proto)(MQTT_PROTO_TCP + i);
 	return *proto != MQTT_PROTO_NONE;
