@@ -185,7 +185,8 @@ image-test: image
 	@$(MAKE) --no-print-directory image-boot
 
 # Boots the image make image built (image-test without the build; CI builds it beside other work).
-image-boot:
+# The test's site agent is this tree's build/net4mqtt: built here, as the package no longer builds it.
+image-boot: all
 	@bash -o pipefail -c 'bash image/test.sh $(IMAGE) $(BUILD)/net4mqtt | tee $(BUILD)/image-test.log'; \
 		rc=$$?; p=$$(grep -c '^PASS: ' $(BUILD)/image-test.log); f=$$(grep -c '^FAIL: ' $(BUILD)/image-test.log); \
 		echo "$$p passed, $$f failed"; [ "$$rc" -eq 0 ] && [ "$$f" -eq 0 ] && [ "$$p" -gt 0 ]
