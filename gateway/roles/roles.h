@@ -32,7 +32,14 @@ struct agent_config {
 	int n_allow;
 	struct nl_prefix advertise[ROLE_LIST_MAX]; /* in its status, for gateways' --auto-routes */
 	int n_advertise;
+	int max_flows_per_peer; /* open flows one local id may have here; 0: AGENT_PER_PEER_SHARE */
+	int unused_timeout_s;	/* a stream with no byte either way this long ends; 0: never */
 };
+
+/* Without --max-flows-per-peer, one local id may hold this share of --max-flows:
+ * a stranger with publish rights cannot take every flow from the real locals. */
+#define AGENT_PER_PEER_SHARE 4
+#define AGENT_UNUSED_TIMEOUT_S 60
 
 struct local_port_config {
 	char listen[MQTT_LEVEL_MAX];
