@@ -307,7 +307,8 @@ static bool status_log_ok(struct node *n)
 		unsigned over =
 			n->status_logs > NODE_STATUS_LOGS ? n->status_logs - NODE_STATUS_LOGS : 0;
 		if (over)
-			log_info("%u peer status lines left out in the last second", over);
+			log_info("%u peer status lines left out (over %d a second)", over,
+				NODE_STATUS_LOGS);
 		n->status_log_second = second;
 		n->status_logs = 0;
 	}

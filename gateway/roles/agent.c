@@ -193,8 +193,9 @@ static bool agent_admit_peer(struct node *n, const char *local)
 	n->stats.over_peer_limit++;
 	uint64_t now = clock_ms();
 	if (now - a->peer_limit_logged_ms >= 1000 || !a->peer_limit_logged_ms) {
-		log_warnx("refusing new flows from local %s: %d open (--max-flows-per-peer %d)",
-			local, max, max);
+		log_warnx("refusing new flows from local %s: %d open, its --max-flows-per-peer "
+			  "(%lu refused so far)",
+			local, max, n->stats.over_peer_limit);
 		a->peer_limit_logged_ms = now;
 	}
 	return false;

@@ -56,7 +56,7 @@ small_ok() { curl -s -m 5 -o "$TEST_TMP/small.out" "http://127.0.0.1:$LP/small" 
 size_over() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt "$2" ]; }
 retained() { timeout 10 mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -t "$1" --retained-only -C 1 -W 3 2>/dev/null; }
 retained_is_real() { retained "$1" | grep -q "\"online\":true,\"id\":\"$2\""; }
-sha() { sha256sum <"$1" | cut -d' ' -f1; }
+sha() { sha256sum <"$1" 2>/dev/null | cut -d' ' -f1; }
 
 # a. "{}" on each status topic during a transfer
 spoof_round() { # WHO TOPIC ID METRICS_PORT
