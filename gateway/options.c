@@ -749,7 +749,7 @@ void option_usage(const struct command *c, FILE *out)
 			     "      --advertise CIDR  tell gateways (--auto-routes) this subnet is "
 			     "reachable here\n"
 			     "      --max-flows-per-peer N  flows one local id may have open here "
-			     "(default: --max-flows / 4)\n"
+			     "(default: 3/4 of --max-flows)\n"
 			     "      --unused-timeout S  end a stream after S seconds with no byte "
 			     "either way since\n"
 			     "                       it opened (default 60; 0: never)\n");

@@ -407,12 +407,12 @@ void node_log_stats(const struct node *n, bool always)
 	out("stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 	    "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
 	    "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu udp_rcvbuf %lu "
-	    "refused %lu over_limit %lu; streams lost %lu; "
+	    "refused %lu over_limit %lu over_peer_limit %lu; streams lost %lu; "
 	    "mqtt reconnects %lu",
 		f->opened - f->closed, f->lingering, f->opened, f->closed, f->overflowed,
 		s->msgs_up, s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, f->bad_payload,
 		f->unknown_flow, f->udp_dropped, f->udp_rcvbuf_dropped, s->refused, f->over_limit,
-		f->lost, mqtt_client_reconnects(n->mqtt));
+		s->over_peer_limit, f->lost, mqtt_client_reconnects(n->mqtt));
 }
 
 void node_stop(struct node *n)

@@ -163,7 +163,7 @@ static int agent_per_peer_max(const struct node *n)
 
 	if (max)
 		return max;
-	max = n->cfg.limits.max_flows / AGENT_PER_PEER_SHARE;
+	max = (int)((long long)n->cfg.limits.max_flows * AGENT_PER_PEER_PERCENT / 100);
 	return max > 0 ? max : 1;
 }
 
