@@ -66,6 +66,11 @@ static const struct counter counters[] = {
 	{ "drops_total", "reason=\"stream_lost\"", STAT(flow.lost), false },
 	{ "drops_total", "reason=\"refused\"", STAT(refused), false },
 	{ "drops_total", "reason=\"over_limit\"", STAT(flow.over_limit), false },
+	{ "drops_total", "reason=\"over_peer_limit\"", STAT(over_peer_limit), false },
+	{ "drops_total", "reason=\"peer_table_full\"", STAT(peers_refused), false },
+	{ "status_spoofed_total", NULL, STAT(status_spoofed), false },
+	{ "status_logs_suppressed_total", NULL, STAT(status_logs_suppressed), false },
+	{ "flows_unused_total", NULL, STAT(unused_closed), false },
 };
 
 static const struct {
@@ -79,6 +84,11 @@ static const struct {
 			      "MQTT (up), from MQTT to sockets (down); without framing." },
 	{ "mqtt_messages_total", "Messages published (up) and received (down) on MQTT." },
 	{ "drops_total", "Messages, datagrams and flows dropped or refused, by reason." },
+	{ "status_spoofed_total", "Statuses on our own status topic that were not ours (we "
+				  "republished ours)." },
+	{ "status_logs_suppressed_total", "Peer status log lines left out over the rate limit." },
+	{ "flows_unused_total", "An agent's streams ended because no byte went either way "
+				"(--unused-timeout)." },
 };
 
 static void family(struct evbuffer *o, const char *name, const char *type, const char *help)

@@ -337,6 +337,10 @@ static const struct binding agent_bindings[] = {
 	ROLE_STRING('t', struct agent_config, target, "target"),
 	ROLE_PARSE(OPT_ALLOW, parse_allow),
 	ROLE_PARSE(OPT_ADVERTISE, parse_advertise),
+	ROLE_INT(OPT_MAX_FLOWS_PER_PEER, struct agent_config, max_flows_per_peer,
+		"--max-flows-per-peer", 1, 1 << 20),
+	ROLE_INT(OPT_UNUSED_TIMEOUT, struct agent_config, unused_timeout_s,
+		"--unused-timeout (seconds)", 0, 86400),
 	END_BINDINGS,
 };
 
@@ -437,6 +441,13 @@ static int check_domain(const char *domain, char *err)
 	if (!domain[0] || !addr_valid_hostname(domain))
 		return fail(err, "bad domain '%s'", domain);
 	return 0;
+}
+
+static void agent_defaults(void *role_cfg)
+{
+	struct agent_config *cfg = role_cfg;
+
+	cfg->unused_timeout_s = AGENT_UNUSED_TIMEOUT_S;
 }
 
 static int agent_check(void *role_cfg, const struct node_config *node, char *err)
@@ -584,8 +595,9 @@ static int gateway_check(void *role_cfg, const struct node_config *node, char *e
 
 const struct command option_commands[] = {
 	{ "agent", "exit node: opens the flows that arrive on MQTT (like ss-server, v2ray freedom)",
-		"[-m URL] [-t TARGET] [-i ID] [--allow CIDR[:PORTS] ...] [--advertise CIDR ...]",
-		&agent_role, "m:t:i:vh", agent_bindings, NULL, agent_check },
+		"[-m URL] [-t TARGET] [-i ID] [--allow CIDR[:PORTS] ...] [--advertise CIDR ...]\n"
+		"         [--max-flows-per-peer N] [--unused-timeout S]",
+		&agent_role, "m:t:i:vh", agent_bindings, agent_defaults, agent_check },
 	{ "local-port",
 		"forwards a local TCP/UDP port to a target behind an agent (like ss-tunnel, v2ray "
 		"dokodemo-door)",
@@ -651,6 +663,8 @@ const struct option option_long[] = {
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION },
 	{ "sni", required_argument, NULL, OPT_SNI },
+	{ "max-flows-per-peer", required_argument, NULL, OPT_MAX_FLOWS_PER_PEER },
+	{ "unused-timeout", required_argument, NULL, OPT_UNUSED_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -733,7 +747,12 @@ void option_usage(const struct command *c, FILE *out)
 			     "(repeatable; PORTS: 80,443,8000-8100);\n"
 			     "                       without it, any (the default target always)\n"
 			     "      --advertise CIDR  tell gateways (--auto-routes) this subnet is "
-			     "reachable here\n");
+			     "reachable here\n"
+			     "      --max-flows-per-peer N  flows one local id may have open here "
+			     "(default: 3/4 of --max-flows)\n"
+			     "      --unused-timeout S  end a stream after S seconds with no byte "
+			     "either way since\n"
+			     "                       it opened (default 60; 0: never)\n");
 	if (c->role == &local_socks_role)
 		fprintf(out, "      --socks-user USER:PASS  require this SOCKS5 username/password "
 			     "(RFC 1929);\n"

@@ -47,6 +47,8 @@ enum long_only_option { /* past every short option's character */
 	OPT_INSECURE,
 	OPT_TLS_VERSION,
 	OPT_SNI,
+	OPT_MAX_FLOWS_PER_PEER,
+	OPT_UNUSED_TIMEOUT,
 };
 
 #define MQTT_PASSWORD_ENV "NET4MQTT_PASSWORD"

@@ -140,6 +140,28 @@ static struct node *hub_agent_for(struct hub *h, const struct mqtt_topic *t)
 	return NULL;
 }
 
+/* A status on a topic one of our nodes publishes on (locals in one process may
+ * share an id, and so a topic): unless it is what one of them last published
+ * there, someone else wrote it, and the first of them puts its own back. */
+static void hub_own_status(struct hub *h, const char *topic, const void *payload, size_t len)
+{
+	struct node *owner = NULL;
+
+	for (int i = 0; i < h->n_nodes; i++) {
+		struct node *n = h->nodes[i];
+		if (strcmp(topic, n->status_topic))
+			continue;
+		if (node_status_is_own(n, payload, len))
+			return;
+		if (!owner)
+			owner = n;
+	}
+	if (!owner)
+		return;
+	log_set_role(owner->name);
+	node_status_spoofed(owner);
+}
+
 static void hub_on_message(void *arg, const char *topic, const void *payload, size_t len)
 {
 	struct hub *h = arg;
@@ -155,6 +177,7 @@ static void hub_on_message(void *arg, const char *topic, const void *payload, si
 	}
 	switch (t.label) {
 	case MQTT_LABEL_V:
+		hub_own_status(h, topic, payload, len);
 		for (int i = 0; i < h->n_nodes; i++) {
 			log_set_role(h->nodes[i]->name);
 			node_status_message(h->nodes[i], &t, topic, payload, len);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "flow.h"
+#include "grace.h"
 #include "gateway/lib/clock.h"
 #include "gateway/lib/json.h"
 #include "gateway/lib/log.h"
@@ -24,6 +25,21 @@
 const char *node_id(const struct node *n)
 {
 	return n->role->is_agent ? n->cfg.agent_id : n->cfg.local_id;
+}
+
+static void node_peer_gone(void *arg, const char *agent, const char *local);
+
+static void respoof_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	(void)fd;
+	(void)what;
+
+	log_set_role(n->name);
+	n->respoofed_ms = clock_ms();
+	if (!n->stopping && n->mqtt && mqtt_client_connected(n->mqtt))
+		node_publish_status(n, true);
+	log_set_role(NULL);
 }
 
 static int node_flow_publish(void *arg, const char *topic, const void *payload, size_t len)
@@ -54,9 +70,13 @@ int node_init(struct node *n, struct event_base *base, const struct mqtt_url *ur
 		.stats = &n->stats.flow,
 		.is_local = !role->is_agent,
 	};
+	n->own_len = -1;
 	n->role_cfg = malloc(role->config_size ? role->config_size : 1);
-	n->peers = peers_new();
-	if (!n->role_cfg || !n->peers || flow_table_new(&fc, &n->flows))
+	n->peers = peers_new(PEERS_MAX);
+	n->gone = grace_new(base, PEERS_MAX, NODE_OFFLINE_GRACE_MS, node_peer_gone, n);
+	n->ev_respoof = evtimer_new(base, respoof_cb, n);
+	if (!n->role_cfg || !n->peers || !n->gone || !n->ev_respoof ||
+		flow_table_new(&fc, &n->flows))
 		return -ENOMEM;
 	memcpy(n->role_cfg, role_cfg, role->config_size);
 	return 0;
@@ -197,8 +217,43 @@ void node_publish_status(struct node *n, bool online)
 	int len = online ? node_status_json(n, buf, sizeof(buf))
 			 : (int)strlen(strcpy(buf, STATUS_WILL));
 
-	if (len > 0)
-		mqtt_client_publish_retained(n->mqtt, n->status_topic, buf, (size_t)len);
+	if (len <= 0)
+		return;
+	memcpy(n->own_status, buf, (size_t)len);
+	n->own_len = len;
+	mqtt_client_publish_retained(n->mqtt, n->status_topic, buf, (size_t)len);
+}
+
+bool node_status_is_own(const struct node *n, const void *payload, size_t len)
+{
+	if (n->stopping)
+		return true; /* our own "{}" on the way out, or a spoof no longer worth answering */
+	return n->own_len >= 0 && len == (size_t)n->own_len && !memcmp(payload, n->own_status, len);
+}
+
+void node_status_spoofed(struct node *n)
+{
+	uint64_t now = clock_ms();
+
+	n->stats.status_spoofed++;
+	if (now - n->spoof_logged_ms >= 1000 || !n->spoof_logged_ms) {
+		log_warnx(
+			"%s: a status that is not ours (%lu so far; another process with id %s?): "
+			"republishing ours",
+			n->status_topic, n->stats.status_spoofed, node_id(n));
+		n->spoof_logged_ms = now;
+	}
+	if (evtimer_pending(n->ev_respoof, NULL))
+		return;
+	/* at once, but not in a tight loop with a second process that has our id */
+	uint64_t wait = now - n->respoofed_ms >= NODE_RESPOOF_MS
+				? 0
+				: NODE_RESPOOF_MS - (now - n->respoofed_ms);
+	struct timeval tv = { 0, (suseconds_t)wait * 1000 };
+	if (wait == 0)
+		respoof_cb(-1, 0, n);
+	else
+		evtimer_add(n->ev_respoof, &tv);
 }
 
 void node_connected(struct node *n, char patterns[2][MQTT_TOPIC_MAX])
@@ -231,14 +286,69 @@ void node_disconnected(struct node *n)
 }
 
 /* The flows with a peer that went offline end: an agent's at a local, a local's at the agent. */
-static void peer_went_offline(struct node *n, const struct mqtt_topic *t)
+static void peer_went_offline(struct node *n, const char *agent, const char *local)
 {
-	bool agent_status = strcmp(t->agent, MQTT_NIL) != 0;
+	bool agent_status = strcmp(agent, MQTT_NIL) != 0;
 
 	if (!n->role->is_agent && agent_status)
-		flow_close_all(n->flows, "agent went offline", t->agent, NULL);
+		flow_close_all(n->flows, "agent went offline", agent, NULL);
 	else if (n->role->is_agent && !agent_status)
-		flow_close_all(n->flows, "local went offline", NULL, t->local);
+		flow_close_all(n->flows, "local went offline", NULL, local);
+}
+
+/* Peer status lines: at most NODE_STATUS_LOGS a second, then how many were left out. */
+static bool status_log_ok(struct node *n)
+{
+	uint64_t second = clock_ms() / 1000;
+
+	if (n->quiet_peers)
+		return false;
+	if (second != n->status_log_second) {
+		unsigned over =
+			n->status_logs > NODE_STATUS_LOGS ? n->status_logs - NODE_STATUS_LOGS : 0;
+		if (over)
+			log_info("%u peer status lines left out (over %d a second)", over,
+				NODE_STATUS_LOGS);
+		n->status_log_second = second;
+		n->status_logs = 0;
+	}
+	if (++n->status_logs <= NODE_STATUS_LOGS)
+		return true;
+	n->stats.status_logs_suppressed++;
+	return false;
+}
+
+/* Offline for the whole grace: its flows end now. */
+static void node_gone(struct node *n, const char *agent, const char *local)
+{
+	if (node_peer_online(n, agent, local))
+		return; /* online again since (grace_cancel drops it too) */
+	if (status_log_ok(n))
+		log_info("peer %s/%s went offline", agent, local);
+	peer_went_offline(n, agent, local);
+	if (n->role->on_peer)
+		n->role->on_peer(n, agent, local, NULL);
+}
+
+static void node_peer_gone(void *arg, const char *agent, const char *local)
+{
+	struct node *n = arg;
+
+	log_set_role(n->name);
+	node_gone(n, agent, local);
+	log_set_role(NULL);
+}
+
+static void peer_refused(struct node *n, const struct mqtt_topic *t)
+{
+	uint64_t now = clock_ms();
+
+	n->stats.peers_refused++;
+	if (now - n->refused_logged_ms < 1000 && n->refused_logged_ms)
+		return;
+	n->refused_logged_ms = now;
+	log_warnx("peer table full (%d peers): status of %s/%s ignored (%lu so far)", PEERS_MAX,
+		t->agent, t->local, n->stats.peers_refused);
 }
 
 void node_status_message(struct node *n, const struct mqtt_topic *t, const char *topic,
@@ -247,22 +357,27 @@ void node_status_message(struct node *n, const struct mqtt_topic *t, const char 
 	const struct status *st;
 
 	if (!strcmp(topic, n->status_topic))
-		return; /* our own */
+		return; /* our own (the hub checked it is) */
 	switch (peers_update(n->peers, t->agent, t->local, payload, len, &st)) {
 	case PEER_WENT_OFFLINE:
-		if (!n->quiet_peers)
-			log_info("peer %s/%s went offline", t->agent, t->local);
-		peer_went_offline(n, t);
-		if (n->role->on_peer)
-			n->role->on_peer(n, t->agent, t->local, NULL);
+		if (status_log_ok(n))
+			log_debug("peer %s/%s says offline: its flows end in %d ms unless it "
+				  "says online again",
+				t->agent, t->local, NODE_OFFLINE_GRACE_MS);
+		if (grace_add(n->gone, t->agent, t->local))
+			node_gone(n, t->agent, t->local); /* too many waiting: at once */
 		break;
 	case PEER_ONLINE:
-		if (!n->quiet_peers)
+		grace_cancel(n->gone, t->agent, t->local);
+		if (status_log_ok(n))
 			log_info("peer %s/%s online (role %s, max_packet %d, %d routes)", t->agent,
 				t->local, st->role[0] ? st->role : "?", st->max_packet,
 				st->n_routes);
 		if (n->role->on_peer)
 			n->role->on_peer(n, t->agent, t->local, st);
+		break;
+	case PEER_REFUSED:
+		peer_refused(n, t);
 		break;
 	case PEER_UNCHANGED:
 		break;
@@ -292,12 +407,12 @@ void node_log_stats(const struct node *n, bool always)
 	out("stats: flows open %lu lingering %lu opened %lu closed %lu overflowed %lu; "
 	    "published %llu msgs %llu bytes; received %llu msgs %llu bytes; "
 	    "dropped: bad_topic %lu bad_payload %lu unknown_flow %lu udp %lu udp_rcvbuf %lu "
-	    "refused %lu over_limit %lu; streams lost %lu; "
+	    "refused %lu over_limit %lu over_peer_limit %lu; streams lost %lu; "
 	    "mqtt reconnects %lu",
 		f->opened - f->closed, f->lingering, f->opened, f->closed, f->overflowed,
 		s->msgs_up, s->bytes_up, s->msgs_down, s->bytes_down, s->bad_topic, f->bad_payload,
 		f->unknown_flow, f->udp_dropped, f->udp_rcvbuf_dropped, s->refused, f->over_limit,
-		f->lost, mqtt_client_reconnects(n->mqtt));
+		s->over_peer_limit, f->lost, mqtt_client_reconnects(n->mqtt));
 }
 
 void node_stop(struct node *n)
@@ -316,6 +431,9 @@ void node_free(struct node *n)
 	if (n->flows)
 		flow_destroy_all(n->flows);
 	flow_table_free(n->flows);
+	grace_free(n->gone);
+	if (n->ev_respoof)
+		event_free(n->ev_respoof);
 	peers_free(n->peers);
 	free(n->role_cfg);
 }

@@ -9,13 +9,16 @@
 #include "flow.h"
 #include "flowtable.h"
 #include "mqtt/topic.h"
+#include "status.h"
 
+struct event;
 struct event_base;
 struct evbuffer;
 struct mqtt_client;
 struct mqtt_url;
 struct nl_prefix;
 struct node;
+struct grace;
 struct peers;
 struct status;
 
@@ -31,6 +34,13 @@ struct status;
  * threshold raised, 40 KiB 840 and 64 KiB 660. aedes: 40 KiB 400, 64 KiB 350. */
 #define NODE_PACKET_SIZE 40960
 #define NODE_PACKET_MIN 4096
+/* A peer's offline status ends its flows this long after, if no online status
+ * contradicts it first: anyone who may publish on the prefix can publish "{}"
+ * on a peer's status topic, and the peer republishes its own at once
+ * (NODE_RESPOOF_MS); a real will is acted on this much later. */
+#define NODE_OFFLINE_GRACE_MS 1000
+#define NODE_RESPOOF_MS 100 /* at most this often we republish our status over a spoof */
+#define NODE_STATUS_LOGS 10 /* peer status lines a second, then a count of those left out */
 
 /* What a role is, and what it does with the node's events. */
 struct role_ops {
@@ -73,6 +83,11 @@ struct node_config {
 struct node_stats {
 	struct flow_stats flow;
 	unsigned long bad_topic, refused;
+	unsigned long status_spoofed; /* statuses on our own topic that were not ours */
+	unsigned long peers_refused;  /* statuses of new peers while the peer table was full */
+	unsigned long status_logs_suppressed; /* peer status log lines over the rate */
+	unsigned long unused_closed;	      /* an agent's streams ended: no byte either way */
+	unsigned long over_peer_limit;	      /* an agent's flows refused: --max-flows-per-peer */
 	unsigned long long bytes_up, bytes_down, msgs_up, msgs_down;
 };
 
@@ -86,8 +101,15 @@ struct node {
 	const struct role_ops *role;
 	void *role_data;
 	char status_topic[MQTT_TOPIC_MAX];
+	char own_status[STATUS_JSON_MAX]; /* what we last published on it */
+	int own_len;			  /* -1: nothing yet */
+	struct event *ev_respoof;	  /* a republish over a spoof, held to NODE_RESPOOF_MS */
+	uint64_t respoofed_ms, spoof_logged_ms;
 	struct flow_table *flows;
 	struct peers *peers;
+	struct grace *gone; /* peers whose offline status waits NODE_OFFLINE_GRACE_MS */
+	uint64_t status_log_second, refused_logged_ms;
+	unsigned status_logs;
 	bool quiet_peers; /* another node of the hub logs peers coming and going */
 	bool icmp_echo;	  /* an agent that can ping: "icmp" in its status */
 	bool icmp_raw;	  /* ... with a raw socket: it keeps CAP_NET_RAW */
@@ -116,6 +138,10 @@ void node_status_message(struct node *n, const struct mqtt_topic *t, const char 
 void node_data(struct node *n, const struct mqtt_topic *t, const char *topic, const void *payload,
 	size_t len);
 void node_publish_status(struct node *n, bool online);
+/* Is this payload on our status topic what we last published there? */
+bool node_status_is_own(const struct node *n, const void *payload, size_t len);
+/* Someone else's status on our topic: counted, said (once a second), ours republished. */
+void node_status_spoofed(struct node *n);
 
 /* Takes from fresh (and fresh_role) what may change while flows run (routes,
  * allowlists, advertised subnets, SOCKS user, limits); says which other keys changed. */

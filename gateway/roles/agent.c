@@ -2,12 +2,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/dns.h>
+#include <event2/event.h>
 #include <event2/util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gateway/core/flow.h"
+#include "gateway/lib/clock.h"
 #include "gateway/lib/addr.h"
 #include "gateway/lib/log.h"
 #include "gateway/lib/ping.h"
@@ -15,9 +17,11 @@
 #include "mqtt/url.h"
 #include "roles.h"
 
-/* What the agent keeps while it runs: the resolver, made at the first name. */
+/* What the agent keeps while it runs: the resolver, made at the first name; the unused-flow sweep. */
 struct agent {
 	struct evdns_base *dns;
+	struct event *ev_sweep;
+	uint64_t peer_limit_logged_ms;
 };
 
 static const struct agent_config *agent_cfg(const struct node *n)
@@ -153,6 +157,50 @@ static int agent_reply_topic(struct node *n, const struct mqtt_topic *t, char *t
 	return tlen;
 }
 
+static int agent_per_peer_max(const struct node *n)
+{
+	int max = agent_cfg(n)->max_flows_per_peer;
+
+	if (max)
+		return max;
+	max = (int)((long long)n->cfg.limits.max_flows * AGENT_PER_PEER_PERCENT / 100);
+	return max > 0 ? max : 1;
+}
+
+/* Open flows of local id local. */
+static int agent_peer_flows(struct node *n, const char *local)
+{
+	char prefix[FLOW_KEY_MAX];
+	int len = snprintf(prefix, sizeof(prefix), "%s/%s/", n->cfg.agent_id, local), count = 0;
+	struct flow *f;
+
+	TAILQ_FOREACH(f, &n->flows->list, link)
+	if (flow_is_open(f) && !strncmp(f->key, prefix, (size_t)len))
+		count++;
+	return count;
+}
+
+/* --max-flows-per-peer: one local id (anyone who may publish can take any) has at
+ * most its share of the flows; counted, said at most once a second. */
+static bool agent_admit_peer(struct node *n, const char *local)
+{
+	struct agent *a = n->role_data;
+	int max = agent_per_peer_max(n);
+
+	/* no id can be over its share while the whole table is under it */
+	if ((int)flow_table_size(n->flows) < max || agent_peer_flows(n, local) < max)
+		return true;
+	n->stats.over_peer_limit++;
+	uint64_t now = clock_ms();
+	if (now - a->peer_limit_logged_ms >= 1000 || !a->peer_limit_logged_ms) {
+		log_warnx("refusing new flows from local %s: %d open, its --max-flows-per-peer "
+			  "(%lu refused so far)",
+			local, max, n->stats.over_peer_limit);
+		a->peer_limit_logged_ms = now;
+	}
+	return false;
+}
+
 /* A new flow (its first message arrived) that connects to its destination. */
 static struct flow *agent_flow_new(
 	struct node *n, const struct mqtt_topic *t, const char *key, const char *topic, size_t tlen)
@@ -165,7 +213,7 @@ static struct flow *agent_flow_new(
 		.topic = topic,
 		.chunk = node_chunk_for(n, MQTT_NIL, t->local, tlen, kind),
 	};
-	struct flow *f = flow_new(n->flows, &spec);
+	struct flow *f = agent_admit_peer(n, t->local) ? flow_new(n->flows, &spec) : NULL;
 
 	bool dflt = !strcmp(t->dst, MQTT_NIL);
 
@@ -264,11 +312,53 @@ static void agent_on_data(
 		agent_new_flow(n, t, key, payload, len);
 }
 
+/* Ends the streams that carried no byte either way for --unused-timeout since they
+ * opened: a flood of made-up OPENs holds no connection for long. Either
+ * direction counts, so a server that speaks first (ssh, smtp) keeps its flow. */
+static void agent_sweep_unused(struct node *n)
+{
+	uint64_t now = clock_ms(), limit = (uint64_t)agent_cfg(n)->unused_timeout_s * 1000;
+	struct flow *f, *next;
+
+	for (f = TAILQ_FIRST(&n->flows->list); f; f = next) {
+		next = TAILQ_NEXT(f, link);
+		if (f->kind != FLOW_STREAM || !flow_is_open(f) || f->bytes_up || f->bytes_down ||
+			now - f->opened_ms < limit)
+			continue;
+		n->stats.unused_closed++;
+		flow_fail(f, "unused: no byte either way since it opened (--unused-timeout)",
+			FRAME_FAILED);
+	}
+}
+
+static void agent_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	(void)fd;
+	(void)what;
+
+	log_set_role(n->name);
+	agent_sweep_unused(n);
+	log_set_role(NULL);
+}
+
+static int agent_start_sweep(struct node *n)
+{
+	struct agent *a = n->role_data;
+	struct timeval second = { 1, 0 };
+
+	if (!agent_cfg(n)->unused_timeout_s)
+		return 0;
+	if (!(a->ev_sweep = event_new(n->base, -1, EV_PERSIST, agent_sweep_cb, n)))
+		return -ENOMEM;
+	return event_add(a->ev_sweep, &second) ? -ENOMEM : 0;
+}
+
 static int agent_start(struct node *n)
 {
 	const struct agent_config *cfg = agent_cfg(n);
 
-	if (!(n->role_data = calloc(1, sizeof(struct agent))))
+	if (!(n->role_data = calloc(1, sizeof(struct agent))) || agent_start_sweep(n))
 		return -ENOMEM;
 	enum ping_kind ping = ping_probe();
 	n->icmp_echo = ping != PING_NONE;
@@ -278,8 +368,10 @@ static int agent_start(struct node *n)
 	else
 		log_info("no ICMP socket (net.ipv4.ping_group_range excludes us, no "
 			 "CAP_NET_RAW): echo requests are refused");
-	log_info("id %s: default target %s, %d --allow rules", n->cfg.agent_id, cfg->target,
-		cfg->n_allow);
+	log_info("id %s: default target %s, %d --allow rules, at most %d flows per local id, "
+		 "unused streams end after %d s (0: never)",
+		n->cfg.agent_id, cfg->target, cfg->n_allow, agent_per_peer_max(n),
+		cfg->unused_timeout_s);
 	if (!cfg->n_allow)
 		log_warnx("no --allow: whoever may publish to %s/%s/+/i/# can reach any "
 			  "address this host can",
@@ -295,6 +387,8 @@ static void agent_stop(struct node *n)
 		return;
 	if (a->dns)
 		evdns_base_free(a->dns, 0);
+	if (a->ev_sweep)
+		event_free(a->ev_sweep);
 	free(a);
 	n->role_data = NULL;
 }

@@ -32,7 +32,17 @@ struct agent_config {
 	int n_allow;
 	struct nl_prefix advertise[ROLE_LIST_MAX]; /* in its status, for gateways' --auto-routes */
 	int n_advertise;
+	int max_flows_per_peer; /* open flows one local id may have here; 0: AGENT_PER_PEER_SHARE */
+	int unused_timeout_s;	/* a stream with no byte either way this long ends; 0: never */
 };
+
+/* Without --max-flows-per-peer, one local id may hold this percentage of
+ * --max-flows: a stranger with publish rights under one id leaves a quarter of
+ * the agent to the real locals, and a single busy local (a gateway for a whole
+ * LAN) still has most of it. tests/e2e/udp_flood.sh holds 10,000 UDP flows
+ * from one local at once: a quarter (4096) and a half (8192) both broke it. */
+#define AGENT_PER_PEER_PERCENT 75
+#define AGENT_UNUSED_TIMEOUT_S 60
 
 struct local_port_config {
 	char listen[MQTT_LEVEL_MAX];

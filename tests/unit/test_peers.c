@@ -20,7 +20,7 @@ static enum peer_change update(struct peers *p, const char *agent, const char *l
 
 static void test_online_offline_cleared(void **state)
 {
-	struct peers *p = peers_new();
+	struct peers *p = peers_new(PEERS_MAX);
 	const struct status *st;
 	(void)state;
 
@@ -62,7 +62,7 @@ static void count(const char *key, const struct status *st, void *arg)
 
 static void test_peers_apart(void **state)
 {
-	struct peers *p = peers_new();
+	struct peers *p = peers_new(PEERS_MAX);
 	int n = 0;
 	(void)state;
 
@@ -77,11 +77,34 @@ static void test_peers_apart(void **state)
 	peers_free(NULL);
 }
 
+static void test_bounded(void **state)
+{
+	struct peers *p = peers_new(2);
+	(void)state;
+
+	/* full: a newcomer is refused, what is known still updates */
+	assert_int_equal(update(p, "a", "-", ONLINE_AGENT, NULL), PEER_ONLINE);
+	assert_int_equal(update(p, "b", "-", ONLINE_AGENT, NULL), PEER_ONLINE);
+	assert_int_equal(update(p, "c", "-", ONLINE_AGENT, NULL), PEER_REFUSED);
+	assert_int_equal(update(p, "c", "-", STATUS_WILL, NULL), PEER_REFUSED);
+	assert_null(peers_get(p, "c", "-"));
+	assert_int_equal(update(p, "a", "-", STATUS_WILL, NULL), PEER_WENT_OFFLINE);
+	/* an online newcomer takes the place of the peer known offline; an offline one does not */
+	assert_int_equal(update(p, "d", "-", STATUS_WILL, NULL), PEER_REFUSED);
+	assert_int_equal(update(p, "c", "-", ONLINE_AGENT, NULL), PEER_ONLINE);
+	assert_null(peers_get(p, "a", "-"));
+	assert_non_null(peers_get(p, "b", "-"));
+	assert_int_equal(peers_count(p), 2);
+	assert_int_equal(update(p, "e", "-", ONLINE_AGENT, NULL), PEER_REFUSED);
+	peers_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_online_offline_cleared),
 		cmocka_unit_test(test_peers_apart),
+		cmocka_unit_test(test_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
