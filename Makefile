@@ -2,7 +2,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libevent libmosquitto libnl-route-3.0 libmnl inih openssl
+PKGS    := libevent libmosquitto libnl-route-3.0 libmnl inih openssl libsodium
 VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
@@ -25,13 +25,13 @@ endif
 
 # Packages a fresh Debian machine needs to build, test and run everything here.
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
-	libmnl-dev libinih-dev libssl-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
+	libmnl-dev libinih-dev libssl-dev libsodium-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
 	python3 python3-paho-mqtt iproute2 iputils-ping traceroute dnsutils procps openssl \
 	groff-base systemd ejabberd debhelper dpkg-dev lintian
 
 # ... and to build the Debian package (make deb: debian/control's Build-Depends) and check it.
 DEB_BUILD_PKGS := gcc make dpkg-dev debhelper pkg-config libevent-dev libmosquitto-dev libnl-3-dev \
-	libnl-route-3-dev libmnl-dev libinih-dev libssl-dev lintian
+	libnl-route-3-dev libmnl-dev libinih-dev libssl-dev libsodium-dev lintian
 DEB_OUT ?= $(BUILD)/deb
 DEB_BUILD_OPTIONS ?= parallel=2
 
