@@ -50,6 +50,11 @@ void keys_wipe(struct key_pair *kp)
 		sodium_memzero(kp, sizeof(*kp));
 }
 
+bool keys_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN])
+{
+	return sodium_memcmp(a, b, KEY_LEN) == 0;
+}
+
 void keys_encode(char out[KEY_TEXT_LEN + 1], const uint8_t key[KEY_LEN])
 {
 	sodium_bin2base64(out, KEY_TEXT_LEN + 1, key, KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
@@ -67,8 +72,8 @@ int keys_decode(uint8_t key[KEY_LEN], const char *text, size_t len)
 		text++, len--;
 	if (len != KEY_TEXT_LEN)
 		return -EINVAL;
-	if (sodium_base642bin(key, KEY_LEN, text, len, NULL, &n, &end,
-		    sodium_base64_VARIANT_ORIGINAL) ||
+	if (sodium_base642bin(
+		    key, KEY_LEN, text, len, NULL, &n, &end, sodium_base64_VARIANT_ORIGINAL) ||
 		n != KEY_LEN || end != text + len) {
 		sodium_memzero(key, KEY_LEN);
 		return -EINVAL;
@@ -76,7 +81,8 @@ int keys_decode(uint8_t key[KEY_LEN], const char *text, size_t len)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3))) static int key_fail(char err[KEY_ERR_MAX], const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int key_fail(
+	char err[KEY_ERR_MAX], const char *fmt, ...)
 {
 	va_list ap;
 
@@ -107,8 +113,9 @@ int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err
 	int rc = keys_decode(key, buf, n);
 	sodium_memzero(buf, sizeof(buf));
 	if (rc)
-		return key_fail(err, "%s %s: want one key of %d base64 characters (net4mqtt genkey)",
-			what, path, KEY_TEXT_LEN);
+		return key_fail(err,
+			"%s %s: want one key of %d base64 characters (net4mqtt genkey)", what, path,
+			KEY_TEXT_LEN);
 	if (readable)
 		log_warnx("%s %s can be read by other users (mode %04o): chmod go= %s", what, path,
 			(unsigned)(st.st_mode & 07777), path);

@@ -2,6 +2,7 @@
 #ifndef N4M_KEYS_H
 #define N4M_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ int keys_pair(struct key_pair *kp, const uint8_t priv[KEY_LEN]);
 /* A peer's public key in its X25519 form; -EINVAL if it is not a valid point. */
 int keys_peer_dh(uint8_t dh_pub[KEY_LEN], const uint8_t pub[KEY_LEN]);
 void keys_wipe(struct key_pair *kp);
+/* In constant time: a key looked up in a list of allowed keys leaks nothing through timing. */
+bool keys_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN]);
 
 /* KEY_TEXT_LEN characters and a NUL. */
 void keys_encode(char out[KEY_TEXT_LEN + 1], const uint8_t key[KEY_LEN]);

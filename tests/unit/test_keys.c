@@ -16,12 +16,12 @@
 #include "gateway/lib/keys.h"
 
 /* RFC 8032, 7.1, TEST 1: the secret key (seed) and its public key. */
-static const uint8_t rfc8032_seed[KEY_LEN] = { 0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60,
-	0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69,
-	0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60 };
-static const uint8_t rfc8032_pub[KEY_LEN] = { 0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7,
-	0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23,
-	0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a };
+static const uint8_t rfc8032_seed[KEY_LEN] = { 0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba,
+	0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
+	0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60 };
+static const uint8_t rfc8032_pub[KEY_LEN] = { 0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5,
+	0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25,
+	0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a };
 
 /* Known answer: the public key of RFC 8032's seed; its X25519 forms agree. */
 static void test_pair_known(void **state)
@@ -33,6 +33,8 @@ static void test_pair_known(void **state)
 	assert_int_equal(keys_pair(&kp, rfc8032_seed), 0);
 	assert_memory_equal(kp.pub, rfc8032_pub, KEY_LEN);
 	assert_int_equal(keys_peer_dh(dh, kp.pub), 0);
+	assert_true(keys_equal(kp.pub, rfc8032_pub));
+	assert_false(keys_equal(kp.pub, rfc8032_seed));
 	assert_memory_equal(dh, kp.dh_pub, KEY_LEN);
 	assert_int_equal(crypto_scalarmult_base(base, kp.dh_priv), 0);
 	assert_memory_equal(base, kp.dh_pub, KEY_LEN);
@@ -75,12 +77,13 @@ static void test_text_bad(void **state)
 {
 	static const char *const bad[] = {
 		"",
-		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo",	/* no padding */
+		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo",	 /* no padding */
 		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo==", /* too long */
-		"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=",	/* URL-safe variant */
+		"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=",	 /* URL-safe variant */
 		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcH URo=", /* a blank inside */
-		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUR==",	/* 31 bytes */
-		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUR==",	 /* 31 bytes */
+		"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n11qYAYKxCrfVS/"
+		"7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
 	};
 	uint8_t key[KEY_LEN];
 	(void)state;
