@@ -36,8 +36,8 @@ enum seal_state {
 struct seal {
 	uint8_t state;
 	bool initiator;
-	uint8_t peer_pub[KEY_LEN];	    /* the peer's public key, once known */
-	uint8_t eph_pub[KEY_LEN];	    /* the initiator's ephemeral key (replay cache) */
+	uint8_t peer_pub[KEY_LEN];	   /* the peer's public key, once known */
+	uint8_t eph_pub[KEY_LEN];	   /* the initiator's ephemeral key (replay cache) */
 	uint8_t open_id[SEAL_OPEN_ID_LEN]; /* a hash of the open's bytes (its repeats) */
 	/* handshake state, wiped once the transport keys are derived */
 	uint8_t hash[32];

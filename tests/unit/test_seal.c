@@ -51,8 +51,8 @@ static int handshake(struct pair *p, uint8_t *open_msg)
 	assert_int_equal(n, sizeof(hello) + SEAL_OPEN_OVERHEAD);
 	assert_int_equal(p->l.state, SEAL_OPENED);
 	assert_int_equal(seal_type_of(open_msg, (size_t)n), SEAL_OPEN);
-	int m = seal_open_accept(
-		&p->a, &p->agent, PROLOGUE, strlen(PROLOGUE), open_msg, (size_t)n, out, sizeof(out));
+	int m = seal_open_accept(&p->a, &p->agent, PROLOGUE, strlen(PROLOGUE), open_msg, (size_t)n,
+		out, sizeof(out));
 	assert_int_equal(m, sizeof(hello));
 	assert_memory_equal(out, hello, sizeof(hello));
 	assert_true(keys_equal(p->a.peer_pub, p->local.pub)); /* who opened it */
@@ -128,8 +128,8 @@ static void test_open_tampered(void **state)
 		sizeof(hello), msg, sizeof(msg));
 	for (int i = 0; i < n; i++) {
 		msg[i] ^= 0x40;
-		int rc = seal_open_accept(
-			&p->a, &p->agent, PROLOGUE, strlen(PROLOGUE), msg, (size_t)n, out, sizeof(out));
+		int rc = seal_open_accept(&p->a, &p->agent, PROLOGUE, strlen(PROLOGUE), msg,
+			(size_t)n, out, sizeof(out));
 		assert_true(rc == -EBADMSG || rc == -EPROTO);
 		assert_int_equal(p->a.state, SEAL_IDLE);
 		msg[i] ^= 0x40;
@@ -165,7 +165,8 @@ static void test_reply_tampered(void **state)
 		assert_int_equal(p->l.state, SEAL_OPENED);
 		reply[i] ^= 0x01;
 	}
-	assert_int_equal(seal_reply_accept(&p->l, &p->local, reply, (size_t)r, out, sizeof(out)), 1);
+	assert_int_equal(
+		seal_reply_accept(&p->l, &p->local, reply, (size_t)r, out, sizeof(out)), 1);
 	transfer(&p->l, &p->a, 100);
 }
 
@@ -220,7 +221,8 @@ static void test_replay_window(void **state)
 	assert_int_equal(seal_decrypt(&p->a, msgs[8], (size_t)len[8], out, sizeof(out)), -ESTALE);
 	assert_int_equal(seal_decrypt(&p->a, msgs[9], (size_t)len[9], out, sizeof(out)), -ESTALE);
 	assert_int_equal(seal_decrypt(&p->a, msgs[10], (size_t)len[10], out, sizeof(out)), 4);
-	assert_int_equal(seal_decrypt(&p->a, msgs[10], (size_t)len[10], out, sizeof(out)), -EALREADY);
+	assert_int_equal(
+		seal_decrypt(&p->a, msgs[10], (size_t)len[10], out, sizeof(out)), -EALREADY);
 	/* the window's bits of counters it slid past were cleared: these were never seen */
 	for (int i = 11; i < last; i++)
 		assert_int_equal(seal_decrypt(&p->a, msgs[i], (size_t)len[i], out, sizeof(out)), 4);
@@ -242,7 +244,8 @@ static void test_window_jump_and_overflow(void **state)
 	assert_int_equal(p->a.rx_top, 100001);
 	p->l.tx_next = UINT64_MAX - 1;
 	transfer(&p->l, &p->a, 1);
-	assert_int_equal(seal_encrypt(&p->l, (const uint8_t *)"x", 1, msg, sizeof(msg)), -EOVERFLOW);
+	assert_int_equal(
+		seal_encrypt(&p->l, (const uint8_t *)"x", 1, msg, sizeof(msg)), -EOVERFLOW);
 	/* a forged counter of 2^64-1 is never accepted */
 	p->l.tx_next = 5;
 	int n = seal_encrypt(&p->l, (const uint8_t *)"x", 1, msg, sizeof(msg));
@@ -315,15 +318,16 @@ static void test_states_and_sizes(void **state)
 	assert_int_equal(seal_reply_build(&p->l, msg, 1, out, sizeof(out)), -EINVAL);
 	assert_int_equal(seal_reply_accept(&p->l, &p->local, msg, 60, out, sizeof(out)), -EINVAL);
 	memset(bad, 0xff, sizeof(bad));
-	assert_int_equal(seal_open_build(&p->l, &p->local, bad, "p", 1, msg, 1, out, sizeof(out)),
-		-EINVAL);
+	assert_int_equal(
+		seal_open_build(&p->l, &p->local, bad, "p", 1, msg, 1, out, sizeof(out)), -EINVAL);
 	assert_int_equal(seal_open_build(&p->l, &p->local, p->agent.pub, "p", 1, msg, 10, out,
 				 SEAL_OPEN_OVERHEAD + 9),
 		-ENOSPC);
-	int n = seal_open_build(&p->l, &p->local, p->agent.pub, "p", 1, msg, 10, out,
-		SEAL_OPEN_OVERHEAD + 10);
+	int n = seal_open_build(
+		&p->l, &p->local, p->agent.pub, "p", 1, msg, 10, out, SEAL_OPEN_OVERHEAD + 10);
 	assert_int_equal(n, SEAL_OPEN_OVERHEAD + 10);
-	assert_int_equal(seal_open_accept(&p->a, &p->agent, "p", 1, out, (size_t)n, msg, 9), -ENOSPC);
+	assert_int_equal(
+		seal_open_accept(&p->a, &p->agent, "p", 1, out, (size_t)n, msg, 9), -ENOSPC);
 	assert_int_equal(seal_type_of((const uint8_t *)"\x02H", 2), -EPROTO);
 	assert_int_equal(seal_type_of((const uint8_t *)"\x01X", 2), -EPROTO);
 	assert_int_equal(seal_type_of((const uint8_t *)"\x01", 1), -EPROTO);
