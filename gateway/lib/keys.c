@@ -105,7 +105,7 @@ int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err
 		return -e;
 	}
 	size_t n = fread(buf, 1, sizeof(buf), f);
-	bool readable = !fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & 077);
+	bool readable = !fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH);
 	fclose(f);
 	const char *nl = memchr(buf, '\n', n);
 	if (nl && (size_t)(nl - buf) + 1 < n)
@@ -117,7 +117,7 @@ int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err
 			"%s %s: want one key of %d base64 characters (net4mqtt genkey)", what, path,
 			KEY_TEXT_LEN);
 	if (readable)
-		log_warnx("%s %s can be read by other users (mode %04o): chmod go= %s", what, path,
+		log_warnx("%s %s can be read by every user (mode %04o): chmod o-r %s", what, path,
 			(unsigned)(st.st_mode & 07777), path);
 	return 0;
 }

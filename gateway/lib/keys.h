@@ -37,7 +37,7 @@ void keys_encode(char out[KEY_TEXT_LEN + 1], const uint8_t key[KEY_LEN]);
  * allowed); 0 or -EINVAL. */
 int keys_decode(uint8_t key[KEY_LEN], const char *text, size_t len);
 /* A private key from "@FILE" or "FILE" (its first line); 0 or -errno with a line in err. A file that
- * other users can read is accepted with a warning (the --password-file rule). */
+ * every user can read is accepted with a warning (the --password-file rule). */
 int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err[KEY_ERR_MAX]);
 
 #endif
