@@ -51,8 +51,9 @@ static int pubkey(void)
 	sodium_memzero(text, sizeof(text));
 	sodium_memzero(priv, sizeof(priv));
 	if (bad) {
-		fprintf(stderr, "net4mqtt pubkey: want a private key on stdin: %d base64 characters "
-				"(net4mqtt genkey)\n",
+		fprintf(stderr,
+			"net4mqtt pubkey: want a private key on stdin: %d base64 characters "
+			"(net4mqtt genkey)\n",
 			KEY_TEXT_LEN);
 		return 1;
 	}
