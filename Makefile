@@ -55,7 +55,9 @@ PROBE_BINS := $(PROBE_SRCS:tests/probes/%.c=$(BUILD)/probes/%)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_UNITS := netlink/prefix.c gateway/roles/dns.c gateway/roles/allow.c gateway/roles/route.c gateway/core/status.c mqtt/frame.c mqtt/kcp.c mqtt/topic.c \
-	mqtt/url.c socks/handshake.c socks/socks.c tun/frag.c tun/nat.c tun/packet.c tun/siphash.c
+	mqtt/url.c socks/handshake.c socks/socks.c tun/frag.c tun/nat.c tun/packet.c tun/siphash.c \
+	gateway/lib/keys.c gateway/lib/log.c gateway/lib/seal.c
+FUZZ_LIBS  := -lsodium
 FUZZ_SECS  ?= 30
 
 PREFIX  ?= /usr/local
@@ -147,7 +149,7 @@ build/fuzz/obj/%.o: %.c
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS) $(FUZZ_LIBS)
 
 # Each fuzzer for FUZZ_SECS seconds from its seeds (tests/fuzz/seeds/NAME), the
 # corpus it grows kept under build/fuzz/corpus/.
