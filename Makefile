@@ -88,9 +88,9 @@ $(BUILD)/probes/%: tests/probes/%.c $(BUILD)/libn4m.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(BUILD)/libn4m.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libn4m.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) $(LDLIBS) -lpthread
+	$(CC) $(CFLAGS) -I. -o $@ $< $(BUILD)/libn4m.a $(LDFLAGS) $(LDLIBS) -lpthread
 
 # Installs the Debian packages that are missing (apt-get update once, only when needed).
 deps:
