@@ -352,9 +352,17 @@ int seal_decrypt(struct seal *s, const uint8_t *msg, size_t len, uint8_t *out, s
 	return (int)mlen;
 }
 
+static uint8_t *put_str(uint8_t *p, const char *s, uint16_t len)
+{
+	*p++ = (uint8_t)(len >> 8);
+	*p++ = (uint8_t)len;
+	memcpy(p, s, len);
+	return p + len;
+}
+
 int seal_hello_build(uint8_t *out, size_t cap, const struct seal_hello *h)
 {
-	size_t need = 8 + 1 + 1 + (size_t)h->dst_len + 1 + (size_t)h->src_len;
+	size_t need = 8 + 1 + 2 + (size_t)h->dst_len + 2 + (size_t)h->src_len;
 
 	if (!h->dst_len || !h->src_len)
 		return -EINVAL;
@@ -364,15 +372,25 @@ int seal_hello_build(uint8_t *out, size_t cap, const struct seal_hello *h)
 	put_be64(p, h->stamp);
 	p += 8;
 	*p++ = h->proto;
-	*p++ = h->dst_len;
-	memcpy(p, h->dst, h->dst_len);
-	p += h->dst_len;
-	*p++ = h->src_len;
-	memcpy(p, h->src, h->src_len);
-	p += h->src_len;
+	p = put_str(p, h->dst, h->dst_len);
+	p = put_str(p, h->src, h->src_len);
 	if (h->data_len)
 		memcpy(p, h->data, h->data_len);
 	return (int)(need + h->data_len);
+}
+
+/* A u16 length (at least 1) and its bytes at *p, within end; NULL if they are not there. */
+static const char *get_str(const uint8_t **p, const uint8_t *end, uint16_t *len)
+{
+	if (end - *p < 2)
+		return NULL;
+	*len = (uint16_t)((*p)[0] << 8 | (*p)[1]);
+	*p += 2;
+	if (!*len || (size_t)(end - *p) < *len)
+		return NULL;
+	const char *s = (const char *)*p;
+	*p += *len;
+	return s;
 }
 
 int seal_hello_parse(const uint8_t *buf, size_t len, struct seal_hello *h)
@@ -384,16 +402,8 @@ int seal_hello_parse(const uint8_t *buf, size_t len, struct seal_hello *h)
 	h->stamp = get_be64(p);
 	p += 8;
 	h->proto = *p++;
-	h->dst_len = *p++;
-	if (!h->dst_len || (size_t)(end - p) < (size_t)h->dst_len + 1)
+	if (!(h->dst = get_str(&p, end, &h->dst_len)) || !(h->src = get_str(&p, end, &h->src_len)))
 		return -EBADMSG;
-	h->dst = (const char *)p;
-	p += h->dst_len;
-	h->src_len = *p++;
-	if (!h->src_len || (size_t)(end - p) < h->src_len)
-		return -EBADMSG;
-	h->src = (const char *)p;
-	p += h->src_len;
 	h->data = p;
 	h->data_len = (size_t)(end - p);
 	return 0;

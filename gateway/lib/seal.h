@@ -55,14 +55,14 @@ struct seal {
 /* The open payload's plaintext: what the topic carries for a plain flow. Parsed pointers point
  * into the buffer (no NUL). */
 struct seal_hello {
-	uint64_t stamp; /* ms since 1970, strictly increasing per sender */
-	uint8_t proto;	/* the caller's code for tcpx, kcpx, udp, icmp */
-	uint8_t dst_len, src_len;
+	uint64_t stamp;		   /* ms since 1970, strictly increasing per sender */
+	uint8_t proto;		   /* the caller's code for tcpx, kcpx, udp, icmp */
+	uint16_t dst_len, src_len; /* a topic level may be longer than 255 (MQTT_LEVEL_MAX) */
 	const char *dst, *src;
 	const uint8_t *data; /* the flow's first bytes */
 	size_t data_len;
 };
-#define SEAL_HELLO_MIN (8 + 1 + 1 + 1 + 1 + 1) /* one byte of DST and of SRC */
+#define SEAL_HELLO_MIN (8 + 1 + 2 + 1 + 2 + 1) /* one byte of DST and of SRC */
 
 /* Errors (negative): -EPROTO a version or type not ours; -EBADMSG short, malformed, or its tag did
  * not verify (tampered, another flow's or key's); -EALREADY a counter already accepted; -ESTALE a

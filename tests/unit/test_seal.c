@@ -388,7 +388,7 @@ static void test_hello(void **state)
 	(void)state;
 
 	int n = seal_hello_build(buf, sizeof(buf), &h);
-	assert_int_equal(n, 8 + 1 + 1 + 15 + 1 + 12 + 4);
+	assert_int_equal(n, 8 + 1 + 2 + 15 + 2 + 12 + 4);
 	assert_int_equal(seal_hello_parse(buf, (size_t)n, &g), 0);
 	assert_true(g.stamp == h.stamp);
 	assert_int_equal(g.proto, 3);
@@ -403,8 +403,20 @@ static void test_hello(void **state)
 	assert_int_equal(seal_hello_build(buf, (size_t)n - 1, &h), -ENOSPC);
 	h.src_len = 0;
 	assert_int_equal(seal_hello_build(buf, sizeof(buf), &h), -EINVAL);
-	buf[9] = 0; /* no DST */
+	buf[10] = 0; /* no DST */
 	assert_int_equal(seal_hello_parse(buf, (size_t)n, &g), -EBADMSG);
+	/* a 271-character DST (a 253-character name and its port) fits */
+	char dst[271];
+	memset(dst, 'a', sizeof(dst));
+	h.dst = dst;
+	h.dst_len = sizeof(dst);
+	h.src_len = 12;
+	uint8_t big[400];
+	n = seal_hello_build(big, sizeof(big), &h);
+	assert_int_equal(n, 8 + 1 + 2 + 271 + 2 + 12 + 4);
+	assert_int_equal(seal_hello_parse(big, (size_t)n, &g), 0);
+	assert_int_equal(g.dst_len, 271);
+	assert_memory_equal(g.src, "10.0.0.7:555", 12);
 }
 
 int main(void)
