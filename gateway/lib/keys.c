@@ -55,6 +55,61 @@ bool keys_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN])
 	return sodium_memcmp(a, b, KEY_LEN) == 0;
 }
 
+#define STATUS_LABEL "net4mqtt status v1"
+#define SIG_FIELD ",\"sig\":\""
+
+/* The bytes a status signature covers: label, NUL, topic, NUL, the payload before the field. */
+static void status_digest(crypto_sign_state *st, const char *topic, const char *body, size_t len)
+{
+	crypto_sign_init(st);
+	crypto_sign_update(st, (const uint8_t *)STATUS_LABEL, sizeof(STATUS_LABEL));
+	crypto_sign_update(st, (const uint8_t *)topic, strlen(topic) + 1);
+	crypto_sign_update(st, (const uint8_t *)body, len);
+}
+
+int keys_status_sign(const struct key_pair *kp, const char *topic, const char *json, size_t len,
+	char *out, size_t cap)
+{
+	uint8_t sig[crypto_sign_BYTES];
+	crypto_sign_state st;
+
+	if (len < 3 || json[0] != '{' || json[len - 1] != '}' || keys_init()) /* not "{}" */
+		return -EINVAL;
+	size_t body = len - 1;
+	if (cap < KEY_SIG_OVERHEAD + 1 || body > cap - KEY_SIG_OVERHEAD - 1 || body > INT32_MAX)
+		return -ENOSPC;
+	memmove(out, json, body);
+	memcpy(out + body, SIG_FIELD, strlen(SIG_FIELD));
+	status_digest(&st, topic, out, body);
+	crypto_sign_final_create(&st, sig, NULL, kp->sign_sk);
+	char *p = out + body + strlen(SIG_FIELD);
+	sodium_bin2base64(
+		p, KEY_SIG_TEXT_LEN + 1, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+	memcpy(p + KEY_SIG_TEXT_LEN, "\"}", 3);
+	return (int)(body + KEY_SIG_OVERHEAD);
+}
+
+int keys_status_verify(
+	const uint8_t pub[KEY_LEN], const char *topic, const char *payload, size_t len)
+{
+	uint8_t sig[crypto_sign_BYTES];
+	crypto_sign_state st;
+	size_t n = 0;
+
+	if (len < KEY_SIG_OVERHEAD + 1 || payload[0] != '{' || keys_init())
+		return -EBADMSG;
+	size_t body = len - KEY_SIG_OVERHEAD;
+	const char *field = payload + body, *b64 = field + strlen(SIG_FIELD);
+	if (memcmp(field, SIG_FIELD, strlen(SIG_FIELD)) ||
+		memcmp(b64 + KEY_SIG_TEXT_LEN, "\"}", 2) ||
+		sodium_base642bin(sig, sizeof(sig), b64, KEY_SIG_TEXT_LEN, NULL, &n, NULL,
+			sodium_base64_VARIANT_ORIGINAL) ||
+		n != sizeof(sig))
+		return -EBADMSG;
+	status_digest(&st, topic, payload, body);
+	return crypto_sign_final_verify(&st, sig, pub) ? -EBADMSG : 0;
+}
+
 void keys_encode(char out[KEY_TEXT_LEN + 1], const uint8_t key[KEY_LEN])
 {
 	sodium_bin2base64(out, KEY_TEXT_LEN + 1, key, KEY_LEN, sodium_base64_VARIANT_ORIGINAL);

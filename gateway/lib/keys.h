@@ -31,6 +31,19 @@ void keys_wipe(struct key_pair *kp);
 /* In constant time: a key looked up in a list of allowed keys leaks nothing through timing. */
 bool keys_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN]);
 
+/* Statuses of keyed peers (docs/protocol.md, "Statuses of keyed peers"): a JSON object with
+ * ,"sig":"BASE64"} in place of its closing brace, the signature over a label, the topic and the
+ * payload before ,"sig":. */
+#define KEY_SIG_TEXT_LEN 88 /* base64 of a 64-byte Ed25519 signature */
+#define KEY_SIG_OVERHEAD (sizeof(",\"sig\":\"") - 1 + KEY_SIG_TEXT_LEN + 2)
+/* json (len bytes: an object with at least one member) signed into out, with a NUL after it;
+ * its length, or -EINVAL, -ENOSPC. */
+int keys_status_sign(const struct key_pair *kp, const char *topic, const char *json, size_t len,
+	char *out, size_t cap);
+/* 0 if payload is a status signed by pub for topic, else -EBADMSG. */
+int keys_status_verify(
+	const uint8_t pub[KEY_LEN], const char *topic, const char *payload, size_t len);
+
 /* KEY_TEXT_LEN characters and a NUL. */
 void keys_encode(char out[KEY_TEXT_LEN + 1], const uint8_t key[KEY_LEN]);
 /* Exactly KEY_TEXT_LEN characters of standard base64 (surrounding blanks and one line end

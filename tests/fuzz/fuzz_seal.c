@@ -1,5 +1,5 @@
-/* libFuzzer target of gateway/lib/seal: every parser, on any bytes and on valid messages with
- * bytes flipped; nothing but the untouched message is ever accepted. */
+/* libFuzzer target of gateway/lib/seal and the status signatures of gateway/lib/keys: any bytes,
+ * and valid messages with bytes flipped; nothing but the untouched message is ever accepted. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +15,16 @@
 
 #define PROLOGUE "agent-a/local-1/0123456789abcdef"
 #define MAX 1024
+#define TOPIC "net4mqtt/agent-a/-/v/-"
+#define STATUS "{\"online\":true,\"id\":\"agent-a\",\"epoch\":1765000000000}"
 
 /* Made once: two key pairs, an open, a reply, a data message, and both sides' states. */
 static struct {
 	struct key_pair local, agent;
 	struct seal opened, accepted, l_ready, a_ready;
 	uint8_t open_msg[MAX], reply[MAX], data[MAX];
-	int open_len, reply_len, data_len;
+	char status[MAX];
+	int open_len, reply_len, data_len, status_len;
 } g;
 
 static void key(struct key_pair *kp, uint8_t fill)
@@ -49,6 +52,8 @@ static void setup(void)
 	check(seal_reply_accept(&g.l_ready, &g.local, g.reply, (size_t)g.reply_len, out, MAX) == 6);
 	g.data_len = seal_encrypt(&g.l_ready, (const uint8_t *)"data", 4, g.data, MAX);
 	check(g.data_len == 4 + SEAL_DATA_OVERHEAD);
+	g.status_len = keys_status_sign(&g.agent, TOPIC, STATUS, strlen(STATUS), g.status, MAX);
+	check(g.status_len > 0);
 }
 
 /* msg = valid XOR input (over the input's length; past valid, the input itself). */
@@ -91,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size - 1;
 	int rc;
 	seal_type_of(in, n);
-	switch (data[0] % 5) {
+	switch (data[0] % 7) {
 	case 0:
 		fuzz_hello(in, n);
 		break;
@@ -102,7 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(rc < 0 ? s.state == SEAL_IDLE : same(msg, n, g.open_msg, g.open_len));
 		break;
 	case 2: /* any bytes as an open */
-		rc = seal_open_accept(&s, &g.agent, PROLOGUE, strlen(PROLOGUE), in, n, out, sizeof(out));
+		rc = seal_open_accept(
+			&s, &g.agent, PROLOGUE, strlen(PROLOGUE), in, n, out, sizeof(out));
 		check(rc < 0);
 		break;
 	case 3: /* a reply, flipped */
@@ -121,6 +127,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(seal_decrypt(&s, g.data, (size_t)g.data_len, out, sizeof(out)) == 4);
 		}
 		check(seal_decrypt(&s, g.data, (size_t)g.data_len, out, sizeof(out)) < 0);
+		break;
+	case 5: /* a signed status, flipped */
+		flip(msg, (const uint8_t *)g.status, (size_t)g.status_len, in, n);
+		rc = keys_status_verify(g.agent.pub, TOPIC, (const char *)msg, n);
+		check(rc < 0 || same(msg, n, (const uint8_t *)g.status, g.status_len));
+		break;
+	case 6: /* any bytes as a status */
+		check(keys_status_verify(g.agent.pub, TOPIC, (const char *)in, n) < 0);
 		break;
 	}
 	return 0;

@@ -136,6 +136,43 @@ static void test_read_file(void **state)
 	assert_non_null(strstr(err, "cannot read --key"));
 }
 
+/* A signed status verifies for its key and topic only; every byte flipped fails. */
+static void test_status_signature(void **state)
+{
+	static const char json[] = "{\"online\":true,\"id\":\"agent-a\",\"epoch\":1765000000000}";
+	static const char topic[] = "net4mqtt/agent-a/-/v/-";
+	struct key_pair kp, other;
+	char out[256];
+	(void)state;
+
+	assert_int_equal(keys_pair(&kp, rfc8032_seed), 0);
+	assert_int_equal(keys_pair(&other, rfc8032_pub), 0);
+	int n = keys_status_sign(&kp, topic, json, strlen(json), out, sizeof(out));
+	assert_int_equal(n, strlen(json) - 1 + KEY_SIG_OVERHEAD);
+	assert_memory_equal(out, json, strlen(json) - 1);
+	assert_memory_equal(out + n - 2, "\"}", 2);
+	assert_non_null(strstr(out, ",\"sig\":\""));
+	assert_int_equal(keys_status_verify(kp.pub, topic, out, (size_t)n), 0);
+	assert_int_equal(keys_status_verify(other.pub, topic, out, (size_t)n), -EBADMSG);
+	assert_int_equal(
+		keys_status_verify(kp.pub, "net4mqtt/agent-b/-/v/-", out, (size_t)n), -EBADMSG);
+	for (int i = 0; i < n; i++) {
+		out[i] ^= 0x01;
+		assert_int_equal(keys_status_verify(kp.pub, topic, out, (size_t)n), -EBADMSG);
+		out[i] ^= 0x01;
+	}
+	for (int len = 0; len < n; len++)
+		assert_int_equal(keys_status_verify(kp.pub, topic, out, (size_t)len), -EBADMSG);
+	assert_int_equal(keys_status_verify(kp.pub, topic, "{}", 2), -EBADMSG);
+	assert_int_equal(
+		keys_status_sign(&kp, topic, "{\"a\":1}", 7, out, KEY_SIG_OVERHEAD + 6), -ENOSPC);
+	assert_int_equal(keys_status_sign(&kp, topic, "{\"a\":1}", 7, out, KEY_SIG_OVERHEAD + 7),
+		6 + KEY_SIG_OVERHEAD);
+	assert_int_equal(keys_status_sign(&kp, topic, "{}", 2, out, sizeof(out)),
+		-EINVAL); /* "{,": not JSON */
+	assert_int_equal(keys_status_sign(&kp, topic, "[]", 2, out, sizeof(out)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_text_bad),
 		cmocka_unit_test(test_peer_bad_point),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_status_signature),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
