@@ -64,14 +64,14 @@ static int pubkey(void)
 
 static const struct keycmd keycmds[] = {
 	{ "genkey", "prints a new private key (for encrypted flows, coming)",
-		"Usage: net4mqtt genkey\n"
+		"Usage: net4mqtt genkey [-h|--help]\n"
 		"Prints a new private key, base64, on stdout. Keep it from other users:\n"
 		"  umask 077; net4mqtt genkey > /etc/net4mqtt/agent.key\n"
 		"  net4mqtt pubkey < /etc/net4mqtt/agent.key    # what peers pin\n"
 		"Encrypted flows are coming: the keys exist, flows do not use them yet.\n",
 		genkey },
 	{ "pubkey", "reads a private key on stdin, prints its public key",
-		"Usage: net4mqtt pubkey < PRIVATE_KEY_FILE\n"
+		"Usage: net4mqtt pubkey [-h|--help] < PRIVATE_KEY_FILE\n"
 		"Prints the public key of the private key read on stdin (net4mqtt genkey's).\n",
 		pubkey },
 };
