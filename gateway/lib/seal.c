@@ -191,14 +191,14 @@ err:
 int seal_open_accept(struct seal *s, const struct key_pair *self, const void *prologue,
 	size_t prologue_len, const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
 {
-	const uint8_t *e = msg + SEAL_HEADER_LEN, *stat = e + KEY_LEN;
-	const uint8_t *box = stat + KEY_LEN + SEAL_TAG_LEN;
 	struct hs hs;
 	int rc;
 
 	seal_wipe(s);
 	if ((rc = check_header(msg, len, SEAL_OPEN_OVERHEAD, SEAL_OPEN)))
 		return rc;
+	const uint8_t *e = msg + SEAL_HEADER_LEN, *stat = e + KEY_LEN;
+	const uint8_t *box = stat + KEY_LEN + SEAL_TAG_LEN;
 	size_t n = len - SEAL_OPEN_OVERHEAD;
 	if (n > cap || n > INT32_MAX)
 		return -ENOSPC;
@@ -259,7 +259,6 @@ out:
 int seal_reply_accept(struct seal *s, const struct key_pair *self, const uint8_t *msg, size_t len,
 	uint8_t *out, size_t cap)
 {
-	const uint8_t *e = msg + SEAL_HEADER_LEN;
 	struct hs hs;
 	int rc;
 
@@ -267,6 +266,7 @@ int seal_reply_accept(struct seal *s, const struct key_pair *self, const uint8_t
 		return -EINVAL;
 	if ((rc = check_header(msg, len, SEAL_REPLY_OVERHEAD, SEAL_REPLY)))
 		return rc;
+	const uint8_t *e = msg + SEAL_HEADER_LEN;
 	size_t n = len - SEAL_REPLY_OVERHEAD;
 	if (n > cap || n > INT32_MAX)
 		return -ENOSPC;
