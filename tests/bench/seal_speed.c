@@ -28,7 +28,8 @@ static void handshake(struct seal *l, struct seal *a)
 	keys_pair(&local, priv);
 	keys_generate(priv);
 	keys_pair(&agent, priv);
-	int n = seal_open_build(l, &local, agent.pub, PROLOGUE, strlen(PROLOGUE), NULL, 0, msg, 256);
+	int n = seal_open_build(
+		l, &local, agent.pub, PROLOGUE, strlen(PROLOGUE), NULL, 0, msg, 256);
 	if (n < 0 || seal_open_accept(a, &agent, PROLOGUE, strlen(PROLOGUE), msg, (size_t)n, out,
 			     sizeof(out)) < 0)
 		exit(1);
@@ -52,7 +53,8 @@ static double rate(struct seal *l, struct seal *a, size_t size, int plain, uint8
 				__asm__ volatile("" : : "r"(out) : "memory");
 			} else {
 				int n = seal_encrypt(l, in, size, msg, size + SEAL_DATA_OVERHEAD);
-				if (n < 0 || seal_decrypt(a, msg, (size_t)n, out, size) != (int)size)
+				if (n < 0 ||
+					seal_decrypt(a, msg, (size_t)n, out, size) != (int)size)
 					exit(1);
 			}
 			bytes += size;
@@ -65,7 +67,8 @@ int main(void)
 {
 	static const size_t sizes[] = { 1400, 16384, 40960 };
 	struct seal l, a;
-	uint8_t *in = malloc(65536), *msg = malloc(65536 + SEAL_DATA_OVERHEAD), *out = malloc(65536);
+	uint8_t *in = malloc(65536), *msg = malloc(65536 + SEAL_DATA_OVERHEAD),
+		*out = malloc(65536);
 
 	if (!in || !msg || !out || keys_init())
 		return 1;
@@ -82,8 +85,8 @@ int main(void)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		double s = rate(&l, &a, sizes[i], 0, in, msg, out);
 		double m = rate(&l, &a, sizes[i], 1, in, msg, out);
-		printf("%6zu B: seal+open %7.0f MB/s, memcpy x2 %7.0f MB/s, ratio %.3f\n", sizes[i], s,
-			m, s / m);
+		printf("%6zu B: seal+open %7.0f MB/s, memcpy x2 %7.0f MB/s, ratio %.3f\n", sizes[i],
+			s, m, s / m);
 	}
 	free(in);
 	free(msg);
