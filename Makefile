@@ -2,7 +2,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libevent libmosquitto libnl-route-3.0 libmnl inih openssl
+PKGS    := libevent libmosquitto libnl-route-3.0 libmnl inih openssl libsodium
 VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Werror
@@ -25,13 +25,13 @@ endif
 
 # Packages a fresh Debian machine needs to build, test and run everything here.
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
-	libmnl-dev libinih-dev libssl-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
+	libmnl-dev libinih-dev libssl-dev libsodium-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
 	python3 python3-paho-mqtt iproute2 iputils-ping traceroute dnsutils procps openssl \
 	groff-base systemd ejabberd debhelper dpkg-dev lintian
 
 # ... and to build the Debian package (make deb: debian/control's Build-Depends) and check it.
 DEB_BUILD_PKGS := gcc make dpkg-dev debhelper pkg-config libevent-dev libmosquitto-dev libnl-3-dev \
-	libnl-route-3-dev libmnl-dev libinih-dev libssl-dev lintian
+	libnl-route-3-dev libmnl-dev libinih-dev libssl-dev libsodium-dev lintian
 DEB_OUT ?= $(BUILD)/deb
 DEB_BUILD_OPTIONS ?= parallel=2
 
@@ -55,7 +55,9 @@ PROBE_BINS := $(PROBE_SRCS:tests/probes/%.c=$(BUILD)/probes/%)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_UNITS := netlink/prefix.c gateway/roles/dns.c gateway/roles/allow.c gateway/roles/route.c gateway/core/status.c mqtt/frame.c mqtt/kcp.c mqtt/topic.c \
-	mqtt/url.c socks/handshake.c socks/socks.c tun/frag.c tun/nat.c tun/packet.c tun/siphash.c
+	mqtt/url.c socks/handshake.c socks/socks.c tun/frag.c tun/nat.c tun/packet.c tun/siphash.c \
+	gateway/lib/keys.c gateway/lib/log.c gateway/lib/seal.c
+FUZZ_LIBS  := -lsodium
 FUZZ_SECS  ?= 30
 
 PREFIX  ?= /usr/local
@@ -86,9 +88,9 @@ $(BUILD)/probes/%: tests/probes/%.c $(BUILD)/libn4m.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(BUILD)/libn4m.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libn4m.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I. -o $@ $< $(LDFLAGS) $(LDLIBS) -lpthread
+	$(CC) $(CFLAGS) -I. -o $@ $< $(BUILD)/libn4m.a $(LDFLAGS) $(LDLIBS) -lpthread
 
 # Installs the Debian packages that are missing (apt-get update once, only when needed).
 deps:
@@ -147,7 +149,7 @@ build/fuzz/obj/%.o: %.c
 
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS) $(FUZZ_LIBS)
 
 # Each fuzzer for FUZZ_SECS seconds from its seeds (tests/fuzz/seeds/NAME), the
 # corpus it grows kept under build/fuzz/corpus/.

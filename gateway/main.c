@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "keycmd.h"
 #include "gateway/core/hub.h"
 #include "gateway/core/node.h"
 #include "gateway/lib/heap.h"
@@ -45,6 +46,7 @@ static void usage(FILE *out)
 	fprintf(out, "  %-12s %s\n  %-12s %s\n", "run",
 		"runs the roles of a config file on one MQTT connection", "status",
 		"what a running net4mqtt is doing (flows, agents, counters)");
+	keycmd_list(out);
 	fprintf(out, "\nOptions:\n"
 		     "  -v...          verbose: warn by default, -v info, -vv debug, -vvv trace\n"
 		     "  -h, --help     this help; COMMAND -h for a command's options\n"
@@ -618,6 +620,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - i, argv + i, verbose);
 	if (!strcmp(argv[i], "status"))
 		return cmd_status(argc - i, argv + i);
+	if (keycmd_is(argv[i]))
+		return keycmd_main(argc - i, argv + i);
 	const struct command *c = option_command(argv[i]);
 	if (!c) {
 		fprintf(stderr, "net4mqtt: unknown command %s (net4mqtt -h lists them)\n", argv[i]);

@@ -34,6 +34,24 @@ for c in agent local-port local-socks; do
 		bash -c "[ $RC -eq 0 ] && grep -q 'Usage: net4mqtt $c' '$TEST_TMP/help-$c.out'"
 done
 
+# genkey and pubkey: a 44-character base64 key, a different one each time; pubkey of it is
+# another such key, the same every time; junk on pubkey's stdin is one line and exit 1.
+run genkey genkey
+run genkey2 genkey
+check "genkey prints a new 44-character base64 key" \
+	bash -c "[ $RC -eq 0 ] && grep -Eqx '[A-Za-z0-9+/]{43}=' '$TEST_TMP/genkey.out' && ! cmp -s '$TEST_TMP/genkey.out' '$TEST_TMP/genkey2.out'"
+"$N4M" pubkey <"$TEST_TMP/genkey.out" >"$TEST_TMP/pub1.out" 2>&1
+"$N4M" pubkey <"$TEST_TMP/genkey.out" >"$TEST_TMP/pub2.out" 2>&1
+check "pubkey prints the key's public key, the same each time" \
+	bash -c "grep -Eqx '[A-Za-z0-9+/]{43}=' '$TEST_TMP/pub1.out' && cmp -s '$TEST_TMP/pub1.out' '$TEST_TMP/pub2.out' && ! cmp -s '$TEST_TMP/pub1.out' '$TEST_TMP/genkey.out'"
+echo junk | "$N4M" pubkey >"$TEST_TMP/pubbad.out" 2>"$TEST_TMP/pubbad.err"
+RC=$?
+check "pubkey refuses what is not a key: exit 1, one line ($(first_err pubbad))" \
+	bash -c "[ $RC -eq 1 ] && [ $(err_lines pubbad) -eq 1 ] && [ ! -s '$TEST_TMP/pubbad.out' ]"
+run genkey-arg genkey extra
+check "genkey with an argument: exit 2, one line ($(first_err genkey-arg))" \
+	bash -c "[ $RC -eq 2 ] && [ $(err_lines genkey-arg) -eq 1 ]"
+
 # Bad URLs: exit 2, one line on stderr about the URL.
 i=0
 for url in "http://x" "mqtt://" "mqtt://h:99999" "mqtt://h:0" "mqtt://h:port/x"; do
