@@ -15,8 +15,9 @@
 #  2. connect results: a closed port is refused, an open one connects, a missing
 #     host on the server's subnet (10.20.0.99) is refused or unreachable.
 #  3. a server that speaks first (a banner) is heard without the client sending.
-#  4. curl --limit-rate 5M of 100 MiB arrives intact, and meanwhile a second
-#     100 MiB download at full speed finishes intact while the slow one still runs.
+#  4. a curl of 100 MiB stops reading (SIGSTOP) once its request is in, a second
+#     100 MiB download at full speed finishes intact meanwhile, and the first,
+#     let go on (SIGCONT), arrives intact too.
 #  5. (tcp mode; UDP is the same with -k) 1000 x 1000-byte datagrams in a burst:
 #     at least 990 reach the server, and 99% of those come back as its echoes.
 # Then every flow ends (flows open 0) and the gateway and agent are still running.
@@ -171,23 +172,26 @@ client_checks() {
 		grep -q '^banner ok' <<<"$res"
 	info "[$mode] connect results and banner checked"
 
-	# 4. A slow reader is slowed, not cut, and does not hold up a fast flow beside it.
-	local reqs gwl agl
+	# 4. A reader that stops reading is held back, not cut, and holds up no flow beside it.
+	local reqs gwl agl slow_curl
 	reqs=$(req_count big.bin)
 	[ -n "$log" ] && gwl=$(wc -l <"$log") agl=$(wc -l <"$TEST_TMP/agent.log")
-	download "slow-$mode" --limit-rate 5M &
+	download "slow-$mode" -H "X-N4m-Test: slow-$mode-$S" &
 	local slow=$!
 	wait_for 10 slow_started "$reqs" ||
-		info "[$mode] the slow download's request has not reached the server in 10 s"
+		info "[$mode] the stopped download's request has not reached the server in 10 s"
+	slow_curl=$(pgrep -f "X-N4m-Test: slow-$mode-$S" | head -n 1)
+	[ -n "$slow_curl" ] && kill -STOP "$slow_curl"
 	download "fast-$mode"
-	local slow_running=no
-	kill -0 "$slow" 2>/dev/null && slow_running=yes
-	info "[$mode] fast download done (slow one still running: $slow_running)"
-	check "[$mode] lan: a $BIG_MB MiB download at full speed beside it is intact ($(download_says "fast-$mode"))" \
+	local slow_held=no
+	[ -n "$slow_curl" ] && kill -0 "$slow_curl" 2>/dev/null && ! [ -s "$TEST_TMP/slow-$mode.rc" ] && slow_held=yes
+	info "[$mode] fast download done (the stopped reader still waiting: $slow_held)"
+	check "[$mode] lan: a $BIG_MB MiB download at full speed beside a stopped reader is intact ($(download_says "fast-$mode"))" \
 		download_ok "fast-$mode"
-	check "[$mode] ... and finished while the slow one was still running" test $slow_running = yes
+	check "[$mode] ... and the stopped reader's download is still waiting (curl $slow_curl)" test $slow_held = yes
+	[ -n "$slow_curl" ] && kill -CONT "$slow_curl"
 	wait "$slow"
-	check "[$mode] lan: curl --limit-rate 5M of $BIG_MB MiB is intact ($(download_says "slow-$mode"))" \
+	check "[$mode] lan: the stopped reader, let go on, gets all $BIG_MB MiB intact ($(download_says "slow-$mode"))" \
 		download_ok "slow-$mode"
 	[ -n "$log" ] && { tail -n +$((gwl + 1)) "$log" | sed 's/^/gateway /'; tail -n +$((agl + 1)) "$TEST_TMP/agent.log" | sed 's/^/agent /'; } |
 		grep -E 'too slow|abort|reset' | tail -n 4 | sed 's/^/    log: /'
