@@ -189,7 +189,8 @@ static int parse_bool(const char *v, bool *out)
 static bool option_repeatable(int opt)
 {
 	return opt == 'R' || opt == 'X' || opt == OPT_ALLOW || opt == OPT_ADVERTISE ||
-	       opt == OPT_REMOTE_DOMAIN || opt == OPT_BYPASS || opt == OPT_FAKE_IP_RANGE;
+	       opt == OPT_REMOTE_DOMAIN || opt == OPT_BYPASS || opt == OPT_FAKE_IP_RANGE ||
+	       opt == OPT_SEAL_PEER;
 }
 
 /* A key given twice where the second would silently replace the first. */
@@ -274,6 +275,8 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	case OPT_MAX_FLOWS:
 	case OPT_MAX_MEMORY:
 	case OPT_PACKET_SIZE:
+	case OPT_SEAL_KEY:
+	case OPT_SEAL_PEER:
 		if (option_apply(&option_commands[0], &l->defaults, NULL, opt, value, err))
 			config_error(l, l->rd.line, key, "%s", err);
 		return;
@@ -281,7 +284,8 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	config_error(l, l->rd.line, key,
 		"not a key of [%s]: it takes mqtt-url, password-file, cafile, capath, cert, key, "
 		"insecure, tls-version, sni, log, log-level, user, status-listen, max-flows, "
-		"max-memory, packet-size and udp-timeout",
+		"max-memory, packet-size, udp-timeout, seal-key and seal-peer",
+
 		CONFIG_SECTION);
 }
 

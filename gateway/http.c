@@ -68,7 +68,13 @@ static const struct counter counters[] = {
 	{ "drops_total", "reason=\"over_limit\"", STAT(flow.over_limit), false },
 	{ "drops_total", "reason=\"over_peer_limit\"", STAT(over_peer_limit), false },
 	{ "drops_total", "reason=\"peer_table_full\"", STAT(peers_refused), false },
+	{ "drops_total", "reason=\"seal_open_refused\"", STAT(seal_refused), false },
+	{ "drops_total", "reason=\"seal_plain\"", STAT(seal_plain_dropped), false },
+	{ "drops_total", "reason=\"seal_bad\"", STAT(flow.sealed_bad), false },
+	{ "drops_total", "reason=\"seal_replayed\"", STAT(flow.sealed_replayed), false },
+	{ "drops_total", "reason=\"seal_early\"", STAT(flow.sealed_early), false },
 	{ "status_spoofed_total", NULL, STAT(status_spoofed), false },
+	{ "status_forged_total", NULL, STAT(status_forged), false },
 	{ "status_logs_suppressed_total", NULL, STAT(status_logs_suppressed), false },
 	{ "flows_unused_total", NULL, STAT(unused_closed), false },
 };
@@ -87,6 +93,8 @@ static const struct {
 	{ "status_spoofed_total", "Statuses on our own status topic that were not ours (we "
 				  "republished ours)." },
 	{ "status_logs_suppressed_total", "Peer status log lines left out over the rate limit." },
+	{ "status_forged_total", "Statuses of keyed peers ignored: not signed by the peer's key, "
+				 "or older than the last one taken." },
 	{ "flows_unused_total", "An agent's streams ended because no byte went either way "
 				"(--unused-timeout)." },
 };

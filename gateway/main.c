@@ -227,6 +227,20 @@ static void reload_apply(struct app *app, const struct config *fresh)
 	}
 }
 
+/* SIGHUP without a config file: an agent's --seal-peers file is read again, nothing else. */
+static void reload_files(struct app *app)
+{
+	struct node *n = &app->nodes[0];
+
+	if (!n->role->is_agent || !n->seal_self) {
+		log_warnx("SIGHUP: nothing to reload without a config file (run -c FILE)");
+		return;
+	}
+	log_set_role(n->name);
+	node_reload(n, &n->cfg, n->role_cfg);
+	log_set_role(NULL);
+}
+
 /* SIGHUP: routes, allowlists, advertised subnets, SOCKS users and limits, without touching flows. */
 static void reload(struct app *app)
 {
@@ -236,7 +250,7 @@ static void reload(struct app *app)
 	FILE *out = open_memstream(&errors, &len);
 
 	if (!app->path) {
-		log_warnx("SIGHUP: nothing to reload without a config file (run -c FILE)");
+		reload_files(app);
 		goto out;
 	}
 	if (!fresh || !out) {

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "gateway/core/status.h"
 #include "gateway/lib/addr.h"
 #include "gateway/lib/log.h"
+#include "gateway/lib/peerkeys.h"
 #include "gateway/roles/roles.h"
 #include "mqtt/url.h"
 
@@ -57,6 +59,10 @@ struct binding {
 #define ROLE_FLAG(opt, type, field)                                                                \
 	{                                                                                          \
 		opt, false, FIELD_FLAG, FIELD(type, field), NULL, 0, 0, NULL                       \
+	}
+#define NODE_PARSE(opt, fn)                                                                        \
+	{                                                                                          \
+		opt, true, FIELD_PARSE, 0, 0, NULL, 0, 0, fn                                       \
 	}
 #define ROLE_PARSE(opt, fn)                                                                        \
 	{                                                                                          \
@@ -106,6 +112,74 @@ static int parse_socks_user(void *role_cfg, const char *arg, char *err)
 	memcpy(auth->user, spec, ulen);
 	auth->user[ulen] = '\0';
 	strcpy(auth->pass, colon + 1);
+	return 0;
+}
+
+/* --seal-peer AGENT=KEY: the key is the last KEY_TEXT_LEN characters (base64 ends in '='). */
+static int parse_seal_peer(void *node_cfg, const char *arg, char *err)
+{
+	struct node_config *node = node_cfg;
+	struct seal_pin *pin = &node->seal_pins[node->n_seal_pins];
+	size_t len = strlen(arg);
+	size_t agent_len = len > KEY_TEXT_LEN ? len - KEY_TEXT_LEN - 1 : 0;
+
+	if (node->n_seal_pins >= NODE_SEAL_PINS)
+		return fail(err, "more than %d --seal-peer options", NODE_SEAL_PINS);
+	if (!agent_len || arg[agent_len] != '=' || agent_len >= sizeof(pin->agent) ||
+		keys_decode(pin->pub, arg + agent_len + 1, KEY_TEXT_LEN) ||
+		keys_peer_dh((uint8_t[KEY_LEN]){ 0 }, pin->pub))
+		return fail(
+			err, "bad --seal-peer %s: want AGENT=KEY, KEY from net4mqtt pubkey", arg);
+	memcpy(pin->agent, arg, agent_len);
+	pin->agent[agent_len] = '\0';
+	if (!mqtt_level_valid(pin->agent) || strchr(pin->agent, ','))
+		return fail(err,
+			"bad --seal-peer %s: AGENT is one agent id (a pool's members each "
+			"get their own)",
+			arg);
+	for (int i = 0; i < node->n_seal_pins; i++)
+		if (!strcmp(node->seal_pins[i].agent, pin->agent))
+			return fail(err, "--seal-peer for %s given twice", pin->agent);
+	node->n_seal_pins++;
+	return 0;
+}
+
+/* --seal-key, --seal-peer, --seal-peers: each needs the others it works with. */
+static int check_seal(
+	const struct command *c, const struct node_config *node, const void *role_cfg, char *err)
+{
+	char why[KEY_ERR_MAX];
+	uint8_t key[KEY_LEN];
+
+	if (node->seal_key[0]) {
+		int rc = keys_read(key, node->seal_key, "--seal-key", why);
+		sodium_memzero(key, sizeof(key));
+		if (rc)
+			return fail(err, "%s", why);
+	}
+	if (c->role->is_agent) {
+		const struct agent_config *cfg = role_cfg;
+		if (node->n_seal_pins)
+			return fail(err, "--seal-peer is for locals: an agent lists the locals it "
+					 "lets in with --seal-peers FILE");
+		if (node->seal_key[0] && !cfg->seal_peers[0])
+			return fail(err,
+				"--seal-key on an agent needs --seal-peers FILE: the locals' "
+				"public keys it lets open flows");
+		if (cfg->seal_peers[0] && !node->seal_key[0])
+			return fail(err, "--seal-peers needs --seal-key FILE: the agent's own key");
+		if (cfg->seal_peers[0]) {
+			struct peer_keys *list = malloc(sizeof(*list));
+			char lerr[PEERKEYS_ERR_MAX];
+			int rc = list ? peerkeys_read(cfg->seal_peers, list, lerr) : -ENOMEM;
+			free(list);
+			if (rc)
+				return fail(err, "%s", list ? lerr : "out of memory");
+		}
+		return 0;
+	}
+	if (node->n_seal_pins && !node->seal_key[0])
+		return fail(err, "--seal-peer needs --seal-key FILE: this local's own key");
 	return 0;
 }
 
@@ -329,6 +403,8 @@ static const struct binding node_bindings[] = {
 		NULL },
 	{ OPT_PACKET_SIZE, true, FIELD_INT, FIELD(struct node_config, packet_size),
 		"--packet-size (bytes)", NODE_PACKET_MIN, STATUS_MAX_PACKET, NULL },
+	NODE_STRING(OPT_SEAL_KEY, seal_key, "--seal-key file name"),
+	NODE_PARSE(OPT_SEAL_PEER, parse_seal_peer),
 	END_BINDINGS,
 };
 
@@ -341,6 +417,7 @@ static const struct binding agent_bindings[] = {
 		"--max-flows-per-peer", 1, 1 << 20),
 	ROLE_INT(OPT_UNUSED_TIMEOUT, struct agent_config, unused_timeout_s,
 		"--unused-timeout (seconds)", 0, 86400),
+	ROLE_STRING(OPT_SEAL_PEERS, struct agent_config, seal_peers, "--seal-peers file name"),
 	END_BINDINGS,
 };
 
@@ -665,6 +742,9 @@ const struct option option_long[] = {
 	{ "sni", required_argument, NULL, OPT_SNI },
 	{ "max-flows-per-peer", required_argument, NULL, OPT_MAX_FLOWS_PER_PEER },
 	{ "unused-timeout", required_argument, NULL, OPT_UNUSED_TIMEOUT },
+	{ "seal-key", required_argument, NULL, OPT_SEAL_KEY },
+	{ "seal-peer", required_argument, NULL, OPT_SEAL_PEER },
+	{ "seal-peers", required_argument, NULL, OPT_SEAL_PEERS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -740,8 +820,21 @@ void option_usage(const struct command *c, FILE *out)
 		"      --packet-size B  publish at most B bytes in one MQTT packet to our peers "
 		"(default %d)\n"
 		"      --user NAME      run as NAME after start-up (when started as root)\n"
-		"      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n",
+		"      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n"
+		"      --seal-key FILE  our private key (net4mqtt genkey): encrypted flows with "
+		"the\n"
+		"                       peers named below (docs/protocol.md, \"Encrypted "
+		"flows\")\n",
 		DEFAULT_MAX_FLOWS, DEFAULT_MAX_MEMORY_MIB, NODE_PACKET_SIZE);
+	if (c->role->is_agent)
+		fprintf(out, "      --seal-peers FILE  the locals' public keys (a \"KEY [name]\" "
+			     "a line) that may\n"
+			     "                       open flows; with --seal-key, nothing else may "
+			     "(reread on SIGHUP)\n");
+	else
+		fprintf(out, "      --seal-peer AGENT=KEY  encrypt every flow to AGENT, whose "
+			     "public key is KEY\n"
+			     "                       (net4mqtt pubkey; repeatable)\n");
 	if (c->role->is_agent)
 		fprintf(out, "      --allow CIDR[:PORTS]  open only these destinations "
 			     "(repeatable; PORTS: 80,443,8000-8100);\n"
@@ -915,7 +1008,7 @@ int option_apply(const struct command *c, struct node_config *node, void *role_c
 		*(bool *)field = true;
 		return 0;
 	case FIELD_PARSE:
-		return b->parse(role_cfg, arg, err);
+		return b->parse(b->in_node ? (void *)node : role_cfg, arg, err);
 	}
 	return EXIT_USAGE;
 }
@@ -1141,7 +1234,7 @@ int option_check(const struct command *c, const struct mqtt_url *url, struct nod
 		return fail(err,
 			"an agent's own id holds no ',' (%s): a list is a pool, for locals",
 			node->agent_id);
-	if (c->check(role_cfg, node, err))
+	if (c->check(role_cfg, node, err) || check_seal(c, node, role_cfg, err))
 		return EXIT_USAGE;
 	const char *files[] = { url->cafile, url->capath, url->cert, url->key };
 	for (size_t i = 0; i < N_ELEMS(files); i++)

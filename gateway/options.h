@@ -49,6 +49,9 @@ enum long_only_option { /* past every short option's character */
 	OPT_SNI,
 	OPT_MAX_FLOWS_PER_PEER,
 	OPT_UNUSED_TIMEOUT,
+	OPT_SEAL_KEY,
+	OPT_SEAL_PEER,
+	OPT_SEAL_PEERS,
 };
 
 #define MQTT_PASSWORD_ENV "NET4MQTT_PASSWORD"

@@ -368,6 +368,14 @@ static void connect_now(struct mqtt_client *c)
 	int rc;
 
 	c->attempts++;
+	if (c->ops->will) {
+		struct mqtt_will w;
+		c->ops->will(c->arg, &w);
+		if (mosquitto_will_set(c->mosq, w.topic, (int)w.len, w.payload, 1, true)) {
+			client_lost(c, "cannot set the will");
+			return;
+		}
+	}
 	if (c->broker_set != c->broker) { /* the first attempt, or another broker of the list */
 		rc = mosquitto_connect_async(c->mosq, b->host, b->port, c->url->keepalive);
 		c->broker_set = c->broker;

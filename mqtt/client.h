@@ -13,6 +13,12 @@ struct mqtt_client;
 
 enum mqtt_log_level { MQTT_LOG_WARN, MQTT_LOG_INFO, MQTT_LOG_TRACE };
 
+struct mqtt_will {
+	const char *topic;
+	const void *payload;
+	size_t len;
+};
+
 struct mqtt_client_ops {
 	void (*on_connect)(void *arg);	  /* CONNACK accepted: subscribe and say hello here */
 	void (*on_disconnect)(void *arg); /* connection lost; a reconnect is scheduled */
@@ -23,12 +29,9 @@ struct mqtt_client_ops {
 	 * messages): one line, printf-style, not yet formatted so that a level
 	 * nobody reads costs nothing; NULL: nothing is said */
 	void (*on_log)(void *arg, enum mqtt_log_level level, const char *fmt, va_list ap);
-};
-
-struct mqtt_will {
-	const char *topic;
-	const void *payload;
-	size_t len;
+	/* the will for the next connection, asked before each attempt; NULL: the one given to
+	 * mqtt_client_new, always */
+	void (*will)(void *arg, struct mqtt_will *will);
 };
 
 int mqtt_client_new(struct event_base *base, const struct mqtt_url *url, const char *client_id,

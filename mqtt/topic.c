@@ -20,6 +20,7 @@ static const char *const proto_names[] = {
 	[MQTT_PROTO_TCPX] = "tcpx",
 	[MQTT_PROTO_KCPX] = "kcpx",
 	[MQTT_PROTO_ICMP] = "icmp",
+	[MQTT_PROTO_SEAL] = "seal",
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))

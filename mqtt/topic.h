@@ -25,6 +25,9 @@ enum mqtt_proto {
 	MQTT_PROTO_KCPX,
 	/* ours: ICMP echo through an agent that says "icmp" in its status */
 	MQTT_PROTO_ICMP,
+	/* ours: an encrypted flow; its protocol travels inside (docs/protocol.md, "Encrypted
+	 * flows"): PREFIX/AGENT/LOCAL/i/seal/FLOW_ID/- */
+	MQTT_PROTO_SEAL,
 };
 
 /* tcp, kcp, tcpx, kcpx: a byte stream. */

@@ -19,6 +19,7 @@
 #include "gateway/lib/map.h"
 #include "gateway/lib/ping.h"
 #include "gateway/lib/udpsock.h"
+#include "flowseal.h"
 #include "kcpflow.h"
 #include "status.h"
 
@@ -362,10 +363,104 @@ static void flow_check_done(struct flow *f)
 		flow_close(f, "both directions ended", false);
 }
 
-/* One message on the flow's topic, through its table's publisher: 0 or -errno, nothing else. */
-static int flow_emit(const struct flow *f, const void *p, size_t len)
+_Static_assert(FLOW_RBUF_SIZE <= FLOWSEAL_PLAIN_MAX, "a read buffer's message fits the seal");
+
+/* An encrypted flow's seal: where its messages go, what it counts. */
+static void flow_seal_io(const struct flow *f, struct flowseal_io *io)
 {
-	return f->table->publish(f->table->publish_arg, f->topic, p, len);
+	struct flow_stats *st = f->table->stats;
+
+	*io = (struct flowseal_io){
+		.publish = f->table->publish,
+		.publish_arg = f->table->publish_arg,
+		.topic = f->topic,
+		.framed = f->framed,
+		.bad = &st->sealed_bad,
+		.replayed = &st->sealed_replayed,
+		.early = &st->sealed_early,
+		.dgram_dropped = &st->udp_dropped,
+	};
+}
+
+/* One message on the flow's topic, through its table's publisher (sealed, for an
+ * encrypted flow): 0 or -errno, nothing else. */
+static int flow_emit(struct flow *f, const void *p, size_t len)
+{
+	struct flowseal_io io;
+
+	if (!f->seal)
+		return f->table->publish(f->table->publish_arg, f->topic, p, len);
+	flow_seal_io(f, &io);
+	return flowseal_emit(f->seal, &io, p, len);
+}
+
+/* The seal made for f: its wire key names f in the index too. 0 or -ENOMEM. */
+static int flow_seal_attach(struct flow *f, struct flow_seal *fs)
+{
+	if (!fs)
+		return -ENOMEM;
+	if (map_put(f->table->index, flowseal_wire_key(fs), f)) {
+		flowseal_free(fs);
+		return -ENOMEM;
+	}
+	f->table->aliases++;
+	f->seal = fs;
+	return 0;
+}
+
+/* Level idx of a flow key ("AGENT/LOCAL/PROTO/SRC/DST") into out, or false. */
+static bool key_part(const char *key, int idx, char *out, size_t cap)
+{
+	for (; idx > 0 && key; idx--)
+		if ((key = strchr(key, '/')))
+			key++;
+	size_t len = key ? strcspn(key, "/") : cap;
+	if (len >= cap)
+		return false;
+	memcpy(out, key, len);
+	out[len] = '\0';
+	return true;
+}
+
+int flow_seal_initiate(struct flow *f, const struct key_pair *self, const uint8_t peer_pub[KEY_LEN],
+	const char *wire_key)
+{
+	char src[MQTT_LEVEL_MAX], dst[MQTT_LEVEL_MAX];
+
+	if (!key_part(f->key, 3, src, sizeof(src)) || !key_part(f->key, 4, dst, sizeof(dst)))
+		return -EINVAL;
+	return flow_seal_attach(
+		f, flowseal_initiator(self, peer_pub, wire_key, f->proto, src, dst));
+}
+
+int flow_seal_respond(struct flow *f, struct seal *s, const char *wire_key)
+{
+	struct flowseal_io io;
+	int err = flow_seal_attach(f, flowseal_responder(s, wire_key));
+
+	if (err)
+		return err;
+	flow_seal_io(f, &io);
+	return flowseal_reply(f->seal, &io);
+}
+
+const uint8_t *flow_seal_peer(const struct flow *f)
+{
+	return f->seal ? flowseal_peer(f->seal) : NULL;
+}
+
+static void flow_seal_drop(struct flow *f)
+{
+	struct flow_table *t = f->table;
+
+	if (!f->seal)
+		return;
+	if (map_get(t->index, flowseal_wire_key(f->seal)) == f) {
+		map_del(t->index, flowseal_wire_key(f->seal));
+		t->aliases--;
+	}
+	flowseal_free(f->seal);
+	f->seal = NULL;
 }
 
 /* Publishes on the flow's topic; on failure the flow is closed and < 0 returned. */
@@ -772,6 +867,23 @@ void flow_await_agent(struct flow *f)
 
 void flow_input(struct flow *f, const uint8_t *payload, size_t len)
 {
+	if (f->seal) {
+		struct flowseal_io io;
+		flow_seal_io(f, &io);
+		enum flowseal_in r = flowseal_input(f->seal, &io, &payload, &len);
+		if (r == FLOWSEAL_BAD && !f->dead)
+			flow_fail(f,
+				"a message failed its seal check (tampered, or not the peer's): "
+				"reset",
+				FRAME_FAILED);
+		if (r != FLOWSEAL_PLAINTEXT)
+			return;
+	}
+	flow_input_plain(f, payload, len);
+}
+
+void flow_input_plain(struct flow *f, const uint8_t *payload, size_t len)
+{
 	if (f->dead && f->framed) {
 		flow_tombstone_frame(f, payload, len);
 		return;
@@ -813,7 +925,10 @@ static int emit_frame(struct flow_table *t, const char *topic, enum frame_type t
 static int flow_emit_frame(
 	struct flow *f, enum frame_type type, uint64_t off, enum frame_result code)
 {
-	return emit_frame(f->table, f->topic, type, off, code);
+	uint8_t buf[FRAME_CTL_MAX];
+	struct frame fr = { .type = type, .off = off, .code = code };
+
+	return flow_emit(f, buf, frame_header(buf, &fr));
 }
 
 /* A control frame on a flow that runs: on failure the flow is closed and < 0 returned. */
@@ -909,7 +1024,7 @@ static int flow_send_window(struct flow *f)
 {
 	uint8_t buf[FRAME_CTL_MAX];
 	struct frame fr = { .type = FRAME_WINDOW, .off = f->rcv_granted, .msgs = f->rcv_msgs };
-	int err = f->table->publish(f->table->publish_arg, f->topic, buf, frame_header(buf, &fr));
+	int err = flow_emit(f, buf, frame_header(buf, &fr));
 
 	if (err)
 		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
@@ -1122,31 +1237,41 @@ static bool flow_may_answer(struct flow_table *t)
 	return t->answers++ < FLOW_UNKNOWN_ANSWERS;
 }
 
-/* What a flow that is gone (or never was here) says to a frame of it. */
-static void answer_frame(
-	struct flow_table *t, const char *topic, const struct frame *fr, enum frame_result failed)
+/* An answer on topic, or through tomb (a tombstone: sealed, if its flow was). */
+static void answer(struct flow_table *t, struct flow *tomb, const char *topic, enum frame_type type,
+	uint64_t off, enum frame_result code)
+{
+	if (tomb)
+		flow_emit_frame(tomb, type, off, code);
+	else
+		emit_frame(t, topic, type, off, code);
+}
+
+/* What a flow that is gone (tomb), or never was here (on topic), says to a frame of it. */
+static void answer_frame(struct flow_table *t, struct flow *tomb, const char *topic,
+	const struct frame *fr, enum frame_result failed)
 {
 	switch (fr->type) {
 	case FRAME_END: /* the peer has everything: only our acknowledgement was lost */
-		emit_frame(t, topic, FRAME_END_ACK, fr->off, FRAME_OK);
+		answer(t, tomb, topic, FRAME_END_ACK, fr->off, FRAME_OK);
 		break;
 	case FRAME_ABORT:
-		emit_frame(t, topic, FRAME_ABORT_ACK, 0, FRAME_OK);
+		answer(t, tomb, topic, FRAME_ABORT_ACK, 0, FRAME_OK);
 		break;
 	case FRAME_ABORT_ACK:
 	case FRAME_END_ACK:
 		break;
 	case FRAME_RESULT:
 		if (fr->code == FRAME_OK && flow_may_answer(t))
-			emit_frame(t, topic, FRAME_ABORT, 0, failed);
+			answer(t, tomb, topic, FRAME_ABORT, 0, failed);
 		break;
 	case FRAME_OPEN: /* the OPEN of a flow that failed here: its RESULT again */
 		if (failed != FRAME_OK)
-			emit_frame(t, topic, FRAME_RESULT, 0, failed);
+			answer(t, tomb, topic, FRAME_RESULT, 0, failed);
 		break;
 	default:
 		if (failed != FRAME_OK && flow_may_answer(t))
-			emit_frame(t, topic, FRAME_ABORT, 0, failed);
+			answer(t, tomb, topic, FRAME_ABORT, 0, failed);
 	}
 }
 
@@ -1158,7 +1283,7 @@ void flow_answer_unknown(
 	t->stats->unknown_flow++;
 	if (frame_parse(payload, len, &fr))
 		return;
-	answer_frame(t, reply_topic, &fr, FRAME_FAILED);
+	answer_frame(t, NULL, reply_topic, &fr, FRAME_FAILED);
 }
 
 /* A tombstone: acknowledges ENDs and ABORTs; a flow that failed answers the rest with ABORT. */
@@ -1174,7 +1299,7 @@ static void flow_tombstone_frame(struct flow *f, const uint8_t *p, size_t len)
 		f->abort_acked = true;
 	if (fr.type == FRAME_KCP && f->result == FRAME_OK)
 		return; /* the last acknowledgements of a stream that ended well */
-	answer_frame(f->table, f->topic, &fr, f->result);
+	answer_frame(f->table, f, f->topic, &fr, f->result);
 }
 
 /* ---- KCP: the session's callbacks ---- */
@@ -1260,6 +1385,7 @@ static void flow_free(struct flow *f)
 
 	if (map_get(t->index, f->key) == f)
 		map_del(t->index, f->key);
+	flow_seal_drop(f);
 	if (f->dead && f->lingering)
 		t->stats->lingering--;
 	TAILQ_REMOVE(&t->list, f, link);

@@ -11,12 +11,15 @@
 #include <time.h>
 
 #include "flowtable.h"
+#include "gateway/lib/keys.h"
 #include "mqtt/frame.h"
 #include "mqtt/topic.h"
 
 struct evbuffer;
 struct evutil_addrinfo;
+struct flow_seal;
 struct kcpflow;
+struct seal;
 
 #define FLOW_KEY_MAX (MQTT_LEVEL_MAX * 4 + 16)
 #define FLOW_CONNECT_TIMEOUT_S 10
@@ -113,9 +116,10 @@ struct flow {
 	struct evutil_addrinfo *ai_head, *ai_next;
 	bool events_ready, reading, writing;
 	bool resolving, connecting, rd_eof, wr_eof, wr_shut, end_sent, dead, lingering;
-	bool awaiting_agent;  /* FLOW_AGENT_SILENCE_S is running */
-	bool awaiting_socket; /* FLOW_SOCKET_WAIT_S is running */
-	struct kcpflow *kcp;  /* kcp flows only */
+	bool awaiting_agent;	/* FLOW_AGENT_SILENCE_S is running */
+	bool awaiting_socket;	/* FLOW_SOCKET_WAIT_S is running */
+	struct kcpflow *kcp;	/* kcp flows only */
+	struct flow_seal *seal; /* an encrypted flow's (flowseal.h); NULL: a plain one */
 	/* framed streams (tcpx, kcpx) */
 	bool framed, end_acked, abort_sent, abort_acked;
 	enum flow_opening opening;
@@ -175,8 +179,18 @@ void flow_accept_open(struct flow *f, uint64_t window);
  * the topic the peer listens on: an END is acknowledged, the rest aborted. */
 void flow_answer_unknown(
 	struct flow_table *t, const char *reply_topic, const uint8_t *payload, size_t len);
+/* Encrypted flows (flowseal.h): a local's flow toward the agent whose key is peer_pub, whose
+ * first message out becomes the open; an agent's flow for the open s accepted, whose reply goes
+ * out now. wire_key ("AGENT/LOCAL/seal/ID/-") names the flow in the index too. 0 or -errno. */
+int flow_seal_initiate(struct flow *f, const struct key_pair *self, const uint8_t peer_pub[KEY_LEN],
+	const char *wire_key);
+int flow_seal_respond(struct flow *f, struct seal *s, const char *wire_key);
+/* The key of an encrypted flow's peer, or NULL. */
+const uint8_t *flow_seal_peer(const struct flow *f);
 /* A payload that arrived from MQTT for this flow. */
 void flow_input(struct flow *f, const uint8_t *payload, size_t len);
+/* ... one already unsealed (an encrypted flow's first, which came inside its open). */
+void flow_input_plain(struct flow *f, const uint8_t *payload, size_t len);
 /* Publishes bytes the flow's client sent (a datagram, or stream bytes in chunks). */
 void flow_up(struct flow *f, const uint8_t *payload, size_t len);
 /* Marks the flow used now (its idle timer counts from here). */

@@ -60,7 +60,8 @@ struct flow *flow_table_find(const struct flow_table *t, const char *key)
 
 size_t flow_table_size(const struct flow_table *t)
 {
-	return map_size(t->index);
+	/* a shared index's other tables' aliases count (a little early is safe) */
+	return map_size(t->index) - t->aliases;
 }
 
 /* Bytes malloc has handed out (heap and mmapped chunks), at most max_age_ms old. */

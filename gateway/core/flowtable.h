@@ -27,6 +27,9 @@ struct flow_stats {
 	unsigned long unknown_flow; /* data for a flow that ended here */
 	unsigned long over_limit;   /* flows refused: --max-flows, --max-memory, no descriptor */
 	unsigned long lost; /* framed streams that saw a hole: a message the broker dropped */
+	/* encrypted flows: messages that failed their check (the flow is reset), that came
+	 * again or too late (QoS 1 redelivers; a replay), that came before the keys */
+	unsigned long sealed_bad, sealed_replayed, sealed_early;
 	unsigned long long stream_up,
 		stream_down; /* the clients' bytes: socket -> MQTT, MQTT -> socket */
 };
@@ -48,6 +51,7 @@ struct flow_table {
 	struct flow_stats *stats;
 	struct map *index; /* key -> flow; shared by the tables of locals with one id */
 	bool own_index;
+	size_t aliases; /* keys in index that name a flow a second time (an encrypted flow's) */
 	struct flow_list list; /* this table's flows, oldest first (kept by flow.c) */
 	uint64_t next_id;
 	bool paused;   /* the MQTT backlog is over its high watermark: sockets are not read */

@@ -5,6 +5,7 @@
 #include <event2/util.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "flow.h"
 #include "gateway/lib/log.h"
@@ -219,6 +220,23 @@ static void hub_on_log(void *arg, enum mqtt_log_level level, const char *fmt, va
 	log_set_role(role);
 }
 
+/* Before each connection: a new epoch for every node's statuses, and the will of the first. */
+static void hub_will(void *arg, struct mqtt_will *will)
+{
+	struct hub *h = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	h->epoch = now > h->epoch ? now : h->epoch + 1;
+	for (int i = 0; i < h->n_nodes; i++)
+		node_new_epoch(h->nodes[i], h->epoch);
+	int len = node_will(h->will_owner, h->will, sizeof(h->will));
+	if (len < 0)
+		len = (int)strlen(strcpy(h->will, STATUS_WILL));
+	*will = (struct mqtt_will){ h->will_owner->status_topic, h->will, (size_t)len };
+}
+
 static const struct mqtt_client_ops hub_mqtt_ops = {
 	.on_connect = hub_on_connect,
 	.on_disconnect = hub_on_disconnect,
@@ -226,6 +244,7 @@ static const struct mqtt_client_ops hub_mqtt_ops = {
 	.on_congested = hub_on_congested,
 	.on_drain = hub_on_drain,
 	.on_log = hub_on_log,
+	.will = hub_will,
 };
 
 int hub_open(struct hub *h)
@@ -239,6 +258,7 @@ int hub_open(struct hub *h)
 	if (!owner)
 		return -EINVAL;
 	struct mqtt_will will = { owner->status_topic, STATUS_WILL, strlen(STATUS_WILL) };
+	h->will_owner = owner;
 	if ((err = mqtt_client_new(
 		     h->base, &h->url, h->client_id, &will, &hub_mqtt_ops, h, &h->mqtt)))
 		return err;

@@ -3,8 +3,10 @@
 #define N4M_HUB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "mqtt/url.h"
+#include "status.h"
 
 struct event_base;
 struct mqtt_client;
@@ -22,6 +24,9 @@ struct hub {
 	int n_nodes;
 	struct map *local_flows; /* every local role's flows: locals may share an id */
 	const char *config_path; /* the file of `run -c`, absolute; NULL for a role command */
+	struct node *will_owner; /* whose offline status the will is */
+	char will[STATUS_JSON_MAX];
+	uint64_t epoch; /* of the last connection (ms since 1970), for keyed nodes' statuses */
 	void (*stopped)(void *arg);
 	void *stopped_arg;
 };

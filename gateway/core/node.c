@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,31 @@ static int node_flow_publish(void *arg, const char *topic, const void *payload, 
 	return node_publish(arg, topic, payload, len);
 }
 
+/* --seal-key, read now: before start-up drops root, who may be the only one who can read it. */
+static int node_seal_init(struct node *n)
+{
+	uint8_t priv[KEY_LEN];
+	char err[KEY_ERR_MAX];
+
+	if (!n->cfg.seal_key[0])
+		return 0;
+	if (keys_init())
+		return -EIO;
+	if (keys_read(priv, n->cfg.seal_key, "--seal-key", err)) {
+		log_errorx("%s", err);
+		return -EINVAL;
+	}
+	n->seal_self = sodium_malloc(sizeof(*n->seal_self));
+	int rc = n->seal_self ? keys_pair(n->seal_self, priv) : -ENOMEM;
+	sodium_memzero(priv, sizeof(priv));
+	if (!rc) {
+		char pub[KEY_TEXT_LEN + 1];
+		keys_encode(pub, n->seal_self->pub);
+		log_info("encrypted flows: our public key is %s", pub);
+	}
+	return rc;
+}
+
 int node_init(struct node *n, struct event_base *base, const struct mqtt_url *url, const char *name,
 	const struct node_config *cfg, const void *role_cfg, const struct role_ops *role)
 {
@@ -79,7 +105,17 @@ int node_init(struct node *n, struct event_base *base, const struct mqtt_url *ur
 		flow_table_new(&fc, &n->flows))
 		return -ENOMEM;
 	memcpy(n->role_cfg, role_cfg, role->config_size);
-	return 0;
+	return node_seal_init(n);
+}
+
+const uint8_t *node_seal_pin(const struct node *n, const char *agent)
+{
+	if (!n->seal_self)
+		return NULL;
+	for (int i = 0; i < n->cfg.n_seal_pins; i++)
+		if (!strcmp(n->cfg.seal_pins[i].agent, agent))
+			return n->cfg.seal_pins[i].pub;
+	return NULL;
 }
 
 size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
@@ -201,21 +237,53 @@ int node_publish(struct node *n, const char *topic, const void *payload, size_t 
 	return 0;
 }
 
-/* The online status: the role's capabilities and the subnets it advertises. */
+/* A keyed node's status (json, ending in '}'): with "seal" and "epoch", signed into buf. */
+static int node_status_sign(struct node *n, char *json, int len, char *buf, size_t cap)
+{
+	char tail[64];
+	int t = snprintf(
+		tail, sizeof(tail), ",\"seal\":1,\"epoch\":%llu}", (unsigned long long)n->epoch);
+
+	if (len <= 0 || (size_t)len + (size_t)t >= STATUS_JSON_MAX)
+		return -ENAMETOOLONG;
+	memcpy(json + len - 1, tail, (size_t)t + 1);
+	return keys_status_sign(
+		n->seal_self, n->status_topic, json, (size_t)(len - 1 + t), buf, cap);
+}
+
+/* The online status: the role's capabilities and the subnets it advertises (signed, keyed). */
 static int node_status_json(struct node *n, char *buf, size_t len)
 {
 	const struct nl_prefix *routes = NULL;
 	int n_routes = n->role->advertised ? n->role->advertised(n, &routes) : 0;
+	char json[STATUS_JSON_MAX];
 
-	return status_build(buf, len, n->role->name, node_id(n),
-		n->cfg.plain_streams ? 0 : STATUS_STREAMS, n->icmp_echo, routes, n_routes);
+	if (!n->seal_self)
+		return status_build(buf, len, n->role->name, node_id(n),
+			n->cfg.plain_streams ? 0 : STATUS_STREAMS, n->icmp_echo, routes, n_routes);
+	int jlen = status_build(json, sizeof(json), n->role->name, node_id(n), STATUS_STREAMS,
+		n->icmp_echo, routes, n_routes);
+	return node_status_sign(n, json, jlen, buf, len);
+}
+
+int node_will(struct node *n, char *buf, size_t len)
+{
+	char json[STATUS_JSON_MAX] = "{\"online\":false}";
+
+	if (!n->seal_self)
+		return snprintf(buf, len, "%s", STATUS_WILL);
+	return node_status_sign(n, json, (int)strlen(json), buf, len);
+}
+
+void node_new_epoch(struct node *n, uint64_t epoch)
+{
+	n->epoch = epoch;
 }
 
 void node_publish_status(struct node *n, bool online)
 {
 	char buf[STATUS_JSON_MAX];
-	int len = online ? node_status_json(n, buf, sizeof(buf))
-			 : (int)strlen(strcpy(buf, STATUS_WILL));
+	int len = online ? node_status_json(n, buf, sizeof(buf)) : node_will(n, buf, sizeof(buf));
 
 	if (len <= 0)
 		return;
@@ -351,6 +419,49 @@ static void peer_refused(struct node *n, const struct mqtt_topic *t)
 		t->agent, t->local, n->stats.peers_refused);
 }
 
+/* The key a peer's statuses must be signed with: an agent a local pinned, a local an agent
+ * knows from its encrypted flows; NULL: any status counts. */
+static const uint8_t *node_status_key(struct node *n, const struct mqtt_topic *t)
+{
+	if (!n->role->is_agent)
+		return strcmp(t->local, MQTT_NIL) ? NULL : node_seal_pin(n, t->agent);
+	if (strcmp(t->agent, MQTT_NIL) || !n->role->status_key)
+		return NULL;
+	return n->role->status_key(n, t->local);
+}
+
+/* A keyed peer's status: signed by its key, and not older than the last one taken (an
+ * online of a connection after that connection's will, or an earlier connection's). */
+static bool node_status_genuine(struct node *n, const struct mqtt_topic *t, const char *topic,
+	const void *payload, size_t len)
+{
+	const uint8_t *key = node_status_key(n, t);
+	const struct status *last;
+	struct status st;
+	const char *why = NULL;
+
+	if (!key)
+		return true;
+	if (keys_status_verify(key, topic, payload, len)) {
+		why = len ? "not signed by its key" : "cleared";
+	} else if ((last = peers_get(n->peers, t->agent, t->local))) {
+		status_parse(payload, len, &st);
+		if (st.epoch < last->epoch ||
+			(st.epoch == last->epoch && st.online && !last->online))
+			why = "older than the last one (replayed)";
+	}
+	if (!why)
+		return true;
+	n->stats.status_forged++;
+	uint64_t now = clock_ms();
+	if (now - n->forged_logged_ms >= 1000 || !n->forged_logged_ms) {
+		log_warnx("peer %s/%s: a status %s: ignored (%lu so far)", t->agent, t->local, why,
+			n->stats.status_forged);
+		n->forged_logged_ms = now;
+	}
+	return false;
+}
+
 void node_status_message(struct node *n, const struct mqtt_topic *t, const char *topic,
 	const void *payload, size_t len)
 {
@@ -358,6 +469,8 @@ void node_status_message(struct node *n, const struct mqtt_topic *t, const char 
 
 	if (!strcmp(topic, n->status_topic))
 		return; /* our own (the hub checked it is) */
+	if (!node_status_genuine(n, t, topic, payload, len))
+		return;
 	switch (peers_update(n->peers, t->agent, t->local, payload, len, &st)) {
 	case PEER_WENT_OFFLINE:
 		if (status_log_ok(n))
@@ -436,6 +549,10 @@ void node_free(struct node *n)
 		event_free(n->ev_respoof);
 	peers_free(n->peers);
 	free(n->role_cfg);
+	if (n->seal_self) {
+		keys_wipe(n->seal_self);
+		sodium_free(n->seal_self);
+	}
 }
 
 /* The config with fresh's values for what a reload applies, and cur's for the rest. */
@@ -443,6 +560,8 @@ static void node_config_reloadable(struct node_config *dst, const struct node_co
 {
 	dst->limits.max_flows = src->limits.max_flows;
 	dst->limits.max_memory = src->limits.max_memory;
+	memcpy(dst->seal_pins, src->seal_pins, sizeof(dst->seal_pins));
+	dst->n_seal_pins = src->n_seal_pins;
 }
 
 /* Whether fresh differs from the running config in what a reload cannot apply. */
@@ -471,7 +590,8 @@ void node_reload(struct node *n, const struct node_config *fresh, const void *fr
 	}
 	if (node_restart_keys_changed(n, fresh, fresh_role, next))
 		log_warnx("reload: keys other than route, exclude, bypass, allow, advertise, "
-			  "socks-user, max-flows and max-memory changed: they take a restart");
+			  "socks-user, max-flows, max-memory and seal-peer changed: they take a "
+			  "restart");
 	memcpy(next, n->role_cfg, size);
 	if (n->role->reloadable)
 		n->role->reloadable(next, fresh_role);

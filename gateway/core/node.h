@@ -8,6 +8,7 @@
 
 #include "flow.h"
 #include "flowtable.h"
+#include "gateway/lib/keys.h"
 #include "mqtt/topic.h"
 #include "status.h"
 
@@ -65,19 +66,34 @@ struct role_ops {
 	/* /metrics and /status: the role's own figures (Prometheus lines; JSON members) */
 	void (*metrics)(struct node *n, struct evbuffer *out);
 	void (*status_json)(struct node *n, struct evbuffer *out);
+	/* an agent: the key a local's statuses must be signed with (learned from its encrypted
+	 * flows), or NULL */
+	const uint8_t *(*status_key)(struct node *n, const char *local);
 	/* the agent specs it routes to besides its default agent (a gateway's routes): fn for
 	 * each, pools or not */
 	void (*agent_specs)(
 		struct node *n, void (*fn)(struct node *n, const char *spec, void *arg), void *arg);
 };
 
+#define NODE_PATH_MAX 1024
+#define NODE_SEAL_PINS 32
+
+/* --seal-peer AGENT=KEY: a local's flows to AGENT are encrypted, toward KEY only. */
+struct seal_pin {
+	char agent[NODE_ID_MAX];
+	uint8_t pub[KEY_LEN];
+};
+
 /* What every role is configured with; the rest is the role's (role_cfg). */
 struct node_config {
 	char agent_id[NODE_ID_MAX]; /* the agent's own id, or the default agent of a local */
 	char local_id[NODE_ID_MAX];
-	struct flow_limits limits; /* --max-flows, --max-memory, --udp-timeout */
-	bool plain_streams;	   /* --plain-streams: no tcpx, kcpx (mqtt/frame.h) */
-	int packet_size;	   /* --packet-size: our largest publish to our peers */
+	struct flow_limits limits;    /* --max-flows, --max-memory, --udp-timeout */
+	bool plain_streams;	      /* --plain-streams: no tcpx, kcpx (mqtt/frame.h) */
+	int packet_size;	      /* --packet-size: our largest publish to our peers */
+	char seal_key[NODE_PATH_MAX]; /* --seal-key FILE: our private key; "": no encryption */
+	struct seal_pin seal_pins[NODE_SEAL_PINS];
+	int n_seal_pins;
 };
 
 struct node_stats {
@@ -88,6 +104,9 @@ struct node_stats {
 	unsigned long status_logs_suppressed; /* peer status log lines over the rate */
 	unsigned long unused_closed;	      /* an agent's streams ended: no byte either way */
 	unsigned long over_peer_limit;	      /* an agent's flows refused: --max-flows-per-peer */
+	unsigned long seal_refused;	      /* opens of encrypted flows an agent refused */
+	unsigned long seal_plain_dropped;     /* plain messages at a keyed agent (or the reverse) */
+	unsigned long status_forged; /* a keyed peer's statuses: unsigned, forged, or old */
 	unsigned long long bytes_up, bytes_down, msgs_up, msgs_down;
 };
 
@@ -106,9 +125,11 @@ struct node {
 	struct event *ev_respoof;	  /* a republish over a spoof, held to NODE_RESPOOF_MS */
 	uint64_t respoofed_ms, spoof_logged_ms;
 	struct flow_table *flows;
+	struct key_pair *seal_self; /* --seal-key's; NULL: no encrypted flows */
+	uint64_t epoch;		    /* keyed: in our statuses, the time the connection was made */
 	struct peers *peers;
 	struct grace *gone; /* peers whose offline status waits NODE_OFFLINE_GRACE_MS */
-	uint64_t status_log_second, refused_logged_ms;
+	uint64_t status_log_second, refused_logged_ms, forged_logged_ms;
 	unsigned status_logs;
 	bool quiet_peers; /* another node of the hub logs peers coming and going */
 	bool icmp_echo;	  /* an agent that can ping: "icmp" in its status */
@@ -153,6 +174,14 @@ void node_log_stats(const struct node *n, bool always);
 const char *node_id(const struct node *n);
 /* Largest payload to send a peer on this topic: what it takes (64 KiB for ours,
  * net4mqtt's 10 KiB), and for streams at most --packet-size. */
+/* Our offline status (the will, for the hub's first node): "{}", or signed with our epoch. */
+int node_will(struct node *n, char *buf, size_t len);
+/* A new connection is about to be made: our statuses carry this epoch from now on. */
+void node_new_epoch(struct node *n, uint64_t epoch);
+
+/* A local: the key of AGENT its flows are sealed toward (--seal-peer), or NULL: plain flows. */
+const uint8_t *node_seal_pin(const struct node *n, const char *agent);
+
 size_t node_chunk_for(struct node *n, const char *peer_agent, const char *peer_local,
 	size_t topic_len, enum flow_kind kind);
 /* Has this peer published an online status (and not gone offline since)? */

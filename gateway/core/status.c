@@ -104,6 +104,10 @@ void status_parse(const void *payload, size_t len, struct status *st)
 		st->streams = (int)strtol(v, NULL, 10) > 0 ? 1 : 0;
 	if ((v = json_value(json, "icmp")) && isdigit((unsigned char)*v))
 		st->icmp = strtol(v, NULL, 10) > 0;
+	if ((v = json_value(json, "seal")) && isdigit((unsigned char)*v))
+		st->seal = strtol(v, NULL, 10) > 0;
+	if ((v = json_value(json, "epoch")) && isdigit((unsigned char)*v))
+		st->epoch = strtoull(v, NULL, 10);
 	if ((v = json_value(json, "routes")))
 		parse_routes(v, st);
 	if ((v = json_value(json, "role")) && *v == '"') {

@@ -22,6 +22,8 @@ struct status {
 	bool icmp;    /* "icmp": an agent that carries ICMP echo (MQTT_PROTO_ICMP) */
 	int n_routes; /* "routes": the subnets an agent reaches (well-formed ones only) */
 	struct nl_prefix routes[STATUS_ROUTES_MAX];
+	unsigned long long epoch; /* a keyed peer's: when its connection was made (ms); 0: none */
+	bool seal;		  /* "seal":1, a keyed peer's: it takes encrypted flows */
 };
 
 /* The online status; streams (0: none) becomes "streams", icmp "icmp":1,

@@ -1,5 +1,6 @@
 /* Sealed flows (docs/protocol.md, "Encrypted flows"): an IK-like handshake, then ChaCha20-Poly1305. */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -188,6 +189,11 @@ err:
 	return -EINVAL; /* the peer's key is a small-order point */
 }
 
+void seal_open_id(const uint8_t *msg, size_t len, uint8_t out[SEAL_OPEN_ID_LEN])
+{
+	crypto_generichash(out, SEAL_OPEN_ID_LEN, msg, len, NULL, 0);
+}
+
 int seal_open_accept(struct seal *s, const struct key_pair *self, const void *prologue,
 	size_t prologue_len, const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
 {
@@ -216,7 +222,7 @@ int seal_open_accept(struct seal *s, const struct key_pair *self, const void *pr
 	memcpy(s->eph_pub, e, KEY_LEN);
 	memcpy(s->hash, hs.h, sizeof(s->hash));
 	memcpy(s->ck, hs.ck, sizeof(s->ck));
-	crypto_generichash(s->open_id, sizeof(s->open_id), msg, len, NULL, 0);
+	seal_open_id(msg, len, s->open_id);
 	s->state = SEAL_ACCEPTED;
 	hs_wipe(&hs);
 	return (int)n;
@@ -284,6 +290,56 @@ out:
 	return rc;
 }
 
+/* The transport's AEAD: ChaCha20-Poly1305 of RFC 8439, the very function of
+ * crypto_aead_chacha20poly1305_ietf (ciphertext, then the tag), from OpenSSL: its
+ * vectorised code seals and opens 40 KiB messages three times as fast as libsodium
+ * 1.0.18's on this machine (1.8 against 0.6 GB/s; tests/bench/seal_speed.c), and a
+ * tunnel at 500 MB/s spends that difference on both of its ends. One context, reset
+ * for each message: the loop is single-threaded. */
+static EVP_CIPHER_CTX *aead_ctx(void)
+{
+	static EVP_CIPHER_CTX *ctx;
+
+	if (!ctx)
+		ctx = EVP_CIPHER_CTX_new();
+	return ctx;
+}
+
+static int aead_encrypt(uint8_t *c, const uint8_t *m, size_t len, const uint8_t *ad, size_t ad_len,
+	const uint8_t *nonce, const uint8_t key[32])
+{
+	EVP_CIPHER_CTX *x = aead_ctx();
+	int n;
+
+	if (!x || EVP_EncryptInit_ex(x, EVP_chacha20_poly1305(), NULL, key, nonce) != 1 ||
+		EVP_EncryptUpdate(x, NULL, &n, ad, (int)ad_len) != 1 ||
+		(len && EVP_EncryptUpdate(x, c, &n, m, (int)len) != 1) ||
+		EVP_EncryptFinal_ex(x, c + len, &n) != 1 ||
+		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, SEAL_TAG_LEN, c + len) != 1)
+		return -EIO;
+	return 0;
+}
+
+/* c holds the ciphertext and its tag (len + SEAL_TAG_LEN bytes); m gets len bytes, or
+ * zeros if the tag does not verify. */
+static int aead_decrypt(uint8_t *m, const uint8_t *c, size_t len, const uint8_t *ad, size_t ad_len,
+	const uint8_t *nonce, const uint8_t key[32])
+{
+	EVP_CIPHER_CTX *x = aead_ctx();
+	int n;
+
+	if (!x || EVP_DecryptInit_ex(x, EVP_chacha20_poly1305(), NULL, key, nonce) != 1 ||
+		EVP_DecryptUpdate(x, NULL, &n, ad, (int)ad_len) != 1 ||
+		(len && EVP_DecryptUpdate(x, m, &n, c, (int)len) != 1) ||
+		EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, SEAL_TAG_LEN, (void *)(c + len)) !=
+			1 ||
+		EVP_DecryptFinal_ex(x, m + len, &n) != 1) {
+		sodium_memzero(m, len);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 int seal_encrypt(struct seal *s, const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
 	uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
@@ -297,9 +353,10 @@ int seal_encrypt(struct seal *s, const uint8_t *in, size_t len, uint8_t *out, si
 	out[0] = SEAL_VERSION;
 	out[1] = SEAL_DATA;
 	put_be64(out + SEAL_HEADER_LEN, s->tx_next);
-	nonce_of(n, s->tx_next++);
-	crypto_aead_chacha20poly1305_ietf_encrypt(
-		out + SEAL_DATA_HEADER, NULL, in, len, out, SEAL_DATA_HEADER, NULL, n, s->tx_key);
+	nonce_of(n, s->tx_next);
+	if (aead_encrypt(out + SEAL_DATA_HEADER, in, len, out, SEAL_DATA_HEADER, n, s->tx_key))
+		return -EIO;
+	s->tx_next++;
 	return (int)(len + SEAL_DATA_OVERHEAD);
 }
 
@@ -345,8 +402,7 @@ int seal_decrypt(struct seal *s, const uint8_t *msg, size_t len, uint8_t *out, s
 	if ((rc = window_check(s, c)))
 		return rc;
 	nonce_of(n, c);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, msg + SEAL_DATA_HEADER,
-		    len - SEAL_DATA_HEADER, msg, SEAL_DATA_HEADER, n, s->rx_key))
+	if (aead_decrypt(out, msg + SEAL_DATA_HEADER, mlen, msg, SEAL_DATA_HEADER, n, s->rx_key))
 		return -EBADMSG;
 	window_mark(s, c);
 	return (int)mlen;

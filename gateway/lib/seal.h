@@ -90,6 +90,10 @@ int seal_encrypt(struct seal *s, const uint8_t *in, size_t len, uint8_t *out, si
 /* The window moves only for a message whose tag verifies. */
 int seal_decrypt(struct seal *s, const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
 
+/* The open_id seal_open_accept would record for msg: a repeated open is recognised without
+ * another handshake. */
+void seal_open_id(const uint8_t *msg, size_t len, uint8_t out[SEAL_OPEN_ID_LEN]);
+
 /* A message's type, or -EPROTO: which of the calls above it is for. */
 int seal_type_of(const uint8_t *msg, size_t len);
 void seal_wipe(struct seal *s);

@@ -4,24 +4,56 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <time.h>
 
 #include "gateway/core/flow.h"
+#include "gateway/core/flowseal.h"
 #include "gateway/lib/clock.h"
 #include "gateway/lib/addr.h"
 #include "gateway/lib/log.h"
+#include "gateway/lib/map.h"
+#include "gateway/lib/peerkeys.h"
 #include "gateway/lib/ping.h"
 #include "mqtt/kcp.h"
 #include "mqtt/url.h"
 #include "roles.h"
 
-/* What the agent keeps while it runs: the resolver, made at the first name; the unused-flow sweep. */
+/* The opens of encrypted flows accepted in the last FLOWSEAL_STAMP_SLACK_MS: one published
+ * again is a replay (older ones fail the stamp check). At most this many: a listed local
+ * opening more flows than that a second is refused the rest. */
+#define AGENT_OPENS_SEEN_MAX 65536
+
+/* The key a local id last opened an encrypted flow with: its statuses must be signed by it. */
+#define AGENT_LOCAL_KEYS_MAX 4096 /* as many as the peer table holds */
+struct local_key {
+	uint8_t pub[KEY_LEN];
+	char id[];
+};
+
+struct open_seen {
+	TAILQ_ENTRY(open_seen) link;
+	uint64_t until_ms;
+	char id[2 * SEAL_OPEN_ID_LEN + 1];
+};
+TAILQ_HEAD(open_seen_list, open_seen);
+
+/* What the agent keeps while it runs: the resolver, made at the first name; the unused-flow
+ * sweep; with --seal-key, the locals it lets in and the opens it has seen. */
 struct agent {
 	struct evdns_base *dns;
 	struct event *ev_sweep;
 	uint64_t peer_limit_logged_ms;
+	struct peer_keys *seal_peers;
+	struct map *local_keys; /* local id -> struct local_key, from the opens accepted */
+	struct map *opens_seen;
+	struct open_seen_list opens_order; /* oldest first */
+	uint64_t seal_logged_ms;
+	unsigned long seal_unlogged;
 };
 
 static const struct agent_config *agent_cfg(const struct node *n)
@@ -202,8 +234,8 @@ static bool agent_admit_peer(struct node *n, const char *local)
 }
 
 /* A new flow (its first message arrived) that connects to its destination. */
-static struct flow *agent_flow_new(
-	struct node *n, const struct mqtt_topic *t, const char *key, const char *topic, size_t tlen)
+static struct flow *agent_flow_new(struct node *n, const struct mqtt_topic *t, const char *key,
+	const char *topic, size_t tlen, bool sealed)
 {
 	enum flow_kind kind = mqtt_proto_is_dgram(t->proto) ? FLOW_DGRAM : FLOW_STREAM;
 	struct flow_spec spec = {
@@ -211,7 +243,8 @@ static struct flow *agent_flow_new(
 		.proto = t->proto,
 		.key = key,
 		.topic = topic,
-		.chunk = node_chunk_for(n, MQTT_NIL, t->local, tlen, kind),
+		.chunk = node_chunk_for(n, MQTT_NIL, t->local, tlen, kind) -
+			 (sealed ? SEAL_DATA_OVERHEAD : 0),
 	};
 	struct flow *f = agent_admit_peer(n, t->local) ? flow_new(n->flows, &spec) : NULL;
 
@@ -255,7 +288,7 @@ static void agent_on_frame(struct node *n, const struct mqtt_topic *t, const cha
 		flow_answer_unknown(n->flows, topic, payload, len);
 		return;
 	}
-	f = agent_flow_new(n, t, key, topic, (size_t)tlen);
+	f = agent_flow_new(n, t, key, topic, (size_t)tlen, false);
 	if (!f) {
 		uint8_t result[FRAME_CTL_MAX];
 		struct frame no = { .type = FRAME_RESULT, .code = FRAME_FAILED };
@@ -282,7 +315,7 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 		n->stats.flow.unknown_flow++; /* junk, or the tail of a stream that ended */
 		return;
 	}
-	struct flow *f = agent_flow_new(n, t, key, topic, (size_t)tlen);
+	struct flow *f = agent_flow_new(n, t, key, topic, (size_t)tlen, false);
 	if (!f) {
 		/* over a limit: a stream's local hears an abort (two end signals) at once */
 		if (!mqtt_proto_is_dgram(t->proto) && !node_publish(n, topic, "", 0))
@@ -292,6 +325,211 @@ static void agent_new_flow(struct node *n, const struct mqtt_topic *t, const cha
 	flow_input(f, payload, len); /* waits in the flow's buffer until connected */
 	if (!f->dead)
 		agent_connect(n, f, t);
+}
+
+/* ---- encrypted flows ---- */
+
+/* A message an agent with --seal-key drops without a word to its sender: counted, and said
+ * here at most once a second. */
+__attribute__((format(printf, 3, 4))) static void agent_seal_refuse(
+	struct node *n, unsigned long *counter, const char *fmt, ...)
+{
+	struct agent *a = n->role_data;
+	uint64_t now = clock_ms();
+	char why[256];
+	va_list ap;
+
+	(*counter)++;
+	if (a->seal_logged_ms && now - a->seal_logged_ms < 1000) {
+		a->seal_unlogged++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (a->seal_unlogged)
+		log_warnx("dropped: %s (and %lu more since the last line)", why, a->seal_unlogged);
+	else
+		log_warnx("dropped: %s", why);
+	a->seal_logged_ms = now;
+	a->seal_unlogged = 0;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void opens_expire(struct agent *a, uint64_t now)
+{
+	struct open_seen *o;
+
+	while ((o = TAILQ_FIRST(&a->opens_order)) && o->until_ms <= now) {
+		TAILQ_REMOVE(&a->opens_order, o, link);
+		map_del(a->opens_seen, o->id);
+		free(o);
+	}
+}
+
+static void open_id_text(const struct seal *s, char id[2 * SEAL_OPEN_ID_LEN + 1])
+{
+	for (size_t i = 0; i < SEAL_OPEN_ID_LEN; i++)
+		snprintf(id + 2 * i, 3, "%02x", s->open_id[i]);
+}
+
+/* Why an accepted open must still be refused (a stale stamp, a replay, no room), or NULL. */
+static const char *agent_open_stale(struct agent *a, const struct seal *s, uint64_t stamp)
+{
+	uint64_t now = wall_ms(), mono = clock_ms();
+	char id[2 * SEAL_OPEN_ID_LEN + 1];
+
+	if (stamp + FLOWSEAL_STAMP_SLACK_MS < now || stamp > now + FLOWSEAL_STAMP_SLACK_MS)
+		return "an open whose time stamp is over 120 s off our clock (a replay, or a "
+		       "clock that is wrong)";
+	opens_expire(a, mono);
+	open_id_text(s, id);
+	if (map_get(a->opens_seen, id))
+		return "an open seen before (a replay)";
+	if (map_size(a->opens_seen) >= AGENT_OPENS_SEEN_MAX)
+		return "an open over the rate this agent remembers";
+	struct open_seen *o = malloc(sizeof(*o));
+	if (!o)
+		return "an open: out of memory";
+	memcpy(o->id, id, sizeof(id));
+	o->until_ms = mono + 2 * FLOWSEAL_STAMP_SLACK_MS; /* past the stamp's window both ways */
+	if (map_put(a->opens_seen, o->id, o)) {
+		free(o);
+		return "an open: out of memory";
+	}
+	TAILQ_INSERT_TAIL(&a->opens_order, o, link);
+	return NULL;
+}
+
+/* The hello's SRC or DST as a topic level, or false. */
+static bool hello_level(char out[MQTT_LEVEL_MAX], const char *p, uint16_t len)
+{
+	if (len >= MQTT_LEVEL_MAX)
+		return false;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return mqtt_level_valid(out) && !memchr(p, '\0', len);
+}
+
+/* The flow an accepted open describes, as if its topic had said it in the clear. */
+static bool hello_topic(
+	const struct mqtt_topic *wire, const struct seal_hello *h, struct mqtt_topic *in)
+{
+	enum mqtt_proto proto = (enum mqtt_proto)h->proto;
+
+	if (proto != MQTT_PROTO_TCPX && proto != MQTT_PROTO_KCPX && proto != MQTT_PROTO_UDP &&
+		proto != MQTT_PROTO_ICMP)
+		return false;
+	*in = *wire;
+	in->proto = proto;
+	return hello_level(in->src, h->src, h->src_len) && hello_level(in->dst, h->dst, h->dst_len);
+}
+
+/* Starts the flow an open asked for: its first frame (a stream's OPEN) or datagram was inside. */
+static void agent_sealed_start(
+	struct node *n, struct flow *f, const struct mqtt_topic *in, const struct seal_hello *h)
+{
+	struct frame fr;
+
+	if (!f->framed) {
+		flow_input_plain(f, h->data, h->data_len);
+		if (!f->dead)
+			agent_connect(n, f, in);
+		return;
+	}
+	if (frame_parse(h->data, h->data_len, &fr) || fr.type != FRAME_OPEN) {
+		flow_fail(f, "an open without its stream's OPEN", FRAME_FAILED);
+		return;
+	}
+	flow_accept_open(f, fr.off);
+	agent_connect(n, f, in);
+}
+
+static void agent_learn_key(struct node *n, const char *local, const uint8_t pub[KEY_LEN])
+{
+	struct agent *a = n->role_data;
+	struct local_key *k = map_get(a->local_keys, local);
+
+	if (k) {
+		memcpy(k->pub, pub, KEY_LEN);
+		return;
+	}
+	size_t len = strlen(local) + 1;
+	if (map_size(a->local_keys) >= AGENT_LOCAL_KEYS_MAX || !(k = malloc(sizeof(*k) + len)))
+		return; /* that local's statuses are taken unsigned, as before its first flow */
+	memcpy(k->pub, pub, KEY_LEN);
+	memcpy(k->id, local, len);
+	if (map_put(a->local_keys, k->id, k))
+		free(k);
+}
+
+static const uint8_t *agent_status_key(struct node *n, const char *local)
+{
+	struct agent *a = n->role_data;
+	const struct local_key *k = a && a->local_keys ? map_get(a->local_keys, local) : NULL;
+
+	return k ? k->pub : NULL;
+}
+
+/* A message on an encrypted flow's topic that is no flow here: only an open from a listed
+ * key makes one; nothing else gets an answer. */
+static void agent_on_sealed(struct node *n, const struct mqtt_topic *t, const char *wire_key,
+	const uint8_t *payload, size_t len)
+{
+	struct agent *a = n->role_data;
+	struct seal s;
+	struct seal_hello h;
+	struct mqtt_topic in;
+	char key[FLOW_KEY_MAX], topic[MQTT_TOPIC_MAX], pub[KEY_TEXT_LEN + 1];
+	const char *stale;
+
+	if (seal_type_of(payload, len) != SEAL_OPEN) {
+		n->stats.flow.unknown_flow++; /* of a flow that ended, or never was */
+		return;
+	}
+	if (flowseal_accept(n->seal_self, wire_key, payload, len, &s, &h)) {
+		agent_seal_refuse(n, &n->stats.seal_refused,
+			"an open from %s that failed its check (made for another key, or tampered)",
+			t->local);
+		return;
+	}
+	const struct peer_key *who = peerkeys_find(a->seal_peers, s.peer_pub);
+	if (!who) {
+		keys_encode(pub, s.peer_pub);
+		agent_seal_refuse(n, &n->stats.seal_refused,
+			"an open from %s by key %s, which --seal-peers does not list", t->local,
+			pub);
+	} else if ((stale = agent_open_stale(a, &s, h.stamp))) {
+		agent_seal_refuse(
+			n, &n->stats.seal_refused, "%s, from %s (%s)", stale, t->local, who->name);
+	} else if (!hello_topic(t, &h, &in) ||
+		   flow_key(key, sizeof(key), in.agent, in.local, in.proto, in.src, in.dst)) {
+		agent_seal_refuse(n, &n->stats.seal_refused,
+			"an open from %s (%s) with a bad protocol or address", t->local, who->name);
+	} else {
+		int tlen = agent_reply_topic(n, t, topic);
+		struct flow *old = flow_table_find(n->flows, key);
+		if (old)
+			flow_destroy(old); /* the local reused its addresses: this is a new flow */
+		struct flow *f =
+			tlen < 0 ? NULL : agent_flow_new(n, &in, key, topic, (size_t)tlen, true);
+		if (f && flow_seal_respond(f, &s, wire_key)) {
+			flow_close(f, "cannot answer the open", true);
+		} else if (f) {
+			log_debug("flow %llu: encrypted, local %s (%s)", (unsigned long long)f->id,
+				t->local, who->name);
+			agent_learn_key(n, t->local, s.peer_pub);
+			agent_sealed_start(n, f, &in, &h);
+		}
+	}
+	seal_wipe(&s);
 }
 
 static void agent_on_data(
@@ -304,7 +542,22 @@ static void agent_on_data(
 		return;
 	}
 	struct flow *f = flow_table_find(n->flows, key);
-	if (mqtt_proto_is_framed(t->proto))
+	if (n->seal_self && t->proto != MQTT_PROTO_SEAL) {
+		agent_seal_refuse(n, &n->stats.seal_plain_dropped,
+			"a plain %s message from %s: this agent takes encrypted flows only",
+			mqtt_proto_name(t->proto), t->local);
+		return;
+	}
+	if (t->proto == MQTT_PROTO_SEAL && !f) {
+		if (n->seal_self)
+			agent_on_sealed(n, t, key, payload, len);
+		else
+			n->stats.seal_plain_dropped++; /* without --seal-key we take none */
+		return;
+	}
+	if (f && f->seal)
+		flow_input(f, payload, len);
+	else if (mqtt_proto_is_framed(t->proto))
 		agent_on_frame(n, t, key, f, payload, len);
 	else if (f)
 		flow_input(f, payload, len);
@@ -354,11 +607,47 @@ static int agent_start_sweep(struct node *n)
 	return event_add(a->ev_sweep, &second) ? -ENOMEM : 0;
 }
 
+/* --seal-peers, at start and on each reload. */
+static int agent_read_seal_peers(struct node *n, const char *path)
+{
+	struct agent *a = n->role_data;
+	struct peer_keys *list = malloc(sizeof(*list));
+	char err[PEERKEYS_ERR_MAX];
+
+	if (!list)
+		return -ENOMEM;
+	if (peerkeys_read(path, list, err)) {
+		log_errorx("%s", err);
+		free(list);
+		return -EINVAL;
+	}
+	free(a->seal_peers);
+	a->seal_peers = list;
+	return 0;
+}
+
+static int agent_start_seal(struct node *n)
+{
+	struct agent *a = n->role_data;
+
+	TAILQ_INIT(&a->opens_order);
+	if (!n->seal_self)
+		return 0;
+	if (!(a->opens_seen = map_new()) || !(a->local_keys = map_new()))
+		return -ENOMEM;
+	if (agent_read_seal_peers(n, agent_cfg(n)->seal_peers))
+		return -EINVAL;
+	log_info("encrypted flows only: %d locals' keys in %s", a->seal_peers->n,
+		agent_cfg(n)->seal_peers);
+	return 0;
+}
+
 static int agent_start(struct node *n)
 {
 	const struct agent_config *cfg = agent_cfg(n);
 
-	if (!(n->role_data = calloc(1, sizeof(struct agent))) || agent_start_sweep(n))
+	if (!(n->role_data = calloc(1, sizeof(struct agent))) || agent_start_sweep(n) ||
+		agent_start_seal(n))
 		return -ENOMEM;
 	enum ping_kind ping = ping_probe();
 	n->icmp_echo = ping != PING_NONE;
@@ -372,7 +661,7 @@ static int agent_start(struct node *n)
 		 "unused streams end after %d s (0: never)",
 		n->cfg.agent_id, cfg->target, cfg->n_allow, agent_per_peer_max(n),
 		cfg->unused_timeout_s);
-	if (!cfg->n_allow)
+	if (!cfg->n_allow && !n->seal_self)
 		log_warnx("no --allow: whoever may publish to %s/%s/+/i/# can reach any "
 			  "address this host can",
 			n->url->prefix, n->cfg.agent_id);
@@ -389,6 +678,12 @@ static void agent_stop(struct node *n)
 		evdns_base_free(a->dns, 0);
 	if (a->ev_sweep)
 		event_free(a->ev_sweep);
+	opens_expire(a, UINT64_MAX);
+	map_free(a->opens_seen);
+	if (a->local_keys)
+		map_clear(a->local_keys, free);
+	map_free(a->local_keys);
+	free(a->seal_peers);
 	free(a);
 	n->role_data = NULL;
 }
@@ -408,15 +703,40 @@ static void agent_reloadable(void *dst, const void *src)
 	d->n_allow = s->n_allow;
 	memcpy(d->advertise, s->advertise, sizeof(d->advertise));
 	d->n_advertise = s->n_advertise;
+	memcpy(d->seal_peers, s->seal_peers, sizeof(d->seal_peers));
+}
+
+/* A reload took keys off --seal-peers: their flows end (a key removed is a local cut off). */
+static void agent_drop_unlisted(struct node *n)
+{
+	struct agent *a = n->role_data;
+	struct flow *f, *next;
+	unsigned long ended = 0;
+
+	for (f = TAILQ_FIRST(&n->flows->list); f; f = next) {
+		next = TAILQ_NEXT(f, link);
+		if (!flow_is_open(f) || !f->seal || peerkeys_find(a->seal_peers, flow_seal_peer(f)))
+			continue;
+		flow_fail(f, "its local's key is no longer in --seal-peers", FRAME_NOT_ALLOWED);
+		ended++;
+	}
+	if (ended)
+		log_info("reload: ended %lu flows of locals no longer listed", ended);
 }
 
 static int agent_reload(struct node *n, const void *next)
 {
 	const struct agent_config *cfg = next;
-	(void)n;
+	struct agent *a = n->role_data;
 
+	if (n->seal_self && agent_read_seal_peers(n, cfg->seal_peers))
+		return -EINVAL;
+	if (n->seal_self)
+		agent_drop_unlisted(n);
 	log_info("reload: now %d allow rules, %d advertised subnets", cfg->n_allow,
 		cfg->n_advertise);
+	if (n->seal_self)
+		log_info("reload: %d locals' keys in %s", a->seal_peers->n, cfg->seal_peers);
 	return 0;
 }
 
@@ -430,4 +750,5 @@ const struct role_ops agent_role = {
 	.advertised = agent_advertised,
 	.reloadable = agent_reloadable,
 	.reload = agent_reload,
+	.status_key = agent_status_key,
 };

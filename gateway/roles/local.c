@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <event2/listener.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "gateway/core/flowseal.h"
 #include "gateway/core/node.h"
 #include "gateway/lib/addr.h"
 #include "gateway/lib/listener.h"
@@ -16,21 +18,38 @@
 
 enum mqtt_proto local_stream_proto(struct node *n, const char *agent, enum mqtt_proto proto)
 {
-	if (!node_peer_streams(n, agent, MQTT_NIL))
+	if (!node_seal_pin(n, agent) && !node_peer_streams(n, agent, MQTT_NIL))
 		return proto;
 	return mqtt_proto_is_kcp(proto) ? MQTT_PROTO_KCPX : MQTT_PROTO_TCPX;
+}
+
+/* The topic (and wire key) of an encrypted flow: a fresh flow id, and nothing of what it
+ * carries. */
+static int local_sealed_topic(
+	struct node *n, const char *agent, char topic[MQTT_TOPIC_MAX], char wire_key[FLOW_KEY_MAX])
+{
+	char id[FLOWSEAL_ID_LEN + 1];
+	const char *local = n->cfg.local_id;
+
+	flowseal_new_id(id);
+	if (flow_key(wire_key, FLOW_KEY_MAX, agent, local, MQTT_PROTO_SEAL, id, MQTT_NIL))
+		return -ENAMETOOLONG;
+	return mqtt_topic_build(topic, MQTT_TOPIC_MAX, n->url->prefix, agent, local, MQTT_LABEL_I,
+		MQTT_PROTO_SEAL, id, MQTT_NIL);
 }
 
 static struct flow *local_flow_new(
 	struct node *n, struct flow_spec *spec, const char *src, const char *agent, const char *dst)
 {
-	char key[FLOW_KEY_MAX], topic[MQTT_TOPIC_MAX];
+	char key[FLOW_KEY_MAX], topic[MQTT_TOPIC_MAX], wire_key[FLOW_KEY_MAX];
 	const char *local = n->cfg.local_id;
+	const uint8_t *pin = node_seal_pin(n, agent);
 
 	if (spec->kind == FLOW_STREAM)
 		spec->proto = local_stream_proto(n, agent, spec->proto);
-	int tlen = mqtt_topic_build(topic, sizeof(topic), n->url->prefix, agent, local,
-		MQTT_LABEL_I, spec->proto, src, dst);
+	int tlen = pin ? local_sealed_topic(n, agent, topic, wire_key)
+		       : mqtt_topic_build(topic, sizeof(topic), n->url->prefix, agent, local,
+				 MQTT_LABEL_I, spec->proto, src, dst);
 	if (tlen < 0 || flow_key(key, sizeof(key), agent, local, spec->proto, src, dst))
 		return NULL;
 	struct flow *old = flow_table_find(n->flows, key);
@@ -39,13 +58,19 @@ static struct flow *local_flow_new(
 	spec->key = key;
 	spec->topic = topic;
 	spec->chunk = node_chunk_for(n, agent, MQTT_NIL, (size_t)tlen, spec->kind);
+	if (pin) /* the open carries the first frame or datagram, and what the flow is */
+		spec->chunk -= FLOWSEAL_LOCAL_OVERHEAD(strlen(dst), strlen(src));
 	struct flow *f = flow_new(n->flows, spec);
 	if (!f)
 		return NULL;
+	if (pin && flow_seal_initiate(f, n->seal_self, pin, wire_key)) {
+		flow_destroy(f);
+		return NULL;
+	}
 	if (spec->proto == MQTT_PROTO_TCP && !node_peer_online(n, agent, MQTT_NIL))
 		flow_await_agent(f);
-	log_debug("flow %llu: %s %s -> %s via agent %s", (unsigned long long)f->id,
-		mqtt_proto_name(spec->proto), src, dst, agent);
+	log_debug("flow %llu: %s %s -> %s via agent %s%s", (unsigned long long)f->id,
+		mqtt_proto_name(spec->proto), src, dst, agent, pin ? ", encrypted" : "");
 	return f;
 }
 

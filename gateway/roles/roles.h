@@ -34,6 +34,7 @@ struct agent_config {
 	int n_advertise;
 	int max_flows_per_peer; /* open flows one local id may have here; 0: AGENT_PER_PEER_SHARE */
 	int unused_timeout_s;	/* a stream with no byte either way this long ends; 0: never */
+	char seal_peers[NODE_PATH_MAX]; /* --seal-peers FILE: who may open encrypted flows */
 };
 
 /* Without --max-flows-per-peer, one local id may hold this percentage of

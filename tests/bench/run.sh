@@ -147,6 +147,7 @@ setup() {
 	n4m kcplocal local-port -k -m "$URL?client_id=bench-kcp" -l "127.0.0.1:$KCP_PORT" \
 		-a "$AGENT" -i bench-kcp
 	setup_lossy
+	setup_sealed
 	TUNNEL_UP=0
 	if wait_for 10 port_listening "$LOCAL_PORT" && wait_for 10 port_listening "$RTT_PORT" &&
 		wait_for 10 port_listening "$KCP_PORT" && wait_for 10 port_listening "$PLAIN_PORT" &&
@@ -160,6 +161,28 @@ setup() {
 		echo "bench: net4mqtt did not come up; logs:" >&2
 		tail -n 5 "$TEST_TMP"/agent.log "$TEST_TMP"/local.log "$TEST_TMP"/rttlocal.log >&2
 	fi
+}
+
+# A keyed agent and two keyed local-ports (iperf3, echo): encrypted flows, beside the plain ones.
+setup_sealed() {
+	local k=$TEST_TMP/keys
+	SEALED_UP=0
+	mkdir -p "$k"
+	(umask 077 && "$N4M_BIN" genkey >"$k/agent.key" && "$N4M_BIN" genkey >"$k/local.key") || return
+	echo "$("$N4M_BIN" pubkey <"$k/local.key") bench" >"$k/peers"
+	n4m sealagent agent -m "$URL?client_id=bench-seal-agent" -i seal-agent \
+		-t "127.0.0.1:$IPERF_PORT" --seal-key "$k/agent.key" --seal-peers "$k/peers"
+	local pin="seal-agent=$("$N4M_BIN" pubkey <"$k/agent.key")"
+	SEALED_PORT=$(free_port)
+	n4m seallocal local-port -m "$URL?client_id=bench-seal-local" -l "127.0.0.1:$SEALED_PORT" \
+		-a seal-agent -i bench-seal --seal-key "$k/local.key" --seal-peer "$pin"
+	SEALED_RTT_PORT=$(free_port)
+	n4m sealrttlocal local-port -m "$URL?client_id=bench-seal-rtt" -l "127.0.0.1:$SEALED_RTT_PORT" \
+		-a seal-agent -i bench-seal-rtt -t "127.0.0.1:$ECHO_PORT" --seal-key "$k/local.key" \
+		--seal-peer "$pin"
+	wait_for 10 port_listening "$SEALED_PORT" && wait_for 10 port_listening "$SEALED_RTT_PORT" &&
+		wait_for 10 grep -q "peer seal-agent/- online" "$TEST_TMP/seallocal.log" &&
+		wait_for 10 grep -q "peer seal-agent/- online" "$TEST_TMP/sealrttlocal.log" && SEALED_UP=1
 }
 
 # A second agent on prefix bench-b, reached from a kcp local on prefix bench-a
@@ -287,6 +310,17 @@ measure_direct_tcp() {
 
 measure_tunnel_tcp() {
 	need_tunnel tunnel_tcp && iperf_mbps tunnel_tcp "$LOCAL_PORT" "$(tunnel_procs)"
+}
+
+# The same through a keyed local-port and agent (encrypted flows), right after the plain one.
+measure_sealed() {
+	if [ "$SEALED_UP" != 1 ]; then
+		failed sealed_tcp "the keyed agent and local-port are not up"
+		return
+	fi
+	iperf_mbps sealed_tcp "$SEALED_PORT" "broker:$BROKER_PID local:$seallocal_PID agent:$sealagent_PID"
+	iperf_mbps sealed_tcp_rev "$SEALED_PORT" \
+		"broker:$BROKER_PID local:$seallocal_PID agent:$sealagent_PID" -R
 }
 
 # The same through a local-port with --plain-streams: tcp as net4mqtt carries
@@ -661,19 +695,22 @@ measure_rtt() {
 	for _ in $(seq "$RTT_REPEAT"); do
 		rtt_sample direct_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 "$ECHO_PORT" 64 "$RTT_ROUNDS"
 		rtt_sample tunnel_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 "$RTT_PORT" 64 "$RTT_ROUNDS"
+		[ "$SEALED_UP" = 1 ] && rtt_sample sealed_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 \
+			"$SEALED_RTT_PORT" 64 "$RTT_ROUNDS"
 		rtt_sample mqtt_rtt "$CEILING" rtt -h 127.0.0.1 -p "$BROKER_PORT" -s 64 -n "$RTT_ROUNDS"
 		rtt_sample mqtt_rtt_2p "$CEILING" rtt -h 127.0.0.1 -p "$BROKER_PORT" -s 64 \
 			-n "$RTT_ROUNDS" -f
 	done
 	rtt_result direct_rtt
 	rtt_result tunnel_rtt
+	rtt_result sealed_rtt
 	rtt_result mqtt_rtt
 	rtt_result mqtt_rtt_2p
 }
 
 # The ceiling runs right before the tunnel it is the ceiling of.
 MEASUREMENTS=(measure_direct_tcp measure_ceiling measure_tunnel_tcp measure_tunnel_tcp_reverse
-	measure_tunnel_plain measure_beside_stalled measure_parallel
+	measure_sealed measure_tunnel_plain measure_beside_stalled measure_parallel
 	measure_kcp measure_kcp_lossy measure_ceiling_64k measure_ceiling_10k measure_rtt measure_conns
 	measure_redis measure_gateway measure_tuned measure_aedes measure_memory measure_scale)
 
@@ -719,7 +756,8 @@ stats_lines() { # log
 net4mqtt_notes() {
 	local name log pidvar before
 	heading "net4mqtt (logs in $LOG_DIR)"
-	for name in agent local plainlocal stalllocal rttlocal kcplocal lossyagent lossylocal connlocal \
+	for name in agent local sealagent seallocal sealrttlocal plainlocal stalllocal rttlocal kcplocal \
+		lossyagent lossylocal connlocal \
 		redislocal tunedagent tunedlocal aedesagent aedeslocal; do
 		log=$TEST_TMP/$name.log
 		pidvar=${name}_PID
@@ -751,6 +789,8 @@ report() {
 	row "tunnel TCP local->agent (iperf3)" tunnel_tcp MB/s
 	row "tunnel TCP agent->local (iperf3 -R)" tunnel_tcp_rev MB/s
 	row "tunnel TCP, 100 flows at once (-P 100, 2x long)" tunnel_p100 MB/s
+	row "tunnel TCP, encrypted flows (--seal-key)" sealed_tcp MB/s
+	row "tunnel TCP -R, encrypted flows" sealed_tcp_rev MB/s
 	row "tunnel TCP, --plain-streams (no flow control)" tunnel_plain MB/s
 	row "tunnel TCP beside a stalled flow (same agent)" beside_stalled MB/s
 	row "tunnel KCP local->agent (iperf3, local-port -k)" kcp_tcp MB/s
@@ -773,6 +813,7 @@ report() {
 	heading "round trip, 64 B request/response (median of $RTT_REPEAT runs of $RTT_ROUNDS rounds)"
 	row "direct TCP (python echo)" direct_rtt us
 	row "tunnel TCP (python echo via local-port+agent)" tunnel_rtt us
+	row "tunnel TCP, encrypted flows" sealed_rtt us
 	row "raw MQTT (publish, echo client, publish)" mqtt_rtt us
 	row "raw MQTT, echo client in a 2nd process" mqtt_rtt_2p us
 	row "redis-benchmark -c 50, direct" redis_direct req/s
@@ -829,6 +870,9 @@ report() {
 		done
 	done
 	ratio "flow control (tcpx) / --plain-streams (tcp)" tunnel_tcp tunnel_plain ">=" 0.90
+	ratio "encrypted / plain flows" sealed_tcp tunnel_tcp ">=" 0.8
+	ratio "encrypted / plain flows, -R" sealed_tcp_rev tunnel_tcp_rev ">=" 0.8
+	ratio "encrypted / plain flows, RTT" sealed_rtt tunnel_rtt "<=" 1.2
 	ratio "beside a stalled flow / alone" beside_stalled tunnel_tcp ">=" 0.80
 	VAL[ten]=10
 	ratio "kcp with ${LOSS} loss / 10 MB/s" kcp_lossy ten ">=" 1.0

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gateway/lib/keys.h"
+#include "gateway/lib/peerkeys.h"
 #include "gateway/lib/seal.h"
 
 #define check(cond)                                                                                \
@@ -80,6 +81,21 @@ static void fuzz_hello(const uint8_t *in, size_t n)
 	check(seal_hello_build(out, sizeof(out), &h) == (int)n && !memcmp(out, in, n));
 }
 
+static void fuzz_peer_list(const uint8_t *in, size_t n)
+{
+	static struct peer_keys list;
+	char err[PEERKEYS_ERR_MAX];
+
+	if (peerkeys_parse((const char *)in, n, "fuzz", &list, err)) {
+		check(memchr(err, '\0', sizeof(err)) != NULL);
+		return;
+	}
+	for (int i = 0; i < list.n; i++) {
+		check(peerkeys_find(&list, list.keys[i].pub) == &list.keys[i]);
+		check(memchr(list.keys[i].name, '\0', sizeof(list.keys[i].name)) != NULL);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
@@ -96,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size - 1;
 	int rc;
 	seal_type_of(in, n);
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0:
 		fuzz_hello(in, n);
 		break;
@@ -135,6 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 6: /* any bytes as a status */
 		check(keys_status_verify(g.agent.pub, TOPIC, (const char *)in, n) < 0);
+		break;
+	case 7: /* any bytes as an agent's --seal-peers file: what it takes, it finds */
+		fuzz_peer_list(in, n);
 		break;
 	}
 	return 0;

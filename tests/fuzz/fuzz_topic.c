@@ -83,7 +83,7 @@ static void split_levels(const char *s, struct split *sp)
 static bool model_accepts(const struct split *sp, enum mqtt_label *label, enum mqtt_proto *proto)
 {
 	static const char *const labels[] = { "i", "o", "v", "x" };
-	static const char *const protos[] = { "tcp", "udp", "kcp", "tcpx", "kcpx", "icmp" };
+	static const char *const protos[] = { "tcp", "udp", "kcp", "tcpx", "kcpx", "icmp", "seal" };
 	int l = -1;
 
 	if (sp->n < 3 || sp->n > N_LEVELS)

@@ -368,6 +368,15 @@ static void test_known_answers(void **state)
 	crypto_aead_chacha20poly1305_ietf_encrypt(
 		ref, NULL, (const uint8_t *)"abc", 3, msg, SEAL_DATA_HEADER, NULL, n, key);
 	assert_memory_equal(msg + SEAL_DATA_HEADER, ref, 3 + SEAL_TAG_LEN);
+	/* ... and what libsodium seals, seal_decrypt opens (the transport is OpenSSL's) */
+	memcpy(s.rx_key, key, 32);
+	uint8_t out[8];
+	assert_int_equal(seal_decrypt(&s, msg, 3 + SEAL_DATA_OVERHEAD, out, sizeof(out)), 3);
+	assert_memory_equal(out, "abc", 3);
+	msg[SEAL_DATA_HEADER] ^= 1;
+	msg[SEAL_HEADER_LEN + 7]++; /* another counter: not a replay, a forgery */
+	assert_int_equal(seal_decrypt(&s, msg, 3 + SEAL_DATA_OVERHEAD, out, sizeof(out)), -EBADMSG);
+	assert_true(sodium_is_zero(out, 3));
 }
 
 /* The open payload's plaintext: round trip, and what does not parse. */

@@ -38,6 +38,9 @@ static const struct parse_case parse_cases[] = {
 	/* ours: an echo's identifier where a port would be, the destination's port 0 */
 	{ "net4mqtt", "net4mqtt/a/l/o/icmp/1.2.3.4:4660/10.20.0.2:0", 0, "a", "l", MQTT_LABEL_O,
 		MQTT_PROTO_ICMP, "1.2.3.4:4660", "10.20.0.2:0" },
+	/* ours: an encrypted flow, its flow id where the source would be */
+	{ "net4mqtt", "net4mqtt/a/l/i/seal/0123456789abcdef/-", 0, "a", "l", MQTT_LABEL_I,
+		MQTT_PROTO_SEAL, "0123456789abcdef", "-" },
 	{ "net4mqtt", "net4mqtt/a/l/i/tcp/[::1]:5000/[2001:db8::1]:443", 0, "a", "l", MQTT_LABEL_I,
 		MQTT_PROTO_TCP, "[::1]:5000", "[2001:db8::1]:443" },
 	{ "net4mqtt", "net4mqtt/a/l/i/tcp/1.2.3.4:5/example.org:443", 0, "a", "l", MQTT_LABEL_I,
@@ -321,6 +324,7 @@ static void test_names(void **state)
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_TCPX), "tcpx");
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_KCPX), "kcpx");
 	assert_string_equal(mqtt_proto_name(MQTT_PROTO_ICMP), "icmp");
+	assert_string_equal(mqtt_proto_name(MQTT_PROTO_SEAL), "seal");
 	assert_string_equal(mqtt_proto_name((enum mqtt_proto) - 1), "?");
 }
 
