@@ -27,7 +27,7 @@ endif
 DEB_PKGS := gcc make pkg-config libevent-dev libmosquitto-dev libnl-3-dev libnl-route-3-dev \
 	libmnl-dev libinih-dev libssl-dev libsodium-dev libcmocka-dev mosquitto mosquitto-clients curl iperf3 socat netcat-openbsd \
 	python3 python3-paho-mqtt iproute2 iputils-ping traceroute dnsutils procps openssl \
-	groff-base systemd ejabberd debhelper dpkg-dev lintian
+	groff-base systemd ejabberd debhelper dpkg-dev lintian chromium
 
 # ... and to build the Debian package (make deb: debian/control's Build-Depends) and check it.
 DEB_BUILD_PKGS := gcc make dpkg-dev debhelper pkg-config libevent-dev libmosquitto-dev libnl-3-dev \
