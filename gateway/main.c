@@ -552,7 +552,7 @@ static int cmd_run(int argc, char **argv, int verbose)
 }
 
 static const char status_usage[] =
-	"Usage: net4mqtt status [-c FILE | --status-listen ADDR [--status-password FILE]]\n";
+	"Usage: net4mqtt status [-c FILE | --status-listen ADDR] [--status-password FILE]\n";
 
 static int cmd_status(int argc, char **argv)
 {
@@ -586,9 +586,9 @@ static int cmd_status(int argc, char **argv)
 			       "its status server (default " CONFIG_STATUS_LISTEN
 			       "). With -c, the\n"
 			       "one FILE's status-listen names, and only if that process runs "
-			       "FILE;\n"
-			       "with FILE's status-password, if it has one (else "
-			       "--status-password's).\n",
+			       "FILE.\n"
+			       "A password: --status-password FILE's first line, else -c FILE's "
+			       "status-password.\n",
 				status_usage);
 			return 0;
 		case 'f':

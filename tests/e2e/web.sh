@@ -17,11 +17,11 @@ LOGS=${N4M_BUILD:-$(dirname "$0")/../../build}/test-logs
 mkdir -p "$LOGS"
 
 PORTS=()
-for _ in $(seq 6); do
+for _ in $(seq 5); do
 	while p=$(free_port) && [[ " ${PORTS[*]} " == *" $p "* ]]; do :; done
 	PORTS+=("$p")
 done
-read -r STATUS STATUS2 LP ECHO SYNTH SPARE <<<"${PORTS[*]}"
+read -r STATUS STATUS2 LP ECHO SYNTH <<<"${PORTS[*]}"
 
 # page URL BUDGET_MS [chromium args...]: the DOM after BUDGET_MS of virtual time (the page's
 # timers run that long; virtual time waits for pending fetches), stderr in $TEST_TMP/chromium.err.
