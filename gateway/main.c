@@ -587,7 +587,7 @@ static int cmd_status(int argc, char **argv)
 			       "). With -c, the\n"
 			       "one FILE's status-listen names, and only if that process runs "
 			       "FILE.\n"
-			       "A password: --status-password FILE's first line, else -c FILE's "
+			       "A password: --status-password FILE's one line, else -c FILE's "
 			       "status-password.\n",
 				status_usage);
 			return 0;

@@ -1016,43 +1016,48 @@ int option_mqtt_set(struct mqtt_opts *o, int opt, const char *arg, char err[OPT_
 	return fail(err, "not an MQTT option: %s", option_name(opt));
 }
 
-/* A secret file's one line (one trailing newline stripped) into out (size bytes with its NUL);
- * what names the option in messages. */
+#define SECRET_FILE_MAX 1024 /* the longest secret read_secret_file reads, with its NUL */
+
+/* A secret file's one line (one trailing newline stripped) into out (size bytes with its NUL,
+ * at most SECRET_FILE_MAX); what names the option in messages. */
 static int read_secret_file(const char *path, const char *what, char *out, size_t size, char *err)
 {
-	char buf[BASIC_AUTH_PASSWORD_MAX + MQTT_URL_FIELD + 1];
+	char buf[SECRET_FILE_MAX + 1];
 	struct stat st;
-	FILE *f = fopen(path, "re");
+	FILE *f = size <= SECRET_FILE_MAX ? fopen(path, "re") : NULL;
+	int rc = EXIT_USAGE;
 
-	if (size >= sizeof(buf))
-		return fail(err, "%s: no room for the password", what);
 	if (!f)
-		return fail(err, "cannot read %s %s: %s", what, path, strerror(errno));
+		return fail(err, "cannot read %s %s: %s", what, path,
+			size <= SECRET_FILE_MAX ? strerror(errno) : "no room");
 	size_t n = fread(buf, 1, size + 1, f);
 	int read_errno = ferror(f) ? errno : 0;
 	bool other_readable =
 		!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH);
 	fclose(f);
-	if (read_errno)
-		return fail(err, "cannot read %s %s: %s", what, path, strerror(read_errno));
 	if (n && buf[n - 1] == '\n')
 		n--;
 	if (n && buf[n - 1] == '\r')
 		n--;
-	if (n == 0)
-		return fail(err, "%s %s is empty", what, path);
-	if (n >= size)
-		return fail(
-			err, "%s %s: the password is longer than %zu bytes", what, path, size - 1);
-	if (memchr(buf, '\n', n) || memchr(buf, '\0', n))
-		return fail(err, "%s %s: want the password alone on one line", what, path);
-	memcpy(out, buf, n);
-	out[n] = '\0';
+	if (read_errno)
+		fail(err, "cannot read %s %s: %s", what, path, strerror(read_errno));
+	else if (n == 0)
+		fail(err, "%s %s is empty", what, path);
+	else if (n >= size)
+		fail(err, "%s %s: the password is longer than %zu bytes", what, path, size - 1);
+	else if (memchr(buf, '\n', n) || memchr(buf, '\0', n))
+		fail(err, "%s %s: want the password alone on one line", what, path);
+	else
+		rc = 0;
+	if (!rc) {
+		memcpy(out, buf, n);
+		out[n] = '\0';
+	}
 	explicit_bzero(buf, sizeof(buf));
-	if (other_readable)
+	if (!rc && other_readable)
 		log_warnx("%s %s can be read by every user (mode %04o): chmod o-r %s", what, path,
 			(unsigned)(st.st_mode & 07777), path);
-	return 0;
+	return rc;
 }
 
 /* The password file's one line into url. */
