@@ -729,7 +729,8 @@ static bool fetch_runs(const char *headers, const char *addr, const char *config
 	return false;
 }
 
-/* The request line and headers for path, with the password if any; 0 or -ENOSPC. */
+/* The request line and headers for path, with the password if any, into req: their length,
+ * or -ENOSPC. */
 static int fetch_request(
 	const char *addr, const char *path, const char *password, char *req, size_t size)
 {
@@ -757,7 +758,13 @@ int http_status_fetch(
 		return fd;
 	}
 	int len = fetch_request(addr, path, password, req, sizeof(req));
-	if (len < 0 || write(fd, req, (size_t)len) != len) {
+	if (len < 0) {
+		fprintf(stderr, "net4mqtt: status server %s: the request is too long\n", addr);
+		goto fail;
+	}
+	bool sent = write(fd, req, (size_t)len) == len;
+	explicit_bzero(req, sizeof(req)); /* it may hold the password */
+	if (!sent) {
 		fprintf(stderr, "net4mqtt: status server %s: %s\n", addr, strerror(errno));
 		goto fail;
 	}
