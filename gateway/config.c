@@ -255,6 +255,10 @@ static void global_key(struct loader *l, const char *key, const char *value)
 		else
 			strcpy(c->status_listen, value);
 		return;
+	case OPT_STATUS_PASSWORD:
+		if (option_read_status_password(value, false, c->status_password, err))
+			config_error(l, l->rd.line, key, "%s", err);
+		return;
 	case OPT_INSECURE:
 		if (parse_bool(value, &on))
 			config_error(l, l->rd.line, key, "want yes or no, not '%s'", value);
@@ -283,9 +287,8 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	}
 	config_error(l, l->rd.line, key,
 		"not a key of [%s]: it takes mqtt-url, password-file, cafile, capath, cert, key, "
-		"insecure, tls-version, sni, log, log-level, user, status-listen, max-flows, "
-		"max-memory, packet-size, udp-timeout, seal-key and seal-peer",
-
+		"insecure, tls-version, sni, log, log-level, user, status-listen, status-password, "
+		"max-flows, max-memory, packet-size, udp-timeout, seal-key and seal-peer",
 		CONFIG_SECTION);
 }
 
@@ -295,7 +298,8 @@ static void role_key(struct loader *l, struct config_role *r, const char *key, c
 	int opt = option_by_name(key);
 	bool on;
 
-	if (opt == 'm' || opt == OPT_USER || opt == OPT_STATUS_LISTEN || option_is_mqtt(opt)) {
+	if (opt == 'm' || opt == OPT_USER || opt == OPT_STATUS_LISTEN ||
+		opt == OPT_STATUS_PASSWORD || option_is_mqtt(opt)) {
 		config_error(l, l->rd.line, key, "goes in [%s]: one for the whole process",
 			CONFIG_SECTION);
 		return;
@@ -369,6 +373,17 @@ static void config_mqtt(struct loader *l)
 	}
 	l->n_errors++; /* not of a line: $NET4MQTT_PASSWORD without a user in the default URL */
 	fprintf(l->errors, "net4mqtt: %s: %s\n", l->c->path, err);
+}
+
+/* A status server beyond loopback only with a password (either key may come first). */
+static void config_check_status(struct loader *l)
+{
+	struct config *c = l->c;
+	char err[OPT_ERR_MAX];
+
+	if (c->status_listen_set && c->status_listen[0] &&
+		option_check_status_access(c->status_listen, c->status_password[0], false, err))
+		config_error(l, l->seen[0][OPT_STATUS_LISTEN], "status-listen", "%s", err);
 }
 
 static void config_check_roles(struct loader *l)
@@ -445,6 +460,7 @@ int config_load(const char *path, struct config *c, FILE *errors)
 	}
 	config_pass(l, false);
 	config_mqtt(l);
+	config_check_status(l);
 	config_pass(l, true);
 	if (!l->n_errors)
 		config_check_roles(l);

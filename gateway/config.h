@@ -29,6 +29,7 @@ struct config {
 	char user[64];		/* "" stay root */
 	char status_listen[64]; /* "" no HTTP status */
 	bool status_listen_set; /* by the file: else run's --default-status-listen */
+	char status_password[BASIC_AUTH_PASSWORD_MAX]; /* "" none: loopback only */
 	struct mqtt_url url;
 	struct mqtt_opts mqtt; /* password-file, cafile, ...: put into url when all is read */
 	struct config_role roles[CONFIG_ROLES_MAX];

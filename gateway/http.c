@@ -1,4 +1,5 @@
-/* The status server (libevent's evhttp, loopback only): /metrics for Prometheus, /status JSON, /status.txt. */
+/* The status server (libevent's evhttp): the page at /, /metrics for Prometheus, /status JSON,
+ * /status.txt; behind a password where one is set. */
 #include "http.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "gateway/lib/addr.h"
+#include "gateway/lib/basicauth.h"
 #include "gateway/core/flow.h"
 #include "gateway/core/hub.h"
 #include "gateway/core/peers.h"
@@ -29,9 +31,14 @@
 #define FETCH_TIMEOUT_S 5
 #define FETCH_MAX (8u << 20)
 
+/* The page at /: gateway/web/index.html, which the Makefile turns into this array. */
+extern const unsigned char web_page[];
+extern const size_t web_page_len;
+
 struct http_status {
 	struct evhttp *http;
 	struct hub *hub;
+	char password[BASIC_AUTH_PASSWORD_MAX]; /* "" none */
 };
 
 /* ---- /metrics ---- */
@@ -535,22 +542,53 @@ void http_status_text(struct hub *hub, struct evbuffer *o)
 
 /* ---- the server ---- */
 
-static void reply(struct evhttp_request *req, const char *type,
-	void (*render)(struct hub *, struct evbuffer *), struct hub *hub)
+/* With a password set, whether req carries it; if not, answers 401 and says so. */
+static bool authorized(struct http_status *h, struct evhttp_request *req)
 {
-	struct evbuffer *body = evbuffer_new();
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 
-	if (!body) {
+	if (!h->password[0] || basic_auth_ok(evhttp_find_header(in, "Authorization"), h->password))
+		return true;
+	struct evbuffer *body = evbuffer_new();
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+	/* not evhttp_send_error, which drops the headers set */
+	evhttp_add_header(
+		out, "WWW-Authenticate", "Basic realm=\"" BASIC_AUTH_REALM "\", charset=\"UTF-8\"");
+	evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
+	if (body)
+		evbuffer_add_printf(body, "net4mqtt: a password is needed\n");
+	evhttp_send_reply(req, 401, "Unauthorized", body);
+	evbuffer_free(body);
+	return false;
+}
+
+static void send_ok(
+	struct evhttp_request *req, struct hub *hub, const char *type, struct evbuffer *body)
+{
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+
+	if (hub->config_path) /* `net4mqtt status -c FILE` checks it reached FILE's process */
+		evhttp_add_header(headers, HTTP_CONFIG_HEADER, hub->config_path);
+	evhttp_add_header(headers, "Content-Type", type);
+	evhttp_add_header(headers, "Cache-Control", "no-store");
+	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+}
+
+static void reply(struct evhttp_request *req, const char *type,
+	void (*render)(struct hub *, struct evbuffer *), struct http_status *h)
+{
+	struct evbuffer *body;
+
+	if (!authorized(h, req))
+		return;
+	if (!(body = evbuffer_new())) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	render(hub, body);
-	if (hub->config_path) /* `net4mqtt status -c FILE` checks it reached FILE's process */
-		evhttp_add_header(evhttp_request_get_output_headers(req), HTTP_CONFIG_HEADER,
-			hub->config_path);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	render(h->hub, body);
+	send_ok(req, h->hub, type, body);
 	evbuffer_free(body);
 }
 
@@ -569,14 +607,34 @@ static void status_text_cb(struct evhttp_request *req, void *arg)
 	reply(req, "text/plain; charset=utf-8", http_status_text, arg);
 }
 
-static void not_found_cb(struct evhttp_request *req, void *arg)
+/* The page: its own script and style inline, nothing from elsewhere, data from /status only. */
+static void page_cb(struct evhttp_request *req, void *arg)
 {
-	(void)arg;
-	evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics, /status or /status.txt");
+	struct http_status *h = arg;
+	struct evbuffer *body;
+
+	if (!authorized(h, req))
+		return;
+	if (!(body = evbuffer_new())) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add_reference(body, web_page, web_page_len, NULL, NULL);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Security-Policy",
+		"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+		"connect-src 'self'; img-src data:; frame-ancestors 'none'");
+	send_ok(req, h->hub, "text/html; charset=utf-8", body);
+	evbuffer_free(body);
 }
 
-int http_status_start(
-	struct event_base *base, const char *addr, struct hub *hub, struct http_status **out)
+static void not_found_cb(struct evhttp_request *req, void *arg)
+{
+	if (authorized(arg, req))
+		evhttp_send_error(req, HTTP_NOTFOUND, "try /, /metrics, /status or /status.txt");
+}
+
+int http_status_start(struct event_base *base, const char *addr, const char *password,
+	struct hub *hub, struct http_status **out)
 {
 	struct http_status *h = calloc(1, sizeof(*h));
 	char host[ADDR_HOST_MAX];
@@ -589,6 +647,11 @@ int http_status_start(
 		return -EINVAL;
 	}
 	h->hub = hub;
+	if (password && strlen(password) >= sizeof(h->password)) {
+		free(h);
+		return -EINVAL;
+	}
+	snprintf(h->password, sizeof(h->password), "%s", password ? password : "");
 	if (!(h->http = evhttp_new(base))) {
 		free(h);
 		return -ENOMEM;
@@ -597,16 +660,18 @@ int http_status_start(
 	evhttp_set_timeout(h->http, 10);
 	evhttp_set_max_headers_size(h->http, 8192);
 	evhttp_set_max_body_size(h->http, 0);
-	evhttp_set_cb(h->http, "/metrics", metrics_cb, hub);
-	evhttp_set_cb(h->http, "/status", status_cb, hub);
-	evhttp_set_cb(h->http, "/status.txt", status_text_cb, hub);
-	evhttp_set_gencb(h->http, not_found_cb, NULL);
+	evhttp_set_cb(h->http, "/", page_cb, h);
+	evhttp_set_cb(h->http, "/metrics", metrics_cb, h);
+	evhttp_set_cb(h->http, "/status", status_cb, h);
+	evhttp_set_cb(h->http, "/status.txt", status_text_cb, h);
+	evhttp_set_gencb(h->http, not_found_cb, h);
 	if (!evhttp_bind_socket_with_handle(h->http, host, port)) {
 		int err = errno ? errno : EADDRINUSE;
 		http_status_free(h);
 		return -err;
 	}
-	log_info("status: http://%s/metrics, /status", addr);
+	log_info("status: http://%s/ (the page), /metrics, /status%s", addr,
+		h->password[0] ? " (with a password)" : "");
 	*out = h;
 	return 0;
 }
@@ -616,6 +681,7 @@ void http_status_free(struct http_status *h)
 	if (!h)
 		return;
 	evhttp_free(h->http);
+	explicit_bzero(h->password, sizeof(h->password));
 	free(h);
 }
 
@@ -671,9 +737,26 @@ static bool fetch_runs(const char *headers, const char *addr, const char *config
 	return false;
 }
 
-int http_status_fetch(const char *addr, const char *path, const char *config, FILE *out)
+/* The request line and headers for path, with the password if any, into req: their length,
+ * or -ENOSPC. */
+static int fetch_request(
+	const char *addr, const char *path, const char *password, char *req, size_t size)
 {
-	char req[256], *buf = malloc(FETCH_MAX + 1);
+	char auth[512] = "";
+	int len;
+
+	if (password && basic_auth_header(BASIC_AUTH_REALM, password, auth, sizeof(auth)))
+		return -ENOSPC;
+	len = snprintf(req, size, "GET %s HTTP/1.0\r\nHost: %s\r\n%s%s%s\r\n", path, addr,
+		auth[0] ? "Authorization: " : "", auth, auth[0] ? "\r\n" : "");
+	explicit_bzero(auth, sizeof(auth));
+	return len < 0 || (size_t)len >= size ? -ENOSPC : len;
+}
+
+int http_status_fetch(
+	const char *addr, const char *path, const char *config, const char *password, FILE *out)
+{
+	char req[1024], *buf = malloc(FETCH_MAX + 1);
 	size_t got = 0;
 	ssize_t r;
 	int fd = buf ? fetch_connect(addr) : -ENOMEM;
@@ -682,8 +765,14 @@ int http_status_fetch(const char *addr, const char *path, const char *config, FI
 		free(buf);
 		return fd;
 	}
-	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, addr);
-	if (write(fd, req, (size_t)len) != len) {
+	int len = fetch_request(addr, path, password, req, sizeof(req));
+	if (len < 0) {
+		fprintf(stderr, "net4mqtt: status server %s: the request is too long\n", addr);
+		goto fail;
+	}
+	bool sent = write(fd, req, (size_t)len) == len;
+	explicit_bzero(req, sizeof(req)); /* it may hold the password */
+	if (!sent) {
 		fprintf(stderr, "net4mqtt: status server %s: %s\n", addr, strerror(errno));
 		goto fail;
 	}
@@ -691,6 +780,13 @@ int http_status_fetch(const char *addr, const char *path, const char *config, FI
 		got += (size_t)r;
 	buf[got] = '\0';
 	char *body = strstr(buf, "\r\n\r\n");
+	if (!strncmp(buf, "HTTP/1.", 7) && strlen(buf) >= 12 && !strncmp(buf + 9, "401", 3)) {
+		fprintf(stderr,
+			"net4mqtt: the status server on %s wants %s password (status "
+			"--status-password FILE, or -c FILE with its status-password)\n",
+			addr, password ? "another" : "a");
+		goto fail;
+	}
 	if (strncmp(buf, "HTTP/1.", 7) || strlen(buf) < 12 || strncmp(buf + 9, "200", 3) || !body) {
 		fprintf(stderr, "net4mqtt: status server %s answered: %.*s\n", addr,
 			(int)strcspn(buf, "\r\n"), got ? buf : "nothing");

@@ -112,6 +112,10 @@ static int parse_process_option(struct config *conf, int opt, const char *arg, c
 			return bad_usage("%s", err);
 		strcpy(conf->status_listen, arg);
 		return 0;
+	case OPT_STATUS_PASSWORD:
+		if (option_read_status_password(arg, true, conf->status_password, err))
+			return bad_usage("%s", err);
+		return 0;
 	default:
 		if (!option_is_mqtt(opt))
 			return -1;
@@ -170,6 +174,9 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 		return bad_usage("%s", err);
 	if (option_check(c, &conf->url, &r->cfg, r->role_cfg, err))
 		return bad_usage("%s", err);
+	if (conf->status_listen[0] && option_check_status_access(conf->status_listen,
+					      conf->status_password[0], true, err))
+		return bad_usage("%s", err);
 	return 0;
 }
 
@@ -217,10 +224,10 @@ static void reload_apply(struct app *app, const struct config *fresh)
 		if (!config_role_named(now, fresh->roles[i].name))
 			log_warnx("reload: new section [%s] needs a restart", fresh->roles[i].name);
 	if (memcmp(&now->url, &fresh->url, sizeof(now->url)) || strcmp(now->user, fresh->user) ||
-		strcmp(now->status_listen, fresh->status_listen))
-		log_warnx("reload: mqtt-url, password-file, the TLS keys, user and status-listen "
-			  "take a "
-			  "restart to change");
+		strcmp(now->status_listen, fresh->status_listen) ||
+		strcmp(now->status_password, fresh->status_password))
+		log_warnx("reload: mqtt-url, password-file, the TLS keys, user, status-listen and "
+			  "status-password take a restart to change");
 	if (fresh->verbose != now->verbose) {
 		log_set_verbosity(fresh->verbose);
 		app->config->verbose = fresh->verbose;
@@ -385,8 +392,8 @@ static int run(struct config *c, const char *path)
 		sigs[i] = evsignal_new(app.base, signums[i], signal_cb, &app);
 		event_add(sigs[i], NULL);
 	}
-	if (c->status_listen[0] &&
-		(err = http_status_start(app.base, c->status_listen, &app.hub, &app.http)))
+	if (c->status_listen[0] && (err = http_status_start(app.base, c->status_listen,
+					    c->status_password, &app.hub, &app.http)))
 		fatalx("status server on %s: %s", c->status_listen, strerror(-err));
 	char brokers[MQTT_URL_BROKERS * (MQTT_URL_FIELD + 8)];
 	mqtt_url_brokers_str(&c->url, -1, brokers, sizeof(brokers));
@@ -424,7 +431,13 @@ static int run(struct config *c, const char *path)
 	return 0;
 }
 
-enum run_option { OPT_RUN_CHECK = 256, OPT_RUN_SYSLOG, OPT_RUN_STATUS, OPT_RUN_DEFAULT_STATUS };
+enum run_option {
+	OPT_RUN_CHECK = 256,
+	OPT_RUN_SYSLOG,
+	OPT_RUN_STATUS,
+	OPT_RUN_DEFAULT_STATUS,
+	OPT_RUN_STATUS_PASSWORD,
+};
 
 static const struct option run_options[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -433,6 +446,7 @@ static const struct option run_options[] = {
 	{ "check", no_argument, NULL, OPT_RUN_CHECK },
 	{ "status-listen", required_argument, NULL, OPT_RUN_STATUS },
 	{ "default-status-listen", required_argument, NULL, OPT_RUN_DEFAULT_STATUS },
+	{ "status-password", required_argument, NULL, OPT_RUN_STATUS_PASSWORD },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -500,6 +514,10 @@ static int cmd_run(int argc, char **argv, int verbose)
 				"ADDR); --default-status-listen is the one for when FILE has "
 				"none\n");
 			return EXIT_USAGE;
+		case OPT_RUN_STATUS_PASSWORD:
+			fprintf(stderr, "net4mqtt run: --status-password belongs in FILE "
+					"(status-password = @FILE)\n");
+			return EXIT_USAGE;
 		case 'v':
 			verbose++;
 			break;
@@ -524,9 +542,15 @@ static int cmd_run(int argc, char **argv, int verbose)
 	int rc = c ? config_load(path, c, stderr) : EXIT_USAGE;
 	if (!rc && check)
 		printf("%s: ok (%d role%s)\n", path, c->n_roles, c->n_roles == 1 ? "" : "s");
+	if (!rc && !c->status_listen_set) {
+		snprintf(c->status_listen, sizeof(c->status_listen), "%s", default_status);
+		if (c->status_listen[0] && option_check_status_access(c->status_listen,
+						   c->status_password[0], false, err)) {
+			fprintf(stderr, "net4mqtt run: --default-status-listen: %s\n", err);
+			rc = EXIT_USAGE;
+		}
+	}
 	if (!rc && !check) {
-		if (!c->status_listen_set)
-			snprintf(c->status_listen, sizeof(c->status_listen), "%s", default_status);
 		log_init(c->verbose + verbose,
 			syslog || c->log_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR);
 		char *abs = malloc(PATH_MAX);
@@ -541,12 +565,14 @@ static int cmd_run(int argc, char **argv, int verbose)
 	return rc;
 }
 
-static const char status_usage[] = "Usage: net4mqtt status [-c FILE | --status-listen ADDR]\n";
+static const char status_usage[] =
+	"Usage: net4mqtt status [-c FILE | --status-listen ADDR] [--status-password FILE]\n";
 
 static int cmd_status(int argc, char **argv)
 {
-	const char *addr = CONFIG_STATUS_LISTEN, *path = NULL;
-	char abs[PATH_MAX];
+	const char *addr = CONFIG_STATUS_LISTEN, *path = NULL, *password = NULL;
+	char abs[PATH_MAX], err[OPT_ERR_MAX];
+	char password_buf[BASIC_AUTH_PASSWORD_MAX];
 	struct config c;
 	int opt;
 
@@ -560,6 +586,13 @@ static int cmd_status(int argc, char **argv)
 		case OPT_RUN_STATUS:
 			addr = optarg;
 			break;
+		case OPT_RUN_STATUS_PASSWORD:
+			if (option_read_status_password(optarg, true, password_buf, err)) {
+				fprintf(stderr, "net4mqtt status: %s\n", err);
+				return EXIT_USAGE;
+			}
+			password = password_buf;
+			break;
 		case 'h':
 			printf("%s\n"
 			       "Shows a running net4mqtt's connection, roles, agents and flows, "
@@ -567,7 +600,9 @@ static int cmd_status(int argc, char **argv)
 			       "its status server (default " CONFIG_STATUS_LISTEN
 			       "). With -c, the\n"
 			       "one FILE's status-listen names, and only if that process runs "
-			       "FILE.\n",
+			       "FILE.\n"
+			       "A password: --status-password FILE's one line, else -c FILE's "
+			       "status-password.\n",
 				status_usage);
 			return 0;
 		case 'f':
@@ -596,9 +631,11 @@ static int cmd_status(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		addr = c.status_listen;
+		if (!password && c.status_password[0])
+			password = c.status_password;
 		config_realpath(path, abs);
 	}
-	return http_status_fetch(addr, "/status.txt", path ? abs : NULL, stdout) ? 1 : 0;
+	return http_status_fetch(addr, "/status.txt", path ? abs : NULL, password, stdout) ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -15,6 +15,7 @@
 #include "gateway/core/node.h"
 #include "gateway/core/status.h"
 #include "gateway/lib/addr.h"
+#include "gateway/lib/basicauth.h"
 #include "gateway/lib/log.h"
 #include "gateway/lib/peerkeys.h"
 #include "gateway/roles/roles.h"
@@ -725,6 +726,7 @@ const struct option option_long[] = {
 	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "status-listen", required_argument, NULL, OPT_STATUS_LISTEN },
+	{ "status-password", required_argument, NULL, OPT_STATUS_PASSWORD },
 	{ "plain-streams", no_argument, NULL, OPT_PLAIN_STREAMS },
 	{ "packet-size", required_argument, NULL, OPT_PACKET_SIZE },
 	{ "table", required_argument, NULL, OPT_TABLE },
@@ -820,7 +822,10 @@ void option_usage(const struct command *c, FILE *out)
 		"      --packet-size B  publish at most B bytes in one MQTT packet to our peers "
 		"(default %d)\n"
 		"      --user NAME      run as NAME after start-up (when started as root)\n"
-		"      --status-listen ADDR  serve /metrics and /status on this loopback IP:PORT\n"
+		"      --status-listen ADDR  serve the page, /metrics and /status on IP:PORT\n"
+		"                       (loopback; another address wants --status-password)\n"
+		"      --status-password FILE  the status server asks for the file's one line\n"
+		"                       (HTTP basic auth, any user name; plain HTTP)\n"
 		"      --seal-key FILE  our private key (net4mqtt genkey): encrypted flows with "
 		"the\n"
 		"                       peers named below (docs/protocol.md, \"Encrypted "
@@ -933,6 +938,7 @@ bool option_allowed(const struct command *c, int opt)
 	case '?':
 	case OPT_USER:
 	case OPT_STATUS_LISTEN:
+	case OPT_STATUS_PASSWORD:
 		return true;
 	case OPT_PASSWORD_FILE:
 	case OPT_CAFILE:
@@ -1103,40 +1109,57 @@ int option_mqtt_set(struct mqtt_opts *o, int opt, const char *arg, char err[OPT_
 	return fail(err, "not an MQTT option: %s", option_name(opt));
 }
 
-/* The password file's one line (one trailing newline stripped) into url. */
-static int read_password_file(const char *path, struct mqtt_url *url, bool argv, char *err)
+#define SECRET_FILE_MAX 1024 /* the longest secret read_secret_file reads, with its NUL */
+
+/* A secret file's one line (one trailing newline stripped) into out (size bytes with its NUL,
+ * at most SECRET_FILE_MAX); what names the option in messages. */
+static int read_secret_file(const char *path, const char *what, char *out, size_t size, char *err)
 {
-	const char *what = mqtt_opt_name(OPT_PASSWORD_FILE, argv);
-	char buf[sizeof(url->password) + 1];
+	char buf[SECRET_FILE_MAX + 1];
 	struct stat st;
-	FILE *f = fopen(path, "re");
+	FILE *f = size <= SECRET_FILE_MAX ? fopen(path, "re") : NULL;
+	int rc = EXIT_USAGE;
 
 	if (!f)
-		return fail(err, "cannot read %s %s: %s", what, path, strerror(errno));
-	size_t n = fread(buf, 1, sizeof(buf), f);
+		return fail(err, "cannot read %s %s: %s", what, path,
+			size <= SECRET_FILE_MAX ? strerror(errno) : "no room");
+	size_t n = fread(buf, 1, size + 1, f);
 	int read_errno = ferror(f) ? errno : 0;
 	bool other_readable =
 		!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH);
 	fclose(f);
-	if (read_errno)
-		return fail(err, "cannot read %s %s: %s", what, path, strerror(read_errno));
 	if (n && buf[n - 1] == '\n')
 		n--;
 	if (n && buf[n - 1] == '\r')
 		n--;
-	if (n == 0)
-		return fail(err, "%s %s is empty", what, path);
-	if (n >= sizeof(url->password))
-		return fail(err, "%s %s: the password is longer than %zu bytes", what, path,
-			sizeof(url->password) - 1);
-	if (memchr(buf, '\n', n) || memchr(buf, '\0', n))
-		return fail(err, "%s %s: want the password alone on one line", what, path);
-	memcpy(url->password, buf, n);
-	url->password[n] = '\0';
-	url->has_password = true;
-	if (other_readable)
+	if (read_errno)
+		fail(err, "cannot read %s %s: %s", what, path, strerror(read_errno));
+	else if (n == 0)
+		fail(err, "%s %s is empty", what, path);
+	else if (n >= size)
+		fail(err, "%s %s: the password is longer than %zu bytes", what, path, size - 1);
+	else if (memchr(buf, '\n', n) || memchr(buf, '\0', n))
+		fail(err, "%s %s: want the password alone on one line", what, path);
+	else
+		rc = 0;
+	if (!rc) {
+		memcpy(out, buf, n);
+		out[n] = '\0';
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (!rc && other_readable)
 		log_warnx("%s %s can be read by every user (mode %04o): chmod o-r %s", what, path,
 			(unsigned)(st.st_mode & 07777), path);
+	return rc;
+}
+
+/* The password file's one line into url. */
+static int read_password_file(const char *path, struct mqtt_url *url, bool argv, char *err)
+{
+	if (read_secret_file(path, mqtt_opt_name(OPT_PASSWORD_FILE, argv), url->password,
+		    sizeof(url->password), err))
+		return EXIT_USAGE;
+	url->has_password = true;
 	return 0;
 }
 
@@ -1214,12 +1237,34 @@ int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX])
 
 	if (strlen(arg) >= STATUS_LISTEN_MAX || addr_parse(arg, &ss, &len))
 		return fail(err, "bad status address %s: want IP:PORT or [IPv6]:PORT", arg);
-	if (!addr_is_loopback((struct sockaddr *)&ss))
-		return fail(err,
-			"status address %s is not a loopback address: metrics and flows "
-			"are for this host only",
-			arg);
 	return 0;
+}
+
+int option_check_status_access(
+	const char *listen, bool has_password, bool argv, char err[OPT_ERR_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (option_check_status_listen(listen, err))
+		return EXIT_USAGE;
+	addr_parse(listen, &ss, &len);
+	if (has_password || addr_is_loopback((struct sockaddr *)&ss))
+		return 0;
+	return fail(err,
+		"status address %s is not a loopback address: beyond this host the status "
+		"server wants a password (%s)",
+		listen, argv ? "--status-password FILE" : "status-password = @FILE");
+}
+
+int option_read_status_password(
+	const char *arg, bool argv, char password[BASIC_AUTH_PASSWORD_MAX], char err[OPT_ERR_MAX])
+{
+	if (!argv && arg[0] != '@')
+		return fail(err, "want @FILE: the file that holds the password, not the password");
+	return read_secret_file(argv ? arg : arg + 1,
+		argv ? "--status-password" : "status-password", password, BASIC_AUTH_PASSWORD_MAX,
+		err);
 }
 
 int option_check(const struct command *c, const struct mqtt_url *url, struct node_config *node,

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "gateway/lib/basicauth.h"
 #include "mqtt/url.h"
 
 struct node_config;
@@ -32,6 +33,7 @@ enum long_only_option { /* past every short option's character */
 	OPT_MAX_MEMORY,
 	OPT_USER,
 	OPT_STATUS_LISTEN,
+	OPT_STATUS_PASSWORD,
 	OPT_PLAIN_STREAMS,
 	OPT_PACKET_SIZE,
 	OPT_TABLE,
@@ -115,7 +117,15 @@ int option_mqtt_set(struct mqtt_opts *o, int opt, const char *arg, char err[OPT_
  * the option at fault in *bad. */
 int option_mqtt_apply(const struct mqtt_opts *o, struct mqtt_url *url, bool argv, int *bad,
 	char err[OPT_ERR_MAX]);
-/* "127.0.0.1:9810" and the like: a loopback IP:PORT for the status server. */
+/* "127.0.0.1:9810" and the like: an IP:PORT for the status server. */
 int option_check_status_listen(const char *arg, char err[OPT_ERR_MAX]);
+/* The status server's address and whether it has a password: beyond loopback, it must.
+ * argv: errors name --options, else config keys. 0, or EXIT_USAGE with why in err. */
+int option_check_status_access(
+	const char *listen, bool has_password, bool argv, char err[OPT_ERR_MAX]);
+/* --status-password FILE (argv), or the config's "status-password = @FILE": the file's one line
+ * into password. 0, or EXIT_USAGE with why in err. */
+int option_read_status_password(
+	const char *arg, bool argv, char password[BASIC_AUTH_PASSWORD_MAX], char err[OPT_ERR_MAX]);
 
 #endif

@@ -35,8 +35,14 @@ case_line "run --check" "net4mqtt run: -c FILE is missing: which config file to 
 case_line "run -c" "net4mqtt run: -c needs a value"
 case_line "run --bogus" "net4mqtt run: unknown option --bogus (net4mqtt run -h lists them)"
 case_line "run -c a.conf b.conf" "net4mqtt run: unexpected argument b.conf (the file goes after -c)"
-case_line "run -c a.conf --default-status-listen 10.0.0.1:1" \
-	"net4mqtt run: --default-status-listen: status address 10.0.0.1:1 is not a loopback address: metrics and flows are for this host only"
+case_line "run -c a.conf --default-status-listen nowhere" \
+	"net4mqtt run: --default-status-listen: bad status address nowhere: want IP:PORT or [IPv6]:PORT"
+case_line "run -c a.conf --status-password pw" \
+	"net4mqtt run: --status-password belongs in FILE (status-password = @FILE)"
+case_line "agent --status-listen 10.0.0.1:1" \
+	"net4mqtt: status address 10.0.0.1:1 is not a loopback address: beyond this host the status server wants a password (--status-password FILE)"
+case_line "status --status-password $TEST_TMP/none" \
+	"net4mqtt status: cannot read --status-password $TEST_TMP/none: No such file or directory"
 case_line "run -c $TEST_TMP/none.conf" "net4mqtt: cannot read $TEST_TMP/none.conf: No such file or directory"
 case_line "status --bogus" "net4mqtt status: unknown option --bogus (net4mqtt status -h lists them)"
 case_line "status --check" "net4mqtt status: --check is an option of run, not status"

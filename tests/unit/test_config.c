@@ -488,6 +488,14 @@ static const struct bad_case bad_cases[] = {
 		"is not a loopback address" },
 	{ "[net4mqtt]\nstatus-listen = localhost\n[agent]\n", 2, "status-listen",
 		"bad status address" },
+	{ "[net4mqtt]\nstatus-listen = [::]:9810\n[agent]\n", 2, "status-listen",
+		"not a loopback address: beyond this host the status server wants a password "
+		"(status-password = @FILE)" },
+	{ "[net4mqtt]\nstatus-password = hunter2\n[agent]\n", 2, "status-password",
+		"want @FILE: the file that holds the password" },
+	{ "[net4mqtt]\nstatus-password = @/nonexistent/pw\n[agent]\n", 2, "status-password",
+		"cannot read status-password /nonexistent/pw" },
+	{ "[agent]\nstatus-password = @/etc/hosts\n", 2, "status-password", "goes in [net4mqtt]" },
 	{ "[net4mqtt]\nmqtt-url = http://example.org/x\n[agent]\n", 2, "mqtt-url",
 		"bad MQTT URL http://example.org/x" },
 	{ "[net4mqtt]\nlog-level = loud\n[agent]\n", 2, "log-level",
@@ -684,6 +692,44 @@ static void test_socks_user_file(void **state)
 	loaded_free(&l);
 }
 
+/* status-password = @FILE: the file's line; with it a status-listen beyond loopback is fine,
+ * whichever of the two keys comes first. */
+static void test_status_password(void **state)
+{
+	char secret[] = "/tmp/n4m-test-status-pw.XXXXXX", text[256];
+	struct loaded l;
+
+	(void)state;
+	int fd = mkstemp(secret);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "s3cret pw\n", 10), 10);
+	close(fd);
+	snprintf(text, sizeof(text),
+		"[net4mqtt]\nstatus-password = @%s\nstatus-listen = 0.0.0.0:9810\n[agent]\n",
+		secret);
+	load(&l, text);
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	assert_string_equal(l.c->status_password, "s3cret pw");
+	assert_string_equal(l.c->status_listen, "0.0.0.0:9810");
+	loaded_free(&l);
+
+	snprintf(text, sizeof(text),
+		"[net4mqtt]\nstatus-listen = 192.0.2.1:9810\nstatus-password = @%s\n[agent]\n",
+		secret);
+	load(&l, text);
+	unlink(secret);
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	loaded_free(&l);
+
+	load(&l,
+		"[net4mqtt]\nstatus-listen = 127.0.0.2:9810\n[agent]\n"); /* loopback: none needed */
+	assert_int_equal(l.rc, 0);
+	assert_string_equal(l.c->status_password, "");
+	loaded_free(&l);
+}
+
 /* [net4mqtt]'s password-file and TLS keys end up in the URL, over its query. */
 static void test_mqtt_keys(void **state)
 {
@@ -730,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_socks_user_file),
+		cmocka_unit_test(test_status_password),
 		cmocka_unit_test(test_mqtt_keys),
 	};
 
