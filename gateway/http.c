@@ -383,9 +383,10 @@ static void flows_json(struct hub *hub, struct evbuffer *o)
 				mqtt_proto_name(f->proto));
 			json_string(o, f->key);
 			evbuffer_add_printf(o,
-				",\"bytes_up\":%llu,\"bytes_down\":%llu,\"age_s\":%llu}",
+				",\"bytes_up\":%llu,\"bytes_down\":%llu,\"age_s\":%llu%s}",
 				f->bytes_up, f->bytes_down,
-				(unsigned long long)(now - f->opened_ms) / 1000);
+				(unsigned long long)(now - f->opened_ms) / 1000,
+				f->seal ? ",\"sealed\":true" : "");
 		}
 	}
 	evbuffer_add_printf(o, "],\"flows_listed\":%lu,\"flows_total\":%lu", shown, total);

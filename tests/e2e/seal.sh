@@ -167,6 +167,8 @@ need "c: a flow through sealed local-socks is up (one echo round)" wait_for 15 g
 rounds_ok() { [ "$(grep -c '^round ok' "$TEST_TMP/hold.out")" -ge "$1" ]; }
 echo >&3
 need "c: a second echo round" wait_for 10 rounds_ok 1
+check "c: the agent's /status lists the flow as sealed, with its destination" bash -c \
+	"curl -s -m 5 http://127.0.0.1:$MA/status | grep -q '\"key\":\"$AGENT/socks-$$/tcpx/[^\"]*/127.0.0.1:$ECHO\"[^}]*\"sealed\":true'"
 SOCKS_I="$PREFIX/$AGENT/socks-$$/i/seal/"
 replayed=$(metric 'net4mqtt_drops_total{role="agent",reason="seal_replayed"}')
 $PY "$SEAL" replay 127.0.0.1 "$BROKER_PORT" "$TEST_TMP/wire.rec" "$SOCKS_I" D >"$TEST_TMP/replay.out" 2>&1
