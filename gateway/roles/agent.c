@@ -525,7 +525,7 @@ static void agent_on_sealed(struct node *n, const struct mqtt_topic *t, const ch
 		} else if (f) {
 			log_debug("flow %llu: encrypted, local %s (%s)", (unsigned long long)f->id,
 				t->local, who->name);
-			agent_learn_key(n, t->local, s.peer_pub);
+			agent_learn_key(n, t->local, flow_seal_peer(f));
 			agent_sealed_start(n, f, &in, &h);
 		}
 	}

@@ -261,6 +261,13 @@ curl -s -m 30 -o "$TEST_TMP/h.after" "http://127.0.0.1:$LPH/secret.bin"
 check "h: the local now listed gets the file" same "$TEST_TMP/h.after" "$TEST_TMP/www/secret.bin"
 check "every process is still running" all_running "$agent_PID" "$l1_PID" "$l2_PID" "$socks_PID" "$plain_agent_PID"
 
+# g, last: the keyed local's real offline status, signed, is taken (not counted as forged)
+forged_a=$(metric net4mqtt_status_forged_total)
+kill "$socks_PID"
+check "g: the agent takes the keyed local's signed offline status when it stops" \
+	wait_for 10 grep -q "peer -/socks-$$ says offline" "$TEST_TMP/agent.log"
+check "g: ... and counts nothing forged" test "$(metric net4mqtt_status_forged_total)" -eq "$forged_a"
+
 # f. mistakes in the options: one line, exit 2
 usage_error() { # WHAT PATTERN ARGS...
 	local what=$1 pattern=$2; shift 2
