@@ -16,6 +16,9 @@
 #     delisted one's flow ends, the others' flows go on;
 #  f. the options' mistakes are one line and exit 2;
 #  h. a command-line agent rereads its --seal-peers on SIGHUP too;
+#  i. the epoch: a keyed agent killed (its signed will) and started again is
+#     offline, then online, at the local; its old online status published again
+#     is ignored as replayed;
 #  g. statuses: a keyed agent's is signed; a "{}" published on it, or on a
 #     keyed local's, is ignored by the peer that knows the key (counted), and
 #     a flow between them goes on.
@@ -248,8 +251,9 @@ AGENT2=seal-agent2-$$
 : >"$K/peers2"
 n4m agent2 agent -m "$URL" -i "$AGENT2" -t "127.0.0.1:$HTTP" --seal-key "$K/agent.key" --seal-peers "$K/peers2"
 LPH=$(free_port)
+MH=$(free_port)
 n4m l1h local-port -m "$URL" -i "l1h-$$" -a "$AGENT2" -l "127.0.0.1:$LPH" --seal-key "$K/l1.key" \
-	--seal-peer "$AGENT2=$(cat "$K/agent.pub")"
+	--seal-peer "$AGENT2=$(cat "$K/agent.pub")" --status-listen "127.0.0.1:$MH"
 need "h: the second agent is online" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT2/-/v/-"
 need "h: its local listens and is connected" wait_for 10 bash -c "ss -Htln | grep -q ':$LPH ' && grep -q 'mqtt: connected' '$TEST_TMP/l1h.log'"
 curl -s -m 3 -o "$TEST_TMP/h.before" "http://127.0.0.1:$LPH/secret.bin"
@@ -259,6 +263,24 @@ kill -HUP "$agent2_PID"
 check "h: SIGHUP rereads the list" wait_for 10 grep -q "reload: 1 locals' keys" "$TEST_TMP/agent2.log"
 curl -s -m 30 -o "$TEST_TMP/h.after" "http://127.0.0.1:$LPH/secret.bin"
 check "h: the local now listed gets the file" same "$TEST_TMP/h.after" "$TEST_TMP/www/secret.bin"
+
+# i. the epoch of signed statuses
+AGENT2_TOPIC=$PREFIX/$AGENT2/-/v/-
+retained "$AGENT2_TOPIC" | tr -d "\n" >"$TEST_TMP/agent2.old-status" # as published: no newline
+check "i: the second agent's signed online status is captured" grep -q '"online":true,.*"sig"' "$TEST_TMP/agent2.old-status"
+says() { grep -c "peer $AGENT2/- $1" "$TEST_TMP/l1h.log"; }
+offline_before=$(says "says offline")
+kill -9 "$agent2_PID"
+check "i: the local takes the killed agent's signed will (offline)" wait_for 15 bash -c "[ \$(grep -c 'peer $AGENT2/- says offline' '$TEST_TMP/l1h.log') -gt $offline_before ]"
+online_before=$(says online)
+n4m agent2 agent -m "$URL" -i "$AGENT2" -t "127.0.0.1:$HTTP" --seal-key "$K/agent.key" --seal-peers "$K/peers2"
+check "i: ... and its new online status (a new epoch) when it is back" wait_for 15 bash -c "[ \$(grep -c 'peer $AGENT2/- online' '$TEST_TMP/l1h.log') -gt $online_before ]"
+curl -s -m 30 -o "$TEST_TMP/i.after" "http://127.0.0.1:$LPH/secret.bin"
+check "i: flows work through the agent started again" same "$TEST_TMP/i.after" "$TEST_TMP/www/secret.bin"
+forged=$(metric net4mqtt_status_forged_total "$MH")
+mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "$AGENT2_TOPIC" -f "$TEST_TMP/agent2.old-status"
+check "i: the old online status, published again, is ignored (counted)" wait_for 10 metric_over net4mqtt_status_forged_total "$forged" "$MH"
+check "i: ... as older than the last one" grep -q "peer $AGENT2/-: a status older than the last one (replayed): ignored" "$TEST_TMP/l1h.log"
 check "every process is still running" all_running "$agent_PID" "$l1_PID" "$l2_PID" "$socks_PID" "$plain_agent_PID"
 
 # g, last: the keyed local's real offline status, signed, is taken (not counted as forged)
