@@ -7,6 +7,7 @@
 #include "seal.h"
 
 #define LABEL "net4mqtt seal v1"
+#define LABEL_MAC "net4mqtt seal mac"
 #define CTX_MIX "n4mseal1"   /* chaining and message keys of the handshake */
 #define CTX_SPLIT "n4mseal2" /* the transport keys */
 
@@ -96,6 +97,22 @@ static int hs_open(struct hs *hs, const uint8_t *c, size_t clen, uint8_t *m)
 	return 0;
 }
 
+/* An open's mac: a keyed hash of the bytes before it, keyed by H(LABEL_MAC || the responder's
+ * public key). Whoever does not know that key (it is in no status) cannot make an open the
+ * responder spends a Diffie-Hellman on: it drops the rest after one hash (WireGuard's mac1). */
+static void open_mac(
+	uint8_t mac[SEAL_MAC_LEN], const uint8_t *msg, size_t len, const uint8_t rpub[KEY_LEN])
+{
+	uint8_t key[32];
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(key));
+	crypto_generichash_update(&st, (const uint8_t *)LABEL_MAC, strlen(LABEL_MAC));
+	crypto_generichash_update(&st, rpub, KEY_LEN);
+	crypto_generichash_final(&st, key, sizeof(key));
+	crypto_generichash(mac, SEAL_MAC_LEN, msg, len, key, sizeof(key));
+}
+
 /* The values both sides start from: the label, the prologue, the responder's key. */
 static void hs_init(struct hs *hs, const void *prologue, size_t plen, const uint8_t rpub[KEY_LEN])
 {
@@ -177,9 +194,11 @@ int seal_open_build(struct seal *s, const struct key_pair *self, const uint8_t p
 		goto err;
 	hs_seal(&hs, payload, len, p);
 	p += len + SEAL_TAG_LEN;
+	open_mac(p, out, (size_t)(p - out), peer_pub);
+	p += SEAL_MAC_LEN;
 	memcpy(s->hash, hs.h, sizeof(s->hash));
 	memcpy(s->ck, hs.ck, sizeof(s->ck));
-	crypto_generichash(s->open_id, sizeof(s->open_id), out, (size_t)(p - out), NULL, 0);
+	seal_open_id(out, (size_t)(p - out), s->open_id);
 	s->state = SEAL_OPENED;
 	hs_wipe(&hs);
 	return (int)(p - out);
@@ -210,6 +229,10 @@ int seal_open_accept(struct seal *s, const struct key_pair *self, const void *pr
 		return -ENOSPC;
 	if ((rc = keys_init()))
 		return rc;
+	uint8_t mac[SEAL_MAC_LEN];
+	open_mac(mac, msg, len - SEAL_MAC_LEN, self->pub);
+	if (sodium_memcmp(mac, msg + len - SEAL_MAC_LEN, SEAL_MAC_LEN))
+		return -EBADMSG; /* not made for our key: no Diffie-Hellman spent on it */
 	hs_init(&hs, prologue, prologue_len, self->pub);
 	mix_hash(hs.h, e, KEY_LEN);
 	rc = -EBADMSG;

@@ -13,9 +13,10 @@
 enum seal_type { SEAL_OPEN = 'H', SEAL_REPLY = 'R', SEAL_DATA = 'D' };
 
 #define SEAL_TAG_LEN 16
+#define SEAL_MAC_LEN 16 /* an open's last bytes: keyed by the responder's public key */
 #define SEAL_HEADER_LEN 2
-/* version, type, E, the sealed static key, the open payload's tag */
-#define SEAL_OPEN_OVERHEAD (SEAL_HEADER_LEN + KEY_LEN + KEY_LEN + 2 * SEAL_TAG_LEN)
+/* version, type, E, the sealed static key, the open payload's tag, the mac */
+#define SEAL_OPEN_OVERHEAD (SEAL_HEADER_LEN + KEY_LEN + KEY_LEN + 2 * SEAL_TAG_LEN + SEAL_MAC_LEN)
 /* version, type, E, the reply payload's tag */
 #define SEAL_REPLY_OVERHEAD (SEAL_HEADER_LEN + KEY_LEN + SEAL_TAG_LEN)
 /* version, type, u64 counter: the additional data of every transport message */
