@@ -115,6 +115,8 @@ static void section_begin(struct loader *l, char *name, int line)
 		return;
 	}
 	r->line = line;
+	if (cmd->role->is_agent) /* [net4mqtt]'s seal-peer pins agents for the locals */
+		r->cfg.n_seal_pins = 0;
 	l->current = r;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gateway/config.h"
+#include "gateway/lib/keys.h"
 #include "gateway/roles/roles.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -694,6 +695,71 @@ static void test_socks_user_file(void **state)
 
 /* status-password = @FILE: the file's line; with it a status-listen beyond loopback is fine,
  * whichever of the two keys comes first. */
+/* A key file of net4mqtt genkey's form at path (mode 0600); its public key into pub. */
+static void write_key(char *path, char pub[KEY_TEXT_LEN + 1])
+{
+	uint8_t priv[KEY_LEN];
+	char text[KEY_TEXT_LEN + 1];
+	struct key_pair kp;
+
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	keys_generate(priv);
+	assert_int_equal(keys_pair(&kp, priv), 0);
+	keys_encode(text, priv);
+	keys_encode(pub, kp.pub);
+	assert_int_equal(write(fd, text, KEY_TEXT_LEN), KEY_TEXT_LEN);
+	assert_int_equal(write(fd, "\n", 1), 1);
+	close(fd);
+}
+
+/* seal-key and seal-peer in [net4mqtt] stand for every section; an agent's section takes no
+ * pin from there (they are for the locals); a section adds its own pins. */
+static void test_seal_keys(void **state)
+{
+	char key[] = "/tmp/n4m-test-seal-key.XXXXXX", peers[] = "/tmp/n4m-test-seal-peers.XXXXXX";
+	char pub1[KEY_TEXT_LEN + 1], pub2[KEY_TEXT_LEN + 1], text[1024];
+	struct loaded l;
+
+	(void)state;
+	write_key(key, pub1);
+	int fd = mkstemp(peers);
+	assert_true(fd >= 0);
+	dprintf(fd, "%s laptop\n", pub1);
+	close(fd);
+	memcpy(pub2, "Cqwn473/Ger39A+GCpaoDv5YbpLwaqFgWhwKTRufmzM=", KEY_TEXT_LEN + 1);
+	snprintf(text, sizeof(text),
+		"[net4mqtt]\nseal-key = %s\nseal-peer = ag1=%s\n[agent]\nid = ag0\nseal-peers = "
+		"%s\n"
+		"[local-port]\nagent-id = ag1\nseal-peer = ag2=%s\n",
+		key, pub1, peers, pub2);
+	load(&l, text);
+	if (l.rc)
+		fail_msg("config_load: %d:\n%s", l.rc, l.errors);
+	const struct config_role *agent = &l.c->roles[0], *port = &l.c->roles[1];
+	assert_string_equal(agent->cfg.seal_key, key);
+	assert_int_equal(agent->cfg.n_seal_pins, 0);
+	assert_string_equal(AGENT(agent)->seal_peers, peers);
+	assert_string_equal(port->cfg.seal_key, key);
+	assert_int_equal(port->cfg.n_seal_pins, 2);
+	assert_string_equal(port->cfg.seal_pins[0].agent, "ag1");
+	assert_string_equal(port->cfg.seal_pins[1].agent, "ag2");
+	loaded_free(&l);
+
+	snprintf(text, sizeof(text), "[local-port]\nseal-peer = ag1=%s\n", pub1);
+	load(&l, text);
+	assert_int_equal(l.rc, EXIT_USAGE);
+	expect_error(&l, NO_LINE, NULL, "--seal-peer needs --seal-key");
+	loaded_free(&l);
+	snprintf(text, sizeof(text), "[net4mqtt]\nseal-key = %s\n[agent]\n", key);
+	load(&l, text);
+	assert_int_equal(l.rc, EXIT_USAGE);
+	expect_error(&l, NO_LINE, NULL, "needs --seal-peers FILE");
+	loaded_free(&l);
+	unlink(key);
+	unlink(peers);
+}
+
 static void test_status_password(void **state)
 {
 	char secret[] = "/tmp/n4m-test-status-pw.XXXXXX", text[256];
@@ -778,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_socks_user_file),
 		cmocka_unit_test(test_status_password),
 		cmocka_unit_test(test_mqtt_keys),
+		cmocka_unit_test(test_seal_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
