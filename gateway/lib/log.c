@@ -48,14 +48,24 @@ bool log_enabled(enum log_level lvl)
 	return (int)lvl <= log_verbosity;
 }
 
+/* Set around every message and socket event: a bounded copy, not a printf. */
+static void role_copy(char dst[LOG_ROLE_MAX], const char *role)
+{
+	size_t n = role ? strnlen(role, LOG_ROLE_MAX - 1) : 0;
+
+	if (n)
+		memcpy(dst, role, n);
+	dst[n] = '\0';
+}
+
 void log_set_role(const char *role)
 {
-	snprintf(log_role, sizeof(log_role), "%s", role ? role : "");
+	role_copy(log_role, role);
 }
 
 void log_set_default_role(const char *role)
 {
-	snprintf(log_default_role, sizeof(log_default_role), "%s", role ? role : "");
+	role_copy(log_default_role, role);
 }
 
 void log_get_role(char out[LOG_ROLE_MAX])

@@ -690,10 +690,30 @@ measure_scale() {
 }
 
 # Interleaved runs, so a slow spell of this noisy machine hits all three alike.
+# RELAYS socat processes chained in front of the echo server, each relaying over
+# TCP to the next: what a round trip through as many relays as the tunnel has
+# (local-port, broker, agent) costs with no MQTT and no net4mqtt. Sets RELAY_CHAIN_PORT.
+relay_chain() { # relays
+	local port=$ECHO_PORT next
+	RELAY_CHAIN_PORT=
+	for _ in $(seq "$1"); do
+		next=$(free_port)
+		socat "TCP-LISTEN:$next,bind=127.0.0.1,fork,reuseaddr,nodelay" \
+			"TCP:127.0.0.1:$port,nodelay" >>"$TEST_TMP/socat-chain.log" 2>&1 &
+		bg_track $!
+		wait_for 10 port_listening "$next" || return 1
+		port=$next
+	done
+	RELAY_CHAIN_PORT=$port
+}
+
 measure_rtt() {
 	need_tunnel tunnel_rtt
+	relay_chain 3 || failed relay3_rtt "socat did not come up"
 	for _ in $(seq "$RTT_REPEAT"); do
 		rtt_sample direct_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 "$ECHO_PORT" 64 "$RTT_ROUNDS"
+		rtt_sample relay3_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 "$RELAY_CHAIN_PORT" 64 \
+			"$RTT_ROUNDS"
 		rtt_sample tunnel_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 "$RTT_PORT" 64 "$RTT_ROUNDS"
 		[ "$SEALED_UP" = 1 ] && rtt_sample sealed_rtt "$PY" "$RTT_TOOL" client 127.0.0.1 \
 			"$SEALED_RTT_PORT" 64 "$RTT_ROUNDS"
@@ -702,6 +722,7 @@ measure_rtt() {
 			-n "$RTT_ROUNDS" -f
 	done
 	rtt_result direct_rtt
+	rtt_result relay3_rtt
 	rtt_result tunnel_rtt
 	rtt_result sealed_rtt
 	rtt_result mqtt_rtt
@@ -812,6 +833,7 @@ report() {
 	row "local-port RTT, same broker and agent" gw_lp_rtt us
 	heading "round trip, 64 B request/response (median of $RTT_REPEAT runs of $RTT_ROUNDS rounds)"
 	row "direct TCP (python echo)" direct_rtt us
+	row "TCP through 3 socat relays (python echo)" relay3_rtt us
 	row "tunnel TCP (python echo via local-port+agent)" tunnel_rtt us
 	row "tunnel TCP, encrypted flows" sealed_rtt us
 	row "raw MQTT (publish, echo client, publish)" mqtt_rtt us
@@ -887,6 +909,8 @@ report() {
 	[ -n "${VAL[mqtt_rtt_2p]:-}" ] && [ -n "${VAL[direct_rtt]:-}" ] &&
 		VAL[mqtt_plus_tcp]=$(calc "${VAL[mqtt_rtt_2p]} + ${VAL[direct_rtt]}")
 	ratio "tunnel RTT / (raw MQTT 2 proc. + direct TCP)" tunnel_rtt mqtt_plus_tcp
+	ratio "tunnel RTT / 3 socat relays RTT" tunnel_rtt relay3_rtt
+	ratio "3 socat relays RTT / raw MQTT RTT, 2 proc." relay3_rtt mqtt_rtt_2p
 	ratio "gateway RTT / local-port RTT" gw_rtt gw_lp_rtt
 	ratio "tunnel / direct TCP" tunnel_tcp direct_tcp
 	net4mqtt_notes
