@@ -25,6 +25,7 @@ struct flow_seal {
 	uint8_t *handshake; /* our open (initiator) or reply (responder): sent again on a repeat */
 	size_t handshake_len;
 	uint64_t handshake_ms;	  /* when the open last went out */
+	uint64_t open_ms;	  /* when the open was built (its stamp) */
 	struct evbuffer *waiting; /* an initiator's datagrams before the reply, length-prefixed */
 	char wire_key[];
 };
@@ -179,7 +180,7 @@ static int seal_open(
 		return n == -ENOSPC ? -EMSGSIZE : n;
 	if (keep_handshake(fs, sealed_out, (size_t)n))
 		return -ENOMEM;
-	fs->handshake_ms = clock_ms();
+	fs->open_ms = fs->handshake_ms = clock_ms();
 	return publish_raw(io, sealed_out, (size_t)n);
 }
 
@@ -190,7 +191,9 @@ static int seal_resend_open(struct flow_seal *fs, const struct flowseal_io *io)
 }
 
 /* An initiator's message before the reply: a datagram waits (bounded); a stream's OPEN
- * repeated is the open again; anything else is dropped (KCP sends it again). */
+ * repeated is the open again; anything else is dropped (KCP sends it again). A datagram
+ * flow's open unanswered for FLOWSEAL_OPEN_MAX_AGE_MS: -ETIMEDOUT (a stream's own OPEN
+ * timeout is shorter). */
 static int seal_before_reply(
 	struct flow_seal *fs, const struct flowseal_io *io, const uint8_t *p, size_t len)
 {
@@ -199,6 +202,8 @@ static int seal_before_reply(
 	if (io->framed)
 		return !frame_parse(p, len, &fr) && fr.type == FRAME_OPEN ? seal_resend_open(fs, io)
 									  : 0;
+	if (clock_ms() - fs->open_ms >= FLOWSEAL_OPEN_MAX_AGE_MS)
+		return -ETIMEDOUT;
 	uint16_t l = (uint16_t)len;
 	if (!fs->waiting && !(fs->waiting = evbuffer_new()))
 		return -ENOMEM;

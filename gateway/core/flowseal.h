@@ -10,10 +10,13 @@
 #include "gateway/lib/seal.h"
 #include "mqtt/topic.h"
 
-#define FLOWSEAL_ID_LEN 16		    /* hex digits of a flow id on the wire */
-#define FLOWSEAL_WAIT_MAX (64u << 10)	    /* datagrams an initiator holds until the reply */
-#define FLOWSEAL_REOPEN_MS 1000		    /* a datagram flow's unanswered open goes again */
-#define FLOWSEAL_STAMP_SLACK_MS 120000	    /* an open's stamp this far from our clock is refused */
+#define FLOWSEAL_ID_LEN 16	       /* hex digits of a flow id on the wire */
+#define FLOWSEAL_WAIT_MAX (64u << 10)  /* datagrams an initiator holds until the reply */
+#define FLOWSEAL_REOPEN_MS 1000	       /* a datagram flow's unanswered open goes again */
+#define FLOWSEAL_STAMP_SLACK_MS 120000 /* an open's stamp this far from our clock is refused */
+/* A datagram flow whose open has gone unanswered this long ends (its stamp would soon be
+ * refused, and its repeats carry that stamp): the client's next datagram opens a new one. */
+#define FLOWSEAL_OPEN_MAX_AGE_MS (FLOWSEAL_STAMP_SLACK_MS / 2)
 #define FLOWSEAL_PLAIN_MAX (64 * 1024 + 64) /* the most a flow hands the seal at once */
 /* What an encrypted flow's messages cost beyond the frame or datagram they carry: a local's
  * first is its open (SEAL_OPEN_OVERHEAD and the hello), the rest SEAL_DATA_OVERHEAD. */
