@@ -9,7 +9,11 @@
 #  b. a listed local must not speak for another local id: one that opens a flow with
 #     the id of another (a topic level it picks) made the agent take its key for that
 #     id's statuses, so its own signed offline on that id's topic ended the other
-#     local's flows, and the other's genuine statuses were ignored as forged.
+#     local's flows, and the other's genuine statuses were ignored as forged;
+#  c. an unsigned status a stranger published for a local id before the agent knew that
+#     local's key (taken then, as any unkeyed peer's) must not outrank its signed ones
+#     after: one with a huge epoch, the agent's last when it learned the key, made it
+#     ignore every later genuine status of that local as "older", its offline too.
 set -u
 source "$(dirname "$0")/../lib.sh"
 HELPERS=$(cd "$(dirname "$0")" && pwd)/helpers
@@ -88,4 +92,28 @@ check "b: the insider's offline on the victim's topic leaves the victim's flow a
 	wait_for 10 bash -c "[ \$(grep -c '^round ok' '$TEST_TMP/hold.out') -ge 2 ]"
 check "b: ... the agent never ended the victim's flows" bash -c "! grep -q 'local went offline' '$TEST_TMP/agent.log'"
 exec 3>&-
+
+# c. a stranger's unsigned status with a huge epoch, then the local's first sealed flow
+V2=v2-$$
+LPV=$(free_port)
+n4m v2 local-port -m "$URL" -i "$V2" -a "$AGENT" --seal-key "$K/victim.key" --seal-peer "$PIN" -l "127.0.0.1:$LPV"
+need "c: v2 listens" wait_for 10 port_listening "$LPV"
+need "c: v2 is connected" wait_for 10 grep -q 'mqtt: connected' "$TEST_TMP/v2.log"
+V2_TOPIC=$PREFIX/-/$V2/v/-
+# a spoof every 10 ms for 3 s (v2 puts its own back at most every 100 ms), and a flow meanwhile
+for _ in $(seq 300); do
+	echo '{"online":true,"epoch":99999999999999}'
+	sleep 0.01
+done | mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 0 -t "$V2_TOPIC" -l &
+SPOOF=$!
+sleep 1
+curl -s -m 20 -o "$TEST_TMP/f.v2" "http://127.0.0.1:$LPV/f.bin"
+wait "$SPOOF"
+check "c: v2 opens a flow (the agent learns its key)" cmp -s "$TEST_TMP/f.v2" "$TEST_TMP/www/f.bin"
+sleep 1
+kill "$v2_PID"
+check "c: the agent takes v2's signed offline when it stops" \
+	wait_for 10 grep -q "peer -/$V2 says offline" "$TEST_TMP/agent.log"
+check "c: ... and ignored none of v2's statuses as older than a stranger's" \
+	bash -c "! grep -q 'peer -/$V2: a status older' '$TEST_TMP/agent.log'"
 finish
