@@ -311,15 +311,16 @@ enum flowseal_in flowseal_input(
 }
 
 int flowseal_accept(const struct key_pair *self, const char *wire_key, const uint8_t *msg,
-	size_t len, struct seal *s, struct seal_hello *hello)
+	size_t len, bool (*allowed)(const uint8_t pub[KEY_LEN], void *arg), void *arg,
+	struct seal *s, struct seal_hello *hello)
 {
 	char prologue[2 * MQTT_LEVEL_MAX + FLOWSEAL_ID_LEN + 3];
 	int plen = flowseal_prologue(wire_key, prologue, sizeof(prologue));
 
 	if (plen < 0)
 		return -EINVAL;
-	int n = seal_open_accept(
-		s, self, prologue, (size_t)plen, msg, len, opened_in, sizeof(opened_in));
+	int n = seal_open_accept_if(s, self, prologue, (size_t)plen, msg, len, opened_in,
+		sizeof(opened_in), allowed, arg);
 	if (n < 0)
 		return n;
 	if (seal_hello_parse(opened_in, (size_t)n, hello)) {

@@ -50,10 +50,12 @@ int flowseal_prologue(const char *wire_key, char *out, size_t cap);
  * its first message out becomes the open. NULL: out of memory. self must outlive it. */
 struct flow_seal *flowseal_initiator(const struct key_pair *self, const uint8_t peer_pub[KEY_LEN],
 	const char *wire_key, enum mqtt_proto proto, const char *src, const char *dst);
-/* An agent: checks an open (msg) of the flow named by wire_key; hello's pointers are valid
- * until the next call here. 0, or -errno (seal.h's). */
+/* An agent: checks an open (msg) of the flow named by wire_key, from a key allowed takes
+ * (seal_open_accept_if: -EPERM, after one DH, for one it does not); hello's pointers are
+ * valid until the next call here. 0, or -errno (seal.h's). */
 int flowseal_accept(const struct key_pair *self, const char *wire_key, const uint8_t *msg,
-	size_t len, struct seal *s, struct seal_hello *hello);
+	size_t len, bool (*allowed)(const uint8_t pub[KEY_LEN], void *arg), void *arg,
+	struct seal *s, struct seal_hello *hello);
 /* ... the seal of the flow it opens (s moves into it), and its reply, published. */
 struct flow_seal *flowseal_responder(struct seal *s, const char *wire_key);
 int flowseal_reply(struct flow_seal *fs, const struct flowseal_io *io);
