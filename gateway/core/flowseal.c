@@ -176,8 +176,10 @@ static int seal_open(
 	int n = seal_open_build(&fs->s, fs->self, peer, prologue, (size_t)plen, opened_in,
 		(size_t)hlen, sealed_out, sizeof(sealed_out));
 	sodium_memzero(opened_in, (size_t)hlen);
-	if (n < 0)
+	if (n < 0) { /* seal_open_build wiped the seal: the pinned key stays for another try */
+		memcpy(fs->s.peer_pub, peer, KEY_LEN);
 		return n == -ENOSPC ? -EMSGSIZE : n;
+	}
 	if (keep_handshake(fs, sealed_out, (size_t)n))
 		return -ENOMEM;
 	fs->open_ms = fs->handshake_ms = clock_ms();
