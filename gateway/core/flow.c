@@ -463,13 +463,23 @@ static void flow_seal_drop(struct flow *f)
 	f->seal = NULL;
 }
 
+/* Why a flow ends when a message of it could not go out. */
+static const char *publish_failed(int err)
+{
+	if (err == -ENOTCONN)
+		return "broker connection lost";
+	if (err == -ETIMEDOUT) /* flowseal_emit */
+		return "the agent never answered the encrypted open";
+	return "publish failed";
+}
+
 /* Publishes on the flow's topic; on failure the flow is closed and < 0 returned. */
 static int flow_publish(struct flow *f, const void *p, size_t len)
 {
 	int err = flow_emit(f, p, len);
 
 	if (err) {
-		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
+		flow_close(f, publish_failed(err), true);
 		return err;
 	}
 	f->bytes_up += len;
@@ -529,7 +539,7 @@ static int flow_publish_data(struct flow *f, uint8_t *frame, size_t len)
 	frame_header(frame, &fr);
 	int err = flow_emit(f, frame, FRAME_DATA_HDR + len);
 	if (err) {
-		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
+		flow_close(f, publish_failed(err), true);
 		return err;
 	}
 	f->snd_off += len;
@@ -938,7 +948,7 @@ static int flow_send_frame(
 	int err = flow_emit_frame(f, type, off, code);
 
 	if (err)
-		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
+		flow_close(f, publish_failed(err), true);
 	return err;
 }
 
@@ -1027,7 +1037,7 @@ static int flow_send_window(struct flow *f)
 	int err = flow_emit(f, buf, frame_header(buf, &fr));
 
 	if (err)
-		flow_close(f, err == -ENOTCONN ? "broker connection lost" : "publish failed", true);
+		flow_close(f, publish_failed(err), true);
 	else
 		f->granted_msgs = f->rcv_msgs;
 	return err;

@@ -25,6 +25,7 @@ struct flow_seal {
 	uint8_t *handshake; /* our open (initiator) or reply (responder): sent again on a repeat */
 	size_t handshake_len;
 	uint64_t handshake_ms;	  /* when the open last went out */
+	uint64_t open_ms;	  /* when the open was built (its stamp) */
 	struct evbuffer *waiting; /* an initiator's datagrams before the reply, length-prefixed */
 	char wire_key[];
 };
@@ -175,11 +176,13 @@ static int seal_open(
 	int n = seal_open_build(&fs->s, fs->self, peer, prologue, (size_t)plen, opened_in,
 		(size_t)hlen, sealed_out, sizeof(sealed_out));
 	sodium_memzero(opened_in, (size_t)hlen);
-	if (n < 0)
+	if (n < 0) { /* seal_open_build wiped the seal: the pinned key stays for another try */
+		memcpy(fs->s.peer_pub, peer, KEY_LEN);
 		return n == -ENOSPC ? -EMSGSIZE : n;
+	}
 	if (keep_handshake(fs, sealed_out, (size_t)n))
 		return -ENOMEM;
-	fs->handshake_ms = clock_ms();
+	fs->open_ms = fs->handshake_ms = clock_ms();
 	return publish_raw(io, sealed_out, (size_t)n);
 }
 
@@ -190,7 +193,9 @@ static int seal_resend_open(struct flow_seal *fs, const struct flowseal_io *io)
 }
 
 /* An initiator's message before the reply: a datagram waits (bounded); a stream's OPEN
- * repeated is the open again; anything else is dropped (KCP sends it again). */
+ * repeated is the open again; anything else is dropped (KCP sends it again). A datagram
+ * flow's open unanswered for FLOWSEAL_OPEN_MAX_AGE_MS: -ETIMEDOUT (a stream's own OPEN
+ * timeout is shorter). */
 static int seal_before_reply(
 	struct flow_seal *fs, const struct flowseal_io *io, const uint8_t *p, size_t len)
 {
@@ -199,6 +204,8 @@ static int seal_before_reply(
 	if (io->framed)
 		return !frame_parse(p, len, &fr) && fr.type == FRAME_OPEN ? seal_resend_open(fs, io)
 									  : 0;
+	if (clock_ms() - fs->open_ms >= FLOWSEAL_OPEN_MAX_AGE_MS)
+		return -ETIMEDOUT;
 	uint16_t l = (uint16_t)len;
 	if (!fs->waiting && !(fs->waiting = evbuffer_new()))
 		return -ENOMEM;
@@ -306,15 +313,16 @@ enum flowseal_in flowseal_input(
 }
 
 int flowseal_accept(const struct key_pair *self, const char *wire_key, const uint8_t *msg,
-	size_t len, struct seal *s, struct seal_hello *hello)
+	size_t len, bool (*allowed)(const uint8_t pub[KEY_LEN], void *arg), void *arg,
+	struct seal *s, struct seal_hello *hello)
 {
 	char prologue[2 * MQTT_LEVEL_MAX + FLOWSEAL_ID_LEN + 3];
 	int plen = flowseal_prologue(wire_key, prologue, sizeof(prologue));
 
 	if (plen < 0)
 		return -EINVAL;
-	int n = seal_open_accept(
-		s, self, prologue, (size_t)plen, msg, len, opened_in, sizeof(opened_in));
+	int n = seal_open_accept_if(s, self, prologue, (size_t)plen, msg, len, opened_in,
+		sizeof(opened_in), allowed, arg);
 	if (n < 0)
 		return n;
 	if (seal_hello_parse(opened_in, (size_t)n, hello)) {

@@ -10,10 +10,13 @@
 #include "gateway/lib/seal.h"
 #include "mqtt/topic.h"
 
-#define FLOWSEAL_ID_LEN 16		    /* hex digits of a flow id on the wire */
-#define FLOWSEAL_WAIT_MAX (64u << 10)	    /* datagrams an initiator holds until the reply */
-#define FLOWSEAL_REOPEN_MS 1000		    /* a datagram flow's unanswered open goes again */
-#define FLOWSEAL_STAMP_SLACK_MS 120000	    /* an open's stamp this far from our clock is refused */
+#define FLOWSEAL_ID_LEN 16	       /* hex digits of a flow id on the wire */
+#define FLOWSEAL_WAIT_MAX (64u << 10)  /* datagrams an initiator holds until the reply */
+#define FLOWSEAL_REOPEN_MS 1000	       /* a datagram flow's unanswered open goes again */
+#define FLOWSEAL_STAMP_SLACK_MS 120000 /* an open's stamp this far from our clock is refused */
+/* A datagram flow whose open has gone unanswered this long ends (its stamp would soon be
+ * refused, and its repeats carry that stamp): the client's next datagram opens a new one. */
+#define FLOWSEAL_OPEN_MAX_AGE_MS (FLOWSEAL_STAMP_SLACK_MS / 2)
 #define FLOWSEAL_PLAIN_MAX (64 * 1024 + 64) /* the most a flow hands the seal at once */
 /* What an encrypted flow's messages cost beyond the frame or datagram they carry: a local's
  * first is its open (SEAL_OPEN_OVERHEAD and the hello), the rest SEAL_DATA_OVERHEAD. */
@@ -47,10 +50,12 @@ int flowseal_prologue(const char *wire_key, char *out, size_t cap);
  * its first message out becomes the open. NULL: out of memory. self must outlive it. */
 struct flow_seal *flowseal_initiator(const struct key_pair *self, const uint8_t peer_pub[KEY_LEN],
 	const char *wire_key, enum mqtt_proto proto, const char *src, const char *dst);
-/* An agent: checks an open (msg) of the flow named by wire_key; hello's pointers are valid
- * until the next call here. 0, or -errno (seal.h's). */
+/* An agent: checks an open (msg) of the flow named by wire_key, from a key allowed takes
+ * (seal_open_accept_if: -EPERM, after one DH, for one it does not); hello's pointers are
+ * valid until the next call here. 0, or -errno (seal.h's). */
 int flowseal_accept(const struct key_pair *self, const char *wire_key, const uint8_t *msg,
-	size_t len, struct seal *s, struct seal_hello *hello);
+	size_t len, bool (*allowed)(const uint8_t pub[KEY_LEN], void *arg), void *arg,
+	struct seal *s, struct seal_hello *hello);
 /* ... the seal of the flow it opens (s moves into it), and its reply, published. */
 struct flow_seal *flowseal_responder(struct seal *s, const char *wire_key);
 int flowseal_reply(struct flow_seal *fs, const struct flowseal_io *io);

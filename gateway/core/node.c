@@ -444,7 +444,8 @@ static bool node_status_genuine(struct node *n, const struct mqtt_topic *t, cons
 		return true;
 	if (keys_status_verify(key, topic, payload, len)) {
 		why = len ? "not signed by its key" : "cleared";
-	} else if ((last = peers_get(n->peers, t->agent, t->local))) {
+	} else if ((last = peers_get(n->peers, t->agent, t->local)) && last->verified) {
+		/* (an unsigned one, taken before we knew the key, orders nothing: a stranger's) */
 		status_parse(payload, len, &st);
 		if (st.epoch < last->epoch ||
 			(st.epoch == last->epoch && st.online && !last->online))
@@ -471,7 +472,10 @@ void node_status_message(struct node *n, const struct mqtt_topic *t, const char 
 		return; /* our own (the hub checked it is) */
 	if (!node_status_genuine(n, t, topic, payload, len))
 		return;
-	switch (peers_update(n->peers, t->agent, t->local, payload, len, &st)) {
+	enum peer_change change = peers_update(n->peers, t->agent, t->local, payload, len, &st);
+	if (node_status_key(n, t))
+		peers_mark_verified(n->peers, t->agent, t->local);
+	switch (change) {
 	case PEER_WENT_OFFLINE:
 		if (status_log_ok(n))
 			log_debug("peer %s/%s says offline: its flows end in %d ms unless it "

@@ -152,6 +152,14 @@ const struct status *peers_get(const struct peers *p, const char *agent, const c
 	return peer ? &peer->st : NULL;
 }
 
+void peers_mark_verified(struct peers *p, const char *agent, const char *local)
+{
+	struct peer *peer = peer_get(p, agent, local);
+
+	if (peer)
+		peer->st.verified = true;
+}
+
 struct walk {
 	void (*fn)(const char *key, const struct status *st, void *arg);
 	void *arg;

@@ -40,6 +40,8 @@ int peers_count(const struct peers *p);
 
 /* The last status of agent/local, or NULL if none was seen (or it was cleared). */
 const struct status *peers_get(const struct peers *p, const char *agent, const char *local);
+/* The last status of agent/local was signed by its key (status.verified). */
+void peers_mark_verified(struct peers *p, const char *agent, const char *local);
 
 /* Every peer whose status was seen: key "AGENT/LOCAL", its last status. */
 void peers_walk(const struct peers *p,

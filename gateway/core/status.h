@@ -24,6 +24,8 @@ struct status {
 	struct nl_prefix routes[STATUS_ROUTES_MAX];
 	unsigned long long epoch; /* a keyed peer's: when its connection was made (ms); 0: none */
 	bool seal;		  /* "seal":1, a keyed peer's: it takes encrypted flows */
+	bool verified; /* not in the JSON: its signature checked out with the key we know the peer
+			* by (node.c); only such a status orders the ones after it */
 };
 
 /* The online status; streams (0: none) becomes "streams", icmp "icmp":1,

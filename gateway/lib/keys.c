@@ -159,6 +159,7 @@ int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err
 		key_fail(err, "cannot read %s %s: %s", what, path, strerror(e));
 		return -e;
 	}
+	setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer: a copy of the key freed unwiped */
 	size_t n = fread(buf, 1, sizeof(buf), f);
 	bool readable = !fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & S_IROTH);
 	fclose(f);

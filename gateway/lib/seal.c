@@ -216,6 +216,13 @@ void seal_open_id(const uint8_t *msg, size_t len, uint8_t out[SEAL_OPEN_ID_LEN])
 int seal_open_accept(struct seal *s, const struct key_pair *self, const void *prologue,
 	size_t prologue_len, const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
 {
+	return seal_open_accept_if(s, self, prologue, prologue_len, msg, len, out, cap, NULL, NULL);
+}
+
+int seal_open_accept_if(struct seal *s, const struct key_pair *self, const void *prologue,
+	size_t prologue_len, const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
+	bool (*allowed)(const uint8_t pub[KEY_LEN], void *arg), void *arg)
+{
 	struct hs hs;
 	int rc;
 
@@ -237,8 +244,13 @@ int seal_open_accept(struct seal *s, const struct key_pair *self, const void *pr
 	mix_hash(hs.h, e, KEY_LEN);
 	rc = -EBADMSG;
 	if (mix_key(&hs, self->dh_priv, e) || /* es */
-		hs_open(&hs, stat, KEY_LEN + SEAL_TAG_LEN, s->peer_pub) ||
-		keys_peer_dh(s->peer_dh, s->peer_pub) ||
+		hs_open(&hs, stat, KEY_LEN + SEAL_TAG_LEN, s->peer_pub))
+		goto err;
+	if (allowed && !allowed(s->peer_pub, arg)) {
+		rc = -EPERM;
+		goto err;
+	}
+	if (keys_peer_dh(s->peer_dh, s->peer_pub) ||
 		mix_key(&hs, self->dh_priv, s->peer_dh) || /* ss */
 		hs_open(&hs, box, n + SEAL_TAG_LEN, out))
 		goto err;

@@ -79,6 +79,12 @@ int seal_open_build(struct seal *s, const struct key_pair *self, const uint8_t p
  * initiator's key, which the caller looks up in its list before it answers. */
 int seal_open_accept(struct seal *s, const struct key_pair *self, const void *prologue,
 	size_t prologue_len, const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
+/* ... and asks allowed(pub, arg) about the initiator's key as soon as it is decrypted, before
+ * the second Diffie-Hellman and the key's conversion: an open from a key it refuses (-EPERM)
+ * costs one X25519 operation, not two. allowed may be NULL (every key). */
+int seal_open_accept_if(struct seal *s, const struct key_pair *self, const void *prologue,
+	size_t prologue_len, const uint8_t *msg, size_t len, uint8_t *out, size_t cap,
+	bool (*allowed)(const uint8_t pub[KEY_LEN], void *arg), void *arg);
 /* Responder: the reply carrying payload; derives the transport keys. */
 int seal_reply_build(struct seal *s, const uint8_t *payload, size_t len, uint8_t *out, size_t cap);
 /* Initiator: checks the reply and decrypts its payload into out; derives the transport keys. A

@@ -478,6 +478,23 @@ static const uint8_t *agent_status_key(struct node *n, const char *local)
 	return k ? k->pub : NULL;
 }
 
+/* An open's key, as soon as it is decrypted: the list's entry, or the key refused. */
+struct open_key {
+	const struct peer_keys *list;
+	const struct peer_key *who;
+	uint8_t refused[KEY_LEN];
+};
+
+static bool agent_open_key(const uint8_t pub[KEY_LEN], void *arg)
+{
+	struct open_key *k = arg;
+
+	if ((k->who = peerkeys_find(k->list, pub)))
+		return true;
+	memcpy(k->refused, pub, KEY_LEN);
+	return false;
+}
+
 /* A message on an encrypted flow's topic that is no flow here: only an open from a listed
  * key makes one; nothing else gets an answer. */
 static void agent_on_sealed(struct node *n, const struct mqtt_topic *t, const char *wire_key,
@@ -494,19 +511,24 @@ static void agent_on_sealed(struct node *n, const struct mqtt_topic *t, const ch
 		n->stats.flow.unknown_flow++; /* of a flow that ended, or never was */
 		return;
 	}
-	if (flowseal_accept(n->seal_self, wire_key, payload, len, &s, &h)) {
+	/* the list is asked before the second DH: a stranger's open costs one */
+	struct open_key k = { .list = a->seal_peers };
+	int rc = flowseal_accept(n->seal_self, wire_key, payload, len, agent_open_key, &k, &s, &h);
+	if (rc == -EPERM) {
+		keys_encode(pub, k.refused);
+		agent_seal_refuse(n, &n->stats.seal_refused,
+			"an open from %s by key %s, which --seal-peers does not list", t->local,
+			pub);
+		return;
+	}
+	if (rc) {
 		agent_seal_refuse(n, &n->stats.seal_refused,
 			"an open from %s that failed its check (made for another key, or tampered)",
 			t->local);
 		return;
 	}
-	const struct peer_key *who = peerkeys_find(a->seal_peers, s.peer_pub);
-	if (!who) {
-		keys_encode(pub, s.peer_pub);
-		agent_seal_refuse(n, &n->stats.seal_refused,
-			"an open from %s by key %s, which --seal-peers does not list", t->local,
-			pub);
-	} else if ((stale = agent_open_stale(a, &s, h.stamp))) {
+	const struct peer_key *who = k.who;
+	if ((stale = agent_open_stale(a, &s, h.stamp))) {
 		agent_seal_refuse(
 			n, &n->stats.seal_refused, "%s, from %s (%s)", stale, t->local, who->name);
 	} else if (!hello_topic(t, &h, &in) ||

@@ -112,6 +112,11 @@ void local_on_data(struct node *n, const struct mqtt_topic *t, const uint8_t *pa
 
 	if (!flow_key(key, sizeof(key), t->agent, t->local, t->proto, t->src, t->dst))
 		f = flow_table_find(n->flows, key);
+	/* an encrypted flow is in the index under its addresses too, but hears only its seal
+	 * topic: on the plain topic those addresses name, it is no flow (so a message there
+	 * neither resets it nor tells whether it exists) */
+	if (f && f->seal && t->proto != MQTT_PROTO_SEAL)
+		f = NULL;
 	if (!f && mqtt_proto_is_framed(t->proto)) {
 		char topic[MQTT_TOPIC_MAX]; /* an answer goes to the agent's i topic */
 		if (mqtt_topic_build(topic, sizeof(topic), n->url->prefix, t->agent, t->local,

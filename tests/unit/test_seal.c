@@ -306,6 +306,49 @@ static void test_wrong_initiator_key(void **state)
 		-EINVAL);
 }
 
+/* The list is asked as soon as the initiator's key is decrypted: a key it refuses is -EPERM
+ * and leaves nothing; one it takes is the open accepted, as without the question. */
+static int asked;
+
+static bool allow_only(const uint8_t pub[KEY_LEN], void *arg)
+{
+	asked++;
+	return keys_equal(pub, arg);
+}
+
+static void test_accept_if(void **state)
+{
+	struct pair *p = *state;
+	uint8_t msg[BUF], out[BUF];
+	struct key_pair other;
+
+	make_key(&other);
+	int n = seal_open_build(&p->l, &p->local, p->agent.pub, PROLOGUE, strlen(PROLOGUE),
+		(const uint8_t *)"hello", 5, msg, sizeof(msg));
+	assert_true(n > 0);
+	asked = 0;
+	assert_int_equal(seal_open_accept_if(&p->a, &p->agent, PROLOGUE, strlen(PROLOGUE), msg,
+				 (size_t)n, out, sizeof(out), allow_only, other.pub),
+		-EPERM);
+	assert_int_equal(asked, 1);
+	assert_int_equal(p->a.state, SEAL_IDLE);
+	assert_int_equal(seal_reply_build(&p->a, NULL, 0, out, sizeof(out)), -EINVAL);
+	asked = 0;
+	assert_int_equal(seal_open_accept_if(&p->a, &p->agent, PROLOGUE, strlen(PROLOGUE), msg,
+				 (size_t)n, out, sizeof(out), allow_only, p->local.pub),
+		5);
+	assert_int_equal(asked, 1);
+	assert_true(keys_equal(p->a.peer_pub, p->local.pub));
+	assert_memory_equal(out, "hello", 5);
+	/* a tampered static key never reaches the question */
+	asked = 0;
+	msg[SEAL_HEADER_LEN + KEY_LEN] ^= 1;
+	assert_int_equal(seal_open_accept_if(&p->a, &p->agent, PROLOGUE, strlen(PROLOGUE), msg,
+				 (size_t)n, out, sizeof(out), allow_only, p->local.pub),
+		-EBADMSG);
+	assert_int_equal(asked, 0);
+}
+
 /* Calls in the wrong state, short buffers, a bad peer key. */
 static void test_states_and_sizes(void **state)
 {
@@ -441,6 +484,7 @@ int main(void)
 		cmocka_unit_test_setup(test_wrong_responder_key, setup),
 		cmocka_unit_test_setup(test_wrong_initiator_key, setup),
 		cmocka_unit_test_setup(test_states_and_sizes, setup),
+		cmocka_unit_test_setup(test_accept_if, setup),
 		cmocka_unit_test(test_known_answers),
 		cmocka_unit_test(test_hello),
 	};
