@@ -375,6 +375,7 @@ static void flow_seal_io(const struct flow *f, struct flowseal_io *io)
 		.publish_arg = f->table->publish_arg,
 		.topic = f->topic,
 		.framed = f->framed,
+		.now_ms = clock_ms(),
 		.bad = &st->sealed_bad,
 		.replayed = &st->sealed_replayed,
 		.early = &st->sealed_early,

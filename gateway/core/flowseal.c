@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "gateway/lib/clock.h"
 #include "gateway/lib/log.h"
 #include "mqtt/frame.h"
 
@@ -182,13 +181,13 @@ static int seal_open(
 	}
 	if (keep_handshake(fs, sealed_out, (size_t)n))
 		return -ENOMEM;
-	fs->open_ms = fs->handshake_ms = clock_ms();
+	fs->open_ms = fs->handshake_ms = io->now_ms;
 	return publish_raw(io, sealed_out, (size_t)n);
 }
 
 static int seal_resend_open(struct flow_seal *fs, const struct flowseal_io *io)
 {
-	fs->handshake_ms = clock_ms();
+	fs->handshake_ms = io->now_ms;
 	return publish_raw(io, fs->handshake, fs->handshake_len);
 }
 
@@ -204,7 +203,7 @@ static int seal_before_reply(
 	if (io->framed)
 		return !frame_parse(p, len, &fr) && fr.type == FRAME_OPEN ? seal_resend_open(fs, io)
 									  : 0;
-	if (clock_ms() - fs->open_ms >= FLOWSEAL_OPEN_MAX_AGE_MS)
+	if (io->now_ms - fs->open_ms >= FLOWSEAL_OPEN_MAX_AGE_MS)
 		return -ETIMEDOUT;
 	uint16_t l = (uint16_t)len;
 	if (!fs->waiting && !(fs->waiting = evbuffer_new()))
@@ -216,7 +215,7 @@ static int seal_before_reply(
 		evbuffer_add(fs->waiting, &l, sizeof(l));
 		evbuffer_add(fs->waiting, p, len);
 	}
-	if (clock_ms() - fs->handshake_ms >= FLOWSEAL_REOPEN_MS)
+	if (io->now_ms - fs->handshake_ms >= FLOWSEAL_REOPEN_MS)
 		return seal_resend_open(fs, io);
 	return 0;
 }

@@ -30,7 +30,8 @@ struct flowseal_io {
 	int (*publish)(void *arg, const char *topic, const void *payload, size_t len);
 	void *publish_arg;
 	const char *topic;
-	bool framed; /* tcpx, kcpx: every payload is a frame (mqtt/frame.h) */
+	bool framed;	 /* tcpx, kcpx: every payload is a frame (mqtt/frame.h) */
+	uint64_t now_ms; /* clock_ms(): when the open went out, how long it waits */
 	unsigned long *bad, *replayed, *early, *dgram_dropped;
 };
 

@@ -452,22 +452,69 @@ static void agent_sealed_start(
 	agent_connect(n, f, in);
 }
 
+/* Why key pub may not open a flow as local id `local`, or NULL. The first listed key to
+ * open one under an id holds that id until a reload takes the key off the list: a listed
+ * local cannot speak for another (sign its statuses, replace its flows, use its share). */
+static const char *agent_id_taken(struct node *n, const char *local, const uint8_t pub[KEY_LEN])
+{
+	struct agent *a = n->role_data;
+	const struct local_key *k = map_get(a->local_keys, local);
+
+	if (k)
+		return keys_equal(k->pub, pub) ? NULL
+					       : "its local id is held by another listed key";
+	if (map_size(a->local_keys) >= AGENT_LOCAL_KEYS_MAX)
+		return "more local ids than this agent keeps keys for";
+	return NULL;
+}
+
+/* The key now holds the id (agent_id_taken said it may). */
 static void agent_learn_key(struct node *n, const char *local, const uint8_t pub[KEY_LEN])
 {
 	struct agent *a = n->role_data;
-	struct local_key *k = map_get(a->local_keys, local);
-
-	if (k) {
-		memcpy(k->pub, pub, KEY_LEN);
-		return;
-	}
 	size_t len = strlen(local) + 1;
-	if (map_size(a->local_keys) >= AGENT_LOCAL_KEYS_MAX || !(k = malloc(sizeof(*k) + len)))
-		return; /* that local's statuses are taken unsigned, as before its first flow */
+	struct local_key *k;
+
+	if (map_get(a->local_keys, local) || !(k = malloc(sizeof(*k) + len)))
+		return;
 	memcpy(k->pub, pub, KEY_LEN);
 	memcpy(k->id, local, len);
 	if (map_put(a->local_keys, k->id, k))
 		free(k);
+}
+
+struct unlisted {
+	const struct peer_keys *list;
+	const char *ids[AGENT_LOCAL_KEYS_MAX];
+	int n;
+};
+
+static void note_unlisted(const char *id, void *val, void *arg)
+{
+	const struct local_key *k = val;
+	struct unlisted *u = arg;
+
+	if (!peerkeys_find(u->list, k->pub))
+		u->ids[u->n++] = id;
+}
+
+/* A reload took keys off the list: the ids they held are free again. */
+static void agent_free_ids(struct node *n)
+{
+	struct agent *a = n->role_data;
+	struct unlisted *u = malloc(sizeof(*u));
+
+	if (!u)
+		return;
+	u->list = a->seal_peers;
+	u->n = 0;
+	map_walk(a->local_keys, note_unlisted, u);
+	for (int i = 0; i < u->n; i++) {
+		struct local_key *k = map_get(a->local_keys, u->ids[i]);
+		map_del(a->local_keys, u->ids[i]);
+		free(k);
+	}
+	free(u);
 }
 
 static const uint8_t *agent_status_key(struct node *n, const char *local)
@@ -528,7 +575,8 @@ static void agent_on_sealed(struct node *n, const struct mqtt_topic *t, const ch
 		return;
 	}
 	const struct peer_key *who = k.who;
-	if ((stale = agent_open_stale(a, &s, h.stamp))) {
+	if ((stale = agent_id_taken(n, t->local, s.peer_pub)) ||
+		(stale = agent_open_stale(a, &s, h.stamp))) {
 		agent_seal_refuse(
 			n, &n->stats.seal_refused, "%s, from %s (%s)", stale, t->local, who->name);
 	} else if (!hello_topic(t, &h, &in) ||
@@ -753,12 +801,13 @@ static int agent_reload(struct node *n, const void *next)
 
 	if (n->seal_self && agent_read_seal_peers(n, cfg->seal_peers))
 		return -EINVAL;
-	if (n->seal_self)
-		agent_drop_unlisted(n);
 	log_info("reload: now %d allow rules, %d advertised subnets", cfg->n_allow,
 		cfg->n_advertise);
-	if (n->seal_self)
-		log_info("reload: %d locals' keys in %s", a->seal_peers->n, cfg->seal_peers);
+	if (!n->seal_self)
+		return 0;
+	agent_drop_unlisted(n);
+	agent_free_ids(n);
+	log_info("reload: %d locals' keys in %s", a->seal_peers->n, cfg->seal_peers);
 	return 0;
 }
 

@@ -6,10 +6,11 @@
 #     also in the flow index under its plain key, so junk published on
 #     PREFIX/AGENT/LOCAL/o/tcpx/SRC/DST reset it (and the sealed ABORT that followed
 #     told the broker which flow id carries SRC and DST);
-#  b. a listed local must not speak for another local id: one that opens a flow with
+#  b. a listed local must not speak for another local id: one that opened a flow with
 #     the id of another (a topic level it picks) made the agent take its key for that
 #     id's statuses, so its own signed offline on that id's topic ended the other
-#     local's flows, and the other's genuine statuses were ignored as forged;
+#     local's flows. Now the first key to open under an id holds it: the other's open
+#     is refused, its offline on that topic ignored as forged;
 #  c. an unsigned status a stranger published for a local id before the agent knew that
 #     local's key (taken then, as any unkeyed peer's) must not outrank its signed ones
 #     after: one with a huge epoch, the agent's last when it learned the key, made it
@@ -62,8 +63,12 @@ KEY=$(curl -s -m 5 "http://127.0.0.1:$MS/status" | grep -o "\"key\":\"$AGENT/$VI
 	sed 's/^"key":"//; s/"$//')
 need "a: the local's /status names the flow's plain key ($KEY)" test -n "$KEY"
 IFS=/ read -r _ _ _ SRC DST <<<"$KEY"
+metric() { curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($1, m) == 1 {s += $2} END {print s + 0}'; }
+metric_over() { [ "$(metric "$1" "$2")" -gt "$3" ]; }
+unknown=$(metric "$MS" 'net4mqtt_drops_total{role="local-socks",reason="unknown_flow"}')
 mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 -t "$PREFIX/$AGENT/$VICTIM/o/tcpx/$SRC/$DST" -m junk
-sleep 1
+check "a: the local takes the junk for a message of no flow of its (counted)" \
+	wait_for 10 metric_over "$MS" 'net4mqtt_drops_total{role="local-socks",reason="unknown_flow"}' "$unknown"
 echo >&3
 check "a: junk on the plain topic of its addresses leaves the sealed flow alone (an echo round)" \
 	wait_for 10 rounds_ok 1
@@ -82,11 +87,14 @@ n4m insider local-port -m "$URL" -i "$VICTIM" -a "$AGENT" --seal-key "$K/insider
 	-l "127.0.0.1:$LPI"
 need "b: the insider listens" wait_for 10 port_listening "$LPI"
 need "b: the insider is connected" wait_for 10 grep -q 'mqtt: connected' "$TEST_TMP/insider.log"
-curl -s -m 20 -o "$TEST_TMP/f.insider" "http://127.0.0.1:$LPI/f.bin"
-check "b: the insider (a listed key) opens a flow, under the victim's local id" \
-	cmp -s "$TEST_TMP/f.insider" "$TEST_TMP/www/f.bin"
+curl -s -m 4 -o "$TEST_TMP/f.insider" "http://127.0.0.1:$LPI/f.bin"
+check "b: the insider (a listed key) opens nothing under the victim's local id" test ! -s "$TEST_TMP/f.insider"
+check "b: ... the agent says the id is held by another key" \
+	grep -q "its local id is held by another listed key, from $VICTIM (insider)" "$TEST_TMP/agent.log"
+forged=$(metric "$MA" net4mqtt_status_forged_total)
 kill "$insider_PID" # its signed offline, on the victim's status topic
-sleep 3
+check "b: the insider's signed offline on the victim's topic is ignored as forged" \
+	wait_for 10 metric_over "$MA" net4mqtt_status_forged_total "$forged"
 echo >&3
 check "b: the insider's offline on the victim's topic leaves the victim's flow alone (an echo round)" \
 	wait_for 10 bash -c "[ \$(grep -c '^round ok' '$TEST_TMP/hold.out') -ge 2 ]"
@@ -106,11 +114,9 @@ for _ in $(seq 300); do
 	sleep 0.01
 done | mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -q 0 -t "$V2_TOPIC" -l &
 SPOOF=$!
-sleep 1
 curl -s -m 20 -o "$TEST_TMP/f.v2" "http://127.0.0.1:$LPV/f.bin"
 wait "$SPOOF"
 check "c: v2 opens a flow (the agent learns its key)" cmp -s "$TEST_TMP/f.v2" "$TEST_TMP/www/f.bin"
-sleep 1
 kill "$v2_PID"
 check "c: the agent takes v2's signed offline when it stops" \
 	wait_for 10 grep -q "peer -/$V2 says offline" "$TEST_TMP/agent.log"
