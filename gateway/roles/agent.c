@@ -23,9 +23,10 @@
 #include "mqtt/url.h"
 #include "roles.h"
 
-/* The opens of encrypted flows accepted in the last FLOWSEAL_STAMP_SLACK_MS: one published
- * again is a replay (older ones fail the stamp check). At most this many: a listed local
- * opening more flows than that a second is refused the rest. */
+/* The opens of encrypted flows accepted in the last 2 * FLOWSEAL_STAMP_SLACK_MS: one
+ * published again is a replay (older ones fail the stamp check). At most this many, for all
+ * locals together: over about 270 new flows a second, opens are refused until old ones
+ * expire. */
 #define AGENT_OPENS_SEEN_MAX 65536
 
 /* The key a local id last opened an encrypted flow with: its statuses must be signed by it. */
