@@ -47,8 +47,13 @@ static void side_init(struct side *s, bool framed)
 	memset(s, 0, sizeof(*s));
 	keys_generate(priv);
 	assert_int_equal(keys_pair(&s->kp, priv), 0);
-	s->io = (struct flowseal_io){ .publish = fake_publish, .topic = "t", .framed = framed,
-		.now_ms = 1000, .bad = &s->bad, .replayed = &s->replayed, .early = &s->early,
+	s->io = (struct flowseal_io){ .publish = fake_publish,
+		.topic = "t",
+		.framed = framed,
+		.now_ms = 1000,
+		.bad = &s->bad,
+		.replayed = &s->replayed,
+		.early = &s->early,
 		.dgram_dropped = &s->dropped };
 }
 
@@ -65,7 +70,8 @@ static struct flow_seal *accept_open(int i, struct seal_hello *h)
 	struct seal s;
 
 	assert_int_equal(seal_type_of(sent.msg[i], sent.len[i]), SEAL_OPEN);
-	assert_int_equal(flowseal_accept(&agent.kp, WIRE, sent.msg[i], sent.len[i], NULL, NULL, &s, h), 0);
+	assert_int_equal(
+		flowseal_accept(&agent.kp, WIRE, sent.msg[i], sent.len[i], NULL, NULL, &s, h), 0);
 	assert_true(keys_equal(s.peer_pub, local.kp.pub));
 	struct flow_seal *fs = flowseal_responder(&s, WIRE);
 	assert_non_null(fs);
@@ -75,7 +81,8 @@ static struct flow_seal *accept_open(int i, struct seal_hello *h)
 }
 
 /* in: what side reads of sent[i]. */
-static enum flowseal_in input(struct flow_seal *fs, struct side *side, int i, const uint8_t **p, size_t *len)
+static enum flowseal_in input(
+	struct flow_seal *fs, struct side *side, int i, const uint8_t **p, size_t *len)
 {
 	*p = sent.msg[i];
 	*len = sent.len[i];
@@ -93,8 +100,8 @@ static void test_datagrams(void **state)
 
 	side_init(&local, false);
 	side_init(&agent, false);
-	struct flow_seal *l = flowseal_initiator(&local.kp, agent.kp.pub, WIRE, MQTT_PROTO_UDP,
-		"1.2.3.4:5", "10.0.0.1:53");
+	struct flow_seal *l = flowseal_initiator(
+		&local.kp, agent.kp.pub, WIRE, MQTT_PROTO_UDP, "1.2.3.4:5", "10.0.0.1:53");
 	assert_non_null(l);
 	assert_int_equal(flowseal_emit(l, &local.io, "q1", 2), 0);
 	assert_int_equal(sent.n, 1);
@@ -114,7 +121,7 @@ static void test_datagrams(void **state)
 	assert_memory_equal(h.data, "q1", 2);
 	int reply = sent.n - 1;
 	assert_int_equal(input(a, &agent, 1, &p, &len), FLOWSEAL_NOTHING); /* the repeat: ... */
-	assert_int_equal(sent.n, reply + 2);				    /* ... the reply again */
+	assert_int_equal(sent.n, reply + 2);				   /* ... the reply again */
 	assert_memory_equal(sent.msg[reply + 1], sent.msg[reply], sent.len[reply]);
 
 	assert_int_equal(input(l, &local, reply, &p, &len), FLOWSEAL_NOTHING);
@@ -144,8 +151,8 @@ static void test_open_ages(void **state)
 	(void)state;
 	side_init(&local, false);
 	side_init(&agent, false);
-	struct flow_seal *l = flowseal_initiator(&local.kp, agent.kp.pub, WIRE, MQTT_PROTO_UDP,
-		"1.2.3.4:5", "10.0.0.1:53");
+	struct flow_seal *l = flowseal_initiator(
+		&local.kp, agent.kp.pub, WIRE, MQTT_PROTO_UDP, "1.2.3.4:5", "10.0.0.1:53");
 	assert_int_equal(flowseal_emit(l, &local.io, "q1", 2), 0);
 	local.io.now_ms = 1000 + FLOWSEAL_OPEN_MAX_AGE_MS - 1;
 	assert_int_equal(flowseal_emit(l, &local.io, "q2", 2), 0);
@@ -166,8 +173,8 @@ static void test_stream_before_reply(void **state)
 
 	side_init(&local, true);
 	side_init(&agent, true);
-	struct flow_seal *l = flowseal_initiator(&local.kp, agent.kp.pub, WIRE, MQTT_PROTO_KCPX,
-		"1.2.3.4:5", "10.0.0.1:80");
+	struct flow_seal *l = flowseal_initiator(
+		&local.kp, agent.kp.pub, WIRE, MQTT_PROTO_KCPX, "1.2.3.4:5", "10.0.0.1:80");
 	assert_int_equal(flowseal_emit(l, &local.io, open, olen), 0);
 	assert_int_equal(flowseal_emit(l, &local.io, kcp, sizeof(kcp)), 0);
 	assert_int_equal(sent.n, 1);
