@@ -543,6 +543,33 @@ static bool agent_open_key(const uint8_t pub[KEY_LEN], void *arg)
 	return false;
 }
 
+/* A listed local's open this agent cannot take (--max-flows, --max-flows-per-peer): it gets
+ * the reply, and a stream its RESULT, sealed, so that its client fails now, not after the
+ * local's open timeout. */
+static void agent_sealed_refusal(
+	struct node *n, struct seal *s, const char *wire_key, const char *topic, bool framed)
+{
+	struct flow_stats *st = &n->stats.flow;
+	struct flowseal_io io = {
+		.publish = n->flows->publish,
+		.publish_arg = n->flows->publish_arg,
+		.topic = topic,
+		.framed = framed,
+		.now_ms = clock_ms(),
+		.bad = &st->sealed_bad,
+		.replayed = &st->sealed_replayed,
+		.early = &st->sealed_early,
+		.dgram_dropped = &st->udp_dropped,
+	};
+	struct flow_seal *fs = flowseal_responder(s, wire_key);
+	uint8_t result[FRAME_CTL_MAX];
+	struct frame no = { .type = FRAME_RESULT, .code = FRAME_FAILED };
+
+	if (fs && !flowseal_reply(fs, &io) && framed)
+		flowseal_emit(fs, &io, result, frame_header(result, &no));
+	flowseal_free(fs);
+}
+
 /* A message on an encrypted flow's topic that is no flow here: only an open from a listed
  * key makes one; nothing else gets an answer. */
 static void agent_on_sealed(struct node *n, const struct mqtt_topic *t, const char *wire_key,
@@ -591,7 +618,10 @@ static void agent_on_sealed(struct node *n, const struct mqtt_topic *t, const ch
 			flow_destroy(old); /* the local reused its addresses: this is a new flow */
 		struct flow *f =
 			tlen < 0 ? NULL : agent_flow_new(n, &in, key, topic, (size_t)tlen, true);
-		if (f && flow_seal_respond(f, &s, wire_key)) {
+		if (!f && tlen >= 0) {
+			agent_sealed_refusal(
+				n, &s, wire_key, topic, mqtt_proto_is_framed(in.proto));
+		} else if (f && flow_seal_respond(f, &s, wire_key)) {
 			flow_close(f, "cannot answer the open", true);
 		} else if (f) {
 			log_debug("flow %llu: encrypted, local %s (%s)", (unsigned long long)f->id,

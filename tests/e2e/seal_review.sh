@@ -11,6 +11,8 @@
 #     id's statuses, so its own signed offline on that id's topic ended the other
 #     local's flows. Now the first key to open under an id holds it: the other's open
 #     is refused, its offline on that topic ignored as forged;
+#  d. an open the agent cannot take (over --max-flows-per-peer) fails at once, with an
+#     error the client sees, not after the local's 30 s open timeout;
 #  c. an unsigned status a stranger published for a local id before the agent knew that
 #     local's key (taken then, as any unkeyed peer's) must not outrank its signed ones
 #     after: one with a huge epoch, the agent's last when it learned the key, made it
@@ -122,4 +124,21 @@ check "c: the agent takes v2's signed offline when it stops" \
 	wait_for 10 grep -q "peer -/$V2 says offline" "$TEST_TMP/agent.log"
 check "c: ... and ignored none of v2's statuses as older than a stranger's" \
 	bash -c "! grep -q 'peer -/$V2: a status older' '$TEST_TMP/agent.log'"
+
+# d. over --max-flows-per-peer: the local hears it, sealed
+AGENT_D=sealrev-agentd-$$
+n4m agentd agent -m "$URL" -i "$AGENT_D" -t "127.0.0.1:$ECHO" --seal-key "$K/agent.key" \
+	--seal-peers "$K/peers" --max-flows-per-peer 1
+LPD=$(free_port)
+n4m ld local-port -m "$URL" -i "ld-$$" -a "$AGENT_D" -l "127.0.0.1:$LPD" --seal-key "$K/victim.key" \
+	--seal-peer "$AGENT_D=$(cat "$K/agent.pub")"
+need "d: the second agent and its local are up" wait_for 10 bash -c \
+	"ss -Htln | grep -q ':$LPD ' && grep -q 'mqtt: connected' '$TEST_TMP/ld.log' && grep -q 'mqtt: connected' '$TEST_TMP/agentd.log'"
+timeout 120 $PY "$FLOW" hold "$LPD" </dev/null >"$TEST_TMP/hold-d1.out" 2>&1 &
+bg_track $!
+need "d: one flow is up (the local id's whole share)" wait_for 15 grep -q '^up' "$TEST_TMP/hold-d1.out"
+timeout 60 $PY "$FLOW" hold "$LPD" </dev/null >"$TEST_TMP/hold-d2.out" 2>&1
+check "d: a second flow fails with a reset, not a timeout ($(tail -n 1 "$TEST_TMP/hold-d2.out"))" \
+	grep -q 'ConnectionResetError' "$TEST_TMP/hold-d2.out"
+check "d: ... and the agent counted it over the local's share" grep -q 'refusing new flows from local ld-' "$TEST_TMP/agentd.log"
 finish
