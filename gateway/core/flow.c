@@ -365,22 +365,28 @@ static void flow_check_done(struct flow *f)
 
 _Static_assert(FLOW_RBUF_SIZE <= FLOWSEAL_PLAIN_MAX, "a read buffer's message fits the seal");
 
-/* An encrypted flow's seal: where its messages go, what it counts. */
-static void flow_seal_io(const struct flow *f, struct flowseal_io *io)
+void flow_table_seal_io(
+	struct flow_table *t, const char *topic, bool framed, struct flowseal_io *io)
 {
-	struct flow_stats *st = f->table->stats;
+	struct flow_stats *st = t->stats;
 
 	*io = (struct flowseal_io){
-		.publish = f->table->publish,
-		.publish_arg = f->table->publish_arg,
-		.topic = f->topic,
-		.framed = f->framed,
+		.publish = t->publish,
+		.publish_arg = t->publish_arg,
+		.topic = topic,
+		.framed = framed,
 		.now_ms = clock_ms(),
 		.bad = &st->sealed_bad,
 		.replayed = &st->sealed_replayed,
 		.early = &st->sealed_early,
 		.dgram_dropped = &st->udp_dropped,
 	};
+}
+
+/* An encrypted flow's seal: where its messages go, what it counts. */
+static void flow_seal_io(const struct flow *f, struct flowseal_io *io)
+{
+	flow_table_seal_io(f->table, f->topic, f->framed, io);
 }
 
 /* One message on the flow's topic, through its table's publisher (sealed, for an

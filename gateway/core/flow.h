@@ -18,6 +18,7 @@
 struct evbuffer;
 struct evutil_addrinfo;
 struct flow_seal;
+struct flowseal_io;
 struct kcpflow;
 struct seal;
 
@@ -185,6 +186,10 @@ void flow_answer_unknown(
 int flow_seal_initiate(struct flow *f, const struct key_pair *self, const uint8_t peer_pub[KEY_LEN],
 	const char *wire_key);
 int flow_seal_respond(struct flow *f, struct seal *s, const char *wire_key);
+/* Where a seal of table t publishes on topic and what it counts: an encrypted flow's, or one
+ * for an open that gets an answer but no flow. */
+void flow_table_seal_io(
+	struct flow_table *t, const char *topic, bool framed, struct flowseal_io *io);
 /* The key of an encrypted flow's peer, or NULL. */
 const uint8_t *flow_seal_peer(const struct flow *f);
 /* A payload that arrived from MQTT for this flow. */

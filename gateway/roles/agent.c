@@ -549,22 +549,12 @@ static bool agent_open_key(const uint8_t pub[KEY_LEN], void *arg)
 static void agent_sealed_refusal(
 	struct node *n, struct seal *s, const char *wire_key, const char *topic, bool framed)
 {
-	struct flow_stats *st = &n->stats.flow;
-	struct flowseal_io io = {
-		.publish = n->flows->publish,
-		.publish_arg = n->flows->publish_arg,
-		.topic = topic,
-		.framed = framed,
-		.now_ms = clock_ms(),
-		.bad = &st->sealed_bad,
-		.replayed = &st->sealed_replayed,
-		.early = &st->sealed_early,
-		.dgram_dropped = &st->udp_dropped,
-	};
+	struct flowseal_io io;
 	struct flow_seal *fs = flowseal_responder(s, wire_key);
 	uint8_t result[FRAME_CTL_MAX];
 	struct frame no = { .type = FRAME_RESULT, .code = FRAME_FAILED };
 
+	flow_table_seal_io(n->flows, topic, framed, &io);
 	if (fs && !flowseal_reply(fs, &io) && framed)
 		flowseal_emit(fs, &io, result, frame_header(result, &no));
 	flowseal_free(fs);
