@@ -133,7 +133,7 @@ check "a: the keyed pair still works beside it" same "$TEST_TMP/secret.l1b" "$TE
 stranger() { # NAME WHAT METRIC: curl through it fails, nothing comes back on its o topics
 	local name=$1 what=$2 m=$3 port=$4 before
 	before=$(metric "$m")
-	curl -s -m 4 -o "$TEST_TMP/$name.out" "http://127.0.0.1:$port/secret.bin"
+	curl -s -m 2 -o "$TEST_TMP/$name.out" "http://127.0.0.1:$port/secret.bin" # a byte would come at once
 	local rc=$?
 	check "b: $what: curl gets no byte (curl $rc)" test "$rc" -ne 0 -a ! -s "$TEST_TMP/$name.out"
 	check "b: $what: the agent counts the drop ($m)" wait_for 5 metric_over "$m" "$before"
@@ -225,7 +225,7 @@ check "e: the delisted local's flow ends" wait_for 10 grep -q '^ended' "$TEST_TM
 echo >&4
 check "e: the listed local's flow goes on (an echo round after the reload)" wait_for 10 grep -q '^round ok' "$TEST_TMP/hold-socks.out"
 check "e: the newly listed local gets in" bash -c "curl -s -m 30 http://127.0.0.1:$LP2/secret.bin | sha256sum | grep -q $(sha "$TEST_TMP/www/secret.bin")"
-curl -s -m 4 -o "$TEST_TMP/after.l1" "http://127.0.0.1:$LP1/secret.bin"
+curl -s -m 2 -o "$TEST_TMP/after.l1" "http://127.0.0.1:$LP1/secret.bin"
 check "e: the delisted local gets nothing" test ! -s "$TEST_TMP/after.l1"
 
 # g. statuses of keyed peers
@@ -256,7 +256,7 @@ n4m l1h local-port -m "$URL" -i "l1h-$$" -a "$AGENT2" -l "127.0.0.1:$LPH" --seal
 	--seal-peer "$AGENT2=$(cat "$K/agent.pub")" --status-listen "127.0.0.1:$MH"
 need "h: the second agent is online" wait_status "$BROKER_URL_BASE/$PREFIX/$AGENT2/-/v/-"
 need "h: its local listens and is connected" wait_for 10 bash -c "ss -Htln | grep -q ':$LPH ' && grep -q 'mqtt: connected' '$TEST_TMP/l1h.log'"
-curl -s -m 3 -o "$TEST_TMP/h.before" "http://127.0.0.1:$LPH/secret.bin"
+curl -s -m 2 -o "$TEST_TMP/h.before" "http://127.0.0.1:$LPH/secret.bin"
 check "h: with an empty list, the local gets nothing" test ! -s "$TEST_TMP/h.before"
 echo "$(cat "$K/l1.pub") laptop-1" >"$K/peers2"
 kill -HUP "$agent2_PID"

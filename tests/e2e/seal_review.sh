@@ -89,7 +89,7 @@ n4m insider local-port -m "$URL" -i "$VICTIM" -a "$AGENT" --seal-key "$K/insider
 	-l "127.0.0.1:$LPI"
 need "b: the insider listens" wait_for 10 port_listening "$LPI"
 need "b: the insider is connected" wait_for 10 grep -q 'mqtt: connected' "$TEST_TMP/insider.log"
-curl -s -m 4 -o "$TEST_TMP/f.insider" "http://127.0.0.1:$LPI/f.bin"
+curl -s -m 2 -o "$TEST_TMP/f.insider" "http://127.0.0.1:$LPI/f.bin"
 check "b: the insider (a listed key) opens nothing under the victim's local id" test ! -s "$TEST_TMP/f.insider"
 check "b: ... the agent says the id is held by another key" \
 	grep -q "its local id is held by another listed key, from $VICTIM (insider)" "$TEST_TMP/agent.log"
