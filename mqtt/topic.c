@@ -53,6 +53,17 @@ int mqtt_level_valid(const char *s)
 	return 1;
 }
 
+const char *mqtt_level_at(const char *key, int i, size_t *len)
+{
+	for (; i > 0; i--) {
+		if (!(key = strchr(key, '/')))
+			return NULL;
+		key++;
+	}
+	*len = strcspn(key, "/");
+	return key;
+}
+
 /* Copies the next level of *p into out; returns 0, -EINVAL if empty or too long. */
 static int next_level(const char **p, char *out)
 {

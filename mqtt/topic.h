@@ -85,4 +85,8 @@ int mqtt_topic_status(
 /* Is s usable as one topic level (non-empty, no '/', '+', '#', no control characters)? */
 int mqtt_level_valid(const char *s);
 
+/* Level i (from 0) of a '/'-separated key or topic: its start, and its length in *len; NULL
+ * where there are fewer levels. */
+const char *mqtt_level_at(const char *key, int i, size_t *len);
+
 #endif

@@ -418,13 +418,12 @@ static int flow_seal_attach(struct flow *f, struct flow_seal *fs)
 /* Level idx of a flow key ("AGENT/LOCAL/PROTO/SRC/DST") into out, or false. */
 static bool key_part(const char *key, int idx, char *out, size_t cap)
 {
-	for (; idx > 0 && key; idx--)
-		if ((key = strchr(key, '/')))
-			key++;
-	size_t len = key ? strcspn(key, "/") : cap;
-	if (len >= cap)
+	size_t len;
+	const char *level = mqtt_level_at(key, idx, &len);
+
+	if (!level || len >= cap)
 		return false;
-	memcpy(out, key, len);
+	memcpy(out, level, len);
 	out[len] = '\0';
 	return true;
 }
@@ -1576,14 +1575,10 @@ void flow_pause_all(struct flow_table *t, bool paused)
 /* Does level `idx` (0 agent, 1 local) of a flow key equal id? */
 static bool key_level_is(const char *key, int idx, const char *id)
 {
-	for (int i = 0; i < idx; i++) {
-		key = strchr(key, '/');
-		if (!key)
-			return false;
-		key++;
-	}
-	size_t n = strcspn(key, "/");
-	return strlen(id) == n && !strncmp(key, id, n);
+	size_t n;
+	const char *level = mqtt_level_at(key, idx, &n);
+
+	return level && strlen(id) == n && !strncmp(level, id, n);
 }
 
 void flow_close_all(struct flow_table *t, const char *why, const char *only_peer_agent,

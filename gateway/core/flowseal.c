@@ -11,6 +11,7 @@
 
 #include "gateway/lib/log.h"
 #include "mqtt/frame.h"
+#include "mqtt/topic.h"
 
 /* The largest message of an encrypted flow: a flow's largest, and the open's extra. */
 #define SEALED_MAX (FLOWSEAL_PLAIN_MAX + SEAL_OPEN_OVERHEAD + SEAL_HELLO_MIN + 2 * MQTT_LEVEL_MAX)
@@ -41,26 +42,12 @@ void flowseal_new_id(char id[FLOWSEAL_ID_LEN + 1])
 		snprintf(id + 2 * i, 3, "%02x", raw[i]);
 }
 
-/* The i-th '/'-separated level of key (its start; *len its length), or NULL. */
-static const char *key_level(const char *key, int i, size_t *len)
-{
-	const char *p = key;
-
-	for (; i > 0; i--) {
-		if (!(p = strchr(p, '/')))
-			return NULL;
-		p++;
-	}
-	*len = strcspn(p, "/");
-	return p;
-}
-
 int flowseal_prologue(const char *wire_key, char *out, size_t cap)
 {
 	size_t agent_len = 0, local_len = 0, id_len = 0;
-	const char *agent = key_level(wire_key, 0, &agent_len);
-	const char *local = key_level(wire_key, 1, &local_len);
-	const char *id = key_level(wire_key, 3, &id_len);
+	const char *agent = mqtt_level_at(wire_key, 0, &agent_len);
+	const char *local = mqtt_level_at(wire_key, 1, &local_len);
+	const char *id = mqtt_level_at(wire_key, 3, &id_len);
 
 	if (!agent || !local || !id)
 		return -EINVAL;

@@ -309,6 +309,28 @@ static void test_level_valid(void **state)
 	}
 }
 
+static void test_level_at(void **state)
+{
+	const char *key = "agent-1/laptop/tcp/127.0.0.1:5000/10.0.0.2:80";
+	size_t len = 99;
+
+	(void)state;
+	assert_ptr_equal(mqtt_level_at(key, 0, &len), key);
+	assert_int_equal(len, 7);
+	assert_ptr_equal(mqtt_level_at(key, 2, &len), key + 15);
+	assert_int_equal(len, 3);
+	assert_string_equal(mqtt_level_at(key, 4, &len), "10.0.0.2:80");
+	assert_int_equal(len, 11);
+	assert_null(mqtt_level_at(key, 5, &len));
+	assert_non_null(mqtt_level_at("a//b", 1, &len));
+	assert_int_equal(len, 0); /* an empty level is a level */
+	assert_non_null(mqtt_level_at("a/", 1, &len));
+	assert_int_equal(len, 0);
+	assert_non_null(mqtt_level_at("", 0, &len));
+	assert_int_equal(len, 0);
+	assert_null(mqtt_level_at("", 1, &len));
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -338,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_build_too_long),
 		cmocka_unit_test(test_status_topic),
 		cmocka_unit_test(test_level_valid),
+		cmocka_unit_test(test_level_at),
 		cmocka_unit_test(test_names),
 	};
 
