@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,15 +73,7 @@ struct binding {
 		0, false, FIELD_STRING, 0, 0, NULL, 0, 0, NULL                                     \
 	}
 
-__attribute__((format(printf, 2, 3))) static int fail(char err[OPT_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, OPT_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return EXIT_USAGE;
-}
+#define fail(err, ...) fail_with(err, OPT_ERR_MAX, EXIT_USAGE, __VA_ARGS__)
 
 /* ---- the options that need more than a copy ---- */
 

@@ -1,7 +1,6 @@
 /* Peers' keys: libsodium's Ed25519 seed as the private key, its X25519 form, base64, files. */
 #include <errno.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,16 +135,7 @@ int keys_decode(uint8_t key[KEY_LEN], const char *text, size_t len)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3))) static int key_fail(
-	char err[KEY_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, KEY_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define key_fail(err, ...) fail_with(err, KEY_ERR_MAX, -EINVAL, __VA_ARGS__)
 
 int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err[KEY_ERR_MAX])
 {

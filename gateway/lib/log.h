@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* error: what stops a role or the process; logged at every verbosity */
 enum log_level { LOG_LVL_ERROR = -1, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
@@ -38,6 +39,9 @@ void log_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* At lvl, if that level is logged; for hooks that hand on a va_list (mqtt/). */
 void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* For a parser that says why it refused: the message into err (cap bytes), rc returned. */
+int fail_with(char *err, size_t cap, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* At the error level, then exit(1). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

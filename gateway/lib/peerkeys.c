@@ -2,24 +2,16 @@
 #include "peerkeys.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 #define PEERKEYS_FILE_MAX (PEERKEYS_MAX * 160) /* a key, a name and a comment per peer */
 
-__attribute__((format(printf, 2, 3))) static int list_fail(
-	char err[PEERKEYS_ERR_MAX], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, PEERKEYS_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define list_fail(err, ...) fail_with(err, PEERKEYS_ERR_MAX, -EINVAL, __VA_ARGS__)
 
 static bool blank(char c)
 {
