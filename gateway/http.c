@@ -608,24 +608,19 @@ static void status_text_cb(struct evhttp_request *req, void *arg)
 	reply(req, "text/plain; charset=utf-8", http_status_text, arg);
 }
 
+static void render_page(struct hub *hub, struct evbuffer *o)
+{
+	(void)hub;
+	evbuffer_add_reference(o, web_page, web_page_len, NULL, NULL);
+}
+
 /* The page: its own script and style inline, nothing from elsewhere, data from /status only. */
 static void page_cb(struct evhttp_request *req, void *arg)
 {
-	struct http_status *h = arg;
-	struct evbuffer *body;
-
-	if (!authorized(h, req))
-		return;
-	if (!(body = evbuffer_new())) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	evbuffer_add_reference(body, web_page, web_page_len, NULL, NULL);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Security-Policy",
 		"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
 		"connect-src 'self'; img-src data:; frame-ancestors 'none'");
-	send_ok(req, h->hub, "text/html; charset=utf-8", body);
-	evbuffer_free(body);
+	reply(req, "text/html; charset=utf-8", render_page, arg);
 }
 
 static void not_found_cb(struct evhttp_request *req, void *arg)
