@@ -53,6 +53,17 @@ wait_for() { # SECONDS command...: polls every 50 ms until it succeeds or the ti
 }
 
 port_listening() { ss -Htln "sport = :$1" | grep -q .; }
+
+# seal_keys DIR NAME...: for each NAME, a private key DIR/NAME.key (mode 600, from
+# net4mqtt genkey) and its public key DIR/NAME.pub.
+seal_keys() {
+	local dir=$1 who
+	shift
+	mkdir -p "$dir" || return 1
+	for who; do
+		(umask 077 && "$N4M" genkey >"$dir/$who.key") && "$N4M" pubkey <"$dir/$who.key" >"$dir/$who.pub" || return 1
+	done
+}
 udp_bound() { ss -Huln "sport = :$1" | grep -q .; }
 
 # The environment every test broker starts in: none, mosquitto as shipped.

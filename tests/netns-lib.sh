@@ -61,3 +61,41 @@ lan_via_gw() {
 	ip -n "$lan" route add default via "$net.1" && ip -n "$lan" -6 route add default via fd77::1 || return 1
 	sysctl_ns "$gw" net.ipv4.ip_forward=1 && sysctl_ns "$gw" net.ipv6.conf.all.forwarding=1
 }
+
+# ns_cleanup: every process first (a namespace lives on while one runs in it), then
+# the namespaces in ALL_NS and the files ip netns exec gives them (/etc/netns/NS).
+ns_cleanup() {
+	cleanup
+	local ns
+	for ns in "${ALL_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/${ns:?}"
+	done
+}
+
+# ns_test NAME NS...: the test's namespaces (ALL_NS), deleted at exit; without root
+# the test NAME is skipped.
+ns_test() {
+	local name=$1
+	shift
+	ALL_NS=("$@")
+	trap ns_cleanup EXIT
+	if [ "$(id -u)" != 0 ] || ! ip netns add "$1" 2>/dev/null; then
+		skip "$name: network namespaces need root"
+		exit 0
+	fi
+}
+
+# site_link: NS_LAN behind NS_GW (lan_via_gw), and NS_GW to the agent's site NS_AG:
+#   lan 192.168.77.2 ── gw 192.168.77.1 ── 10.77.0.1/30 ── 10.77.0.2 agent
+#   fd77::2             fd77::1
+site_link() {
+	ns_up "$NS_LAN" "$NS_GW" "$NS_AG" && lan_via_gw "$NS_LAN" "$NS_GW" || return 1
+	veth "$NS_GW" ga "$NS_AG" ag || return 1
+	addr "$NS_GW" ga 10.77.0.1/30 && addr "$NS_AG" ag 10.77.0.2/30
+}
+# site_topology: site_link, with 10.20.0.2 and fd20::2 on the agent site's loopback.
+site_topology() {
+	site_link || return 1
+	ip -n "$NS_AG" addr add 10.20.0.2/32 dev lo && ip -n "$NS_AG" -6 addr add fd20::2/128 dev lo nodad
+}

@@ -167,12 +167,11 @@ setup() {
 setup_sealed() {
 	local k=$TEST_TMP/keys
 	SEALED_UP=0
-	mkdir -p "$k"
-	(umask 077 && "$N4M_BIN" genkey >"$k/agent.key" && "$N4M_BIN" genkey >"$k/local.key") || return
-	echo "$("$N4M_BIN" pubkey <"$k/local.key") bench" >"$k/peers"
+	seal_keys "$k" agent local || return
+	echo "$(cat "$k/local.pub") bench" >"$k/peers"
 	n4m sealagent agent -m "$URL?client_id=bench-seal-agent" -i seal-agent \
 		-t "127.0.0.1:$IPERF_PORT" --seal-key "$k/agent.key" --seal-peers "$k/peers"
-	local pin="seal-agent=$("$N4M_BIN" pubkey <"$k/agent.key")"
+	local pin="seal-agent=$(cat "$k/agent.pub")"
 	SEALED_PORT=$(free_port)
 	n4m seallocal local-port -m "$URL?client_id=bench-seal-local" -l "127.0.0.1:$SEALED_PORT" \
 		-a seal-agent -i bench-seal --seal-key "$k/local.key" --seal-peer "$pin"

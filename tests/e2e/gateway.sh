@@ -44,19 +44,8 @@ IPERF=5201
 S=$$
 NS_LAN=n4m-gw-lan-$S NS_GW=n4m-gw-gw-$S NS_AG=n4m-gw-ag-$S NS_SRV=n4m-gw-srv-$S
 NS_AG2=n4m-gw-ag2-$S NS_SRV2=n4m-gw-srv2-$S
-ALL_NS=("$NS_LAN" "$NS_GW" "$NS_AG" "$NS_SRV" "$NS_AG2" "$NS_SRV2")
 
-gw_cleanup() {
-	cleanup # stops every process first (a namespace lives on while one runs in it)
-	local ns
-	for ns in "${ALL_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-}
-trap gw_cleanup EXIT
-
-if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
-	skip "gateway: network namespaces need root"
-	exit 0
-fi
+ns_test gateway "$NS_LAN" "$NS_GW" "$NS_AG" "$NS_SRV" "$NS_AG2" "$NS_SRV2"
 
 T0=$SECONDS
 info() { echo "info: $* [$((SECONDS - T0)) s]"; }

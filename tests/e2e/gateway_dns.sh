@@ -28,29 +28,13 @@ PREFIX=e2e/gwdns
 GWID=gwd-$S
 AGENT=site$S
 NS_LAN=n4m-dns-lan-$S NS_GW=n4m-dns-gw-$S NS_AG=n4m-dns-ag-$S
-ALL_NS=("$NS_LAN" "$NS_GW" "$NS_AG")
 FAKE4='^198\.19\.[0-9]+\.[0-9]+$'
 FAKE6='^fdfe:dcba:9876:1::[0-9a-f]+$'
 
-dns_cleanup() {
-	cleanup
-	local ns
-	for ns in "${ALL_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-		rm -rf "/etc/netns/$ns"
-	done
-}
-trap dns_cleanup EXIT
-
-if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
-	skip "gateway_dns: network namespaces need root"
-	exit 0
-fi
+ns_test gateway_dns "$NS_LAN" "$NS_GW" "$NS_AG"
 
 topology() {
-	ns_up "${ALL_NS[@]}" && lan_via_gw "$NS_LAN" "$NS_GW" || return 1
-	veth "$NS_GW" ga "$NS_AG" ag || return 1
-	addr "$NS_GW" ga 10.77.0.1/30 && addr "$NS_AG" ag 10.77.0.2/30 || return 1
+	site_link || return 1
 	local a
 	for a in 10.20.0.2/32 10.20.0.3/32 10.53.0.53/32; do
 		ip -n "$NS_AG" addr add "$a" dev lo || return 1

@@ -17,29 +17,12 @@ PREFIX=e2e/gwkcp
 GWID=gwk-$S
 AGENT=kcpsite$S
 NS_LAN=n4m-kcp-lan-$S NS_GW=n4m-kcp-gw-$S NS_AG=n4m-kcp-ag-$S
-ALL_NS=("$NS_LAN" "$NS_GW" "$NS_AG")
 
-kcp_cleanup() {
-	cleanup
-	local ns
-	for ns in "${ALL_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-}
-trap kcp_cleanup EXIT
+ns_test gateway_kcp "$NS_LAN" "$NS_GW" "$NS_AG"
 
-if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
-	skip "gateway_kcp: network namespaces need root"
-	exit 0
-fi
-
-topology() {
-	ns_up "${ALL_NS[@]}" && lan_via_gw "$NS_LAN" "$NS_GW" || return 1
-	veth "$NS_GW" ga "$NS_AG" ag || return 1
-	addr "$NS_GW" ga 10.77.0.1/30 && addr "$NS_AG" ag 10.77.0.2/30 || return 1
-	ip -n "$NS_AG" addr add 10.20.0.2/32 dev lo && ip -n "$NS_AG" -6 addr add fd20::2/128 dev lo nodad
-}
 lan() { ip netns exec "$NS_LAN" "$@"; }
 
-need "three namespaces" topology
+need "three namespaces" site_topology
 mkdir -p "$TEST_TMP/www"
 echo "through the gateway in KCP" >"$TEST_TMP/www/index.html"
 head -c $((20 * 1024 * 1024)) /dev/urandom >"$TEST_TMP/www/big.bin"

@@ -31,15 +31,7 @@ CACHE=$TEST_TMP/fakeip.cache
 FAKE4='^198\.51\.100\.[0-9]+$'
 FAKE6='^fdfe:dcba:9876:1::[0-9a-f]+$'
 
-opt_cleanup() {
-	cleanup
-	local ns
-	for ns in "${ALL_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-		rm -rf "/etc/netns/$ns"
-	done
-}
-trap opt_cleanup EXIT
+trap ns_cleanup EXIT
 
 # ---- refused at --check: no root needed ----
 CHECK_CONF=$TEST_TMP/check.conf
@@ -90,10 +82,7 @@ if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
 fi
 
 topology() {
-	ns_up "${ALL_NS[@]}" && lan_via_gw "$NS_LAN" "$NS_GW" || return 1
-	addr "$NS_LAN" l 192.168.77.3/24 || return 1
-	veth "$NS_GW" ga "$NS_AG" ag || return 1
-	addr "$NS_GW" ga 10.77.0.1/30 && addr "$NS_AG" ag 10.77.0.2/30 || return 1
+	site_link && addr "$NS_LAN" l 192.168.77.3/24 || return 1
 	ip -n "$NS_AG" addr add 10.20.0.2/32 dev lo || return 1
 	# main's own way there, which a bypassed source takes: gw's default route
 	# via the agent's namespace, which routes the LAN back

@@ -40,19 +40,8 @@ STATUS=127.0.0.1:9810
 
 S=$$
 NS_LAN=n4m-rt-lan-$S NS_GW=n4m-rt-gw-$S NS_AG=n4m-rt-ag-$S NS_SRV=n4m-rt-srv-$S
-ALL_NS=("$NS_LAN" "$NS_GW" "$NS_AG" "$NS_SRV")
 
-rt_cleanup() {
-	cleanup
-	local ns
-	for ns in "${ALL_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-}
-trap rt_cleanup EXIT
-
-if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
-	skip "gateway_router: network namespaces need root"
-	exit 0
-fi
+ns_test gateway_router "$NS_LAN" "$NS_GW" "$NS_AG" "$NS_SRV"
 for tool in ping traceroute; do
 	if ! command -v $tool >/dev/null; then
 		fail "$tool is installed (make deps)"

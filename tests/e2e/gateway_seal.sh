@@ -22,29 +22,12 @@ GWID=gws-$S
 AGENT=sealsite$S
 MARKER=N4M-GATEWAY-SECRET-5e1d
 NS_LAN=n4m-seal-lan-$S NS_GW=n4m-seal-gw-$S NS_AG=n4m-seal-ag-$S
-ALL_NS=("$NS_LAN" "$NS_GW" "$NS_AG")
 
-seal_cleanup() {
-	cleanup
-	local ns
-	for ns in "${ALL_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-}
-trap seal_cleanup EXIT
+ns_test gateway_seal "$NS_LAN" "$NS_GW" "$NS_AG"
 
-if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
-	skip "gateway_seal: network namespaces need root"
-	exit 0
-fi
-
-topology() {
-	ns_up "${ALL_NS[@]}" && lan_via_gw "$NS_LAN" "$NS_GW" || return 1
-	veth "$NS_GW" ga "$NS_AG" ag || return 1
-	addr "$NS_GW" ga 10.77.0.1/30 && addr "$NS_AG" ag 10.77.0.2/30 || return 1
-	ip -n "$NS_AG" addr add 10.20.0.2/32 dev lo && ip -n "$NS_AG" -6 addr add fd20::2/128 dev lo nodad
-}
 lan() { ip netns exec "$NS_LAN" "$@"; }
 
-need "three namespaces" topology
+need "three namespaces" site_topology
 mkdir -p "$TEST_TMP/www" "$TEST_TMP/keys"
 {
 	head -c $((2 << 20)) /dev/urandom
@@ -65,12 +48,12 @@ bg_ns "$NS_GW" recorder "$PY" "$SEAL" record 127.0.0.1 1883 "$PREFIX/#" "$TEST_T
 need "the recorder is subscribed" wait_for 10 grep -q recording "$TEST_TMP/recorder.log"
 
 K=$TEST_TMP/keys
-(umask 077 && "$N4M" genkey >"$K/agent.key" && "$N4M" genkey >"$K/gw.key")
-echo "$("$N4M" pubkey <"$K/gw.key") the gateway" >"$K/peers"
+need "keys" seal_keys "$K" agent gw
+echo "$(cat "$K/gw.pub") the gateway" >"$K/peers"
 n4m_ns "$NS_AG" agent agent -m "mqtt://10.77.0.1:1883/$PREFIX" -i "$AGENT" -t 10.20.0.2:8080 \
 	--advertise 10.20.0.0/24 --advertise fd20::/64 --seal-key "$K/agent.key" --seal-peers "$K/peers"
 n4m_ns "$NS_GW" gateway gateway -m "mqtt://127.0.0.1:1883/$PREFIX" -i "$GWID" -a "$AGENT" \
-	--auto-routes --seal-key "$K/gw.key" --seal-peer "$AGENT=$("$N4M" pubkey <"$K/agent.key")"
+	--auto-routes --seal-key "$K/gw.key" --seal-peer "$AGENT=$(cat "$K/agent.pub")"
 need "the gateway routes the subnets of the agent's signed status" wait_for 15 bash -c \
 	"ip -n $NS_GW route show table all | grep -q '10.20.0.0/24' && ip -n $NS_GW -6 route show table all | grep -q 'fd20::/64'"
 

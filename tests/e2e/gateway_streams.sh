@@ -52,19 +52,8 @@ SELF_TEST=0
 [ "${1:-}" = --self-test ] && SELF_TEST=1
 
 NS_LAN=n4m-gs-lan-$S NS_GW=n4m-gs-gw-$S NS_AG=n4m-gs-ag-$S NS_SRV=n4m-gs-srv-$S
-ALL_NS=("$NS_LAN" "$NS_GW" "$NS_AG" "$NS_SRV")
 
-streams_cleanup() {
-	cleanup # every process first: a namespace lives on while one runs in it
-	local ns
-	for ns in "${ALL_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-}
-trap streams_cleanup EXIT
-
-if [ "$(id -u)" != 0 ] || ! ip netns add "$NS_LAN" 2>/dev/null; then
-	skip "gateway_streams: network namespaces need root"
-	exit 0
-fi
+ns_test gateway_streams "$NS_LAN" "$NS_GW" "$NS_AG" "$NS_SRV"
 
 T0=$SECONDS
 info() { echo "info: $* [$((SECONDS - T0)) s]"; }

@@ -52,10 +52,7 @@ $PY "$UDPT" echo 127.0.0.1 "$UECHO" "$TEST_TMP/uecho.log" &
 bg_track $!
 
 K=$TEST_TMP/keys
-umask 077
-for who in agent l1 l2 l3 wrong; do "$N4M" genkey >"$K/$who.key"; done
-umask 022
-for who in agent l1 l2 l3 wrong; do "$N4M" pubkey <"$K/$who.key" >"$K/$who.pub"; done
+need "keys" seal_keys "$K" agent l1 l2 l3 wrong
 PIN="$AGENT=$(cat "$K/agent.pub")"
 WRONG_PIN="$AGENT=$(cat "$K/wrong.pub")"
 printf '# who may open flows\n%s laptop-1\n%s socks-1\n' "$(cat "$K/l1.pub")" "$(cat "$K/l3.pub")" >"$K/peers"

@@ -37,10 +37,7 @@ socat "TCP-LISTEN:$ECHO,bind=127.0.0.1,reuseaddr,fork" EXEC:cat 2>/dev/null &
 bg_track $!
 
 K=$TEST_TMP/keys
-umask 077
-for who in agent victim insider; do "$N4M" genkey >"$K/$who.key"; done
-umask 022
-for who in agent victim insider; do "$N4M" pubkey <"$K/$who.key" >"$K/$who.pub"; done
+need "keys" seal_keys "$K" agent victim insider
 PIN="$AGENT=$(cat "$K/agent.pub")"
 printf '%s victim\n%s insider\n' "$(cat "$K/victim.pub")" "$(cat "$K/insider.pub")" >"$K/peers"
 
