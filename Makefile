@@ -139,7 +139,7 @@ unit: $(UNIT_BINS)
 
 test: deps
 	@$(MAKE) --no-print-directory all unit $(BENCH_BINS) $(PROBE_BINS)
-	@SAN=$(SAN) tests/run.sh $(BUILD)
+	@SAN=$(SAN) JOBS=$(JOBS) tests/run.sh $(BUILD)
 
 bench: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"

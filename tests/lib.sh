@@ -30,11 +30,12 @@ trap cleanup EXIT
 # Remember a background process so cleanup stops it.
 bg_track() { N4M_PIDS+=("$1"); }
 
-# A TCP port nobody listens on now (loopback).
+# A TCP port nobody listens on now (loopback): from N4M_PORT_BASE on, N4M_PORT_SPAN of them
+# (tests/run.sh gives each worker its own share), below the kernel's ephemeral ports.
 free_port() {
 	local p
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((${N4M_PORT_BASE:-10000} + RANDOM % ${N4M_PORT_SPAN:-22000}))
 		if ! ss -Htan "sport = :$p" | grep -q . && ! ss -Huan "sport = :$p" | grep -q .; then
 			echo "$p"; return 0
 		fi

@@ -44,11 +44,13 @@ for t in "$build"/tests/test_*; do
 	if [ "$f" -eq 0 ]; then echo "ok   unit $name ($p)"; else echo "FAIL unit $name"; grep -E 'FAILED|ERROR|Failure|error' "$out" | head -20; fi
 done
 
-for t in tests/checks/*.sh tests/e2e/*.sh; do
+# run_script SCRIPT: runs one check or e2e script; prints its result (one write, so that
+# workers' results do not interleave) and adds "PASSED FAILED SKIPPED" to $log_dir/counts.
+run_script() {
+	local t=$1 name kind out start rc p f s secs block
 	name=$(basename "$t" .sh)
 	kind=$(basename "$(dirname "$t")")
 	[ "$kind" = checks ] && kind=check
-	if [ -n "$only" ] && ! grep -qxF "$name" < <(tr -s ' ' '\n' <<<"$only"); then continue; fi
 	out=$log_dir/$kind-$name.log
 	start=$(date +%s)
 	N4M_BIN=$top/$build/net4mqtt N4M_BUILD=$top/$build timeout 600 bash "$t" >"$out" 2>&1 </dev/null
@@ -58,17 +60,46 @@ for t in tests/checks/*.sh tests/e2e/*.sh; do
 		f=1
 		echo "FAIL: $name exited with $rc" >>"$out"
 	fi
-	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 	secs=$(($(date +%s) - start))
 	if [ "$f" -eq 0 ]; then
-		printf 'ok   %-6s%s (%s checks, %ss)\n' "$kind" "$name" "$p" "$secs"
-		grep '^SKIP: ' "$out"
+		block=$(printf 'ok   %-6s%s (%s checks, %ss)\n' "$kind" "$name" "$p" "$secs"; grep '^SKIP: ' "$out")
 	else
-		printf 'FAIL %-6s%s (%ss), log: %s\n' "$kind" "$name" "$secs" "$out"
-		grep -E '^(FAIL|SKIP): ' "$out"
-		tail -n 30 "$out" | sed 's/^/    | /'
+		block=$(printf 'FAIL %-6s%s (%ss), log: %s\n' "$kind" "$name" "$secs" "$out"
+			grep -E '^(FAIL|SKIP): ' "$out"
+			tail -n 30 "$out" | sed 's/^/    | /')
 	fi
+	printf '%s\n' "$block"
+	echo "$p $f $s" >>"$log_dir/counts"
+}
+
+scripts=()
+for t in tests/checks/*.sh tests/e2e/*.sh; do
+	name=$(basename "$t" .sh)
+	if [ -n "$only" ] && ! grep -qxF "$name" < <(tr -s ' ' '\n' <<<"$only"); then continue; fi
+	scripts+=("$t")
 done
+
+# JOBS=N: N workers take the scripts in turn (each claims one with mkdir), each with its own
+# share of the ports free_port picks from (10000-31999, below the kernel's ephemeral ports).
+jobs=${JOBS:-1}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: JOBS=$jobs is not a number of workers" >&2; exit 2; }
+worker() { # K
+	local t claim
+	export N4M_PORT_SPAN=$((22000 / jobs))
+	export N4M_PORT_BASE=$((10000 + $1 * N4M_PORT_SPAN))
+	for t in "${scripts[@]}"; do
+		claim=$log_dir/claims/$(basename "$(dirname "$t")")-$(basename "$t" .sh)
+		mkdir "$claim" 2>/dev/null || continue
+		run_script "$t"
+	done
+}
+mkdir -p "$log_dir/claims"
+: >"$log_dir/counts"
+for ((k = 0; k < jobs; k++)); do worker "$k" & done
+wait
+while read -r p f s; do
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+done <"$log_dir/counts"
 
 for r in "$log_dir"/asan.* "$log_dir"/ubsan.*; do
 	[ -e "$r" ] || continue

@@ -28,16 +28,18 @@ SCALE_PER=${SCALE_PER:-16}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 # scale_free_range COUNT: the first of COUNT consecutive loopback ports nobody uses,
-# below the ephemeral range (where the processes' own connections to the broker,
-# made while others start listening, would take some).
+# among free_port's (N4M_PORT_BASE, N4M_PORT_SPAN) and below the ephemeral range (where
+# the processes' own connections to the broker, made while others start listening,
+# would take some).
 scale_free_range() {
-	local used base p ok lo
+	local used base p ok lo first=${N4M_PORT_BASE:-10000}
 	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
 	lo=${lo:-32768}
-	[ "$lo" -gt $((10000 + $1)) ] || lo=60000
+	[ "$lo" -le $((first + ${N4M_PORT_SPAN:-22000})) ] || lo=$((first + ${N4M_PORT_SPAN:-22000}))
+	[ "$lo" -gt $((first + $1)) ] || lo=60000
 	used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }'; ss -Huan | awk '{ n = split($4, a, ":"); print a[n] }')
 	for _ in $(seq 50); do
-		base=$((10000 + RANDOM % (lo - 10000 - $1)))
+		base=$((first + RANDOM % (lo - first - $1)))
 		ok=1
 		for p in $used; do
 			if [ "$p" -ge "$base" ] && [ "$p" -lt $((base + $1)) ]; then ok=0; break; fi
