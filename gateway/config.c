@@ -13,6 +13,9 @@
 #define CONFIG_ERRORS_MAX 20
 #define CONFIG_LINE_MAX 199 /* libinih's buffer is 200 bytes */
 #define SEEN_MAX 512	    /* past every option's value */
+/* the slots in seen[][] of the two [net4mqtt] keys that are no command-line option */
+enum { SEEN_LOG = SEEN_MAX - 2, SEEN_LOG_LEVEL = SEEN_MAX - 1 };
+_Static_assert((int)OPT_END <= (int)SEEN_LOG, "options would share seen[][] slots with log keys");
 
 struct reader {
 	FILE *f;
@@ -221,6 +224,8 @@ static void global_key(struct loader *l, const char *key, const char *value)
 	bool on;
 
 	if (!strcmp(key, "log-level")) {
+		if (key_again(l, 0, SEEN_LOG_LEVEL, key))
+			return;
 		for (int i = 0; i < 5; i++)
 			if (!strcasecmp(value, log_levels[i]))
 				c->verbose = i - 1;
@@ -230,6 +235,8 @@ static void global_key(struct loader *l, const char *key, const char *value)
 		return;
 	}
 	if (!strcmp(key, "log")) {
+		if (key_again(l, 0, SEEN_LOG, key))
+			return;
 		if (strcmp(value, "stderr") && strcmp(value, "syslog"))
 			config_error(l, l->rd.line, key, "want stderr or syslog, not '%s'", value);
 		c->log_syslog = !strcmp(value, "syslog");

@@ -54,6 +54,7 @@ enum long_only_option { /* past every short option's character */
 	OPT_SEAL_KEY,
 	OPT_SEAL_PEER,
 	OPT_SEAL_PEERS,
+	OPT_END /* past the last */
 };
 
 #define MQTT_PASSWORD_ENV "NET4MQTT_PASSWORD"
