@@ -4,82 +4,99 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
-#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "addr.h"
 #include "clock.h"
 #include "log.h"
 
-#define GUARDED_MAX 16
-
-static struct {
+/* One per guarded listener, as many as there are: an unguarded one would spin on EMFILE. */
+struct guard {
 	struct evconnlistener *l;
-	bool paused;
-} guarded[GUARDED_MAX];
-static struct event *resume_timer;
-static int n_guarded;
+	struct event *resume;
+	char role[LOG_ROLE_MAX]; /* the role that made it, for the log line */
+	struct guard *next;
+};
+
+static struct guard *guards;
+
+static struct guard *guard_of(const struct evconnlistener *l)
+{
+	struct guard *g = guards;
+
+	while (g && g->l != l)
+		g = g->next;
+	return g;
+}
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd, (void)what, (void)arg;
-	for (int i = 0; i < GUARDED_MAX; i++) {
-		if (guarded[i].l && guarded[i].paused) {
-			guarded[i].paused = false;
-			evconnlistener_enable(guarded[i].l);
-		}
-	}
+	struct guard *g = arg;
+
+	(void)fd, (void)what;
+	evconnlistener_enable(g->l);
 }
 
 static void error_cb(struct evconnlistener *l, void *arg)
 {
 	static uint64_t logged;
-	struct timeval second = { 1, 0 };
+	const struct timeval second = { 1, 0 };
 	int err = EVUTIL_SOCKET_ERROR();
 	uint64_t now = clock_ms();
+	struct guard *g = guard_of(l);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char where[ADDR_STRLEN] = "?";
+	char role[LOG_ROLE_MAX];
 	(void)arg;
 
 	if (now - logged >= 1000 || !logged) {
-		log_warnx("accept: %s: not accepting for a second",
+		if (!getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len))
+			addr_format((struct sockaddr *)&ss, where, sizeof(where));
+		log_get_role(role);
+		log_set_role(g ? g->role : NULL);
+		log_warnx("accept on %s: %s: not accepting for a second", where,
 			evutil_socket_error_to_string(err));
+		log_set_role(role[0] ? role : NULL);
 		logged = now;
 	}
-	for (int i = 0; i < GUARDED_MAX; i++)
-		if (guarded[i].l == l)
-			guarded[i].paused = true;
 	evconnlistener_disable(l);
-	if (!resume_timer)
-		resume_timer = evtimer_new(evconnlistener_get_base(l), resume_cb, NULL);
-	if (resume_timer && !evtimer_pending(resume_timer, NULL))
-		evtimer_add(resume_timer, &second);
+	if (g)
+		evtimer_add(g->resume, &second);
 }
 
-void listener_guard(struct evconnlistener *l)
+int listener_guard(struct evconnlistener *l)
 {
-	for (int i = 0; i < GUARDED_MAX; i++) {
-		if (!guarded[i].l) {
-			guarded[i].l = l;
-			guarded[i].paused = false;
-			n_guarded++;
-			evconnlistener_set_error_cb(l, error_cb);
-			return;
-		}
+	struct guard *g = calloc(1, sizeof(*g));
+
+	if (!g || !(g->resume = evtimer_new(evconnlistener_get_base(l), resume_cb, g))) {
+		free(g);
+		return -1;
 	}
+	g->l = l;
+	log_get_role(g->role);
+	g->next = guards;
+	guards = g;
+	evconnlistener_set_error_cb(l, error_cb);
+	return 0;
 }
 
 void listener_free(struct evconnlistener *l)
 {
+	struct guard **pp = &guards;
+
 	if (!l)
 		return;
-	for (int i = 0; i < GUARDED_MAX; i++) {
-		if (guarded[i].l == l) {
-			guarded[i].l = NULL;
-			n_guarded--;
-		}
+	while (*pp && (*pp)->l != l)
+		pp = &(*pp)->next;
+	if (*pp) {
+		struct guard *g = *pp;
+		*pp = g->next;
+		event_free(g->resume);
+		free(g);
 	}
 	evconnlistener_free(l);
-	if (n_guarded == 0 && resume_timer) { /* the last one: nothing left to resume */
-		event_free(resume_timer);
-		resume_timer = NULL;
-	}
 }

@@ -574,7 +574,10 @@ static struct evconnlistener *gw_listen(struct gw *g, const struct tun_addr *a, 
 		GW_LISTEN_BACKLOG, (struct sockaddr *)&ss, (int)len);
 	if (!l)
 		return NULL;
-	listener_guard(l);
+	if (listener_guard(l)) {
+		evconnlistener_free(l);
+		return NULL;
+	}
 	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
 	*port = ntohs(a->family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
 					   : ((struct sockaddr_in6 *)&ss)->sin6_port);

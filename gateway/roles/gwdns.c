@@ -558,8 +558,7 @@ static int listen_on(struct gwdns *d, int i, const struct tun_addr *self)
 		(struct sockaddr *)&ss, (int)len);
 	if (!d->tcp[i])
 		return -errno;
-	listener_guard(d->tcp[i]);
-	return 0;
+	return listener_guard(d->tcp[i]) ? -ENOMEM : 0;
 }
 
 int gwdns_new(struct node *n, struct tun *tun, const struct tun_addr *self4,

@@ -163,7 +163,11 @@ struct evconnlistener *local_listen_tcp(struct node *n, const char *addr,
 		log_error("cannot listen on %s", addr);
 		return NULL;
 	}
-	listener_guard(l);
+	if (listener_guard(l)) {
+		log_error("cannot listen on %s: out of memory", addr);
+		evconnlistener_free(l);
+		return NULL;
+	}
 	log_info("listening on tcp %s", addr);
 	return l;
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # BROKER_* are set by start_broker in lib.sh
+# Out of descriptors: a `run -c` process with an agent and 15 local-port sections
+# (16 roles, the most a process takes) has its open-file limit lowered to a few
+# above what it uses. Clients then crowd the last section's port: accept fails with
+# EMFILE. That listener pauses for a second at a time and says so at most once a
+# second, naming its section and address (an unguarded libevent listener retries at
+# once, forever, as the 17th listener of a process did when the guard had a table
+# of 16: a gateway's four beside 14 local-ports). Once the clients leave, it
+# accepts again and a download through it is whole; so is one through the first.
+set -u
+source "$(dirname "$0")/../lib.sh"
+
+SECTIONS=15
+start_broker || { fail "start mosquitto"; exit 1; }
+mkdir -p "$TEST_TMP/www"
+head -c $((256 << 10)) /dev/urandom >"$TEST_TMP/www/file.bin"
+HTTP=$(free_port)
+(cd "$TEST_TMP/www" && exec "$PY" -m http.server --bind 127.0.0.1 "$HTTP") >"$TEST_TMP/http.log" 2>&1 &
+bg_track $!
+
+CONF=$TEST_TMP/fd.conf
+PORTS=()
+{
+	printf '%s\n' "[net4mqtt]" "mqtt-url = $BROKER_URL_BASE/e2e/fd" "status-listen = off" \
+		"[agent]" "id = fd-agent-$$" "target = 127.0.0.1:$HTTP"
+	for i in $(seq "$SECTIONS"); do
+		PORTS+=("$(free_port)")
+		printf '%s\n' "[local-port lp$i]" "agent-id = fd-agent-$$" "listen = 127.0.0.1:${PORTS[-1]}"
+	done
+} >"$CONF"
+FIRST=${PORTS[0]} LAST=${PORTS[-1]}
+n4m run run -c "$CONF" -f
+need "every section listens" wait_for 20 port_listening "$LAST"
+need "the process is connected" wait_for 10 grep -q 'mqtt: connected' "$TEST_TMP/run.log"
+download() { curl -s -m 20 -o "$TEST_TMP/$2" "http://127.0.0.1:$1/file.bin" && cmp -s "$TEST_TMP/$2" "$TEST_TMP/www/file.bin"; }
+need "a download through the last section works" download "$LAST" before.bin
+
+used=$(find "/proc/$run_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
+limit=$((used + 6))
+need "the open-file limit is lowered to $limit ($used in use)" prlimit --pid "$run_PID" --nofile="$limit:$limit"
+
+# 40 clients connect to the last section and hold on: the kernel queues what the
+# process can no longer accept
+exec 3> >("$PY" -c '
+import socket, sys
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) for _ in range(40)]
+print("held", len(held), flush=True)
+sys.stdin.read()
+' "$LAST" >"$TEST_TMP/hold.out" 2>&1)
+need "40 clients are connected to the last section" wait_for 20 grep -q '^held 40' "$TEST_TMP/hold.out"
+pause_line="lp$SECTIONS: accept on 127.0.0.1:$LAST: Too many open files: not accepting for a second"
+check "the last section says it is out of descriptors, naming itself and its address" \
+	wait_for 10 grep -qF "$pause_line" "$TEST_TMP/run.log"
+t0=$SECONDS
+lines0=$(grep -cF "accept on" "$TEST_TMP/run.log")
+wait_for 3 bash -c "[ \$(grep -cF 'accept on' '$TEST_TMP/run.log') -gt $((lines0 + 1)) ]" # two more pauses
+secs=$((SECONDS - t0 + 1))
+lines=$(($(grep -cF "accept on" "$TEST_TMP/run.log") - lines0))
+check "... at most once a second ($lines lines in about $secs s)" test "$lines" -le "$((secs + 1))"
+check "... and nothing else floods the log ($(wc -l <"$TEST_TMP/run.log") lines)" \
+	test "$(wc -l <"$TEST_TMP/run.log")" -lt 2000
+
+exec 3>&- # the clients leave
+check "once they have left, the last section accepts again: a download through it is whole" \
+	wait_for 30 download "$LAST" after.bin
+check "... and through the first section" download "$FIRST" first.bin
+check "the process is still running" kill -0 "$run_PID"
+finish
