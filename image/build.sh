@@ -54,9 +54,10 @@ DISK_UUID=$(uuid)
 # is also for small PCs. Its modules for hardware an appliance does not have
 # (sound, GPUs, cameras, Wi-Fi, Bluetooth, InfiniBand, staging...) are left
 # out by dpkg, as are manuals and translations.
+# (quoted: bash would expand them against this machine's own files)
 EXCLUDES=(
-	/usr/share/man/*.gz /usr/share/info/*.gz /usr/share/locale/*.mo /usr/share/lintian/overrides/*
-	/usr/share/doc/*/changelog*.gz /usr/share/doc/*/NEWS*.gz
+	'/usr/share/man/*.gz' '/usr/share/info/*.gz' '/usr/share/locale/*.mo' '/usr/share/lintian/overrides/*'
+	'/usr/share/doc/*/changelog*.gz' '/usr/share/doc/*/NEWS*.gz'
 )
 # (patterns end in files: dpkg's * also matches "/", and excluding a directory
 # whose subdirectories a package creates makes the unpack fail)

@@ -29,8 +29,20 @@ FSTAB
 	printf 'options root=PARTUUID=%s ro console=tty0 console=ttyS0,115200n8 systemd.firstboot=off\n' \
 		"$N4M_ROOT_PARTUUID" >"$esp/loader/entries/net4mqtt.conf"
 	cp "$N4M_ESP_FILES"/* "$esp/"
+	# one initramfs, made at the end: the kernel's installation and then the
+	# initramfs-tools trigger would each make one (a minute each); until then
+	# update-initramfs is a stub, and the real one waits under a diversion
+	chroot "$root" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs
+	printf '#!/bin/sh\nexit 0\n' >"$root/usr/sbin/update-initramfs"
+	chmod 0755 "$root/usr/sbin/update-initramfs"
 	exit 0
 fi
+
+rm "$root/usr/sbin/update-initramfs"
+chroot "$root" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+for modules in "$root"/lib/modules/*; do # its hook puts kernel and initramfs on the boot partition
+	chroot "$root" update-initramfs -c -k "${modules##*/}"
+done
 
 echo net4mqtt >"$root/etc/hostname"
 # no 127.0.1.1 line: systemd-resolved answers "net4mqtt" with the box's own
