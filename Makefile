@@ -137,6 +137,8 @@ run: deps
 
 unit: $(UNIT_BINS)
 
+# make test runs two scripts at a time (JOBS=1: one by one): they wait more than they compute.
+JOBS ?= 2
 test: deps
 	@$(MAKE) --no-print-directory all unit $(BENCH_BINS) $(PROBE_BINS)
 	@SAN=$(SAN) JOBS=$(JOBS) tests/run.sh $(BUILD)
