@@ -286,6 +286,7 @@ static void flow_connect_next(struct flow *f)
 		if (fd >= 0 && type == SOCK_DGRAM)
 			udpsock_tune(fd); /* a server's burst of replies */
 		if (fd < 0) {
+			f->connect_err = errno; /* the close line says why, not "no address" */
 			if (errno == EMFILE || errno == ENFILE) {
 				f->table->stats->over_limit++;
 				log_warn("flow %llu: no socket for the destination",

@@ -8,6 +8,7 @@
 # once, forever, as the 17th listener of a process did when the guard had a table
 # of 16: a gateway's four beside 14 local-ports). Once the clients leave, it
 # accepts again and a download through it is whole; so is one through the first.
+# The agent's flows that found no descriptor end saying "Too many open files".
 set -u
 source "$(dirname "$0")/../lib.sh"
 
@@ -73,6 +74,9 @@ lines=$(($(grep -cF "accept on" "$TEST_TMP/run.log") - lines0))
 check "... at most once a second ($lines lines in about $secs s)" test "$lines" -le "$((secs + 1))"
 check "... and nothing else floods the log ($(wc -l <"$TEST_TMP/run.log") lines)" \
 	test "$(wc -l <"$TEST_TMP/run.log")" -lt 2000
+
+check "a flow the agent found no descriptor for ends saying so (not \"no address\")" \
+	grep -qF "cannot connect to 127.0.0.1:$HTTP: Too many open files" "$TEST_TMP/run.log"
 
 exec 3>&- # the clients leave
 check "once they have left, the last section accepts again: a download through it is whole" \
