@@ -54,11 +54,13 @@ hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$agent_PID/status"
 check_rss "the agent's peak RSS stayed under $((HWM_CAP_KB / 1024)) MB, not 6 x 16 MiB (VmHWM $hwm kB)" \
 	"$hwm" "$HWM_CAP_KB"
 # the uploads end once the local has read them; the agent may still be working through the broker's backlog
-check "flows that kept queueing were ended: 'destination too slow'" \
-	wait_for 30 grep -q "destination too slow" "$TEST_TMP/agent.log"
 if [ -n "${ASAN_OPTIONS:-}" ]; then
+	# without the heap cap only a flow's own 16 MiB ends it, and how much of an upload
+	# reaches a slowed agent depends on what the broker drops for it meanwhile
 	skip "the heap cap under sanitizers: mallinfo2 does not see ASan's allocator"
 else
+	check "flows that kept queueing were ended: 'destination too slow'" \
+		wait_for 30 grep -q "destination too slow" "$TEST_TMP/agent.log"
 	check "... because the heap was over the cap, the log says" \
 		wait_for 30 grep -q "1 MiB queued while the heap is over --max-memory" "$TEST_TMP/agent.log"
 fi
