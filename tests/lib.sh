@@ -30,12 +30,15 @@ trap cleanup EXIT
 # Remember a background process so cleanup stops it.
 bg_track() { N4M_PIDS+=("$1"); }
 
-# A TCP port nobody listens on now (loopback): from N4M_PORT_BASE on, N4M_PORT_SPAN of them
-# (tests/run.sh gives each worker its own share), below the kernel's ephemeral ports.
+# The test ports: N4M_PORT_SPAN of them from N4M_PORT_BASE on (tests/run.sh gives each
+# worker its own share), below the kernel's ephemeral ports.
+: "${N4M_PORT_BASE:=10000}" "${N4M_PORT_SPAN:=22000}"
+
+# A TCP port nobody listens on now (loopback), among the test ports.
 free_port() {
 	local p
 	for _ in $(seq 200); do
-		p=$((${N4M_PORT_BASE:-10000} + RANDOM % ${N4M_PORT_SPAN:-22000}))
+		p=$((N4M_PORT_BASE + RANDOM % N4M_PORT_SPAN))
 		if ! ss -Htan "sport = :$p" | grep -q . && ! ss -Huan "sport = :$p" | grep -q .; then
 			echo "$p"; return 0
 		fi

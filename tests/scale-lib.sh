@@ -32,10 +32,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 # the processes' own connections to the broker, made while others start listening,
 # would take some).
 scale_free_range() {
-	local used base p ok lo first=${N4M_PORT_BASE:-10000}
+	local used base p ok lo first=$N4M_PORT_BASE
 	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
 	lo=${lo:-32768}
-	[ "$lo" -le $((first + ${N4M_PORT_SPAN:-22000})) ] || lo=$((first + ${N4M_PORT_SPAN:-22000}))
+	[ "$lo" -le $((first + N4M_PORT_SPAN)) ] || lo=$((first + N4M_PORT_SPAN))
 	[ "$lo" -gt $((first + $1)) ] || lo=60000
 	used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }'; ss -Huan | awk '{ n = split($4, a, ":"); print a[n] }')
 	for _ in $(seq 50); do
