@@ -8,7 +8,8 @@
 # once, forever, as the 17th listener of a process did when the guard had a table
 # of 16: a gateway's four beside 14 local-ports). Once the clients leave, it
 # accepts again and a download through it is whole; so is one through the first.
-# The agent's flows that found no descriptor end saying "Too many open files".
+# An agent alone with no descriptor free ends each flow it cannot open, saying
+# "Too many open files", and serves again once it has descriptors.
 set -u
 source "$(dirname "$0")/../lib.sh"
 
@@ -75,12 +76,32 @@ check "... at most once a second ($lines lines in about $secs s)" test "$lines" 
 check "... and nothing else floods the log ($(wc -l <"$TEST_TMP/run.log") lines)" \
 	test "$(wc -l <"$TEST_TMP/run.log")" -lt 2000
 
-check "a flow the agent found no descriptor for ends saying so (not \"no address\")" \
-	grep -qF "cannot connect to 127.0.0.1:$HTTP: Too many open files" "$TEST_TMP/run.log"
-
 exec 3>&- # the clients leave
 check "once they have left, the last section accepts again: a download through it is whole" \
 	wait_for 30 download "$LAST" after.bin
 check "... and through the first section" download "$FIRST" first.bin
 check "the process is still running" kill -0 "$run_PID"
+
+# An agent alone with no descriptor to spare (its limit set to what it uses): a flow
+# it cannot open ends at once, saying why, and the client sees its connection end;
+# with descriptors again, the next download is whole.
+LONE=fd-lone-$$ LP=$(free_port)
+n4m lone agent -m "$BROKER_URL_BASE/e2e/fd-lone?client_id=$LONE" -i "$LONE" -t "127.0.0.1:$HTTP"
+n4m lonelp local-port -m "$BROKER_URL_BASE/e2e/fd-lone?client_id=$LONE-lp" -i "$LONE-lp" -a "$LONE" \
+	-l "127.0.0.1:$LP"
+need "a lone agent and its local-port are up" wait_for 20 port_listening "$LP"
+need "a download through them works" wait_for 10 download "$LP" lone-before.bin
+# the limit bounds descriptor numbers: set it to the lowest free one
+free_fd=$(ls "/proc/$lone_PID/fd" | sort -n | awk '$1 == n { n++; next } { exit } END { print n + 0 }')
+need "the agent's open-file limit is lowered to its lowest free descriptor, $free_fd" \
+	prlimit --pid "$lone_PID" --nofile="$free_fd:"
+curl -s -m 20 -o /dev/null "http://127.0.0.1:$LP/file.bin"
+rc=$?
+check "a download through it then ends without data, not by the client's timeout (curl exit $rc)" \
+	test "$rc" -ne 0 -a "$rc" -ne 28
+check "the agent says why: \"cannot connect to ...: Too many open files\" (not \"no address\")" \
+	wait_for 5 grep -qF "cannot connect to 127.0.0.1:$HTTP: Too many open files" "$TEST_TMP/lone.log"
+need "the limit is raised again" prlimit --pid "$lone_PID" --nofile=1024:
+check "... and the next download is whole" download "$LP" lone-after.bin
+check "the agent is still running" kill -0 "$lone_PID"
 finish
