@@ -160,7 +160,7 @@ static void hub_own_status(struct hub *h, const char *topic, const void *payload
 	if (!owner)
 		return;
 	log_set_role(owner->name);
-	node_status_spoofed(owner);
+	node_status_spoofed(owner, payload, len);
 }
 
 static void hub_on_message(void *arg, const char *topic, const void *payload, size_t len)

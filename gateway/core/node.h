@@ -161,8 +161,9 @@ void node_data(struct node *n, const struct mqtt_topic *t, const char *topic, co
 void node_publish_status(struct node *n, bool online);
 /* Is this payload on our status topic what we last published there? */
 bool node_status_is_own(const struct node *n, const void *payload, size_t len);
-/* Someone else's status on our topic: counted, said (once a second), ours republished. */
-void node_status_spoofed(struct node *n);
+/* Someone else's status on our topic (or our will, which the broker published):
+ * counted, said (once a second), ours republished. */
+void node_status_spoofed(struct node *n, const void *payload, size_t len);
 
 /* Takes from fresh (and fresh_role) what may change while flows run (routes,
  * allowlists, advertised subnets, SOCKS user, limits); says which other keys changed. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The broker goes away under an open flow and comes back on the same port:
 # the open connection ends (error or EOF, never a hang), both net4mqtt
-# processes reconnect, new flows carry data, the agent's retained status is
-# back, and a clean SIGTERM leaves the retained offline status "{}".
+# processes reconnect (taking the wills the stopping broker sends them for what
+# they are), new flows carry data, the agent's retained status is back, and a
+# clean SIGTERM leaves the retained offline status "{}".
 set -u
 source "$(dirname "$0")/../lib.sh"
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
@@ -67,6 +68,12 @@ check "the agent closed its connection to the destination" \
 check "both processes log the lost broker" \
 	wait_for 10 bash -c "grep -q 'mqtt: lost connection' '$TEST_TMP/agent.log' &&
 		grep -q 'mqtt: lost connection' '$TEST_TMP/local.log'"
+# A stopping mosquitto publishes its clients' wills, each to its own owner too:
+# that is not another process with our id, and libevent has nothing to say.
+check "neither takes its own will for another process with its id" \
+	bash -c "! grep -h 'another process with id' '$TEST_TMP/agent.log' '$TEST_TMP/local.log'"
+check "no line of libevent's own (a socket event left on a closed descriptor)" \
+	bash -c "! grep -h '^\[warn\]' '$TEST_TMP/agent.log' '$TEST_TMP/local.log'"
 
 # While the broker is away a new client is turned away at once, not left hanging.
 refused=$(timeout 20 $PY "$TOOL" echo-once "$LP" 100 2>&1)
