@@ -288,9 +288,7 @@ static void flow_connect_next(struct flow *f)
 		if (fd < 0) {
 			f->connect_err = errno; /* the close line says why, not "no address" */
 			if (errno == EMFILE || errno == ENFILE) {
-				f->table->stats->over_limit++;
-				log_warn("flow %llu: no socket for the destination",
-					(unsigned long long)f->id);
+				flow_table_out_of_fds(f->table, errno);
 				break; /* the next address would fare no better */
 			}
 			continue;

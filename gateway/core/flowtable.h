@@ -60,7 +60,7 @@ struct flow_table {
 	uint8_t *rbuf; /* the loop is single-threaded: one buffer serves every read */
 	size_t rbuf_size;
 	size_t heap_used; /* bytes, as of heap_checked_ms */
-	uint64_t heap_checked_ms, limit_logged_ms;
+	uint64_t heap_checked_ms, limit_logged_ms, fds_logged_ms;
 	uint64_t answers_second; /* flow_answer_unknown: the second counted, and its answers */
 	unsigned answers;
 	uint32_t busy_epoch;	      /* tcpx flows that received DATA in this epoch ... */
@@ -95,6 +95,10 @@ size_t flow_table_size(const struct flow_table *t);
 /* Whether a new flow may open: fewer than max_flows, heap under max_memory.
  * If not, counts it and says why (at most once a second). */
 bool flow_table_admit(struct flow_table *t);
+/* A destination socket could not be made (EMFILE, ENFILE): counted as over a
+ * limit and said at most once a second, since a peer may open flows at the
+ * broker's rate. */
+void flow_table_out_of_fds(struct flow_table *t, int err);
 /* The most a flow with queued bytes (and more coming) may queue toward its
  * socket: FLOW_OUT_CAP, or FLOW_TIGHT_CAP while the heap is over max_memory. */
 size_t flow_table_cap(struct flow_table *t, size_t queued);
