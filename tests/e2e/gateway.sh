@@ -286,6 +286,7 @@ check "the lan no longer reaches 10.20.0.2" no_reach http://10.20.0.2:$HTTP/
 rules() { ip -n "$NS_GW" "$1" rule show | grep -cvE '^(0|32766|32767):'; }
 n4m_ns "$NS_GW" gateway2 "${GW_ARGS[@]}"
 check "the gateway starts again" wait_for 10 gw_up
+check "... and has seen the agent online" wait_for 15 grep -q "peer $AGENT/- online" "$TEST_TMP/gateway2.log"
 body=$(lan timeout 10 curl -sS http://10.20.0.2:$HTTP/ 2>&1)
 check "lan: curl through the second run (got '$body')" test "$body" = "$(cat "$TEST_TMP/www/index.html")"
 kill -9 "$gateway2_PID"
@@ -294,6 +295,7 @@ check "after SIGKILL the TUN is gone" wait_for 10 bash -c "! ip -n $NS_GW link s
 info "rules left behind by SIGKILL: $(rules -4) IPv4, $(rules -6) IPv6"
 n4m_ns "$NS_GW" gateway3 "${GW_ARGS[@]}"
 check "the gateway starts over a crashed run's leftovers" wait_for 10 gw_up
+check "... and has seen the agent online" wait_for 15 grep -q "peer $AGENT/- online" "$TEST_TMP/gateway3.log"
 body=$(lan timeout 10 curl -sS http://10.20.0.2:$HTTP/ 2>&1)
 check "lan: curl through the third run (got '$body')" test "$body" = "$(cat "$TEST_TMP/www/index.html")"
 check "exactly one rule of the gateway's per family (got $(rules -4) IPv4, $(rules -6) IPv6)" \

@@ -18,7 +18,9 @@ AGENT=flood-agent-$$
 LOCAL=flood-local-$$
 N=10000
 BATCH=100 # sockets at a time: well inside the local's default socket receive buffer
-FIRST_PORT=12000 # the flood's source ports are tried upwards from here
+# the flood's source ports are tried upwards from here: this script's share of the
+# test ports (tests/run.sh gives each worker its own), which no script beside it picks
+FIRST_PORT=$N4M_PORT_BASE
 TIMEOUT=3
 RSS_CAP_KB=$((96 * 1024)) # about 40 MB measured; 64 KiB per flow would be 640 MB
 

@@ -116,6 +116,11 @@ def socks_hold(port, dst_host, dst_port):
     return _hold(s)
 
 
+# a batch's replies are awaited until none has come for this long: a loaded
+# machine (two scripts at once, the sanitizers) may stall a second or more
+QUIET_SECS = 5.0
+
+
 def udp_flood(port, n, batch, first_port):
     n, batch, cand = int(n), int(batch), int(first_port)
     dst = (HOST, int(port))
@@ -147,7 +152,7 @@ def udp_flood(port, n, batch, first_port):
             poll.register(s, select.POLLIN)
         got = set()
         last = time.monotonic()
-        while len(got) < len(socks) and time.monotonic() - last < 1.0:
+        while len(got) < len(socks) and time.monotonic() - last < QUIET_SECS:
             for fd, _ in poll.poll(200):
                 try:
                     d = byfd[fd].recv(65536)
