@@ -110,8 +110,10 @@ check "a: a local-port TCP flow is open (one echo round done)" wait_for 15 grep 
 check "a: a local-socks flow is open (one echo round done)" wait_for 15 grep -q '^up' "$TEST_TMP/socks-a.out"
 res=$(timeout 60 $PY "$TOOL" udp-many "$UP" 5 2>&1)
 check "a: 5 UDP flows through local-port -u get their replies ($res)" test "$res" = "udp: 5 of 5 replied, 0 wrong"
+wait_for 10 flows_open_is "$ALOG" "$agent_PID" 7 # a flow that just ended may still be closing
 n=$(flows_open "$ALOG" "$agent_PID")
 check "a: the agent has the 7 flows open (saw ${n:-no stats})" test "${n:-0}" -eq 7
+wait_for 10 flows_open_is ludp "$ludp_PID" 5 # a flow that just ended may still be closing
 n=$(flows_open ludp "$ludp_PID")
 check "a: local-port -u has 5 flows open (saw ${n:-no stats})" test "${n:-0}" -eq 5
 
@@ -164,6 +166,7 @@ bg_track $!
 check "b: a local-port TCP flow is open" wait_for 15 grep -q '^up' "$TEST_TMP/hold-b.out"
 res=$(timeout 60 $PY "$TOOL" udp-many "$UP" 5 2>&1)
 check "b: 5 more UDP flows get their replies ($res)" test "$res" = "udp: 5 of 5 replied, 0 wrong"
+wait_for 10 flows_open_is "$ALOG" "$agent_PID" 27 # a flow that just ended may still be closing
 n=$(flows_open "$ALOG" "$agent_PID")
 # 1 socks + 1 local-port + 20 + 5 UDP; the 300 KB echo flow ended normally
 check "b: the agent has 27 flows open (saw ${n:-no stats})" test "${n:-0}" -eq 27

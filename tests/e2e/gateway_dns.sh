@@ -185,7 +185,7 @@ check "... and not routed" bash -c "! ip -n $NS_GW route show table 1883 | grep 
 pub_status '{"online":true,"role":"agent","routes":["10.67.0.0/24"]}'
 check "a subnet it stops advertising is withdrawn" \
 	wait_for 10 bash -c "! ip -n $NS_GW route show table 1883 | grep -q '10.66.0.0/24'"
-check "... with a log line" grep -q "10.66.0.0/24 withdrawn (agent evil$S stopped advertising it)" "$TEST_TMP/gateway.log"
+check "... with a log line" wait_for 5 grep -q "10.66.0.0/24 withdrawn (agent evil$S stopped advertising it)" "$TEST_TMP/gateway.log"
 check "... and the one it still advertises stays" has "10.67.0.0/24 dev n4m0" ip -n "$NS_GW" route show table 1883
 pub_status '{}'
 check "its offline status withdraws the rest" \
@@ -197,7 +197,7 @@ kill "$agent_PID"
 check "the agent exits on SIGTERM" wait_for 10 bash -c "! kill -0 $agent_PID 2>/dev/null"
 check "the gateway withdrew 10.20.0.0/24" \
 	wait_for 10 bash -c "! ip -n $NS_GW route show table 1883 | grep -q '10.20.0.0/24'"
-check "the gateway logged it" grep -q "10.20.0.0/24 withdrawn (agent $AGENT offline)" "$TEST_TMP/gateway.log"
+check "the gateway logged it" wait_for 5 grep -q "10.20.0.0/24 withdrawn (agent $AGENT offline)" "$TEST_TMP/gateway.log"
 lan curl -s -m 5 http://10.20.0.2:8080/ >/dev/null
 rc=$?
 check "lan: 10.20.0.2 now fails fast (curl rc $rc; 28 would be a timeout)" test "$rc" -ne 0 -a "$rc" -ne 28

@@ -168,7 +168,7 @@ check "... and the agent no flow ($flows before, $(grep -c "from $GWID/$AGENT to
 ip -n "$NS_GW" rule del from 192.168.77.3 lookup main priority 498
 check "a bypass rule deleted by hand is put back" wait_for 5 bash -c \
 	"ip -n $NS_GW rule show | grep -qx '498:	from 192.168.77.3 lookup main'"
-check "... with a log line" grep -q 'the --bypass rule from 192.168.77.3/32 was gone: put back' "$TEST_TMP/gateway.log"
+check "... with a log line" wait_for 5 grep -q 'the --bypass rule from 192.168.77.3/32 was gone: put back' "$TEST_TMP/gateway.log"
 
 # 4. --fake-ip-cache, written within seconds of a change; a restart keeps the addresses
 check "the cache file holds both names within 10 s" wait_for 10 bash -c \

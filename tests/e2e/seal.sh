@@ -105,7 +105,7 @@ o_messages() { grep -c "^$PREFIX/$AGENT/$1/o/" "$TEST_TMP/wire.rec"; }
 # a. the file through the sealed tunnel; what the broker saw
 curl -s -m 60 -o "$TEST_TMP/secret.l1" "http://127.0.0.1:$LP1/secret.bin"
 check "a: the file arrives intact through an encrypted flow (sha256)" same "$TEST_TMP/secret.l1" "$TEST_TMP/www/secret.bin"
-check "a: the flow's topics are seal topics" grep -q "^$PREFIX/$AGENT/l1-$$/o/seal/[0-9a-f]\{16\}/- " "$TEST_TMP/wire.rec"
+check "a: the flow's topics are seal topics" wait_for 5 grep -q "^$PREFIX/$AGENT/l1-$$/o/seal/[0-9a-f]\{16\}/- " "$TEST_TMP/wire.rec"
 check "a: no plain data topic of l1 on the broker" bash -c "! grep -Eq '^$PREFIX/$AGENT/l1-$$/[io]/(tcp|tcpx|kcp|kcpx|udp)/' '$TEST_TMP/wire.rec'"
 $PY "$SEAL" scan "$TEST_TMP/wire.rec" "$MARKER" "127.0.0.1:$HTTP" "secret.bin" >"$TEST_TMP/scan-a.out"
 check "a: a subscriber on $PREFIX/# saw messages" grep -q 'scanned [1-9]' "$TEST_TMP/scan-a.out"
@@ -170,6 +170,7 @@ need "c: a second echo round" wait_for 10 rounds_ok 1
 check "c: the agent's /status lists the flow as sealed, with its destination" bash -c \
 	"curl -s -m 5 http://127.0.0.1:$MA/status | grep -q '\"key\":\"$AGENT/socks-$$/tcpx/[^\"]*/127.0.0.1:$ECHO\"[^}]*\"sealed\":true'"
 SOCKS_I="$PREFIX/$AGENT/socks-$$/i/seal/"
+wait_for 5 grep -q "^$SOCKS_I" "$TEST_TMP/wire.rec" # the recorder is a process of its own
 replayed=$(metric 'net4mqtt_drops_total{role="agent",reason="seal_replayed"}')
 $PY "$SEAL" replay 127.0.0.1 "$BROKER_PORT" "$TEST_TMP/wire.rec" "$SOCKS_I" D >"$TEST_TMP/replay.out" 2>&1
 check "c: a captured data message of the flow is published again" grep -q '^replayed ' "$TEST_TMP/replay.out"
@@ -199,10 +200,10 @@ need "the kcp and udp local-ports are up" wait_for 10 bash -c "ss -Htln | grep -
 need "they are connected" wait_for 10 connected kcp udp
 curl -s -m 60 -o "$TEST_TMP/secret.kcp" "http://127.0.0.1:$LPK/secret.bin"
 check "d: KCP through an encrypted flow: the file arrives intact" same "$TEST_TMP/secret.kcp" "$TEST_TMP/www/secret.bin"
-check "d: its topics are seal topics" grep -q "^$PREFIX/$AGENT/kcp-$$/i/seal/" "$TEST_TMP/wire.rec"
+check "d: its topics are seal topics" wait_for 5 grep -q "^$PREFIX/$AGENT/kcp-$$/i/seal/" "$TEST_TMP/wire.rec"
 out=$($PY "$UDPT" sizes 127.0.0.1 "$LPD" 1 100 1400 8000 2>&1)
 check "d: UDP through an encrypted flow: datagrams of 1..8000 bytes come back whole ($out)" grep -q '^sizes ok' <<<"$out"
-check "d: its topics are seal topics" grep -q "^$PREFIX/$AGENT/udp-$$/i/seal/" "$TEST_TMP/wire.rec"
+check "d: its topics are seal topics" wait_for 5 grep -q "^$PREFIX/$AGENT/udp-$$/i/seal/" "$TEST_TMP/wire.rec"
 
 # e. reload: list l2, delist l1; l1's held flow ends, l3's (socks) goes on
 exec 4<>"$TEST_TMP/hold.ctl"

@@ -208,6 +208,11 @@ def udp_count(host, port):
                 pass
 
 
+# after the count answer, echoes still in flight are taken until none has come
+# for this long (a loaded machine may stall a flow for a second)
+ECHO_QUIET_SECS = 2.0
+
+
 def udp_burst(host, port, n, size, secs):
     n, size, secs = int(n), int(size), float(secs)
     dst = (host, int(port))
@@ -242,12 +247,12 @@ def udp_burst(host, port, n, size, secs):
         if d[:1] == b"D" and d[1:9] == bid:
             echoes.add(d[9:13])
             if quiet_until is not None:
-                quiet_until = time.monotonic() + 0.5
+                quiet_until = time.monotonic() + ECHO_QUIET_SECS
         elif d[:1] == b"C" and d[1:9] == bid and count is None:
             count = struct.unpack(">I", d[9:13])[0]
             # echoes travel on the same flow ahead of this answer; take what
             # is still in flight until the socket has been quiet for a moment
-            quiet_until = time.monotonic() + 0.5
+            quiet_until = time.monotonic() + ECHO_QUIET_SECS
     if count is None:
         out(f"burst FAIL: no answer to the count query in {secs:.0f} s "
             f"(sent {n - send_err} of {n}, {len(echoes)} echoed)")
