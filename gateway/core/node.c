@@ -305,19 +305,17 @@ void node_status_spoofed(struct node *n, const void *payload, size_t len)
 
 	n->stats.status_spoofed++;
 	if (now - n->spoof_logged_ms >= 1000 || !n->spoof_logged_ms) {
+		/* our will is signed when we have a key: made only when a line is due */
 		char will[STATUS_JSON_MAX];
-		int will_len =
-			node_will(n, will, sizeof(will)); /* signed when keyed: not per spoof */
+		int will_len = node_will(n, will, sizeof(will));
 		if (will_len > 0 && len == (size_t)will_len && !memcmp(payload, will, len))
-			log_warnx("%s: our will, which the broker publishes when it loses us or "
-				  "stops "
-				  "(or a copy of it; %lu statuses not ours so far): republishing "
-				  "our status",
+			log_warnx("%s: our will, which the broker publishes when it loses "
+				  "us or stops (or a copy; %lu statuses not ours so far): "
+				  "republishing our status",
 				n->status_topic, n->stats.status_spoofed);
 		else
-			log_warnx("%s: a status that is not ours (%lu so far; another process with "
-				  "id "
-				  "%s?): republishing ours",
+			log_warnx("%s: a status that is not ours (%lu so far; another "
+				  "process with id %s?): republishing ours",
 				n->status_topic, n->stats.status_spoofed, node_id(n));
 		n->spoof_logged_ms = now;
 	}
