@@ -97,6 +97,8 @@ int node_init(struct node *n, struct event_base *base, const struct mqtt_url *ur
 		.is_local = !role->is_agent,
 	};
 	n->own_len = -1;
+	n->status_lines =
+		(struct log_budget){ .per_second = NODE_STATUS_LOGS, .what = "peer status lines" };
 	n->role_cfg = malloc(role->config_size ? role->config_size : 1);
 	n->peers = peers_new(PEERS_MAX);
 	n->gone = grace_new(base, PEERS_MAX, NODE_OFFLINE_GRACE_MS, node_peer_gone, n);
@@ -375,20 +377,9 @@ static void peer_went_offline(struct node *n, const char *agent, const char *loc
 /* Peer status lines: at most NODE_STATUS_LOGS a second, then how many were left out. */
 static bool status_log_ok(struct node *n)
 {
-	uint64_t second = clock_ms() / 1000;
-
 	if (n->quiet_peers)
 		return false;
-	if (second != n->status_log_second) {
-		unsigned over =
-			n->status_logs > NODE_STATUS_LOGS ? n->status_logs - NODE_STATUS_LOGS : 0;
-		if (over)
-			log_info("%u peer status lines left out (over %d a second)", over,
-				NODE_STATUS_LOGS);
-		n->status_log_second = second;
-		n->status_logs = 0;
-	}
-	if (++n->status_logs <= NODE_STATUS_LOGS)
+	if (log_budget_ok(&n->status_lines))
 		return true;
 	n->stats.status_logs_suppressed++;
 	return false;

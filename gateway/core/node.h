@@ -9,6 +9,7 @@
 #include "flow.h"
 #include "flowtable.h"
 #include "gateway/lib/keys.h"
+#include "gateway/lib/log.h"
 #include "mqtt/topic.h"
 #include "status.h"
 
@@ -129,8 +130,8 @@ struct node {
 	uint64_t epoch;		    /* keyed: in our statuses, the time the connection was made */
 	struct peers *peers;
 	struct grace *gone; /* peers whose offline status waits NODE_OFFLINE_GRACE_MS */
-	uint64_t status_log_second, refused_logged_ms, forged_logged_ms;
-	unsigned status_logs;
+	uint64_t refused_logged_ms, forged_logged_ms;
+	struct log_budget status_lines;
 	bool quiet_peers; /* another node of the hub logs peers coming and going */
 	bool icmp_echo;	  /* an agent that can ping: "icmp" in its status */
 	bool icmp_raw;	  /* ... with a raw socket: it keeps CAP_NET_RAW */

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static int log_verbosity;
 static enum log_target log_target = LOG_TO_STDERR;
 static bool log_to_journal;
@@ -150,6 +152,20 @@ void fatalx(const char *fmt, ...)
 	log_vwrite(LOG_LVL_ERROR, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+bool log_budget_ok(struct log_budget *b)
+{
+	unsigned long long second = clock_ms() / 1000;
+
+	if (second != b->second) {
+		if (b->used > b->per_second)
+			log_info("%u %s left out (over %u a second)", b->used - b->per_second,
+				b->what, b->per_second);
+		b->second = second;
+		b->used = 0;
+	}
+	return ++b->used <= b->per_second;
 }
 
 int fail_with(char *err, size_t cap, int rc, const char *fmt, ...)

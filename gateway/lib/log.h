@@ -39,6 +39,19 @@ void log_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* At lvl, if that level is logged; for hooks that hand on a va_list (mqtt/). */
 void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* Lines a peer can make us say at its own rate (statuses, advertised routes): the
+ * first per_second of each second are said, the rest left out and counted in one
+ * line ("N WHAT left out (over M a second)") at the first line due in a later
+ * second. Zero-initialised but for per_second and what. */
+struct log_budget {
+	unsigned per_second;
+	const char *what;
+	unsigned long long second;
+	unsigned used;
+};
+/* Whether a line may be said now; false also counts it as left out. */
+bool log_budget_ok(struct log_budget *b);
+
 /* For a parser that says why it refused: the message into err (cap bytes), rc returned. */
 int fail_with(char *err, size_t cap, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

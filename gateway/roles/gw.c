@@ -48,6 +48,8 @@ static int gw_start(struct node *n)
 	if (!g)
 		return -ENOMEM;
 	n->role_data = g;
+	g->route_lines = (struct log_budget){ .per_second = GW_ROUTE_LOGS,
+		.what = "advertised route lines" };
 	g->node = n;
 	tun_addr_set(&g->self4, AF_INET, gw_self4);
 	tun_addr_set(&g->pseudo4, AF_INET, gw_pseudo4);

@@ -31,6 +31,9 @@ struct tun_nat;
  * dropped a tenth of a LAN host's 1000-datagram burst */
 #define GW_TXQLEN 4096
 
+/* lines a second about advertised routes (routed, ignored, withdrawn), then a count */
+#define GW_ROUTE_LOGS 20
+
 struct gw {
 	struct node *node;
 	struct tun *tun;
@@ -53,7 +56,8 @@ struct gw {
 	uint32_t frag_id; /* of the IPv6 datagrams we split */
 	unsigned long bad_packets, fragments, no_agent, tun_drops;
 	unsigned long ttl_exceeded, icmp_refused, frags_sent;
-	struct virtio_net_hdr vnet; /* of the packet in pkt, as read */
+	struct log_budget route_lines; /* what statuses (anyone's, unkeyed) make us say */
+	struct virtio_net_hdr vnet;    /* of the packet in pkt, as read */
 	uint8_t pkt[TUN_PACKET_MAX + 1];
 	uint8_t whole[TUN_PACKET_MAX + 1]; /* a datagram rebuilt from fragments */
 	uint8_t piece[TUN_PACKET_MAX + 1]; /* a fragment of a datagram we split */

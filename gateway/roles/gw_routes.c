@@ -201,8 +201,9 @@ void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st)
 		route_del(g->routes, &old.list[i], ROUTE_ADVERTISED, agent);
 		gw_kernel_unroute(g, &old.list[i], false);
 		nl_prefix_format(&old.list[i], cidr, sizeof(cidr));
-		log_info("%s withdrawn (agent %s %s)", cidr, agent,
-			st ? "stopped advertising it" : "offline");
+		if (log_budget_ok(&g->route_lines))
+			log_info("%s withdrawn (agent %s %s)", cidr, agent,
+				st ? "stopped advertising it" : "offline");
 	}
 	for (int i = 0; i < n_new; i++) {
 		if (prefix_listed(&st->routes[i], old.list, old.n))
@@ -210,13 +211,15 @@ void gw_routes_on_peer(struct gw *g, const char *agent, const struct status *st)
 		nl_prefix_format(&st->routes[i], cidr, sizeof(cidr));
 		const char *why = gw_advert_refused(g, &st->routes[i]);
 		if (why) {
-			log_warnx("agent %s advertises %s: ignored (%s)", agent, cidr, why);
+			if (log_budget_ok(&g->route_lines))
+				log_warnx("agent %s advertises %s: ignored (%s)", agent, cidr, why);
 			continue;
 		}
 		if (route_add(g->routes, &st->routes[i], ROUTE_ADVERTISED, agent))
 			continue;
 		gw_kernel_route(&st->routes[i], ROUTE_ADVERTISED, agent, g);
-		log_info("%s routed to agent %s (advertised)", cidr, agent);
+		if (log_budget_ok(&g->route_lines))
+			log_info("%s routed to agent %s (advertised)", cidr, agent);
 	}
 	if (!g->pinned)
 		gw_pin_broker(g);

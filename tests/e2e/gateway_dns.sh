@@ -187,6 +187,15 @@ check "a subnet it stops advertising is withdrawn" \
 	wait_for 10 bash -c "! ip -n $NS_GW route show table 1883 | grep -q '10.66.0.0/24'"
 check "... with a log line" wait_for 5 grep -q "10.66.0.0/24 withdrawn (agent evil$S stopped advertising it)" "$TEST_TMP/gateway.log"
 check "... and the one it still advertises stays" has "10.67.0.0/24 dev n4m0" ip -n "$NS_GW" route show table 1883
+# a flood of such statuses (anyone may publish them): what they make the gateway say is bounded
+flood_status='{"online":true,"role":"agent","routes":["0.0.0.0/0","10.67.0.0/24"]}'
+said() { grep -c "agent evil$S advertises 0.0.0.0/0: ignored" "$TEST_TMP/gateway.log"; }
+said0=$(said) t0=$SECONDS
+for _ in $(seq 300); do echo "$flood_status"; done |
+	ip netns exec "$NS_GW" mosquitto_pub -L "mqtt://127.0.0.1:1883/$EVIL" -l
+check "300 statuses advertising a default route: the gateway says so" wait_for 10 bash -c "[ \$(grep -c 'agent evil$S advertises 0.0.0.0/0: ignored' '$TEST_TMP/gateway.log') -gt $said0 ]"
+secs=$((SECONDS - t0 + 1)) n=$(($(said) - said0))
+check "... at most 20 lines a second ($n in about $secs s)" test "$n" -le $((20 * (secs + 1)))
 pub_status '{}'
 check "its offline status withdraws the rest" \
 	wait_for 10 bash -c "! ip -n $NS_GW route show table 1883 | grep -q '10.67.0.0/24'"
