@@ -56,7 +56,8 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_UNITS := netlink/prefix.c gateway/roles/dns.c gateway/roles/allow.c gateway/roles/route.c gateway/core/status.c mqtt/frame.c mqtt/kcp.c mqtt/topic.c \
 	mqtt/url.c socks/handshake.c socks/socks.c tun/frag.c tun/nat.c tun/packet.c tun/siphash.c \
-	gateway/lib/keys.c gateway/lib/log.c gateway/lib/peerkeys.c gateway/lib/seal.c gateway/lib/basicauth.c
+	gateway/lib/clock.c gateway/lib/keys.c gateway/lib/log.c gateway/lib/peerkeys.c gateway/lib/seal.c \
+	gateway/lib/basicauth.c
 FUZZ_LIBS  := -lsodium -lcrypto
 FUZZ_SECS  ?= 30
 
