@@ -1,5 +1,6 @@
 /* Peers' keys: libsodium's Ed25519 seed as the private key, its X25519 form, base64, files. */
 #include <errno.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -162,8 +163,11 @@ int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err
 		return key_fail(err,
 			"%s %s: want one key of %d base64 characters (net4mqtt genkey)", what, path,
 			KEY_TEXT_LEN);
-	if (readable)
+	static char warned[PATH_MAX]; /* the options check and the role's start both read it */
+	if (readable && strcmp(warned, path)) {
 		log_warnx("%s %s can be read by every user (mode %04o): chmod o-r %s", what, path,
 			(unsigned)(st.st_mode & 07777), path);
+		snprintf(warned, sizeof(warned), "%s", path);
+	}
 	return 0;
 }

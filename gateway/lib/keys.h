@@ -50,7 +50,8 @@ void keys_encode(char out[KEY_TEXT_LEN + 1], const uint8_t key[KEY_LEN]);
  * allowed); 0 or -EINVAL. */
 int keys_decode(uint8_t key[KEY_LEN], const char *text, size_t len);
 /* A private key from "@FILE" or "FILE" (its first line); 0 or -errno with a line in err. A file that
- * every user can read is accepted with a warning (the --password-file rule). */
+ * every user can read is accepted with a warning (the --password-file rule), said once for a
+ * path read again in a row. */
 int keys_read(uint8_t key[KEY_LEN], const char *spec, const char *what, char err[KEY_ERR_MAX]);
 
 #endif

@@ -22,6 +22,7 @@
 #  g. statuses: a keyed agent's is signed; a "{}" published on it, or on a
 #     keyed local's, is ignored by the peer that knows the key (counted), and
 #     a flow between them goes on.
+#  j. a key file every user may read is accepted, with one warning.
 set -u
 source "$(dirname "$0")/../lib.sh"
 HELPERS=$(cd "$(dirname "$0")" && pwd)/helpers
@@ -302,4 +303,12 @@ usage_error "a bad public key" "want AGENT=KEY" local-port -m "$URL" --seal-key 
 usage_error "a missing key file" "cannot read --seal-key" local-port -m "$URL" --seal-key "$K/none.key" --seal-peer "$PIN"
 echo junk >"$K/peers.bad"
 usage_error "a bad line in --seal-peers" "peers.bad:1" agent -m "$URL" --seal-key "$K/agent.key" --seal-peers "$K/peers.bad"
+
+# j. a key file every user may read: accepted, with one warning (it is read twice: the check, the start)
+cp "$K/l1.key" "$K/open.key" && chmod 644 "$K/open.key"
+n4m openkey local-port -m "$URL" -i "open-$$" -a "$AGENT" --seal-key "$K/open.key" --seal-peer "$PIN" \
+	-l "127.0.0.1:$(free_port)"
+check "j: a key file of mode 0644 is accepted" wait_for 10 connected openkey
+warned=$(grep -c -- "--seal-key $K/open.key can be read by every user (mode 0644)" "$TEST_TMP/openkey.log")
+check "j: ... with one warning naming it and its mode (saw $warned)" test "$warned" -eq 1
 finish
