@@ -37,7 +37,7 @@ struct mqtt_client {
 	const struct mqtt_url *url;
 	const struct mqtt_client_ops *ops;
 	void *arg;
-	struct event ev_sock, ev_misc, ev_retry, ev_shutdown, ev_lost;
+	struct event ev_read, ev_write, ev_misc, ev_retry, ev_shutdown, ev_lost;
 	bool lost_connected;
 	char lost_why[128];
 	bool sock_events, write_armed;
@@ -204,7 +204,8 @@ static void sock_events_del(struct mqtt_client *c)
 {
 	if (!c->sock_events)
 		return;
-	event_del(&c->ev_sock);
+	event_del(&c->ev_read);
+	event_del(&c->ev_write);
 	c->sock_events = false;
 	c->write_armed = false;
 }
@@ -283,8 +284,11 @@ static void ack_now(struct mqtt_client *c)
 		setsockopt(c->sock, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
-static void sock_read(struct mqtt_client *c)
+static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct mqtt_client *c = arg;
+	(void)fd, (void)what;
+
 	for (int i = 0; i < READ_BURST && c->sock_events; i++) {
 		errno = 0;
 		int rc = mosquitto_loop_read(c->mosq, 1);
@@ -299,8 +303,11 @@ static void sock_read(struct mqtt_client *c)
 	client_sync_write(c);
 }
 
-static void sock_write(struct mqtt_client *c)
+static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct mqtt_client *c = arg;
+	(void)fd, (void)what;
+
 	int rc = mosquitto_loop_write(c->mosq, 1);
 	if (rc) {
 		handle_rc(c, rc);
@@ -309,40 +316,20 @@ static void sock_write(struct mqtt_client *c)
 	client_sync_write(c);
 }
 
-static void sock_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct mqtt_client *c = arg;
-	(void)fd;
-
-	if (what & EV_READ)
-		sock_read(c);
-	if ((what & EV_WRITE) && c->sock_events)
-		sock_write(c);
-}
-
-/* One event watches the socket: for reading always, for writing while armed. With
- * two events on it, the first one deleted after libmosquitto has closed the socket
- * (a lost connection) turns into an epoll MOD that fails with EBADF, and libevent
- * prints a warning of its own for every broker restart. */
-static void sock_watch(struct mqtt_client *c, bool write)
-{
-	if (c->sock_events)
-		event_del(&c->ev_sock);
-	event_assign(&c->ev_sock, c->base, c->sock, EV_READ | EV_PERSIST | (write ? EV_WRITE : 0),
-		sock_cb, c);
-	event_add(&c->ev_sock, NULL);
-	c->sock_events = true;
-	c->write_armed = write;
-}
-
 /* Arms the write event exactly while libmosquitto has bytes it could not write. */
 static void client_sync_write(struct mqtt_client *c)
 {
 	if (!c->sock_events)
 		return;
-	bool want = mosquitto_want_write(c->mosq);
-	if (want != c->write_armed)
-		sock_watch(c, want);
+	if (mosquitto_want_write(c->mosq)) {
+		if (!c->write_armed) {
+			event_add(&c->ev_write, NULL);
+			c->write_armed = true;
+		}
+	} else if (c->write_armed) {
+		event_del(&c->ev_write);
+		c->write_armed = false;
+	}
 }
 
 static void misc_cb(evutil_socket_t fd, short what, void *arg)
@@ -365,7 +352,13 @@ static int sock_events_add(struct mqtt_client *c)
 	c->sock = mosquitto_socket(c->mosq);
 	if (c->sock < 0)
 		return -ENOTCONN;
-	sock_watch(c, true); /* the CONNECT packet waits for the socket to become writable */
+	event_assign(&c->ev_read, c->base, c->sock, EV_READ | EV_PERSIST, read_cb, c);
+	event_assign(&c->ev_write, c->base, c->sock, EV_WRITE | EV_PERSIST, write_cb, c);
+	event_add(&c->ev_read, NULL);
+	c->sock_events = true;
+	/* the CONNECT packet waits for the socket to become writable */
+	event_add(&c->ev_write, NULL);
+	c->write_armed = true;
 	return 0;
 }
 
