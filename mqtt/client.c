@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <fcntl.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BACKLOG_HIGH (4u << 20) /* stop reading flow sockets above this */
 #define BACKLOG_LOW (1u << 20)	/* resume below this */
@@ -206,6 +208,8 @@ static void sock_events_del(struct mqtt_client *c)
 		return;
 	event_del(&c->ev_read);
 	event_del(&c->ev_write);
+	close(c->sock);
+	c->sock = -1;
 	c->sock_events = false;
 	c->write_armed = false;
 }
@@ -349,9 +353,15 @@ static void misc_cb(evutil_socket_t fd, short what, void *arg)
 
 static int sock_events_add(struct mqtt_client *c)
 {
-	c->sock = mosquitto_socket(c->mosq);
-	if (c->sock < 0)
+	/* The events watch a copy of libmosquitto's descriptor: it closes its own when the
+	 * connection drops, before we hear of it, and epoll would then be told about a
+	 * closed descriptor (libevent prints a warning of its own for the write event). */
+	int fd = mosquitto_socket(c->mosq);
+	if (fd < 0)
 		return -ENOTCONN;
+	c->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (c->sock < 0)
+		return -errno;
 	event_assign(&c->ev_read, c->base, c->sock, EV_READ | EV_PERSIST, read_cb, c);
 	event_assign(&c->ev_write, c->base, c->sock, EV_WRITE | EV_PERSIST, write_cb, c);
 	event_add(&c->ev_read, NULL);
@@ -382,9 +392,13 @@ static void connect_now(struct mqtt_client *c)
 	} else {
 		rc = mosquitto_reconnect_async(c->mosq);
 	}
-	if (rc == MOSQ_ERR_SUCCESS && sock_events_add(c) == 0)
+	int err = rc == MOSQ_ERR_SUCCESS ? sock_events_add(c) : 0;
+	if (rc == MOSQ_ERR_SUCCESS && !err)
 		return;
-	client_lost(c, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+	if (err)
+		client_lost(c, strerror(-err)); /* no descriptor for the copy */
+	else
+		client_lost(c, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
