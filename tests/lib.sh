@@ -34,12 +34,15 @@ bg_track() { N4M_PIDS+=("$1"); }
 # worker its own share), below the kernel's ephemeral ports.
 : "${N4M_PORT_BASE:=10000}" "${N4M_PORT_SPAN:=22000}"
 
-# A TCP port nobody listens on now (loopback), among the test ports.
+# A TCP port nobody listens on now (loopback), among the test ports, and not one this
+# script was given before (two picks before either is bound could be the same port).
 free_port() {
 	local p
 	for _ in $(seq 200); do
 		p=$((N4M_PORT_BASE + RANDOM % N4M_PORT_SPAN))
+		grep -qx "$p" "$TEST_TMP/ports-given" 2>/dev/null && continue
 		if ! ss -Htan "sport = :$p" | grep -q . && ! ss -Huan "sport = :$p" | grep -q .; then
+			echo "$p" >>"$TEST_TMP/ports-given"
 			echo "$p"; return 0
 		fi
 	done

@@ -37,7 +37,8 @@ scale_free_range() {
 	lo=${lo:-32768}
 	[ "$lo" -le $((first + N4M_PORT_SPAN)) ] || lo=$((first + N4M_PORT_SPAN))
 	[ "$lo" -gt $((first + $1)) ] || lo=60000
-	used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }'; ss -Huan | awk '{ n = split($4, a, ":"); print a[n] }')
+	used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }'; ss -Huan | awk '{ n = split($4, a, ":"); print a[n] }'
+		cat "$TEST_TMP/ports-given" 2>/dev/null)
 	for _ in $(seq 50); do
 		base=$((first + RANDOM % (lo - first - $1)))
 		ok=1
@@ -78,9 +79,10 @@ scale_up() {
 	procs=$(((n + SCALE_PER - 1) / SCALE_PER))
 	SCALE_N=$n
 	SCALE_PIDS=() SCALE_APIDS=() SCALE_LPIDS=()
-	# the local ports, then one status port per process
-	SCALE_BASE=$(scale_free_range $((n + 2 * procs))) || { echo "scale: no free port range" >&2; return 1; }
-	SCALE_ECHO=$(free_port)
+	# the local ports, one status port per process, and the echo server's: all in the
+	# range found free (a port picked apart from it could fall inside it)
+	SCALE_BASE=$(scale_free_range $((n + 2 * procs + 1))) || { echo "scale: no free port range" >&2; return 1; }
+	SCALE_ECHO=$((SCALE_BASE + n + 2 * procs))
 	"$SCALE_TOOL" echo -p "$SCALE_ECHO" >"$TEST_TMP/scale-echo.log" 2>&1 &
 	SCALE_ECHO_PID=$!
 	bg_track "$SCALE_ECHO_PID"
