@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # 1000 TCP connections at once through one local-port and one agent to an
 # echo server, each with its own random 1-20 KB payload: every echo must come
-# back byte-exact.
+# back byte-exact; so must 300 of 20-200 KB each. 1000 of those (plain run only)
+# may exceed the stock broker's queue: each must still end, echoed byte-exact or
+# with an error, never with wrong bytes.
 set -u
 source "$(dirname "$0")/../lib.sh"
 TOOL=$(cd "$(dirname "$0")" && pwd)/helpers/nettool.py
@@ -50,14 +52,10 @@ else
 	sed 's/^/    /' "$TEST_TMP/concurrent.out" | head -n 10
 fi
 
-# The same crowd with streams of many chunks each (20-200 KB, ~110 MB in all),
-# so MQTT congestion pauses and resumes reading from many flows at once.
-# Under the sanitizers our processes are several times slower: the broker as
-# shipped (a queue of 1000 messages per client) then drops messages of 1000
-# such flows, which are reset as they should be (streams_loss.sh shows that);
-# 300 of them stay under its queue.
-NB=$N
-[ -n "${ASAN_OPTIONS:-}" ] && NB=300
+# A crowd with streams of many chunks each (20-200 KB, ~33 MB in all), so MQTT
+# congestion pauses and resumes reading from many flows at once: 300 such flows
+# stay under the queue of the broker as shipped (1000 messages per client).
+NB=300
 timeout 150 $PY "$TOOL" concurrent "$LP" "$NB" 20480 204800 >"$TEST_TMP/concurrent-big.out" 2>&1
 rc=$?
 summary=$(head -n 1 "$TEST_TMP/concurrent-big.out")
@@ -66,6 +64,24 @@ if [ $rc -eq 0 ] && grep -q "^concurrent: $NB ok, 0 failed" "$TEST_TMP/concurren
 else
 	fail "$NB concurrent connections of 20-200 KB all echoed byte-exact (exit $rc: ${summary:-no result})"
 	sed 's/^/    /' "$TEST_TMP/concurrent-big.out" | head -n 10
+fi
+
+# 1000 of them (~110 MB at once) can exceed that queue whenever the local reads
+# more slowly than the agent sends (a loaded machine; the sanitizers always): the
+# broker then drops messages, and tcpx resets the flows it dropped from (or the
+# sender ends them after 60 s of silence, when a flow's last messages were lost:
+# docs/protocol.md, "QoS 0 and the broker"). What must hold: every connection
+# ends, echoed byte-exact or with an error, never with wrong or missing bytes.
+NO=0
+if [ -z "${ASAN_OPTIONS:-}" ]; then
+	NO=$N
+	timeout 150 $PY "$TOOL" concurrent "$LP" "$NO" 20480 204800 >"$TEST_TMP/concurrent-over.out" 2>&1
+	rc=$?
+	summary=$(head -n 1 "$TEST_TMP/concurrent-over.out")
+	other=$(grep -E '^  [0-9]+ x ' "$TEST_TMP/concurrent-over.out" | grep -vE ' x (ConnectionResetError|TimeoutError)')
+	check "$NO such connections at once: each echoed byte-exact or ended with an error, none with wrong bytes or a clean end too early (exit $rc: ${summary:-no result})" \
+		test "$rc" -le 1 -a -n "$summary" -a -z "$other"
+	sed -n 's/^  /    /p' "$TEST_TMP/concurrent-over.out"
 fi
 
 check "agent still running" all_running "$agent_PID"
@@ -77,7 +93,7 @@ for who in agent local; do
 	ov=$(stat_field "$line" overflowed)
 	check "$who: no flow ended for overflow (overflowed '${ov:-?}')" test "${ov:-x}" = 0
 	opened=$(stat_field "$line" opened)
-	check "$who opened at least $((N + NB)) flows (opened '${opened:-?}')" test "${opened:-0}" -ge $((N + NB))
+	check "$who opened at least $((N + NB + NO)) flows (opened '${opened:-?}')" test "${opened:-0}" -ge $((N + NB + NO))
 done
 check "every flow is closed at the local afterwards" wait_for 20 flows_open_is local "$local_PID" 0
 # the agent keeps an ended tcp flow's key 10 s (FLOW_LINGER_S) to drop late messages
