@@ -93,25 +93,18 @@ bool flow_table_admit(struct flow_table *t)
 	else
 		return true;
 	t->stats->over_limit++;
-	uint64_t now = clock_ms();
-	if (now - t->limit_logged_ms >= 1000 || !t->limit_logged_ms) {
+	if (log_second_due(&t->limit_logged_ms))
 		log_warnx("refusing new flows: %s", why);
-		t->limit_logged_ms = now;
-	}
 	return false;
 }
 
 void flow_table_out_of_fds(struct flow_table *t, int err)
 {
-	uint64_t now = clock_ms();
-
 	t->stats->over_limit++;
-	if (now - t->fds_logged_ms >= 1000 || !t->fds_logged_ms) {
+	if (log_second_due(&t->fds_logged_ms))
 		log_warnx("no socket for a destination: %s (such flows end at once; this line at "
 			  "most once a second)",
 			strerror(err));
-		t->fds_logged_ms = now;
-	}
 }
 
 size_t flow_table_cap(struct flow_table *t, size_t queued)

@@ -306,7 +306,7 @@ void node_status_spoofed(struct node *n, const void *payload, size_t len)
 	uint64_t now = clock_ms();
 
 	n->stats.status_spoofed++;
-	if (now - n->spoof_logged_ms >= 1000 || !n->spoof_logged_ms) {
+	if (log_second_due(&n->spoof_logged_ms)) {
 		/* our will is signed when we have a key: made only when a line is due */
 		char will[STATUS_JSON_MAX];
 		int will_len = node_will(n, will, sizeof(will));
@@ -319,7 +319,6 @@ void node_status_spoofed(struct node *n, const void *payload, size_t len)
 			log_warnx("%s: a status that is not ours (%lu so far; another "
 				  "process with id %s?): republishing ours",
 				n->status_topic, n->stats.status_spoofed, node_id(n));
-		n->spoof_logged_ms = now;
 	}
 	if (evtimer_pending(n->ev_respoof, NULL))
 		return;
@@ -408,12 +407,9 @@ static void node_peer_gone(void *arg, const char *agent, const char *local)
 
 static void peer_refused(struct node *n, const struct mqtt_topic *t)
 {
-	uint64_t now = clock_ms();
-
 	n->stats.peers_refused++;
-	if (now - n->refused_logged_ms < 1000 && n->refused_logged_ms)
+	if (!log_second_due(&n->refused_logged_ms))
 		return;
-	n->refused_logged_ms = now;
 	log_warnx("peer table full (%d peers): status of %s/%s ignored (%lu so far)", PEERS_MAX,
 		t->agent, t->local, n->stats.peers_refused);
 }
@@ -453,12 +449,9 @@ static bool node_status_genuine(struct node *n, const struct mqtt_topic *t, cons
 	if (!why)
 		return true;
 	n->stats.status_forged++;
-	uint64_t now = clock_ms();
-	if (now - n->forged_logged_ms >= 1000 || !n->forged_logged_ms) {
+	if (log_second_due(&n->forged_logged_ms))
 		log_warnx("peer %s/%s: a status %s: ignored (%lu so far)", t->agent, t->local, why,
 			n->stats.status_forged);
-		n->forged_logged_ms = now;
-	}
 	return false;
 }
 

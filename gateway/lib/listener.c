@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 
 #include "addr.h"
-#include "clock.h"
 #include "log.h"
 
 /* One per guarded listener, as many as there are: an unguarded one would spin on EMFILE. */
@@ -45,7 +44,6 @@ static void error_cb(struct evconnlistener *l, void *arg)
 	static uint64_t logged;
 	const struct timeval second = { 1, 0 };
 	int err = EVUTIL_SOCKET_ERROR();
-	uint64_t now = clock_ms();
 	struct guard *g = guard_of(l);
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -53,7 +51,7 @@ static void error_cb(struct evconnlistener *l, void *arg)
 	char role[LOG_ROLE_MAX];
 	(void)arg;
 
-	if (now - logged >= 1000 || !logged) {
+	if (log_second_due(&logged)) {
 		if (!getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len))
 			addr_format((struct sockaddr *)&ss, where, sizeof(where));
 		log_get_role(role);
@@ -61,7 +59,6 @@ static void error_cb(struct evconnlistener *l, void *arg)
 		log_warnx("accept on %s: %s: not accepting for a second", where,
 			evutil_socket_error_to_string(err));
 		log_set_role(role[0] ? role : NULL);
-		logged = now;
 	}
 	evconnlistener_disable(l);
 	if (g)

@@ -168,6 +168,16 @@ bool log_budget_ok(struct log_budget *b)
 	return ++b->used <= b->per_second;
 }
 
+bool log_second_due(uint64_t *last_ms)
+{
+	uint64_t now = clock_ms();
+
+	if (*last_ms && now - *last_ms < 1000)
+		return false;
+	*last_ms = now;
+	return true;
+}
+
 int fail_with(char *err, size_t cap, int rc, const char *fmt, ...)
 {
 	va_list ap;

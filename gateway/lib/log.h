@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* error: what stops a role or the process; logged at every verbosity */
 enum log_level { LOG_LVL_ERROR = -1, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
@@ -51,6 +52,9 @@ struct log_budget {
 };
 /* Whether a line may be said now; false also counts it as left out. */
 bool log_budget_ok(struct log_budget *b);
+/* For a line said at most once a second: true (and *last_ms set to now) if none was
+ * in the last second; *last_ms starts at 0. */
+bool log_second_due(uint64_t *last_ms);
 
 /* For a parser that says why it refused: the message into err (cap bytes), rc returned. */
 int fail_with(char *err, size_t cap, int rc, const char *fmt, ...)

@@ -224,13 +224,10 @@ static bool agent_admit_peer(struct node *n, const char *local)
 	if ((int)flow_table_size(n->flows) < max || agent_peer_flows(n, local) < max)
 		return true;
 	n->stats.over_peer_limit++;
-	uint64_t now = clock_ms();
-	if (now - a->peer_limit_logged_ms >= 1000 || !a->peer_limit_logged_ms) {
+	if (log_second_due(&a->peer_limit_logged_ms))
 		log_warnx("refusing new flows from local %s: %d open, its --max-flows-per-peer "
 			  "(%lu refused so far)",
 			local, max, n->stats.over_peer_limit);
-		a->peer_limit_logged_ms = now;
-	}
 	return false;
 }
 
@@ -336,12 +333,11 @@ __attribute__((format(printf, 3, 4))) static void agent_seal_refuse(
 	struct node *n, unsigned long *counter, const char *fmt, ...)
 {
 	struct agent *a = n->role_data;
-	uint64_t now = clock_ms();
 	char why[256];
 	va_list ap;
 
 	(*counter)++;
-	if (a->seal_logged_ms && now - a->seal_logged_ms < 1000) {
+	if (!log_second_due(&a->seal_logged_ms)) {
 		a->seal_unlogged++;
 		return;
 	}
@@ -352,7 +348,6 @@ __attribute__((format(printf, 3, 4))) static void agent_seal_refuse(
 		log_warnx("dropped: %s (and %lu more since the last line)", why, a->seal_unlogged);
 	else
 		log_warnx("dropped: %s", why);
-	a->seal_logged_ms = now;
 	a->seal_unlogged = 0;
 }
 

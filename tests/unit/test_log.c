@@ -1,5 +1,6 @@
 /* Unit tests of gateway/lib/log: the role each line names, as set and as cut to
- * LOG_ROLE_MAX; a log budget's lines a second and its count of those left out. */
+ * LOG_ROLE_MAX; a log budget's lines a second and its count of those left out; a line due
+ * once a second. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,12 +120,29 @@ static void test_budget(void **state)
 	assert_string_equal(out, "");
 }
 
+static void test_second_due(void **state)
+{
+	uint64_t last = 0;
+
+	(void)state;
+	now_ms = 100000;
+	assert_true(log_second_due(&last)); /* the first line */
+	assert_int_equal(last, 100000);
+	now_ms += 999;
+	assert_false(log_second_due(&last));
+	assert_int_equal(last, 100000); /* a line left out does not move the second */
+	now_ms += 1;
+	assert_true(log_second_due(&last));
+	assert_int_equal(last, 101000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_copied),
 		cmocka_unit_test(test_role_cut),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_second_due),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
