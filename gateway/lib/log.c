@@ -156,7 +156,7 @@ void fatalx(const char *fmt, ...)
 
 bool log_budget_ok(struct log_budget *b)
 {
-	unsigned long long second = clock_ms() / 1000;
+	uint64_t second = clock_ms() / 1000;
 
 	if (second != b->second) {
 		if (b->used > b->per_second)

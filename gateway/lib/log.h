@@ -47,7 +47,7 @@ void log_vlog(enum log_level lvl, const char *fmt, va_list ap)
 struct log_budget {
 	unsigned per_second;
 	const char *what;
-	unsigned long long second;
+	uint64_t second;
 	unsigned used;
 };
 /* Whether a line may be said now; false also counts it as left out. */

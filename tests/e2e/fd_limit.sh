@@ -103,13 +103,14 @@ check "a download through it then ends without data, not by the client's timeout
 	test "$rc" -ne 0 -a "$rc" -ne 28
 check "the agent says why: \"cannot connect to ...: Too many open files\" (not \"no address\")" \
 	wait_for 5 grep -qF "cannot connect to 127.0.0.1:$HTTP: Too many open files" "$TEST_TMP/lone.log"
-t0=$SECONDS warned0=$(grep -cF "no socket for a destination: Too many open files" "$TEST_TMP/lone.log")
+warnings() { grep -cF "no socket for a destination: Too many open files" "$TEST_TMP/lone.log"; }
+t0=$SECONDS warned0=$(warnings)
 check "... and warns: \"no socket for a destination: Too many open files\"" test "$warned0" -ge 1
 for _ in $(seq 20); do curl -s -m 20 -o /dev/null "http://127.0.0.1:$LP/file.bin"; done
 secs=$((SECONDS - t0 + 1))
 check "20 more such flows end too" wait_for 5 bash -c \
 	"[ \$(grep -cF 'Too many open files (socket->mqtt 0' '$TEST_TMP/lone.log') -ge 21 ]"
-warned=$(($(grep -cF "no socket for a destination: Too many open files" "$TEST_TMP/lone.log") - warned0))
+warned=$(($(warnings) - warned0))
 check "... with the warning at most once a second ($warned lines in about $secs s)" \
 	test "$warned" -le "$((secs + 1))"
 need "the limit is raised again" prlimit --pid "$lone_PID" --nofile=1024:

@@ -191,9 +191,10 @@ check "... and the one it still advertises stays" has "10.67.0.0/24 dev n4m0" ip
 flood_status='{"online":true,"role":"agent","routes":["0.0.0.0/0","10.67.0.0/24"]}'
 said() { grep -c "agent evil$S advertises 0.0.0.0/0: ignored" "$TEST_TMP/gateway.log"; }
 said0=$(said) t0=$SECONDS
+said_more() { [ "$(said)" -gt "$said0" ]; }
 for _ in $(seq 300); do echo "$flood_status"; done |
 	ip netns exec "$NS_GW" mosquitto_pub -L "mqtt://127.0.0.1:1883/$EVIL" -l
-check "300 statuses advertising a default route: the gateway says so" wait_for 10 bash -c "[ \$(grep -c 'agent evil$S advertises 0.0.0.0/0: ignored' '$TEST_TMP/gateway.log') -gt $said0 ]"
+check "300 statuses advertising a default route: the gateway says so" wait_for 10 said_more
 secs=$((SECONDS - t0 + 1)) n=$(($(said) - said0))
 check "... at most 20 lines a second ($n in about $secs s)" test "$n" -le $((20 * (secs + 1)))
 pub_status '{}'
